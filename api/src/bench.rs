@@ -1,0 +1,131 @@
+//! `nudge bench ingest`: ingest throughput over HTTP with concurrent clients.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Application, Limits, config::BenchIngestArgs};
+
+/// Runs the benchmark and prints its figures.
+pub async fn ingest(args: BenchIngestArgs) -> anyhow::Result<()> {
+    let temp = std::env::temp_dir().join(format!("nudge-bench-{}", uuid::Uuid::new_v4().simple()));
+    let stop = CancellationToken::new();
+    let (target, server) = match (&args.target, &args.store) {
+        (Some(target), _) => {
+            let host = target.host_str().unwrap_or_default();
+            if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.starts_with("127.") {
+                bail!("--target must be a loopback address, not {host}");
+            }
+            (target.to_string().trim_end_matches('/').to_owned(), None)
+        }
+        (None, store) => {
+            let url = store.clone().unwrap_or_else(|| format!("sqlite://{}/nudge.db", temp.display()));
+            let store = store::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
+            let app = Application::build(([127, 0, 0, 1], 0).into(), store, Limits::default()).await?;
+            let address = app.local_addr()?;
+            let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
+            (format!("http://{address}"), Some(server))
+        }
+    };
+
+    let requests = Arc::new(requests(&args));
+    println!(
+        "bench ingest: {} events in {} requests of {} to {target} with {} clients",
+        args.events,
+        requests.len(),
+        args.batch,
+        args.clients
+    );
+    let client = reqwest::Client::builder().pool_max_idle_per_host(usize::from(args.clients)).build()?;
+    let content_type =
+        if args.batch == 1 { "application/cloudevents+json" } else { "application/cloudevents-batch+json" };
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        let (client, requests, next, url) =
+            (client.clone(), requests.clone(), next.clone(), format!("{target}/v1/events"));
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while let Some(body) = requests.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let sent = Instant::now();
+                let response = client.post(&url).header("content-type", content_type).body(body.clone()).send().await?;
+                let status = response.status();
+                if status != reqwest::StatusCode::ACCEPTED {
+                    bail!("ingest answered {status}: {}", response.text().await.unwrap_or_default());
+                }
+                response.bytes().await?;
+                latencies.push(sent.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await??);
+    }
+    let elapsed = start.elapsed();
+    stop.cancel();
+    if let Some(server) = server {
+        server.await??;
+    }
+    let _ = std::fs::remove_dir_all(&temp);
+
+    latencies.sort_unstable();
+    let rate = args.events as f64 / elapsed.as_secs_f64();
+    println!(
+        "{} events in {:.2} s: {rate:.0} events/s, {:.0} requests/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        args.events,
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        millis(percentile(&latencies, 0.50)),
+        millis(percentile(&latencies, 0.99)),
+        millis(latencies.last().copied().unwrap_or_default()),
+    );
+    Ok(())
+}
+
+/// Every request body, made before the clock starts: bets spread over the players.
+fn requests(args: &BenchIngestArgs) -> Vec<Bytes> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let source = format!("/bench/{run}");
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let event = |i: u64| {
+        json!({
+            "specversion": "1.0",
+            "id": format!("{i}"),
+            "source": source,
+            "type": "player.bet.placed",
+            "subject": format!("bench-{}", i % args.players.max(1)),
+            "time": time,
+            "datacontenttype": "application/json",
+            "data": { "bet_id": format!("b{i}"), "game_id": "starburst", "stake": 100 + i % 400, "currency": "EUR" }
+        })
+    };
+    let batch = u64::from(args.batch);
+    (0..args.events.div_ceil(batch))
+        .map(|r| {
+            let range = r * batch..((r + 1) * batch).min(args.events);
+            let body = if batch == 1 { event(r) } else { range.map(event).collect() };
+            Bytes::from(body.to_string())
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}

@@ -1,0 +1,102 @@
+//! Command line and environment configuration, typed and validated by clap.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{Limits, telemetry::LogFormat};
+
+/// nudge: player events in, timely interventions out.
+#[derive(Debug, Parser)]
+#[command(name = "nudge", version, about)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(long, env = "NUDGE_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// nudge's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Measure nudge.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Options of `nudge serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "NUDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Event store URL: `sqlite://path`, `postgres://...` or `kurrentdb://...`.
+    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
+    pub store: String,
+    /// Request limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Request limits, shared by `serve` and `bench`.
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// Largest request body in bytes; larger ones get 413.
+    #[arg(long, env = "NUDGE_BODY_LIMIT", default_value_t = 1024 * 1024,
+          value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
+    pub body_limit: u32,
+    /// Most events in one batch request.
+    #[arg(long, env = "NUDGE_MAX_BATCH", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    pub max_batch: u16,
+    /// Longest a request may take, in seconds.
+    #[arg(long, env = "NUDGE_REQUEST_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u16).range(1..=3_600))]
+    pub request_timeout: u16,
+}
+
+impl From<&LimitArgs> for Limits {
+    fn from(args: &LimitArgs) -> Self {
+        Self {
+            body_bytes: args.body_limit as usize,
+            max_batch: usize::from(args.max_batch),
+            request_timeout: Duration::from_secs(u64::from(args.request_timeout)),
+            ..Self::default()
+        }
+    }
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Ingest throughput over HTTP.
+    Ingest(BenchIngestArgs),
+}
+
+/// Options of `nudge bench ingest`.
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// Event store of the nudge the benchmark starts in-process (a fresh
+    /// temporary SQLite file when neither this nor `--target` is given).
+    #[arg(long, env = "NUDGE_BENCH_STORE", conflicts_with = "target")]
+    pub store: Option<String>,
+    /// Base URL of a running nudge to measure instead (loopback only).
+    #[arg(long, env = "NUDGE_BENCH_TARGET")]
+    pub target: Option<reqwest::Url>,
+    /// Concurrent HTTP clients.
+    #[arg(long, env = "NUDGE_BENCH_CLIENTS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub clients: u16,
+    /// Events per request (1 sends structured mode, more sends batches).
+    #[arg(long, env = "NUDGE_BENCH_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1_000))]
+    pub batch: u16,
+    /// Events to send in all.
+    #[arg(long, env = "NUDGE_BENCH_EVENTS", default_value_t = 200_000)]
+    pub events: u64,
+    /// Distinct players the events are spread over.
+    #[arg(long, env = "NUDGE_BENCH_PLAYERS", default_value_t = 10_000)]
+    pub players: u64,
+}

@@ -1,0 +1,90 @@
+//! Reading CloudEvents from an HTTP request in any of the three content modes:
+//! structured (`application/cloudevents+json`), batch
+//! (`application/cloudevents-batch+json`) and binary (`ce-*` headers, JSON body).
+
+use axum::http::{HeaderMap, header};
+use domain::{PlayerEvent, ValidationErrors};
+use serde_json::{Map, Value};
+
+use crate::problem::{ApiError, FieldProblem};
+
+const STRUCTURED: &str = "application/cloudevents+json";
+const BATCH: &str = "application/cloudevents-batch+json";
+
+/// Parses and validates every event of a request; all or nothing.
+pub fn events(headers: &HeaderMap, body: &[u8], max_batch: usize) -> Result<Vec<PlayerEvent>, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let values = match media_type.as_str() {
+        STRUCTURED => vec![json(body)?],
+        BATCH => match json(body)? {
+            Value::Array(values) if values.len() > max_batch => {
+                return Err(ApiError::BatchTooLarge { max: max_batch, len: values.len() });
+            }
+            Value::Array(values) if values.is_empty() => {
+                return Err(ApiError::MalformedBody("a batch must hold at least one event".to_owned()));
+            }
+            Value::Array(values) => values,
+            _ => return Err(ApiError::MalformedBody("a batch must be a JSON array of CloudEvents".to_owned())),
+        },
+        _ if headers.contains_key("ce-specversion") => vec![binary(headers, content_type, body)?],
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "content type {content_type:?} is not accepted: send {STRUCTURED}, {BATCH}, \
+                 or a binary-mode CloudEvent (ce-* headers) with a JSON body"
+            )));
+        }
+    };
+    validate(&values)
+}
+
+fn validate(values: &[Value]) -> Result<Vec<PlayerEvent>, ApiError> {
+    let mut events = Vec::with_capacity(values.len());
+    let mut problems = Vec::new();
+    for (index, value) in values.iter().enumerate() {
+        match PlayerEvent::from_json(value) {
+            Ok(event) => events.push(event),
+            Err(ValidationErrors(errors)) => problems.extend(errors.into_iter().map(|e| FieldProblem {
+                index,
+                pointer: e.pointer,
+                message: e.message,
+            })),
+        }
+    }
+    if problems.is_empty() { Ok(events) } else { Err(ApiError::InvalidEvents(problems)) }
+}
+
+fn json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::MalformedBody(format!("the body is not valid JSON: {e}")))
+}
+
+/// Rebuilds a binary-mode event as its structured form: every `ce-` header is an
+/// attribute, the content type is `datacontenttype`, the body is `data`.
+fn binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let mut event = Map::new();
+    for (name, value) in headers {
+        let Some(attribute) = name.as_str().strip_prefix("ce-") else { continue };
+        let value = value.to_str().map_err(|_| {
+            ApiError::InvalidEvents(vec![FieldProblem {
+                index: 0,
+                pointer: format!("/{attribute}"),
+                message: format!("header {name} must be visible ASCII"),
+            }])
+        })?;
+        event.insert(attribute.to_owned(), Value::String(value.to_owned()));
+    }
+    if !content_type.is_empty() {
+        event.insert("datacontenttype".to_owned(), Value::String(content_type.to_owned()));
+    }
+    if !body.is_empty() {
+        let data = serde_json::from_slice(body).map_err(|e| {
+            ApiError::InvalidEvents(vec![FieldProblem {
+                index: 0,
+                pointer: "/data".to_owned(),
+                message: format!("the body is not valid JSON: {e}"),
+            }])
+        })?;
+        event.insert("data".to_owned(), data);
+    }
+    Ok(Value::Object(event))
+}

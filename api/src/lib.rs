@@ -1,0 +1,71 @@
+//! nudge's HTTP API and the wiring of the service, as a library so that tests and
+//! benchmarks start the real thing on a port of their choosing.
+
+pub mod bench;
+pub mod config;
+mod ingest;
+pub mod problem;
+pub mod routes;
+pub mod telemetry;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use store::EventStore;
+use tokio::net::TcpListener;
+
+/// Request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub body_bytes: usize,
+    /// Most events in one batch.
+    pub max_batch: usize,
+    /// Largest page a read may ask for.
+    pub max_page: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { body_bytes: 1024 * 1024, max_batch: 1_000, max_page: 1_000, request_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The event store.
+    pub store: Arc<dyn EventStore>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Renders the metrics.
+    pub metrics: PrometheusHandle,
+}
+
+/// The server, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `listen` (port 0 picks a free port) in front of `store`.
+    pub async fn build(listen: SocketAddr, store: Arc<dyn EventStore>, limits: Limits) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        Ok(Self { listener, state: AppState { store, limits, metrics: telemetry::metrics() } })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets the
+    /// requests in flight (and so their appends) finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = routes::router(self.state);
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+    }
+}

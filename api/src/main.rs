@@ -1,0 +1,72 @@
+//! The `nudge` binary: parses the command line and hands over to the library.
+
+use anyhow::Context;
+use api::{
+    Application, Limits,
+    config::{BenchCommand, Cli, Command, ServeArgs},
+    telemetry,
+};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init_tracing(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Bench(BenchCommand::Ingest(args)) => api::bench::ingest(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = store::connect(&args.store)
+        .await
+        .with_context(|| format!("cannot open the event store {}", redact(&args.store)))?;
+    let app = Application::build(args.listen, store, Limits::from(&args.limits))
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(address = %app.local_addr()?, store = %redact(&args.store), "nudge is serving");
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("nudge stopped");
+    Ok(())
+}
+
+/// The store URL without its password, for logs and errors.
+fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}

@@ -1,0 +1,81 @@
+//! The HTTP routes and the middleware around them.
+
+mod events;
+mod health;
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    BoxError, Router,
+    error_handling::HandleErrorLayer,
+    extract::{DefaultBodyLimit, MatchedPath, Request},
+    http::StatusCode,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+pub use events::{IngestResponse, IngestResult, StoredEvent, StreamPage};
+
+use crate::{AppState, problem::ApiError};
+
+/// Builds the application's router.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.limits.request_timeout;
+    Router::new()
+        .route("/v1/events", post(events::ingest))
+        .route("/v1/players/{player_id}/events", get(events::read_stream))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(HandleErrorLayer::new(move |error: BoxError| async move { timed_out(error, timeout) }))
+                .timeout(timeout),
+        )
+        .with_state(state)
+}
+
+async fn no_route() -> ApiError {
+    ApiError::Route(StatusCode::NOT_FOUND, "no route matches this path".to_owned())
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::Route(StatusCode::METHOD_NOT_ALLOWED, "this route does not take this method".to_owned())
+}
+
+fn timed_out(error: BoxError, timeout: Duration) -> Response {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Timeout(timeout).into_response()
+    } else {
+        tracing::error!(%error, "middleware failed");
+        ApiError::Route(StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned()).into_response()
+    }
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let method = request.method().to_string();
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("nudge_http_requests_total", &labels).increment(1);
+    metrics::histogram!("nudge_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,104 @@
+//! `TestApp`: a running nudge on a random port with a database of its own.
+
+use std::sync::Arc;
+
+use api::{Application, Limits};
+use reqwest::{Response, header::CONTENT_TYPE};
+use serde_json::{Value, json};
+use store::{
+    EventStore,
+    testing::{PgSchema, TempSqlite},
+};
+use tokio_util::sync::CancellationToken;
+
+pub const STRUCTURED: &str = "application/cloudevents+json";
+pub const BATCH: &str = "application/cloudevents-batch+json";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn EventStore>,
+    stop: CancellationToken,
+    _db: Box<dyn std::any::Any + Send>,
+}
+
+impl TestApp {
+    /// nudge on a fresh SQLite file.
+    pub async fn sqlite() -> Self {
+        let db = TempSqlite::new().unwrap();
+        let store = Arc::new(db.open().await.unwrap());
+        Self::start(store, Box::new(db)).await
+    }
+
+    /// nudge on a fresh PostgreSQL schema.
+    pub async fn postgres() -> Self {
+        let schema = PgSchema::new().await.unwrap();
+        let store = Arc::new(schema.open().await.unwrap());
+        Self::start(store, Box::new(schema)).await
+    }
+
+    async fn start(store: Arc<dyn EventStore>, db: Box<dyn std::any::Any + Send>) -> Self {
+        let app = Application::build(([127, 0, 0, 1], 0).into(), store.clone(), Limits::default()).await.unwrap();
+        let address = format!("http://{}", app.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
+        Self { address, client: reqwest::Client::new(), store, stop, _db: db }
+    }
+
+    pub async fn post_events(&self, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(format!("{}/v1/events", self.address))
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_json(&self, content_type: &str, body: &Value) -> Response {
+        self.post_events(content_type, body.to_string()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.unwrap()
+    }
+
+    /// Every event stored, across all streams.
+    pub async fn stored(&self) -> usize {
+        self.store.read_all(None, 10_000, "").await.unwrap().len()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A valid structured-mode CloudEvent.
+pub fn event(id: &str, player: &str, kind: &str, data: Value) -> Value {
+    json!({
+        "specversion": "1.0",
+        "id": id,
+        "source": "/casino/test",
+        "type": kind,
+        "subject": player,
+        "time": "2026-11-24T10:00:00Z",
+        "datacontenttype": "application/json",
+        "data": data,
+    })
+}
+
+pub fn bet(id: &str, player: &str, stake: i64) -> Value {
+    event(id, player, "player.bet.placed", json!({"bet_id": id, "game_id": "g1", "stake": stake, "currency": "EUR"}))
+}
+
+/// Asserts an RFC 9457 answer with this status; gives back its body.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    assert_eq!(response.headers()[CONTENT_TYPE], "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
+    body
+}

@@ -1,0 +1,78 @@
+//! The real `nudge` binary: start-up, configuration errors, graceful shutdown.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+use serde_json::Value;
+use store::testing::TempSqlite;
+
+use crate::helpers::{STRUCTURED, bet};
+
+fn nudge() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nudge"));
+    command.env_remove("RUST_LOG").env("NO_COLOR", "1");
+    command
+}
+
+/// Starts `nudge serve` and reads the address it bound from its log.
+fn serve(store: &str) -> (Child, String) {
+    let mut child = nudge()
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0", "--store", store])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("nudge exited before serving").unwrap();
+        let log: Value = serde_json::from_str(&line).unwrap();
+        if let Some(address) = log["fields"]["address"].as_str() {
+            break address.to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, format!("http://{address}"))
+}
+
+#[tokio::test]
+async fn sigterm_stops_nudge_cleanly_with_every_answered_event_stored() {
+    let db = TempSqlite::new().unwrap();
+    let (mut child, address) = serve(&db.url());
+    let client = reqwest::Client::new();
+    for i in 0..20 {
+        let response = client
+            .post(format!("{address}/v1/events"))
+            .header("content-type", STRUCTURED)
+            .body(bet(&format!("e{i}"), "p1", 100).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "exit status {status}");
+
+    let store = db.open().await.unwrap();
+    assert_eq!(store::EventStore::read_stream(&store, "player-p1", 0, 100).await.unwrap().len(), 20);
+}
+
+#[test]
+fn a_bad_store_url_is_refused_with_a_clear_error() {
+    let output = nudge().args(["serve", "--listen", "127.0.0.1:0", "--store", "mysql://db/nudge"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sqlite://, postgres:// or kurrentdb://"), "{stderr}");
+}
+
+#[test]
+fn settings_are_validated_at_start_up() {
+    let output = nudge().args(["serve", "--max-batch", "0"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--max-batch"));
+    let output = nudge().env("NUDGE_LISTEN", "not-an-address").arg("serve").output().unwrap();
+    assert!(!output.status.success());
+}

@@ -1,0 +1,272 @@
+//! Player events as typed data.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::{Currency, Money, PlayerId};
+
+/// A validated player event: a CloudEvent of one of the player event types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayerEvent {
+    /// CloudEvent `id`, unique within `source`.
+    pub id: String,
+    /// CloudEvent `source`: the system that saw it happen.
+    pub source: String,
+    /// CloudEvent `subject`: whose event it is.
+    pub player_id: PlayerId,
+    /// CloudEvent `time`: when it happened.
+    pub time: DateTime<Utc>,
+    /// The type and its typed data.
+    pub data: EventData,
+    /// Fields of `data` nudge does not know, kept as sent.
+    pub extra: Map<String, Value>,
+    /// CloudEvent extension attributes (strings, integers, booleans), kept as sent.
+    pub extensions: BTreeMap<String, Value>,
+}
+
+impl PlayerEvent {
+    /// The CloudEvent `type`, e.g. `player.bet.placed`.
+    pub fn event_type(&self) -> &'static str {
+        self.data.event_type()
+    }
+
+    /// The name of the player's stream.
+    pub fn stream_name(&self) -> String {
+        self.player_id.stream_name()
+    }
+
+    /// The deterministic event id: UUIDv5 of (`source`, `id`).
+    pub fn event_uuid(&self) -> Uuid {
+        crate::event_uuid(&self.source, &self.id)
+    }
+}
+
+/// Defines an enum written as lower-case strings, with its parser.
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The value as written in events.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            /// Reads a value as written in events.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Where a session takes place.
+    Channel { /** A browser. */ Web => "web", /** The mobile app. */ Mobile => "mobile", /** A shop terminal. */ Retail => "retail" }
+);
+string_enum!(
+    /// What a responsible-gambling limit bounds.
+    LimitKind { /** Money deposited. */ Deposit => "deposit", /** Money lost. */ Loss => "loss", /** Minutes played. */ Session => "session" }
+);
+string_enum!(
+    /// The period a limit applies to.
+    LimitPeriod { /** A day. */ Day => "day", /** A week. */ Week => "week", /** A month. */ Month => "month" }
+);
+string_enum!(
+    /// A player's answer to an intervention.
+    InterventionResponse { /** Taken up. */ Accepted => "accepted", /** Closed. */ Dismissed => "dismissed", /** Not answered. */ Ignored => "ignored" }
+);
+
+/// An ISO 3166-1 alpha-2 country code: two upper-case ASCII letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Country([u8; 2]);
+
+impl Country {
+    /// Checks and wraps a country code.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.as_bytes() {
+            &[a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => Some(Self([a, b])),
+            _ => None,
+        }
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("ZZ")
+    }
+}
+
+/// The type of a player event and its typed data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventData {
+    /// `player.registered`
+    Registered {
+        /// Country of residence.
+        country: Country,
+        /// Account currency.
+        currency: Currency,
+        /// Year of birth, when known.
+        birth_year: Option<u16>,
+    },
+    /// `player.session.started`
+    SessionStarted {
+        /// Where.
+        channel: Channel,
+    },
+    /// `player.session.ended`
+    SessionEnded,
+    /// `player.deposit.succeeded`
+    DepositSucceeded {
+        /// How much.
+        amount: Money,
+    },
+    /// `player.deposit.failed`
+    DepositFailed {
+        /// How much was tried.
+        amount: Money,
+        /// Why it failed.
+        reason: String,
+    },
+    /// `player.withdrawal.requested`
+    WithdrawalRequested {
+        /// How much.
+        amount: Money,
+    },
+    /// `player.withdrawal.cancelled`
+    WithdrawalCancelled {
+        /// How much.
+        amount: Money,
+    },
+    /// `player.game.launched`
+    GameLaunched {
+        /// Which game.
+        game_id: String,
+        /// Its category, e.g. `slots`.
+        category: String,
+    },
+    /// `player.bet.placed`
+    BetPlaced {
+        /// The bet.
+        bet_id: String,
+        /// The game.
+        game_id: String,
+        /// The stake, greater than zero.
+        stake: Money,
+    },
+    /// `player.bet.settled`
+    BetSettled {
+        /// The bet.
+        bet_id: String,
+        /// The game.
+        game_id: String,
+        /// What was paid out: zero for a lost bet.
+        payout: Money,
+    },
+    /// `player.limit.changed`
+    LimitChanged {
+        /// What the limit bounds.
+        kind: LimitKind,
+        /// The new limit: minor units, or minutes for a session limit.
+        amount: i64,
+        /// Its period.
+        period: LimitPeriod,
+    },
+    /// `player.self_excluded`
+    SelfExcluded {
+        /// For how long.
+        duration_days: u32,
+    },
+    /// `player.intervention.responded`
+    InterventionResponded {
+        /// The recommendation answered.
+        recommendation_id: Uuid,
+        /// The answer.
+        response: InterventionResponse,
+    },
+}
+
+impl EventData {
+    /// The CloudEvent `type`.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Registered { .. } => "player.registered",
+            Self::SessionStarted { .. } => "player.session.started",
+            Self::SessionEnded => "player.session.ended",
+            Self::DepositSucceeded { .. } => "player.deposit.succeeded",
+            Self::DepositFailed { .. } => "player.deposit.failed",
+            Self::WithdrawalRequested { .. } => "player.withdrawal.requested",
+            Self::WithdrawalCancelled { .. } => "player.withdrawal.cancelled",
+            Self::GameLaunched { .. } => "player.game.launched",
+            Self::BetPlaced { .. } => "player.bet.placed",
+            Self::BetSettled { .. } => "player.bet.settled",
+            Self::LimitChanged { .. } => "player.limit.changed",
+            Self::SelfExcluded { .. } => "player.self_excluded",
+            Self::InterventionResponded { .. } => "player.intervention.responded",
+        }
+    }
+
+    /// The typed fields as the JSON `data` object carries them.
+    pub fn to_fields(&self) -> Map<String, Value> {
+        let mut fields = Map::new();
+        let mut put = |name: &str, value: Value| {
+            fields.insert(name.to_owned(), value);
+        };
+        let money = |put: &mut dyn FnMut(&str, Value), name: &str, m: &Money| {
+            put(name, m.amount.into());
+            put("currency", m.currency.as_str().into());
+        };
+        match self {
+            Self::Registered { country, currency, birth_year } => {
+                put("country", country.as_str().into());
+                put("currency", currency.as_str().into());
+                if let Some(year) = birth_year {
+                    put("birth_year", (*year).into());
+                }
+            }
+            Self::SessionStarted { channel } => put("channel", channel.as_str().into()),
+            Self::SessionEnded => {}
+            Self::DepositSucceeded { amount }
+            | Self::WithdrawalRequested { amount }
+            | Self::WithdrawalCancelled { amount } => {
+                money(&mut put, "amount", amount);
+            }
+            Self::DepositFailed { amount, reason } => {
+                money(&mut put, "amount", amount);
+                put("reason", reason.as_str().into());
+            }
+            Self::GameLaunched { game_id, category } => {
+                put("game_id", game_id.as_str().into());
+                put("category", category.as_str().into());
+            }
+            Self::BetPlaced { bet_id, game_id, stake: money_field }
+            | Self::BetSettled { bet_id, game_id, payout: money_field } => {
+                put("bet_id", bet_id.as_str().into());
+                put("game_id", game_id.as_str().into());
+                let name = if matches!(self, Self::BetPlaced { .. }) { "stake" } else { "payout" };
+                money(&mut put, name, money_field);
+            }
+            Self::LimitChanged { kind, amount, period } => {
+                put("kind", kind.as_str().into());
+                put("amount", (*amount).into());
+                put("period", period.as_str().into());
+            }
+            Self::SelfExcluded { duration_days } => put("duration_days", (*duration_days).into()),
+            Self::InterventionResponded { recommendation_id, response } => {
+                put("recommendation_id", recommendation_id.to_string().into());
+                put("response", response.as_str().into());
+            }
+        }
+        fields
+    }
+}

@@ -1,0 +1,14 @@
+//! The language of nudge: player events, their CloudEvents 1.0 mapping and their
+//! validation. Pure: no I/O, no async.
+
+mod cloudevent;
+mod event;
+mod money;
+mod player;
+mod validation;
+
+pub use cloudevent::{EVENT_TYPES, event_uuid};
+pub use event::{Channel, Country, EventData, InterventionResponse, LimitKind, LimitPeriod, PlayerEvent};
+pub use money::{Currency, CurrencyError, Money};
+pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};
+pub use validation::{FieldError, ValidationErrors};

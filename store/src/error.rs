@@ -1,0 +1,65 @@
+//! What can go wrong in an event store.
+
+use crate::ExpectedRevision;
+
+/// An event store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stream was not at the revision the append expected; nothing was appended.
+    #[error("stream {stream} expected at {expected:?} but is at {actual:?}")]
+    WrongExpectedRevision {
+        /// Stream name.
+        stream: String,
+        /// What the append expected.
+        expected: ExpectedRevision,
+        /// The stream's last revision, `None` when it does not exist.
+        actual: Option<u64>,
+    },
+    /// The stream does not exist.
+    #[error("stream {0} not found")]
+    StreamNotFound(String),
+    /// The store URL could not be understood.
+    #[error("invalid store url: {0}")]
+    InvalidUrl(String),
+    /// A stored row could not be turned back into an event.
+    #[error("corrupt stored event at position {position}: {reason}")]
+    Corrupt {
+        /// Its global position.
+        position: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store is shutting down and takes no more appends.
+    #[error("the event store is closed")]
+    Closed,
+    /// SQLite or PostgreSQL failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// Rows could not be encoded as JSON for a bulk statement.
+    #[error("encoding rows failed: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// KurrentDB failed.
+    #[error("kurrentdb error: {0}")]
+    Kurrent(String),
+}
+
+impl StoreError {
+    /// Whether retrying later may succeed (the backend is unreachable or overloaded).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+                    | sqlx::Error::Tls(_)
+            ),
+            Self::Kurrent(_) | Self::Closed => true,
+            _ => false,
+        }
+    }
+}

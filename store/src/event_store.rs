@@ -1,0 +1,42 @@
+//! The event store port.
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::{Appended, RecordedEvent, StoreError, StreamAppend};
+
+/// A live feed of events: first those already stored, then each new one as it commits.
+pub type EventStream = BoxStream<'static, Result<RecordedEvent, StoreError>>;
+
+/// An append-only store of event streams with a global order.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends to one or more streams, all or nothing, and answers where each event
+    /// landed, per stream in the order given.
+    ///
+    /// An event whose (`source`, `id`) is already stored is not appended again: its
+    /// answer is the original's, marked `duplicate`. The expected revision of a
+    /// stream is checked only when the append brings new events to it.
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<Vec<Vec<Appended>>, StoreError>;
+
+    /// Reads up to `limit` events of one stream, from `from_revision` on.
+    /// Fails with [`StoreError::StreamNotFound`] when the stream does not exist.
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_revision: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Reads up to `limit` events of the streams whose name starts with `prefix`,
+    /// in global order, starting after position `after` (from the start when `None`).
+    async fn read_all(&self, after: Option<u64>, limit: usize, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Follows every stream whose name starts with `prefix` from after `after`:
+    /// catches up on what is stored, then yields new events as they commit, each
+    /// exactly once, in global order.
+    fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream;
+
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,109 @@
+//! Group commit: concurrent appends share one transaction and one sync.
+//!
+//! Each SQL adapter owns one writer task. Callers queue their appends; the writer
+//! takes everything queued (up to a bound), writes it in one transaction and
+//! answers every caller once it has committed. While a transaction commits, the
+//! next group gathers, so throughput grows with concurrency and every answer still
+//! means durable.
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::{Appended, StoreError, StreamAppend};
+
+/// The answer to one call.
+pub(crate) type CallResult = Result<Vec<Vec<Appended>>, StoreError>;
+
+/// Most events written in one transaction.
+const MAX_GROUP_EVENTS: usize = 8_192;
+
+/// Calls that may wait for the writer before callers are held back.
+const QUEUE_DEPTH: usize = 4_096;
+
+/// Writes a group of independent calls in one transaction.
+#[async_trait]
+pub(crate) trait GroupWriter: Send + 'static {
+    /// Commits the group: `Ok` holds each call's own answer (a call may fail on its
+    /// expected revision while the others commit); `Err` means nothing was written.
+    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError>;
+}
+
+struct Job {
+    call: Vec<StreamAppend>,
+    reply: oneshot::Sender<CallResult>,
+}
+
+/// The handle callers queue their appends through.
+#[derive(Clone, Debug)]
+pub(crate) struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task; it ends when every handle is dropped.
+    pub(crate) fn spawn(writer: impl GroupWriter) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run(writer, queue));
+        Self { jobs }
+    }
+
+    /// Queues one call and waits until it is durable (or refused).
+    pub(crate) async fn append(&self, call: Vec<StreamAppend>) -> CallResult {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job { call, reply }).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+async fn run(mut writer: impl GroupWriter, mut queue: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::new();
+    while let Some(first) = queue.recv().await {
+        let mut events = size(&first);
+        jobs.push(first);
+        while events < MAX_GROUP_EVENTS {
+            match queue.try_recv() {
+                Ok(job) => {
+                    events += size(&job);
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let span = tracing::debug_span!("group_commit", calls = jobs.len(), events);
+        write(&mut writer, std::mem::take(&mut jobs)).instrument(span).await;
+    }
+}
+
+fn size(job: &Job) -> usize {
+    job.call.iter().map(|a| a.events.len()).sum()
+}
+
+/// Writes the group; when the transaction as a whole fails and holds more than
+/// one call, each call is retried alone so that one bad call fails only itself.
+async fn write(writer: &mut impl GroupWriter, jobs: Vec<Job>) {
+    let (calls, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.call, j.reply)).unzip();
+    metrics::histogram!("nudge_store_group_commit_calls").record(calls.len() as f64);
+    match writer.write_group(&calls).await {
+        Ok(results) => answer(replies, results),
+        Err(error) if calls.len() == 1 => answer(replies, vec![Err(error)]),
+        Err(error) => {
+            tracing::warn!(%error, calls = calls.len(), "group commit failed, retrying each call alone");
+            for (call, reply) in calls.into_iter().zip(replies) {
+                let result = match writer.write_group(std::slice::from_ref(&call)).await {
+                    Ok(mut results) => results.pop().unwrap_or(Err(StoreError::Closed)),
+                    Err(error) => Err(error),
+                };
+                answer(vec![reply], vec![result]);
+            }
+        }
+    }
+}
+
+fn answer(replies: Vec<oneshot::Sender<CallResult>>, results: Vec<CallResult>) {
+    for (reply, result) in replies.into_iter().zip(results) {
+        // A caller that gave up (its request was cancelled) no longer listens:
+        // its events are committed all the same, and a retry finds them as duplicates.
+        let _ = reply.send(result);
+    }
+}

@@ -1,0 +1,305 @@
+//! The PostgreSQL event store.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use sqlx::{
+    PgConnection, Postgres,
+    pool::PoolConnection,
+    postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
+};
+use tokio::{sync::watch, task::JoinHandle};
+use uuid::Uuid;
+
+use crate::{
+    Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
+    group_commit::{CallResult, GroupCommit, GroupWriter},
+    plan::{Existing, Row},
+    sql::{self, AppendTransaction, EventRow, event_columns, to_i64, to_u64},
+    subscription,
+};
+
+/// The channel appenders notify on commit, so that subscribers in every
+/// process sharing the database wake at once.
+const CHANNEL: &str = "nudge_events";
+
+/// Connections in the pool: readers plus the one group-commit writer.
+const POOL_SIZE: u32 = 16;
+
+/// An event store in a PostgreSQL database.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+    writer: GroupCommit,
+    head: Arc<watch::Sender<u64>>,
+    _listener: Arc<AbortOnDrop>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://...`) and migrates the database.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url.parse().map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with ready-made options (tests use them to pick a schema).
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
+        let head = Arc::new(watch::Sender::new(to_u64(last)?));
+        let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
+        let writer = GroupCommit::spawn(Writer { pool: pool.clone(), head: head.clone() });
+        Ok(Self { pool, writer, head, _listener: listener })
+    }
+}
+
+/// Moves the head when another process appends to the same database.
+async fn listen(pool: PgPool, head: Arc<watch::Sender<u64>>) {
+    loop {
+        if let Err(error) = follow_notifications(&pool, &head).await {
+            tracing::warn!(%error, "event notifications lost, reconnecting");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+async fn follow_notifications(pool: &PgPool, head: &watch::Sender<u64>) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    loop {
+        let note = listener.recv().await?;
+        if let Ok(position) = note.payload().parse::<u64>() {
+            head.send_if_modified(|h| advance(h, position));
+        }
+    }
+}
+
+fn advance(head: &mut u64, position: u64) -> bool {
+    let moved = position > *head;
+    *head = (*head).max(position);
+    moved
+}
+
+/// Stops the listener task with the last handle to the store.
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[async_trait]
+impl EventStore for PostgresStore {
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<Vec<Vec<Appended>>, StoreError> {
+        self.writer.append(appends).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_revision: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events_as_text WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3"
+        ))
+        .bind(stream)
+        .bind(to_i64(from_revision))
+        .bind(to_i64(limit as u64))
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM events WHERE stream = $1 LIMIT 1")
+                .bind(stream)
+                .fetch_optional(&self.pool)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::StreamNotFound(stream.to_owned()));
+            }
+        }
+        rows.into_iter().map(sql::recorded).collect()
+    }
+
+    async fn read_all(&self, after: Option<u64>, limit: usize, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events_as_text WHERE position > $1 AND starts_with(stream, $2) ORDER BY position LIMIT $3"
+        ))
+        .bind(to_i64(after.unwrap_or(0)))
+        .bind(prefix)
+        .bind(to_i64(limit as u64))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(sql::recorded).collect()
+    }
+
+    fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
+        subscription::follow(self.clone(), after, prefix, self.head.subscribe())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+struct Writer {
+    pool: PgPool,
+    head: Arc<watch::Sender<u64>>,
+}
+
+#[async_trait]
+impl GroupWriter for Writer {
+    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("BEGIN").execute(&mut *conn).await?;
+        let tx = Transaction { conn: Some(conn) };
+        let (results, head) = sql::write_group(tx, calls).await?;
+        self.head.send_if_modified(|h| advance(h, head));
+        Ok(results)
+    }
+}
+
+/// An open transaction; its connection is closed, not pooled, when dropped uncommitted.
+struct Transaction {
+    conn: Option<PoolConnection<Postgres>>,
+}
+
+impl Transaction {
+    fn conn(&mut self) -> Result<&mut PgConnection, StoreError> {
+        self.conn.as_deref_mut().ok_or(StoreError::Closed)
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+#[async_trait]
+impl AppendTransaction for Transaction {
+    async fn lock_head(&mut self) -> Result<u64, StoreError> {
+        // The row lock is held until commit: appenders in every process take turns
+        // here, so positions are handed out in commit order.
+        let last: i64 =
+            sqlx::query_scalar("SELECT position FROM event_store_head FOR UPDATE").fetch_one(self.conn()?).await?;
+        to_u64(last)
+    }
+
+    async fn existing(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Existing>, StoreError> {
+        let (sources, ids): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT e.source, e.id, e.revision, e.position FROM events e \
+             JOIN UNNEST($1::text[], $2::text[]) AS k(source, id) ON e.source = k.source AND e.id = k.id",
+        )
+        .bind(sources)
+        .bind(ids)
+        .fetch_all(self.conn()?)
+        .await?;
+        rows.into_iter()
+            .map(|(source, id, revision, position)| {
+                Ok(Existing { source, id, revision: to_u64(revision)?, position: to_u64(position)? })
+            })
+            .collect()
+    }
+
+    async fn heads(&mut self, streams: &[&str]) -> Result<HashMap<String, Option<u64>>, StoreError> {
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT s.stream, (SELECT max(e.revision) FROM events e WHERE e.stream = s.stream) \
+             FROM UNNEST($1::text[]) AS s(stream)",
+        )
+        .bind(streams)
+        .fetch_all(self.conn()?)
+        .await?;
+        rows.into_iter().map(|(stream, last)| Ok((stream, last.map(to_u64).transpose()?))).collect()
+    }
+
+    async fn insert(&mut self, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
+        let mut columns = Columns::with_capacity(rows.len());
+        for row in rows {
+            columns.push(row)?;
+        }
+        let conn = self.conn()?;
+        sqlx::query(
+            "INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], \
+             $7::text[], $8::timestamptz[], $9::text[]::jsonb[])",
+        )
+        .bind(columns.positions)
+        .bind(columns.streams)
+        .bind(columns.revisions)
+        .bind(columns.event_ids)
+        .bind(columns.sources)
+        .bind(columns.ids)
+        .bind(columns.types)
+        .bind(columns.times)
+        .bind(columns.payloads)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("UPDATE event_store_head SET position = $1").bind(to_i64(head)).execute(&mut *conn).await?;
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(head.to_string()).execute(conn).await?;
+        Ok(())
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        sqlx::query("COMMIT").execute(self.conn()?).await?;
+        self.conn.take();
+        Ok(())
+    }
+}
+
+/// Rows turned into one array per column, for `UNNEST`.
+struct Columns<'a> {
+    positions: Vec<i64>,
+    streams: Vec<&'a str>,
+    revisions: Vec<i64>,
+    event_ids: Vec<Uuid>,
+    sources: Vec<&'a str>,
+    ids: Vec<&'a str>,
+    types: Vec<&'a str>,
+    times: Vec<chrono::DateTime<chrono::Utc>>,
+    payloads: Vec<String>,
+}
+
+impl<'a> Columns<'a> {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            positions: Vec::with_capacity(n),
+            streams: Vec::with_capacity(n),
+            revisions: Vec::with_capacity(n),
+            event_ids: Vec::with_capacity(n),
+            sources: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            types: Vec::with_capacity(n),
+            times: Vec::with_capacity(n),
+            payloads: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, row: &Row<'a>) -> Result<(), StoreError> {
+        let e = row.event;
+        self.positions.push(to_i64(row.position));
+        self.streams.push(row.stream);
+        self.revisions.push(to_i64(row.revision));
+        self.event_ids.push(e.event_id);
+        self.sources.push(&e.source);
+        self.ids.push(&e.id);
+        self.types.push(&e.event_type);
+        self.times.push(e.time);
+        self.payloads.push(serde_json::to_string(&e.payload)?);
+        Ok(())
+    }
+}

@@ -1,0 +1,221 @@
+//! The embedded event store: one SQLite file in WAL mode.
+
+use std::{collections::HashMap, path::Path, str::FromStr, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::SecondsFormat;
+use sqlx::{
+    SqliteConnection,
+    pool::PoolConnection,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
+};
+use tokio::sync::watch;
+
+use crate::{
+    Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
+    group_commit::{CallResult, GroupCommit, GroupWriter},
+    plan::{Existing, Row},
+    sql::{self, AppendTransaction, EventRow, event_columns, to_i64, to_u64},
+    subscription,
+};
+
+/// Readers that may query the file at once; WAL lets them run beside the writer.
+const READERS: u32 = 4;
+
+/// An event store in one SQLite file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    readers: SqlitePool,
+    writer: GroupCommit,
+    head: Arc<watch::Sender<u64>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its folder if needed) and migrates the database at
+    /// `url` (`sqlite://path/to/file.db`).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::InvalidUrl(format!("{url}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL syncs the WAL at every commit: an answered append survives a power cut.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+            create_folder(folder)?;
+        }
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
+        let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
+        let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&writer).await?;
+        let head = Arc::new(watch::Sender::new(to_u64(last)?));
+        let writer = GroupCommit::spawn(Writer { pool: writer, head: head.clone() });
+        Ok(Self { readers, writer, head })
+    }
+}
+
+fn create_folder(folder: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(folder)
+        .map_err(|e| StoreError::InvalidUrl(format!("cannot create folder {}: {e}", folder.display())))
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<Vec<Vec<Appended>>, StoreError> {
+        self.writer.append(appends).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_revision: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE stream = ?1 AND revision >= ?2 ORDER BY revision LIMIT ?3"
+        ))
+        .bind(stream)
+        .bind(to_i64(from_revision))
+        .bind(to_i64(limit as u64))
+        .fetch_all(&self.readers)
+        .await?;
+        if rows.is_empty() {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM events WHERE stream = ?1 LIMIT 1")
+                .bind(stream)
+                .fetch_optional(&self.readers)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::StreamNotFound(stream.to_owned()));
+            }
+        }
+        rows.into_iter().map(sql::recorded).collect()
+    }
+
+    async fn read_all(&self, after: Option<u64>, limit: usize, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE position > ?1 AND substr(stream, 1, length(?2)) = ?2 ORDER BY position LIMIT ?3"
+        ))
+        .bind(to_i64(after.unwrap_or(0)))
+        .bind(prefix)
+        .bind(to_i64(limit as u64))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter().map(sql::recorded).collect()
+    }
+
+    fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
+        subscription::follow(self.clone(), after, prefix, self.head.subscribe())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+}
+
+/// The single writer: SQLite takes one writer at a time anyway.
+struct Writer {
+    pool: SqlitePool,
+    head: Arc<watch::Sender<u64>>,
+}
+
+#[async_trait]
+impl GroupWriter for Writer {
+    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let tx = Transaction { conn: Some(conn) };
+        let (results, head) = sql::write_group(tx, calls).await?;
+        self.head.send_if_modified(|h| std::mem::replace(h, head) != head);
+        Ok(results)
+    }
+}
+
+/// An open `BEGIN IMMEDIATE` transaction; rolled back when dropped uncommitted.
+struct Transaction {
+    conn: Option<PoolConnection<sqlx::Sqlite>>,
+}
+
+impl Transaction {
+    fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        self.conn.as_deref_mut().ok_or(StoreError::Closed)
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A failed group leaves the transaction open: close the connection
+            // rather than hand it back to the pool mid-transaction.
+            drop(conn.detach());
+        }
+    }
+}
+
+#[async_trait]
+impl AppendTransaction for Transaction {
+    async fn lock_head(&mut self) -> Result<u64, StoreError> {
+        let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(self.conn()?).await?;
+        to_u64(last)
+    }
+
+    async fn existing(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Existing>, StoreError> {
+        let keys = serde_json::to_string(keys)?;
+        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT e.source, e.id, e.revision, e.position FROM json_each(?1) k \
+             JOIN events e ON e.source = k.value ->> 0 AND e.id = k.value ->> 1",
+        )
+        .bind(keys)
+        .fetch_all(self.conn()?)
+        .await?;
+        rows.into_iter()
+            .map(|(source, id, revision, position)| {
+                Ok(Existing { source, id, revision: to_u64(revision)?, position: to_u64(position)? })
+            })
+            .collect()
+    }
+
+    async fn heads(&mut self, streams: &[&str]) -> Result<HashMap<String, Option<u64>>, StoreError> {
+        let streams = serde_json::to_string(streams)?;
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT k.value, (SELECT max(revision) FROM events e WHERE e.stream = k.value) FROM json_each(?1) k",
+        )
+        .bind(streams)
+        .fetch_all(self.conn()?)
+        .await?;
+        rows.into_iter().map(|(stream, last)| Ok((stream, last.map(to_u64).transpose()?))).collect()
+    }
+
+    async fn insert(&mut self, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let e = r.event;
+                let time = e.time.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+                (r.position, r.stream, r.revision, e.event_id, &e.source, &e.id, &e.event_type, time, &e.payload)
+            })
+            .collect();
+        let rows = serde_json::to_string(&rows)?;
+        let conn = self.conn()?;
+        sqlx::query(
+            "INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+             value ->> 7, value ->> 8 FROM json_each(?1)",
+        )
+        .bind(rows)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("UPDATE event_store_head SET position = ?1").bind(to_i64(head)).execute(conn).await?;
+        Ok(())
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        sqlx::query("COMMIT").execute(self.conn()?).await?;
+        self.conn.take();
+        Ok(())
+    }
+}
