@@ -7,6 +7,7 @@ mod error;
 mod event;
 mod event_store;
 mod group_commit;
+pub mod kurrentdb;
 mod plan;
 pub mod postgres;
 mod sql;
@@ -28,6 +29,9 @@ pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>, StoreError> {
     Ok(match scheme {
         "sqlite" => Arc::new(sqlite::SqliteStore::connect(url).await?),
         "postgres" | "postgresql" => Arc::new(postgres::PostgresStore::connect(url).await?),
+        "kurrentdb" | "kurrentdb+discover" | "esdb" | "esdb+discover" => {
+            Arc::new(kurrentdb::KurrentStore::connect(url).await?)
+        }
         _ => {
             return Err(StoreError::InvalidUrl(format!(
                 "{url}: the scheme must be sqlite://, postgres:// or kurrentdb://"

@@ -56,6 +56,16 @@ async fn postgres() -> Option<Fixture> {
     Some(Fixture { store: Arc::new(store), prefix: "player-".to_owned(), _db: Box::new(schema) })
 }
 
+async fn kurrentdb() -> Option<Fixture> {
+    let Ok(url) = std::env::var("NUDGE_TEST_KURRENTDB_URL") else {
+        eprintln!("skipped: NUDGE_TEST_KURRENTDB_URL is not set (docker compose up kurrentdb gives a server)");
+        return None;
+    };
+    let store = store::kurrentdb::KurrentStore::connect(&url).await.unwrap();
+    let prefix = format!("t{}-", Uuid::new_v4().simple());
+    Some(Fixture { store: Arc::new(store), prefix, _db: Box::new(()) })
+}
+
 /// Opens a fixture; a backend that must run (sqlite, postgres) fails the test when it cannot open.
 macro_rules! fixture {
     ($open:ident, $required:expr) => {
@@ -114,6 +124,7 @@ macro_rules! suite {
 
 suite!(sqlite, required = true, atomic = true);
 suite!(postgres, required = true, atomic = true);
+suite!(kurrentdb, required = false, atomic = false);
 
 mod cases {
     use super::*;
