@@ -419,3 +419,6 @@ impl Fields<'_, '_> {
         Some(Money { amount: amount?, currency: currency? })
     }
 }
+
+#[cfg(test)]
+mod tests;
