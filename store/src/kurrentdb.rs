@@ -23,7 +23,9 @@ use kurrentdb::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Appended, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError, StreamAppend};
+use crate::{
+    Appended, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError, StreamAppend, plan::check,
+};
 
 /// How many of a stream's last events an append checks for repeats.
 pub const DEDUPE_WINDOW: usize = 1_000;
@@ -124,15 +126,6 @@ impl KurrentStore {
             result => result,
         }
     }
-}
-
-fn check(stream: &str, expected: ExpectedRevision, actual: Option<u64>) -> Result<(), StoreError> {
-    let ok = match expected {
-        ExpectedRevision::Any => true,
-        ExpectedRevision::NoStream => actual.is_none(),
-        ExpectedRevision::Exact(n) => actual == Some(n),
-    };
-    if ok { Ok(()) } else { Err(StoreError::WrongExpectedRevision { stream: stream.to_owned(), expected, actual }) }
 }
 
 fn event_data(event: &NewEvent) -> Result<EventData, StoreError> {

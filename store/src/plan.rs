@@ -152,7 +152,7 @@ impl<'s> Overlay<'s> {
     }
 }
 
-fn check(stream: &str, expected: ExpectedRevision, actual: Option<u64>) -> Result<(), StoreError> {
+pub(crate) fn check(stream: &str, expected: ExpectedRevision, actual: Option<u64>) -> Result<(), StoreError> {
     let ok = match expected {
         ExpectedRevision::Any => true,
         ExpectedRevision::NoStream => actual.is_none(),

@@ -4,8 +4,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    PgConnection, Postgres,
-    pool::PoolConnection,
+    Postgres,
     postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
 use tokio::{sync::watch, task::JoinHandle};
@@ -13,9 +12,9 @@ use uuid::Uuid;
 
 use crate::{
     Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
-    group_commit::{CallResult, GroupCommit, GroupWriter},
+    group_commit::GroupCommit,
     plan::{Existing, Row},
-    sql::{self, AppendTransaction, EventRow, event_columns, to_i64, to_u64},
+    sql::{self, AppendTransaction, EventRow, Transaction, Writer, advance, event_columns, to_i64, to_u64},
     subscription,
 };
 
@@ -53,7 +52,7 @@ impl PostgresStore {
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
-        let writer = GroupCommit::spawn(Writer { pool: pool.clone(), head: head.clone() });
+        let writer = GroupCommit::spawn(Writer { pool: pool.clone(), begin: "BEGIN", head: head.clone() });
         Ok(Self { pool, writer, head, _listener: listener })
     }
 }
@@ -77,12 +76,6 @@ async fn follow_notifications(pool: &PgPool, head: &watch::Sender<u64>) -> Resul
             head.send_if_modified(|h| advance(h, position));
         }
     }
-}
-
-fn advance(head: &mut u64, position: u64) -> bool {
-    let moved = position > *head;
-    *head = (*head).max(position);
-    moved
 }
 
 /// Stops the listener task with the last handle to the store.
@@ -153,44 +146,8 @@ impl EventStore for PostgresStore {
     }
 }
 
-struct Writer {
-    pool: PgPool,
-    head: Arc<watch::Sender<u64>>,
-}
-
 #[async_trait]
-impl GroupWriter for Writer {
-    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("BEGIN").execute(&mut *conn).await?;
-        let tx = Transaction { conn: Some(conn) };
-        let (results, head) = sql::write_group(tx, calls).await?;
-        self.head.send_if_modified(|h| advance(h, head));
-        Ok(results)
-    }
-}
-
-/// An open transaction; its connection is closed, not pooled, when dropped uncommitted.
-struct Transaction {
-    conn: Option<PoolConnection<Postgres>>,
-}
-
-impl Transaction {
-    fn conn(&mut self) -> Result<&mut PgConnection, StoreError> {
-        self.conn.as_deref_mut().ok_or(StoreError::Closed)
-    }
-}
-
-impl Drop for Transaction {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            drop(conn.detach());
-        }
-    }
-}
-
-#[async_trait]
-impl AppendTransaction for Transaction {
+impl AppendTransaction for Transaction<Postgres> {
     async fn lock_head(&mut self) -> Result<u64, StoreError> {
         // The row lock is held until commit: appenders in every process take turns
         // here, so positions are handed out in commit order.
@@ -254,10 +211,8 @@ impl AppendTransaction for Transaction {
         Ok(())
     }
 
-    async fn commit(mut self) -> Result<(), StoreError> {
-        sqlx::query("COMMIT").execute(self.conn()?).await?;
-        self.conn.take();
-        Ok(())
+    async fn commit(self) -> Result<(), StoreError> {
+        Transaction::commit(self).await
     }
 }
 

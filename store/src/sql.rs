@@ -1,13 +1,15 @@
 //! What the SQLite and PostgreSQL adapters share: the append transaction's steps
 //! and the mapping of a stored row back to an event.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
+use sqlx::{Database, Executor, Pool, pool::PoolConnection};
+use tokio::sync::watch;
 
 use crate::{
     RecordedEvent, StoreError, StreamAppend,
-    group_commit::CallResult,
+    group_commit::{CallResult, GroupWriter},
     plan::{self, Existing, Row},
 };
 
@@ -24,6 +26,76 @@ pub(crate) trait AppendTransaction: Send {
     async fn insert(&mut self, rows: &[Row<'_>], head: u64) -> Result<(), StoreError>;
     /// Commits.
     async fn commit(self) -> Result<(), StoreError>;
+}
+
+/// An open transaction on a pooled connection.
+pub(crate) struct Transaction<DB: Database> {
+    conn: Option<PoolConnection<DB>>,
+}
+
+impl<DB: Database> Transaction<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    /// Takes a connection from `pool` and opens a transaction with `begin`.
+    pub(crate) async fn begin(pool: &Pool<DB>, begin: &'static str) -> Result<Self, StoreError> {
+        let mut conn = pool.acquire().await?;
+        sqlx::raw_sql(begin).execute(&mut *conn).await?;
+        Ok(Self { conn: Some(conn) })
+    }
+
+    /// The connection, while the transaction is open.
+    pub(crate) fn conn(&mut self) -> Result<&mut DB::Connection, StoreError> {
+        self.conn.as_deref_mut().ok_or(StoreError::Closed)
+    }
+
+    /// Commits and hands the connection back to the pool.
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        sqlx::raw_sql("COMMIT").execute(self.conn()?).await?;
+        self.conn.take();
+        Ok(())
+    }
+}
+
+impl<DB: Database> Drop for Transaction<DB> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A failed group leaves the transaction open: close the connection
+            // rather than hand it back to the pool mid-transaction.
+            drop(conn.detach());
+        }
+    }
+}
+
+/// The group-commit writer of a SQL store: one transaction per group.
+pub(crate) struct Writer<DB: Database> {
+    /// Where connections come from.
+    pub pool: Pool<DB>,
+    /// How a transaction starts (SQLite takes its write lock at `BEGIN IMMEDIATE`).
+    pub begin: &'static str,
+    /// Moved to the last position after every commit, to wake subscribers.
+    pub head: Arc<watch::Sender<u64>>,
+}
+
+#[async_trait]
+impl<DB: Database> GroupWriter for Writer<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    Transaction<DB>: AppendTransaction,
+{
+    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
+        let tx = Transaction::begin(&self.pool, self.begin).await?;
+        let (results, head) = write_group(tx, calls).await?;
+        self.head.send_if_modified(|h| advance(h, head));
+        Ok(results)
+    }
+}
+
+/// Moves a head forward (never back); true when it moved.
+pub(crate) fn advance(head: &mut u64, position: u64) -> bool {
+    let moved = position > *head;
+    *head = (*head).max(position);
+    moved
 }
 
 /// Runs a group of calls through one transaction; answers each call and the new head.

@@ -5,17 +5,16 @@ use std::{collections::HashMap, path::Path, str::FromStr, sync::Arc, time::Durat
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use sqlx::{
-    SqliteConnection,
-    pool::PoolConnection,
+    Sqlite,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::watch;
 
 use crate::{
     Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
-    group_commit::{CallResult, GroupCommit, GroupWriter},
+    group_commit::GroupCommit,
     plan::{Existing, Row},
-    sql::{self, AppendTransaction, EventRow, event_columns, to_i64, to_u64},
+    sql::{self, AppendTransaction, EventRow, Transaction, Writer, event_columns, to_i64, to_u64},
     subscription,
 };
 
@@ -49,7 +48,7 @@ impl SqliteStore {
         let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&writer).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
-        let writer = GroupCommit::spawn(Writer { pool: writer, head: head.clone() });
+        let writer = GroupCommit::spawn(Writer { pool: writer, begin: "BEGIN IMMEDIATE", head: head.clone() });
         Ok(Self { readers, writer, head })
     }
 }
@@ -117,47 +116,8 @@ impl EventStore for SqliteStore {
     }
 }
 
-/// The single writer: SQLite takes one writer at a time anyway.
-struct Writer {
-    pool: SqlitePool,
-    head: Arc<watch::Sender<u64>>,
-}
-
 #[async_trait]
-impl GroupWriter for Writer {
-    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let tx = Transaction { conn: Some(conn) };
-        let (results, head) = sql::write_group(tx, calls).await?;
-        self.head.send_if_modified(|h| std::mem::replace(h, head) != head);
-        Ok(results)
-    }
-}
-
-/// An open `BEGIN IMMEDIATE` transaction; rolled back when dropped uncommitted.
-struct Transaction {
-    conn: Option<PoolConnection<sqlx::Sqlite>>,
-}
-
-impl Transaction {
-    fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
-        self.conn.as_deref_mut().ok_or(StoreError::Closed)
-    }
-}
-
-impl Drop for Transaction {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // A failed group leaves the transaction open: close the connection
-            // rather than hand it back to the pool mid-transaction.
-            drop(conn.detach());
-        }
-    }
-}
-
-#[async_trait]
-impl AppendTransaction for Transaction {
+impl AppendTransaction for Transaction<Sqlite> {
     async fn lock_head(&mut self) -> Result<u64, StoreError> {
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(self.conn()?).await?;
         to_u64(last)
@@ -213,9 +173,7 @@ impl AppendTransaction for Transaction {
         Ok(())
     }
 
-    async fn commit(mut self) -> Result<(), StoreError> {
-        sqlx::query("COMMIT").execute(self.conn()?).await?;
-        self.conn.take();
-        Ok(())
+    async fn commit(self) -> Result<(), StoreError> {
+        Transaction::commit(self).await
     }
 }
