@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
-use sqlx::{Database, Executor, Pool, pool::PoolConnection};
+use sqlx::{Database, Pool, Postgres, Sqlite, pool::PoolConnection};
 use tokio::sync::watch;
 
 use crate::{
@@ -28,19 +28,37 @@ pub(crate) trait AppendTransaction: Send {
     async fn commit(self) -> Result<(), StoreError>;
 }
 
+/// A database the SQL adapters run on.
+#[async_trait]
+pub(crate) trait SqlDatabase: Database {
+    /// Runs a statement without parameters.
+    async fn run(conn: &mut Self::Connection, statement: &'static str) -> Result<(), sqlx::Error>;
+}
+
+#[async_trait]
+impl SqlDatabase for Sqlite {
+    async fn run(conn: &mut Self::Connection, statement: &'static str) -> Result<(), sqlx::Error> {
+        sqlx::query(statement).execute(conn).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl SqlDatabase for Postgres {
+    async fn run(conn: &mut Self::Connection, statement: &'static str) -> Result<(), sqlx::Error> {
+        sqlx::query(statement).execute(conn).await.map(drop)
+    }
+}
+
 /// An open transaction on a pooled connection.
 pub(crate) struct Transaction<DB: Database> {
     conn: Option<PoolConnection<DB>>,
 }
 
-impl<DB: Database> Transaction<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
+impl<DB: SqlDatabase> Transaction<DB> {
     /// Takes a connection from `pool` and opens a transaction with `begin`.
     pub(crate) async fn begin(pool: &Pool<DB>, begin: &'static str) -> Result<Self, StoreError> {
         let mut conn = pool.acquire().await?;
-        sqlx::raw_sql(begin).execute(&mut *conn).await?;
+        DB::run(&mut conn, begin).await?;
         Ok(Self { conn: Some(conn) })
     }
 
@@ -51,7 +69,7 @@ where
 
     /// Commits and hands the connection back to the pool.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
-        sqlx::raw_sql("COMMIT").execute(self.conn()?).await?;
+        DB::run(self.conn()?, "COMMIT").await?;
         self.conn.take();
         Ok(())
     }
@@ -78,9 +96,8 @@ pub(crate) struct Writer<DB: Database> {
 }
 
 #[async_trait]
-impl<DB: Database> GroupWriter for Writer<DB>
+impl<DB: SqlDatabase> GroupWriter for Writer<DB>
 where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     Transaction<DB>: AppendTransaction,
 {
     async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {

@@ -55,7 +55,7 @@ impl PgSchema {
         let url = postgres_url();
         let name = format!("test_{}", Uuid::new_v4().simple());
         let mut conn = PgConnection::connect(&url).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&mut conn).await?;
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut conn).await?;
         Ok(Self { url, name })
     }
 
@@ -86,7 +86,7 @@ impl Drop for PgSchema {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
                 let mut conn = PgConnection::connect(&url).await?;
-                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await?;
+                sqlx::query(&sql).execute(&mut conn).await?;
                 Ok::<_, sqlx::Error>(())
             })?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
