@@ -8,6 +8,11 @@ use api::{
 };
 use clap::Parser;
 
+/// mimalloc: ingest allocates and frees many small JSON values per event, which
+/// glibc's allocator serves markedly slower (measured in BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -21,6 +21,19 @@ use crate::{
 /// Readers that may query the file at once; WAL lets them run beside the writer.
 const READERS: u32 = 4;
 
+/// Rows per INSERT statement: few statements per group, well under SQLite's
+/// limit of 32,766 parameters (nine per row).
+const ROWS_PER_INSERT: usize = 128;
+
+/// `INSERT ... VALUES` with `rows` rows of parameters.
+fn insert_statement(rows: usize) -> String {
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let values = vec![row; rows].join(", ");
+    format!(
+        "INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload) VALUES {values}"
+    )
+}
+
 /// An event store in one SQLite file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -151,24 +164,25 @@ impl AppendTransaction for Transaction<Sqlite> {
     }
 
     async fn insert(&mut self, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
-        let rows: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                let e = r.event;
-                let time = e.time.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-                (r.position, r.stream, r.revision, e.event_id, &e.source, &e.id, &e.event_type, time, &e.payload)
-            })
-            .collect();
-        let rows = serde_json::to_string(&rows)?;
         let conn = self.conn()?;
-        sqlx::query(
-            "INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
-             value ->> 7, value ->> 8 FROM json_each(?1)",
-        )
-        .bind(rows)
-        .execute(&mut *conn)
-        .await?;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let statement = insert_statement(chunk.len());
+            let mut insert = sqlx::query(&statement);
+            for row in chunk {
+                let e = row.event;
+                insert = insert
+                    .bind(to_i64(row.position))
+                    .bind(row.stream)
+                    .bind(to_i64(row.revision))
+                    .bind(e.event_id.to_string())
+                    .bind(&e.source)
+                    .bind(&e.id)
+                    .bind(&e.event_type)
+                    .bind(e.time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+                    .bind(serde_json::to_string(&e.payload)?);
+            }
+            insert.execute(&mut *conn).await?;
+        }
         sqlx::query("UPDATE event_store_head SET position = ?1").bind(to_i64(head)).execute(conn).await?;
         Ok(())
     }
