@@ -18,6 +18,17 @@ pub(crate) struct Existing {
     pub position: u64,
 }
 
+/// What planning needs to know of the store, read under its write lock.
+#[derive(Debug, Default)]
+pub(crate) struct Stored {
+    /// The last global position handed out.
+    pub head: u64,
+    /// The stored events among the group's (`source`, `id`) pairs.
+    pub existing: Vec<Existing>,
+    /// The last revision of each stream of the group, `None` when it has none.
+    pub heads: HashMap<String, Option<u64>>,
+}
+
 /// An event the plan decided to insert.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Row<'a> {
@@ -55,25 +66,19 @@ fn events(calls: &[Vec<StreamAppend>]) -> impl Iterator<Item = &NewEvent> {
     calls.iter().flatten().flat_map(|a| a.events.iter())
 }
 
-/// Plans `calls` against the stored state: `heads` holds the last revision of each
-/// stream in [`streams`] (absent or `None` when it has none), `existing` the stored
-/// events among [`keys`], `head` the last global position.
-pub(crate) fn plan<'a>(
-    calls: &'a [Vec<StreamAppend>],
-    heads: &HashMap<String, Option<u64>>,
-    existing: &[Existing],
-    head: u64,
-) -> Plan<'a> {
+/// Plans `calls` against what is stored of their [`keys`] and [`streams`].
+pub(crate) fn plan<'a>(calls: &'a [Vec<StreamAppend>], stored: &Stored) -> Plan<'a> {
     let mut state = State {
-        heads: heads.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
-        seen: existing
+        heads: stored.heads.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+        seen: stored
+            .existing
             .iter()
             .map(|e| {
                 let appended = Appended { revision: e.revision, position: e.position, duplicate: true };
                 ((e.source.as_str(), e.id.as_str()), appended)
             })
             .collect(),
-        head,
+        head: stored.head,
     };
     let mut rows = Vec::new();
     let results = calls
@@ -191,7 +196,7 @@ mod tests {
             append("b", ExpectedRevision::NoStream, &["z"]),
         ]];
         let heads = HashMap::from([("a".to_owned(), Some(4)), ("b".to_owned(), None)]);
-        let plan = plan(&calls, &heads, &[], 10);
+        let plan = plan(&calls, &Stored { head: 10, heads, ..Stored::default() });
         let rows: Vec<_> = plan.rows.iter().map(|r| (r.stream, r.revision, r.position)).collect();
         assert_eq!(rows, [("a", 5, 11), ("a", 6, 12), ("b", 0, 13)]);
         assert_eq!(plan.head, 13);
@@ -205,7 +210,7 @@ mod tests {
             vec![append("b", ExpectedRevision::Any, &["2"]), append("a", ExpectedRevision::NoStream, &["3"])],
             vec![append("a", ExpectedRevision::Exact(0), &["4"])],
         ];
-        let plan = plan(&calls, &HashMap::new(), &[], 0);
+        let plan = plan(&calls, &Stored::default());
         let rows: Vec<_> = plan.rows.iter().map(|r| (r.event.id.as_str(), r.revision, r.position)).collect();
         assert_eq!(rows, [("1", 0, 1), ("4", 1, 2)]);
         assert!(matches!(plan.results[1], Err(StoreError::WrongExpectedRevision { actual: Some(0), .. })));
@@ -214,13 +219,13 @@ mod tests {
 
     #[test]
     fn given_stored_and_repeated_events_when_planning_then_they_answer_the_original() {
-        let existing = [Existing { source: "/s".to_owned(), id: "old".to_owned(), revision: 3, position: 7 }];
+        let existing = vec![Existing { source: "/s".to_owned(), id: "old".to_owned(), revision: 3, position: 7 }];
         let calls = vec![
             vec![append("a", ExpectedRevision::NoStream, &["old"])],
             vec![append("a", ExpectedRevision::Any, &["new", "new"])],
         ];
         let heads = HashMap::from([("a".to_owned(), Some(3))]);
-        let plan = plan(&calls, &heads, &existing, 7);
+        let plan = plan(&calls, &Stored { head: 7, existing, heads });
         let first = plan.results[0].as_ref().map(|r| r[0][0]).ok();
         assert_eq!(
             first,
@@ -251,7 +256,7 @@ mod tests {
                 let expected = exact.map_or(ExpectedRevision::Any, ExpectedRevision::Exact);
                 append(&format!("s{s}"), expected, &ids)
             }).collect()).collect();
-            let plan = plan(&calls, &HashMap::new(), &[], 100);
+            let plan = plan(&calls, &Stored { head: 100, ..Stored::default() });
             for (i, row) in plan.rows.iter().enumerate() {
                 prop_assert_eq!(row.position, 101 + i as u64);
             }

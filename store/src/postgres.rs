@@ -1,6 +1,6 @@
 //! The PostgreSQL event store.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{
     Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
     group_commit::GroupCommit,
-    plan::{Existing, Row},
+    plan::{Row, Stored},
     sql::{self, AppendTransaction, EventRow, Transaction, Writer, advance, event_columns, to_i64, to_u64},
     subscription,
 };
@@ -43,6 +43,9 @@ impl PostgresStore {
 
     /// Connects with ready-made options (tests use them to pick a schema).
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        // A generic plan made while `events` was small would scan it on every
+        // append ever after; custom plans follow the table as it grows.
+        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
@@ -148,40 +151,40 @@ impl EventStore for PostgresStore {
 
 #[async_trait]
 impl AppendTransaction for Transaction<Postgres> {
-    async fn lock_head(&mut self) -> Result<u64, StoreError> {
+    async fn lock_and_read(&mut self, keys: &[(&str, &str)], streams: &[&str]) -> Result<Stored, StoreError> {
+        let conn = self.conn()?;
         // The row lock is held until commit: appenders in every process take turns
-        // here, so positions are handed out in commit order.
-        let last: i64 =
-            sqlx::query_scalar("SELECT position FROM event_store_head FOR UPDATE").fetch_one(self.conn()?).await?;
-        to_u64(last)
-    }
-
-    async fn existing(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Existing>, StoreError> {
+        // here, so positions are handed out in commit order. The next statement
+        // takes a fresh snapshot, so it sees all the previous holder committed.
+        let head: i64 =
+            sqlx::query_scalar("SELECT position FROM event_store_head FOR UPDATE").fetch_one(&mut *conn).await?;
         let (sources, ids): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
-        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-            "SELECT e.source, e.id, e.revision, e.position FROM events e \
-             JOIN UNNEST($1::text[], $2::text[]) AS k(source, id) ON e.source = k.source AND e.id = k.id",
+        let rows: Vec<FoundRow> = sqlx::query_as(
+            "SELECT e.source, e.id, e.stream, e.revision, e.position \
+             FROM UNNEST($1::text[], $2::text[]) AS k(source, id) \
+             JOIN events e ON e.source = k.source AND e.id = k.id \
+             UNION ALL \
+             SELECT NULL, NULL, s.stream, (SELECT max(e.revision) FROM events e WHERE e.stream = s.stream), NULL \
+             FROM UNNEST($3::text[]) AS s(stream)",
         )
         .bind(sources)
         .bind(ids)
-        .fetch_all(self.conn()?)
-        .await?;
-        rows.into_iter()
-            .map(|(source, id, revision, position)| {
-                Ok(Existing { source, id, revision: to_u64(revision)?, position: to_u64(position)? })
-            })
-            .collect()
-    }
-
-    async fn heads(&mut self, streams: &[&str]) -> Result<HashMap<String, Option<u64>>, StoreError> {
-        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT s.stream, (SELECT max(e.revision) FROM events e WHERE e.stream = s.stream) \
-             FROM UNNEST($1::text[]) AS s(stream)",
-        )
         .bind(streams)
-        .fetch_all(self.conn()?)
+        .fetch_all(conn)
         .await?;
-        rows.into_iter().map(|(stream, last)| Ok((stream, last.map(to_u64).transpose()?))).collect()
+        let (mut existing, mut heads) = (Vec::new(), Vec::new());
+        for row in rows {
+            match row {
+                (Some(source), Some(id), _, Some(revision), Some(position)) => {
+                    existing.push((source, id, revision, position))
+                }
+                (None, None, stream, revision, None) => heads.push((stream, revision)),
+                row => {
+                    return Err(StoreError::Corrupt { position: 0, reason: format!("unexpected lookup row {row:?}") });
+                }
+            }
+        }
+        sql::stored(head, existing, heads)
     }
 
     async fn insert(&mut self, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
@@ -189,11 +192,15 @@ impl AppendTransaction for Transaction<Postgres> {
         for row in rows {
             columns.push(row)?;
         }
-        let conn = self.conn()?;
+        // One round trip: the rows, the head and the wake-up for subscribers
+        // (NOTIFY is delivered at commit).
         sqlx::query(
-            "INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload) \
-             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], \
-             $7::text[], $8::timestamptz[], $9::text[]::jsonb[])",
+            "WITH inserted AS (\
+                 INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], \
+                 $7::text[], $8::timestamptz[], $9::text[]::jsonb[])), \
+             moved AS (UPDATE event_store_head SET position = $10) \
+             SELECT pg_notify($11, $10::text)",
         )
         .bind(columns.positions)
         .bind(columns.streams)
@@ -204,10 +211,10 @@ impl AppendTransaction for Transaction<Postgres> {
         .bind(columns.types)
         .bind(columns.times)
         .bind(columns.payloads)
-        .execute(&mut *conn)
+        .bind(to_i64(head))
+        .bind(CHANNEL)
+        .execute(self.conn()?)
         .await?;
-        sqlx::query("UPDATE event_store_head SET position = $1").bind(to_i64(head)).execute(&mut *conn).await?;
-        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(head.to_string()).execute(conn).await?;
         Ok(())
     }
 
@@ -215,6 +222,10 @@ impl AppendTransaction for Transaction<Postgres> {
         Transaction::commit(self).await
     }
 }
+
+/// A row of the lookup under the lock: a stored event (source, id, stream,
+/// revision, position) or a stream's last revision (stream, revision).
+type FoundRow = (Option<String>, Option<String>, String, Option<i64>, Option<i64>);
 
 /// Rows turned into one array per column, for `UNNEST`.
 struct Columns<'a> {

@@ -1,7 +1,7 @@
 //! What the SQLite and PostgreSQL adapters share: the append transaction's steps
 //! and the mapping of a stored row back to an event.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::{Database, Pool, Postgres, Sqlite, pool::PoolConnection};
@@ -10,18 +10,16 @@ use tokio::sync::watch;
 use crate::{
     RecordedEvent, StoreError, StreamAppend,
     group_commit::{CallResult, GroupWriter},
-    plan::{self, Existing, Row},
+    plan::{self, Existing, Row, Stored},
 };
 
-/// One append transaction, holding the store's write lock from `lock_head` on.
+/// One append transaction, holding the store's write lock from `lock_and_read` on.
 #[async_trait]
 pub(crate) trait AppendTransaction: Send {
-    /// Takes the write lock and reads the last global position.
-    async fn lock_head(&mut self) -> Result<u64, StoreError>;
-    /// The stored events among these (`source`, `id`) pairs.
-    async fn existing(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Existing>, StoreError>;
-    /// The last revision of each of these streams.
-    async fn heads(&mut self, streams: &[&str]) -> Result<HashMap<String, Option<u64>>, StoreError>;
+    /// Takes the write lock, then reads the last global position, the stored
+    /// events among these (`source`, `id`) pairs and the last revision of each
+    /// of these streams.
+    async fn lock_and_read(&mut self, keys: &[(&str, &str)], streams: &[&str]) -> Result<Stored, StoreError>;
     /// Inserts the rows and moves the head to `head`.
     async fn insert(&mut self, rows: &[Row<'_>], head: u64) -> Result<(), StoreError>;
     /// Commits.
@@ -120,16 +118,36 @@ pub(crate) async fn write_group(
     mut tx: impl AppendTransaction,
     calls: &[Vec<StreamAppend>],
 ) -> Result<(Vec<CallResult>, u64), StoreError> {
-    let start = tx.lock_head().await?;
-    let existing = tx.existing(&plan::keys(calls)).await?;
-    let heads = tx.heads(&plan::streams(calls)).await?;
-    let plan = plan::plan(calls, &heads, &existing, start);
+    let stored = tx.lock_and_read(&plan::keys(calls), &plan::streams(calls)).await?;
+    let plan = plan::plan(calls, &stored);
     if !plan.rows.is_empty() {
         tx.insert(&plan.rows, plan.head).await?;
     }
     tx.commit().await?;
     metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
     Ok((plan.results, plan.head))
+}
+
+/// Builds [`Stored`] from the rows both SQL adapters read: the head, the found
+/// events (source, id, revision, position) and the streams' last revisions.
+pub(crate) fn stored(
+    head: i64,
+    existing: Vec<(String, String, i64, i64)>,
+    heads: Vec<(String, Option<i64>)>,
+) -> Result<Stored, StoreError> {
+    Ok(Stored {
+        head: to_u64(head)?,
+        existing: existing
+            .into_iter()
+            .map(|(source, id, revision, position)| {
+                Ok(Existing { source, id, revision: to_u64(revision)?, position: to_u64(position)? })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        heads: heads
+            .into_iter()
+            .map(|(stream, last)| Ok((stream, last.map(to_u64).transpose()?)))
+            .collect::<Result<_, StoreError>>()?,
+    })
 }
 
 /// A stored event as both SQL adapters select it:

@@ -1,6 +1,6 @@
 //! The embedded event store: one SQLite file in WAL mode.
 
-use std::{collections::HashMap, path::Path, str::FromStr, sync::Arc, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::{
     Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
     group_commit::GroupCommit,
-    plan::{Existing, Row},
+    plan::{Row, Stored},
     sql::{self, AppendTransaction, EventRow, Transaction, Writer, event_columns, to_i64, to_u64},
     subscription,
 };
@@ -131,36 +131,24 @@ impl EventStore for SqliteStore {
 
 #[async_trait]
 impl AppendTransaction for Transaction<Sqlite> {
-    async fn lock_head(&mut self) -> Result<u64, StoreError> {
-        let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(self.conn()?).await?;
-        to_u64(last)
-    }
-
-    async fn existing(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Existing>, StoreError> {
-        let keys = serde_json::to_string(keys)?;
-        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+    async fn lock_and_read(&mut self, keys: &[(&str, &str)], streams: &[&str]) -> Result<Stored, StoreError> {
+        // BEGIN IMMEDIATE already holds SQLite's write lock.
+        let conn = self.conn()?;
+        let head: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&mut *conn).await?;
+        let existing: Vec<(String, String, i64, i64)> = sqlx::query_as(
             "SELECT e.source, e.id, e.revision, e.position FROM json_each(?1) k \
              JOIN events e ON e.source = k.value ->> 0 AND e.id = k.value ->> 1",
         )
-        .bind(keys)
-        .fetch_all(self.conn()?)
+        .bind(serde_json::to_string(keys)?)
+        .fetch_all(&mut *conn)
         .await?;
-        rows.into_iter()
-            .map(|(source, id, revision, position)| {
-                Ok(Existing { source, id, revision: to_u64(revision)?, position: to_u64(position)? })
-            })
-            .collect()
-    }
-
-    async fn heads(&mut self, streams: &[&str]) -> Result<HashMap<String, Option<u64>>, StoreError> {
-        let streams = serde_json::to_string(streams)?;
-        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+        let heads: Vec<(String, Option<i64>)> = sqlx::query_as(
             "SELECT k.value, (SELECT max(revision) FROM events e WHERE e.stream = k.value) FROM json_each(?1) k",
         )
-        .bind(streams)
-        .fetch_all(self.conn()?)
+        .bind(serde_json::to_string(streams)?)
+        .fetch_all(conn)
         .await?;
-        rows.into_iter().map(|(stream, last)| Ok((stream, last.map(to_u64).transpose()?))).collect()
+        sql::stored(head, existing, heads)
     }
 
     async fn insert(&mut self, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
