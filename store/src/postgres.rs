@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    Postgres,
+    Connection, PgConnection,
     postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
 use tokio::{sync::watch, task::JoinHandle};
@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::{
     Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
-    group_commit::GroupCommit,
-    plan::{Row, Stored},
-    sql::{self, AppendTransaction, EventRow, Transaction, Writer, advance, event_columns, to_i64, to_u64},
+    group_commit::{CallResult, GroupCommit, GroupWriter},
+    plan::{self, Row, Stored},
+    sql::{self, EventRow, advance, event_columns, to_i64, to_u64},
     subscription,
 };
 
@@ -55,7 +55,7 @@ impl PostgresStore {
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
-        let writer = GroupCommit::spawn(Writer { pool: pool.clone(), begin: "BEGIN", head: head.clone() });
+        let writer = GroupCommit::spawn(Writer { pool: pool.clone(), head: head.clone() });
         Ok(Self { pool, writer, head, _listener: listener })
     }
 }
@@ -149,83 +149,128 @@ impl EventStore for PostgresStore {
     }
 }
 
+/// The group-commit writer: two round trips per group when it is the only writer.
+///
+/// It reads the head, the already stored events and the streams' revisions in one
+/// statement (one snapshot), plans, then inserts in one statement that moves the
+/// head only if it is still where the read saw it. That statement holds the head
+/// row lock until it commits, so positions are handed out in commit order and a
+/// subscriber never skips a late commit. If another process appended in between,
+/// the head has moved and nothing is written: the group is then written again
+/// under the head row lock (`SELECT ... FOR UPDATE` in a transaction), which
+/// cannot lose, so no writer starves.
+struct Writer {
+    pool: PgPool,
+    head: Arc<watch::Sender<u64>>,
+}
+
 #[async_trait]
-impl AppendTransaction for Transaction<Postgres> {
-    async fn lock_and_read(&mut self, keys: &[(&str, &str)], streams: &[&str]) -> Result<Stored, StoreError> {
-        let conn = self.conn()?;
-        // The row lock is held until commit: appenders in every process take turns
-        // here, so positions are handed out in commit order. The next statement
-        // takes a fresh snapshot, so it sees all the previous holder committed.
-        let head: i64 =
-            sqlx::query_scalar("SELECT position FROM event_store_head FOR UPDATE").fetch_one(&mut *conn).await?;
-        let (sources, ids): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
-        let rows: Vec<FoundRow> = sqlx::query_as(
-            "SELECT e.source, e.id, e.stream, e.revision, e.position \
-             FROM UNNEST($1::text[], $2::text[]) AS k(source, id) \
-             JOIN events e ON e.source = k.source AND e.id = k.id \
-             UNION ALL \
-             SELECT NULL, NULL, s.stream, (SELECT max(e.revision) FROM events e WHERE e.stream = s.stream), NULL \
-             FROM UNNEST($3::text[]) AS s(stream)",
-        )
-        .bind(sources)
-        .bind(ids)
-        .bind(streams)
-        .fetch_all(conn)
-        .await?;
-        let (mut existing, mut heads) = (Vec::new(), Vec::new());
-        for row in rows {
-            match row {
-                (Some(source), Some(id), _, Some(revision), Some(position)) => {
-                    existing.push((source, id, revision, position))
-                }
-                (None, None, stream, revision, None) => heads.push((stream, revision)),
-                row => {
-                    return Err(StoreError::Corrupt { position: 0, reason: format!("unexpected lookup row {row:?}") });
-                }
-            }
+impl GroupWriter for Writer {
+    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let (keys, streams) = (plan::keys(calls), plan::streams(calls));
+        let stored = read(&mut conn, &keys, &streams).await?;
+        let plan = plan::plan(calls, &stored);
+        if plan.rows.is_empty() {
+            return Ok(plan.results);
         }
-        sql::stored(head, existing, heads)
-    }
-
-    async fn insert(&mut self, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
-        let mut columns = Columns::with_capacity(rows.len());
-        for row in rows {
-            columns.push(row)?;
+        if insert(&mut conn, &plan.rows, stored.head, plan.head).await? {
+            return Ok(self.appended(plan));
         }
-        // One round trip: the rows, the head and the wake-up for subscribers
-        // (NOTIFY is delivered at commit).
-        sqlx::query(
-            "WITH inserted AS (\
-                 INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload) \
-                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], \
-                 $7::text[], $8::timestamptz[], $9::text[]::jsonb[])), \
-             moved AS (UPDATE event_store_head SET position = $10) \
-             SELECT pg_notify($11, $10::text)",
-        )
-        .bind(columns.positions)
-        .bind(columns.streams)
-        .bind(columns.revisions)
-        .bind(columns.event_ids)
-        .bind(columns.sources)
-        .bind(columns.ids)
-        .bind(columns.types)
-        .bind(columns.times)
-        .bind(columns.payloads)
-        .bind(to_i64(head))
-        .bind(CHANNEL)
-        .execute(self.conn()?)
-        .await?;
-        Ok(())
-    }
-
-    async fn commit(self) -> Result<(), StoreError> {
-        Transaction::commit(self).await
+        metrics::counter!("nudge_store_append_lock_fallbacks_total").increment(1);
+        let mut tx = conn.begin().await?;
+        // Held until commit; the read after it takes a fresh snapshot.
+        sqlx::query("SELECT position FROM event_store_head FOR UPDATE").execute(&mut *tx).await?;
+        let stored = read(&mut tx, &keys, &streams).await?;
+        let plan = plan::plan(calls, &stored);
+        if !plan.rows.is_empty() && !insert(&mut tx, &plan.rows, stored.head, plan.head).await? {
+            return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
+        }
+        tx.commit().await?;
+        Ok(self.appended(plan))
     }
 }
 
-/// A row of the lookup under the lock: a stored event (source, id, stream,
+impl Writer {
+    /// Counts the rows in, wakes local subscribers, answers the calls.
+    fn appended(&self, plan: plan::Plan<'_>) -> Vec<CallResult> {
+        metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
+        self.head.send_if_modified(|h| advance(h, plan.head));
+        plan.results
+    }
+}
+
+/// Reads, in one snapshot, what planning a group needs.
+async fn read(conn: &mut PgConnection, keys: &[(&str, &str)], streams: &[&str]) -> Result<Stored, StoreError> {
+    let (sources, ids): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    let rows: Vec<FoundRow> = sqlx::query_as(
+        "SELECT NULL, NULL, NULL, NULL, position FROM event_store_head \
+         UNION ALL \
+         SELECT e.source, e.id, e.stream, e.revision, e.position \
+         FROM UNNEST($1::text[], $2::text[]) AS k(source, id) \
+         JOIN events e ON e.source = k.source AND e.id = k.id \
+         UNION ALL \
+         SELECT NULL, NULL, s.stream, (SELECT max(e.revision) FROM events e WHERE e.stream = s.stream), NULL \
+         FROM UNNEST($3::text[]) AS s(stream)",
+    )
+    .bind(sources)
+    .bind(ids)
+    .bind(streams)
+    .fetch_all(conn)
+    .await?;
+    let (mut head, mut existing, mut heads) = (None, Vec::new(), Vec::new());
+    for row in rows {
+        match row {
+            (None, None, None, None, Some(position)) => head = Some(position),
+            (Some(source), Some(id), Some(_), Some(revision), Some(position)) => {
+                existing.push((source, id, revision, position))
+            }
+            (None, None, Some(stream), revision, None) => heads.push((stream, revision)),
+            row => return Err(StoreError::Corrupt { position: 0, reason: format!("unexpected lookup row {row:?}") }),
+        }
+    }
+    let head = head.ok_or_else(|| StoreError::Corrupt { position: 0, reason: "no event store head".to_owned() })?;
+    sql::stored(head, existing, heads)
+}
+
+/// Inserts the rows and moves the head from `from` to `to`, in one statement and
+/// so one transaction; false, with nothing written, when the head was no longer
+/// at `from`.
+async fn insert(conn: &mut PgConnection, rows: &[Row<'_>], from: u64, to: u64) -> Result<bool, StoreError> {
+    let mut columns = Columns::with_capacity(rows.len());
+    for row in rows {
+        columns.push(row)?;
+    }
+    let inserted: i64 = sqlx::query_scalar(
+        "WITH moved AS (\
+             UPDATE event_store_head SET position = $11 WHERE position = $10 RETURNING pg_notify($12, $11::text)), \
+         inserted AS (\
+             INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload) \
+             SELECT r.* FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], \
+             $7::text[], $8::timestamptz[], $9::text[]::jsonb[]) AS r, moved \
+             RETURNING 1) \
+         SELECT count(*) FROM inserted",
+    )
+    .bind(columns.positions)
+    .bind(columns.streams)
+    .bind(columns.revisions)
+    .bind(columns.event_ids)
+    .bind(columns.sources)
+    .bind(columns.ids)
+    .bind(columns.types)
+    .bind(columns.times)
+    .bind(columns.payloads)
+    .bind(to_i64(from))
+    .bind(to_i64(to))
+    .bind(CHANNEL)
+    .fetch_one(conn)
+    .await?;
+    Ok(inserted > 0)
+}
+
+/// A row of the read: the head (position), a stored event (source, id, stream,
 /// revision, position) or a stream's last revision (stream, revision).
-type FoundRow = (Option<String>, Option<String>, String, Option<i64>, Option<i64>);
+type FoundRow = (Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);
 
 /// Rows turned into one array per column, for `UNNEST`.
 struct Columns<'a> {

@@ -5,16 +5,16 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use sqlx::{
-    Sqlite,
+    SqliteConnection,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::watch;
 
 use crate::{
     Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
-    group_commit::GroupCommit,
-    plan::{Row, Stored},
-    sql::{self, AppendTransaction, EventRow, Transaction, Writer, event_columns, to_i64, to_u64},
+    group_commit::{CallResult, GroupCommit, GroupWriter},
+    plan::{self, Row, Stored},
+    sql::{self, EventRow, advance, event_columns, to_i64, to_u64},
     subscription,
 };
 
@@ -61,7 +61,7 @@ impl SqliteStore {
         let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&writer).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
-        let writer = GroupCommit::spawn(Writer { pool: writer, begin: "BEGIN IMMEDIATE", head: head.clone() });
+        let writer = GroupCommit::spawn(Writer { pool: writer, head: head.clone() });
         Ok(Self { readers, writer, head })
     }
 }
@@ -129,53 +129,69 @@ impl EventStore for SqliteStore {
     }
 }
 
+/// The single writer: SQLite takes one writer at a time anyway.
+struct Writer {
+    pool: SqlitePool,
+    head: Arc<watch::Sender<u64>>,
+}
+
 #[async_trait]
-impl AppendTransaction for Transaction<Sqlite> {
-    async fn lock_and_read(&mut self, keys: &[(&str, &str)], streams: &[&str]) -> Result<Stored, StoreError> {
-        // BEGIN IMMEDIATE already holds SQLite's write lock.
-        let conn = self.conn()?;
-        let head: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&mut *conn).await?;
-        let existing: Vec<(String, String, i64, i64)> = sqlx::query_as(
-            "SELECT e.source, e.id, e.revision, e.position FROM json_each(?1) k \
-             JOIN events e ON e.source = k.value ->> 0 AND e.id = k.value ->> 1",
-        )
-        .bind(serde_json::to_string(keys)?)
-        .fetch_all(&mut *conn)
-        .await?;
-        let heads: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT k.value, (SELECT max(revision) FROM events e WHERE e.stream = k.value) FROM json_each(?1) k",
-        )
-        .bind(serde_json::to_string(streams)?)
-        .fetch_all(conn)
-        .await?;
-        sql::stored(head, existing, heads)
-    }
-
-    async fn insert(&mut self, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
-        let conn = self.conn()?;
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let statement = insert_statement(chunk.len());
-            let mut insert = sqlx::query(&statement);
-            for row in chunk {
-                let e = row.event;
-                insert = insert
-                    .bind(to_i64(row.position))
-                    .bind(row.stream)
-                    .bind(to_i64(row.revision))
-                    .bind(e.event_id.to_string())
-                    .bind(&e.source)
-                    .bind(&e.id)
-                    .bind(&e.event_type)
-                    .bind(e.time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-                    .bind(serde_json::to_string(&e.payload)?);
-            }
-            insert.execute(&mut *conn).await?;
+impl GroupWriter for Writer {
+    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
+        // IMMEDIATE takes SQLite's write lock now, so the reads below are current
+        // until commit. Dropped uncommitted, the transaction rolls back.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let stored = read(&mut tx, &plan::keys(calls), &plan::streams(calls)).await?;
+        let plan = plan::plan(calls, &stored);
+        if !plan.rows.is_empty() {
+            insert(&mut tx, &plan.rows, plan.head).await?;
         }
-        sqlx::query("UPDATE event_store_head SET position = ?1").bind(to_i64(head)).execute(conn).await?;
-        Ok(())
+        tx.commit().await?;
+        metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
+        self.head.send_if_modified(|h| advance(h, plan.head));
+        Ok(plan.results)
     }
+}
 
-    async fn commit(self) -> Result<(), StoreError> {
-        Transaction::commit(self).await
+/// Reads what planning a group needs.
+async fn read(conn: &mut SqliteConnection, keys: &[(&str, &str)], streams: &[&str]) -> Result<Stored, StoreError> {
+    let head: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&mut *conn).await?;
+    let existing: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT e.source, e.id, e.revision, e.position FROM json_each(?1) k \
+         JOIN events e ON e.source = k.value ->> 0 AND e.id = k.value ->> 1",
+    )
+    .bind(serde_json::to_string(keys)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    let heads: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT k.value, (SELECT max(revision) FROM events e WHERE e.stream = k.value) FROM json_each(?1) k",
+    )
+    .bind(serde_json::to_string(streams)?)
+    .fetch_all(conn)
+    .await?;
+    sql::stored(head, existing, heads)
+}
+
+/// Inserts the planned rows and moves the head.
+async fn insert(conn: &mut SqliteConnection, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let statement = insert_statement(chunk.len());
+        let mut insert = sqlx::query(&statement);
+        for row in chunk {
+            let e = row.event;
+            insert = insert
+                .bind(to_i64(row.position))
+                .bind(row.stream)
+                .bind(to_i64(row.revision))
+                .bind(e.event_id.to_string())
+                .bind(&e.source)
+                .bind(&e.id)
+                .bind(&e.event_type)
+                .bind(e.time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+                .bind(serde_json::to_string(&e.payload)?);
+        }
+        insert.execute(&mut *conn).await?;
     }
+    sqlx::query("UPDATE event_store_head SET position = ?1").bind(to_i64(head)).execute(conn).await?;
+    Ok(())
 }
