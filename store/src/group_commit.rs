@@ -18,6 +18,9 @@ pub(crate) type CallResult = Result<Vec<Vec<Appended>>, StoreError>;
 /// Most events written in one transaction.
 const MAX_GROUP_EVENTS: usize = 8_192;
 
+/// Most times the writer yields to let a group grow.
+const MAX_YIELDS: usize = 2;
+
 /// Calls that may wait for the writer before callers are held back.
 const QUEUE_DEPTH: usize = 4_096;
 
@@ -57,21 +60,25 @@ impl GroupCommit {
 }
 
 async fn run(mut writer: impl GroupWriter, mut queue: mpsc::Receiver<Job>) {
-    let mut jobs = Vec::new();
     while let Some(first) = queue.recv().await {
         let mut events = size(&first);
-        jobs.push(first);
-        while events < MAX_GROUP_EVENTS {
-            match queue.try_recv() {
-                Ok(job) => {
-                    events += size(&job);
-                    jobs.push(job);
-                }
-                Err(_) => break,
+        let mut jobs = vec![first];
+        // Yield while calls keep arriving, so the request tasks already running
+        // (woken by the last commit) join this group: it grows without a timer.
+        for _ in 0..MAX_YIELDS {
+            let before = jobs.len();
+            tokio::task::yield_now().await;
+            while events < MAX_GROUP_EVENTS {
+                let Ok(job) = queue.try_recv() else { break };
+                events += size(&job);
+                jobs.push(job);
+            }
+            if jobs.len() == before || events >= MAX_GROUP_EVENTS {
+                break;
             }
         }
         let span = tracing::debug_span!("group_commit", calls = jobs.len(), events);
-        write(&mut writer, std::mem::take(&mut jobs)).instrument(span).await;
+        write(&mut writer, jobs).instrument(span).await;
     }
 }
 
