@@ -4,7 +4,8 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    Connection, PgConnection,
+    Connection, PgConnection, Postgres,
+    pool::PoolConnection,
     postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
 use tokio::{sync::watch, task::JoinHandle};
@@ -22,7 +23,7 @@ use crate::{
 /// process sharing the database wake at once.
 const CHANNEL: &str = "nudge_events";
 
-/// Connections in the pool: readers plus the one group-commit writer.
+/// Connections in the pool: readers plus the one the group-commit writer keeps.
 const POOL_SIZE: u32 = 16;
 
 /// An event store in a PostgreSQL database.
@@ -55,7 +56,7 @@ impl PostgresStore {
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
-        let writer = GroupCommit::spawn(Writer { pool: pool.clone(), head: head.clone() });
+        let writer = GroupCommit::spawn(Writer { pool: pool.clone(), conn: None, head: head.clone() });
         Ok(Self { pool, writer, head, _listener: listener })
     }
 }
@@ -161,43 +162,58 @@ impl EventStore for PostgresStore {
 /// cannot lose, so no writer starves.
 struct Writer {
     pool: PgPool,
+    conn: Option<PoolConnection<Postgres>>,
     head: Arc<watch::Sender<u64>>,
 }
 
 #[async_trait]
 impl GroupWriter for Writer {
     async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let (keys, streams) = (plan::keys(calls), plan::streams(calls));
-        let stored = read(&mut conn, &keys, &streams).await?;
-        let plan = plan::plan(calls, &stored);
-        if plan.rows.is_empty() {
-            return Ok(plan.results);
-        }
-        if insert(&mut conn, &plan.rows, stored.head, plan.head).await? {
-            return Ok(self.appended(plan));
-        }
-        metrics::counter!("nudge_store_append_lock_fallbacks_total").increment(1);
-        let mut tx = conn.begin().await?;
-        // Held until commit; the read after it takes a fresh snapshot.
-        sqlx::query("SELECT position FROM event_store_head FOR UPDATE").execute(&mut *tx).await?;
-        let stored = read(&mut tx, &keys, &streams).await?;
-        let plan = plan::plan(calls, &stored);
-        if !plan.rows.is_empty() && !insert(&mut tx, &plan.rows, stored.head, plan.head).await? {
-            return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
-        }
-        tx.commit().await?;
-        Ok(self.appended(plan))
+        // The writer keeps its connection between groups; after a failure it takes
+        // a fresh one, as the old one may be broken or mid-transaction.
+        let mut conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => self.pool.acquire().await?,
+        };
+        let results = write(&mut conn, calls, &self.head).await?;
+        self.conn = Some(conn);
+        Ok(results)
     }
 }
 
-impl Writer {
-    /// Counts the rows in, wakes local subscribers, answers the calls.
-    fn appended(&self, plan: plan::Plan<'_>) -> Vec<CallResult> {
-        metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
-        self.head.send_if_modified(|h| advance(h, plan.head));
-        plan.results
+/// Writes one group on `conn`; see [`Writer`].
+async fn write(
+    conn: &mut PgConnection,
+    calls: &[Vec<StreamAppend>],
+    head: &watch::Sender<u64>,
+) -> Result<Vec<CallResult>, StoreError> {
+    let (keys, streams) = (plan::keys(calls), plan::streams(calls));
+    let stored = read(conn, &keys, &streams).await?;
+    let plan = plan::plan(calls, &stored);
+    if plan.rows.is_empty() {
+        return Ok(plan.results);
     }
+    if insert(conn, &plan.rows, stored.head, plan.head).await? {
+        return Ok(appended(plan, head));
+    }
+    metrics::counter!("nudge_store_append_lock_fallbacks_total").increment(1);
+    let mut tx = conn.begin().await?;
+    // Held until commit; the read after it takes a fresh snapshot.
+    sqlx::query("SELECT position FROM event_store_head FOR UPDATE").execute(&mut *tx).await?;
+    let stored = read(&mut tx, &keys, &streams).await?;
+    let plan = plan::plan(calls, &stored);
+    if !plan.rows.is_empty() && !insert(&mut tx, &plan.rows, stored.head, plan.head).await? {
+        return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
+    }
+    tx.commit().await?;
+    Ok(appended(plan, head))
+}
+
+/// Counts the rows in, wakes local subscribers, answers the calls.
+fn appended(plan: plan::Plan<'_>, head: &watch::Sender<u64>) -> Vec<CallResult> {
+    metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
+    head.send_if_modified(|h| advance(h, plan.head));
+    plan.results
 }
 
 /// Reads, in one snapshot, what planning a group needs.
