@@ -1,23 +1,30 @@
-//! The KurrentDB (EventStoreDB) event store, through the official client.
+//! The KurrentDB (EventStoreDB) event store, through the official `kurrentdb` client.
 //!
-//! Positions: nudge's global position is the event's *prepare* position in the
-//! `$all` log, unique per event. Events appended by gRPC since v20 are committed
-//! one by one (no explicit transactions), so their commit position equals their
-//! prepare position, and `Position { commit: p, prepare: p }` names the event at
-//! `p` when reading or subscribing from it.
+//! Positions: nudge's global position is an event's *prepare* position, its own
+//! offset in the log (an append's result names only the last event's). Events
+//! appended over gRPC are in no explicit transaction, so each has `commit ==
+//! prepare`, and `after` maps back to `Position { commit: after, prepare: after }`.
+//! Reading `$all` from a position includes the event there (skipped here);
+//! subscribing from one starts after it. Stream reads carry positions from server
+//! 22.6 on; an older server reports none, and that is an error here.
 //!
-//! Atomicity: KurrentDB has no multi-stream transaction, so a call appending to
-//! several streams is atomic per stream only. Idempotency: the server's own dedupe
-//! is best effort, so [`KurrentStore::append`] looks for each event's id among the
-//! stream's last [`DEDUPE_WINDOW`] events first; beyond that window the
+//! Atomicity: there is no multi-stream transaction; a call appends stream by
+//! stream, in order, atomic per stream only: a failure leaves earlier streams appended.
+//!
+//! Idempotency: the server's dedupe is best effort, so an append reads the stream's
+//! last [`DEDUPE_WINDOW`] events and leaves out those with the same id (the UUIDv5
+//! of `source` and `id`). Beyond that window a repeat is appended again, and the
 //! projections skip already-applied (`source`, `id`) pairs (DESIGN.md).
+//!
+//! [`KurrentStore::connect`] only parses the URL (the client connects lazily);
+//! [`EventStore::ping`] tells whether the server answers.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, collections::HashSet, time::Duration};
 
 use async_trait::async_trait;
 use kurrentdb::{
     AppendToStreamOptions, Client, ClientSettings, CurrentRevision, EventData, Position, ReadAllOptions,
-    ReadStreamOptions, ResolvedEvent, RetryOptions, StreamPosition, StreamState, SubscribeToAllOptions,
+    ReadStreamOptions, RetryOptions, StreamPosition, StreamState, SubscribeToAllOptions, Subscription,
     SubscriptionFilter,
 };
 use serde::{Deserialize, Serialize};
@@ -27,11 +34,14 @@ use crate::{
     Appended, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError, StreamAppend, plan::check,
 };
 
-/// How many of a stream's last events an append checks for repeats.
-pub const DEDUPE_WINDOW: usize = 1_000;
+/// How many of a stream's last events an append looks through for repeats.
+const DEDUPE_WINDOW: usize = 1_000;
 
-/// How often an append with `ExpectedRevision::Any` retries after losing a race.
+/// How many more times an append with `ExpectedRevision::Any` tries after losing a race.
 const RACE_RETRIES: usize = 5;
+
+/// How long a subscription waits after an error before it asks again.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// The metadata stored with every event, so reads need not parse the payload.
 #[derive(Serialize, Deserialize)]
@@ -40,7 +50,7 @@ struct Metadata {
     id: String,
 }
 
-/// An event store in a KurrentDB cluster.
+/// An event store in a KurrentDB node or cluster.
 #[derive(Clone)]
 pub struct KurrentStore {
     client: Client,
@@ -53,90 +63,125 @@ impl std::fmt::Debug for KurrentStore {
 }
 
 impl KurrentStore {
-    /// Connects to `url` (`kurrentdb://user:pass@host:2113?tls=false`).
+    /// Opens a client for `url`, e.g. `kurrentdb://admin:changeit@localhost:2113?tls=false`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let settings: ClientSettings = url.parse().map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
         let client = Client::new(settings).map_err(|e| StoreError::Kurrent(e.to_string()))?;
         Ok(Self { client })
     }
 
-    async fn append_one(&self, append: &StreamAppend) -> Result<Vec<Appended>, StoreError> {
-        for _ in 0..RACE_RETRIES {
+    /// Appends to one stream, trying again when an `Any` append loses a race.
+    async fn append_to(&self, append: &StreamAppend) -> Result<Vec<Appended>, StoreError> {
+        let mut retries = 0;
+        loop {
             match self.try_append(append).await {
-                Err(StoreError::WrongExpectedRevision { .. }) if append.expected == ExpectedRevision::Any => continue,
+                Err(StoreError::WrongExpectedRevision { .. })
+                    if append.expected == ExpectedRevision::Any && retries < RACE_RETRIES =>
+                {
+                    retries += 1;
+                }
                 result => return result,
             }
         }
-        self.try_append(append).await
     }
 
-    /// Reads the stream's tail, appends what it does not hold yet, guarded by the
-    /// revision it saw, and answers where every event is.
+    /// Reads the stream's tail, appends the events it does not hold yet, guarded by
+    /// the revision it saw (a concurrent writer makes it fail rather than
+    /// interleave), and answers where every event is.
     async fn try_append(&self, append: &StreamAppend) -> Result<Vec<Appended>, StoreError> {
-        let tail = self.tail(&append.stream).await?;
-        let last = tail.first().map(|e| e.revision);
-        let mut known: HashMap<Uuid, Appended> = tail
-            .iter()
-            .map(|e| (e.event_id, Appended { revision: e.revision, position: e.position, duplicate: true }))
-            .collect();
-        let mut fresh = Vec::new();
+        let stream = append.stream.as_str();
+        let (last, mut known) = self.tail(stream).await?;
+        let mut fresh: Vec<&NewEvent> = Vec::new();
         for event in &append.events {
-            if !known.contains_key(&event.event_id) && !fresh.iter().any(|f: &&NewEvent| f.event_id == event.event_id) {
+            if !known.contains_key(&event.event_id) && fresh.iter().all(|f| f.event_id != event.event_id) {
                 fresh.push(event);
             }
         }
         if !fresh.is_empty() {
-            check(&append.stream, append.expected, last)?;
-            let state = last.map_or(StreamState::NoStream, StreamState::StreamRevision);
+            check(stream, append.expected, last)?;
             let data = fresh.iter().map(|e| event_data(e)).collect::<Result<Vec<_>, _>>()?;
+            let state = last.map_or(StreamState::NoStream, StreamState::StreamRevision);
             let options = AppendToStreamOptions::default().stream_state(state);
             self.client
-                .append_to_stream(append.stream.as_str(), &options, data)
+                .append_to_stream(stream, &options, data)
                 .await
-                .map_err(|e| error(e, &append.stream, append.expected))?;
+                .map_err(|e| append_error(e, stream, append.expected))?;
+            // The write result names the last event's position only: read the new
+            // events back, from the revision after the one observed, for each one's.
             let first = last.map_or(0, |r| r + 1);
-            for written in self.read_stream(&append.stream, first, fresh.len()).await? {
-                let appended = Appended { revision: written.revision, position: written.position, duplicate: false };
-                known.insert(written.event_id, appended);
+            let options = ReadStreamOptions::default()
+                .forwards()
+                .position(StreamPosition::Position(first))
+                .max_count(fresh.len());
+            for event in self.read(stream, &options).await? {
+                let appended = Appended { revision: event.revision, position: position(&event)?, duplicate: false };
+                known.insert(event.id, appended);
             }
         }
-        let mut answered = std::collections::HashSet::new();
+        let mut answered = HashSet::new();
         append
             .events
             .iter()
             .map(|event| {
-                let original = known.get(&event.event_id).copied().ok_or_else(|| {
-                    StoreError::Kurrent(format!(
-                        "event {} was appended to {} but could not be read back",
-                        event.event_id, append.stream
-                    ))
+                let found = known.get(&event.event_id).copied().ok_or_else(|| {
+                    StoreError::Kurrent(format!("event {} appended to {stream} was not found back", event.event_id))
                 })?;
                 let repeat = !answered.insert(event.event_id);
-                Ok(Appended { duplicate: original.duplicate || repeat, ..original })
+                Ok(Appended { duplicate: found.duplicate || repeat, ..found })
             })
             .collect()
     }
 
-    /// The stream's last events, newest first (empty when it does not exist).
-    async fn tail(&self, stream: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+    /// The stream's last revision and where its last [`DEDUPE_WINDOW`] events are,
+    /// by event id (`None` and nothing when the stream does not exist).
+    async fn tail(&self, stream: &str) -> Result<(Option<u64>, HashMap<Uuid, Appended>), StoreError> {
         let options = ReadStreamOptions::default().backwards().position(StreamPosition::End).max_count(DEDUPE_WINDOW);
-        let read = self.client.read_stream(stream, &options).await;
-        match collect(read, usize::MAX).await {
-            Err(StoreError::StreamNotFound(_)) => Ok(Vec::new()),
-            result => result,
+        let events = match self.read(stream, &options).await {
+            Err(StoreError::StreamNotFound(_)) => return Ok((None, HashMap::new())),
+            result => result?,
+        };
+        let last = events.first().map(|e| e.revision);
+        let known = events
+            .iter()
+            .map(|e| Ok((e.id, Appended { revision: e.revision, position: position(e)?, duplicate: true })))
+            .collect::<Result<_, StoreError>>()?;
+        Ok((last, known))
+    }
+
+    /// Runs a stream read to its end. A missing stream is `StreamNotFound`, whether
+    /// the server says so on the call or on the first `next()`.
+    async fn read(
+        &self,
+        stream: &str,
+        options: &ReadStreamOptions,
+    ) -> Result<Vec<kurrentdb::RecordedEvent>, StoreError> {
+        let mut read = self.client.read_stream(stream, options).await.map_err(|e| error(e, stream))?;
+        let mut events = Vec::new();
+        while let Some(resolved) = read.next().await.map_err(|e| error(e, stream))? {
+            events.extend(resolved.event);
         }
+        Ok(events)
     }
 }
 
+/// The event as KurrentDB stores it: nudge's event id, type, payload and (`source`, `id`).
 fn event_data(event: &NewEvent) -> Result<EventData, StoreError> {
     let metadata = Metadata { source: event.source.clone(), id: event.id.clone() };
     let data = EventData::json(&event.event_type, &event.payload)?.id(event.event_id);
     Ok(data.metadata_as_json(&metadata)?)
 }
 
-fn error(e: kurrentdb::Error, stream: &str, expected: ExpectedRevision) -> StoreError {
+/// Maps a failed read, or any failure but a revision conflict.
+fn error(e: kurrentdb::Error, stream: &str) -> StoreError {
     match e {
         kurrentdb::Error::ResourceNotFound => StoreError::StreamNotFound(stream.to_owned()),
+        other => StoreError::Kurrent(other.to_string()),
+    }
+}
+
+/// Maps a failed append.
+fn append_error(e: kurrentdb::Error, stream: &str, expected: ExpectedRevision) -> StoreError {
+    match e {
         kurrentdb::Error::WrongExpectedVersion { current, .. } => StoreError::WrongExpectedRevision {
             stream: stream.to_owned(),
             expected,
@@ -145,20 +190,43 @@ fn error(e: kurrentdb::Error, stream: &str, expected: ExpectedRevision) -> Store
                 CurrentRevision::NoStream => None,
             },
         },
-        other => StoreError::Kurrent(other.to_string()),
+        other => error(other, stream),
     }
 }
 
-/// Turns a read or subscribed event back into nudge's form.
-fn recorded(resolved: &ResolvedEvent) -> Result<Option<RecordedEvent>, StoreError> {
-    let Some(event) = resolved.event.as_ref() else { return Ok(None) };
+/// nudge's global position of an event: its prepare position (see the module docs).
+fn position(event: &kurrentdb::RecordedEvent) -> Result<u64, StoreError> {
+    match event.position.prepare {
+        u64::MAX => Err(StoreError::Kurrent(format!(
+            "the server gave no log position for {}@{}: stream reads need KurrentDB or EventStoreDB 22.6+",
+            event.stream_id(),
+            event.revision
+        ))),
+        prepare => Ok(prepare),
+    }
+}
+
+/// The `Position` an event at nudge position `after` has, or the start.
+fn from_position(after: Option<u64>) -> StreamPosition<Position> {
+    after.map_or(StreamPosition::Start, |p| StreamPosition::Position(Position { commit: p, prepare: p }))
+}
+
+/// The server-side filter on stream names: `prefix`, or no system (`$`) stream at all.
+fn filter(prefix: &str) -> SubscriptionFilter {
+    let names = SubscriptionFilter::on_stream_name();
+    if prefix.is_empty() { names.regex("^[^$]") } else { names.add_prefix(prefix) }
+}
+
+/// Turns a stored event back into nudge's form; `None` for a system event.
+fn recorded(event: kurrentdb::RecordedEvent) -> Result<Option<RecordedEvent>, StoreError> {
     if event.event_type.starts_with('$') || event.stream_id().starts_with('$') {
         return Ok(None);
     }
-    let position = event.position.prepare;
+    let position = position(&event)?;
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
     let metadata: Metadata =
         serde_json::from_slice(&event.custom_metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
+    let payload = serde_json::from_slice(&event.data).map_err(|e| corrupt(format!("payload: {e}")))?;
     Ok(Some(RecordedEvent {
         stream: event.stream_id().to_owned(),
         revision: event.revision,
@@ -166,33 +234,45 @@ fn recorded(resolved: &ResolvedEvent) -> Result<Option<RecordedEvent>, StoreErro
         event_id: event.id,
         source: metadata.source,
         id: metadata.id,
-        event_type: event.event_type.clone(),
-        payload: serde_json::from_slice(&event.data).map_err(|e| corrupt(format!("payload: {e}")))?,
+        event_type: event.event_type,
+        payload,
     }))
 }
 
-/// Reads up to `limit` events of a read, skipping system events.
-async fn collect(
-    read: Result<kurrentdb::ReadStream, kurrentdb::Error>,
-    limit: usize,
-) -> Result<Vec<RecordedEvent>, StoreError> {
-    let not_found = |e: kurrentdb::Error| match e {
-        kurrentdb::Error::ResourceNotFound => StoreError::StreamNotFound(String::new()),
-        other => StoreError::Kurrent(other.to_string()),
-    };
-    let mut read = read.map_err(not_found)?;
-    let mut events = Vec::new();
-    while events.len() < limit {
-        match read.next().await.map_err(not_found)? {
-            Some(resolved) => events.extend(recorded(&resolved)?),
-            None => break,
-        }
-    }
-    Ok(events)
+/// A catch-up subscription to `$all`, asked for on first poll.
+struct Feed {
+    client: Client,
+    options: SubscribeToAllOptions,
+    subscription: Option<Subscription>,
+    failed: bool,
 }
 
-fn from_position(after: Option<u64>) -> StreamPosition<Position> {
-    after.map_or(StreamPosition::Start, |p| StreamPosition::Position(Position { commit: p, prepare: p }))
+impl Feed {
+    /// The next nudge event. The client resubscribes by itself after the last event
+    /// it handed out, so after an error the same subscription goes on.
+    async fn next(mut self) -> Option<(Result<RecordedEvent, StoreError>, Self)> {
+        if std::mem::take(&mut self.failed) {
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+        let subscription = match &mut self.subscription {
+            Some(subscription) => subscription,
+            slot @ None => slot.insert(self.client.subscribe_to_all(&self.options).await),
+        };
+        let item = loop {
+            match subscription.next().await {
+                Ok(resolved) => match resolved.event.map(recorded) {
+                    Some(Ok(Some(event))) => break Ok(event),
+                    Some(Err(e)) => break Err(e),
+                    Some(Ok(None)) | None => {}
+                },
+                Err(e) => {
+                    self.failed = true;
+                    break Err(error(e, "$all"));
+                }
+            }
+        };
+        Some((item, self))
+    }
 }
 
 #[async_trait]
@@ -200,7 +280,7 @@ impl EventStore for KurrentStore {
     async fn append(&self, appends: Vec<StreamAppend>) -> Result<Vec<Vec<Appended>>, StoreError> {
         let mut answers = Vec::with_capacity(appends.len());
         for append in &appends {
-            answers.push(self.append_one(append).await?);
+            answers.push(self.append_to(append).await?);
         }
         Ok(answers)
     }
@@ -211,56 +291,66 @@ impl EventStore for KurrentStore {
         from_revision: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let options =
-            ReadStreamOptions::default().forwards().position(StreamPosition::Position(from_revision)).max_count(limit);
-        let read = self.client.read_stream(stream, &options).await;
-        collect(read, limit).await.map_err(|e| match e {
-            StoreError::StreamNotFound(_) => StoreError::StreamNotFound(stream.to_owned()),
-            other => other,
-        })
+        // At least one, so that a missing stream is reported even for `limit` 0.
+        let options = ReadStreamOptions::default()
+            .forwards()
+            .position(StreamPosition::Position(from_revision))
+            .max_count(limit.max(1));
+        let mut events = Vec::new();
+        for event in self.read(stream, &options).await? {
+            events.extend(recorded(event)?);
+        }
+        events.truncate(limit);
+        Ok(events)
     }
 
     async fn read_all(&self, after: Option<u64>, limit: usize, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        let filter = SubscriptionFilter::on_stream_name().add_prefix(prefix);
-        // Reading $all from a position includes the event at it: ask for one more
-        // and drop it.
-        let options =
-            ReadAllOptions::default().forwards().position(from_position(after)).filter(filter).max_count(limit + 1);
-        let read = self.client.read_all(&options).await;
-        let mut events = collect(read, limit + 1).await?;
-        events.retain(|e| Some(e.position) != after);
-        events.truncate(limit);
+        let mut events = Vec::new();
+        let mut cursor = after;
+        // System events count in the server's page but are dropped here: read on
+        // until `limit` events are found or a short page shows the end of `$all`.
+        while events.len() < limit {
+            // Reading from a position includes the event there: ask for one more.
+            let count = (limit - events.len()).saturating_add(1);
+            let options = ReadAllOptions::default()
+                .forwards()
+                .position(from_position(cursor))
+                .filter(filter(prefix))
+                .max_count(count);
+            let mut read = self.client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
+            let (mut received, start) = (0, cursor);
+            while let Some(resolved) = read.next().await.map_err(|e| error(e, "$all"))? {
+                received += 1;
+                let Some(event) = resolved.event else { continue };
+                let at = event.position.prepare;
+                if cursor.is_some_and(|c| at <= c) {
+                    continue;
+                }
+                cursor = Some(at);
+                if events.len() < limit {
+                    events.extend(recorded(event)?);
+                }
+            }
+            if received < count || cursor == start {
+                break;
+            }
+        }
         Ok(events)
     }
 
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
         let options = SubscribeToAllOptions::default()
             .position(from_position(after))
-            .filter(SubscriptionFilter::on_stream_name().add_prefix(prefix))
+            .filter(filter(prefix))
             .retry_options(RetryOptions::default().retry_forever());
-        let client = self.client.clone();
-        let stream = futures::stream::once(async move { client.subscribe_to_all(&options).await });
-        let events = futures::StreamExt::flat_map(stream, |subscription| {
-            futures::stream::unfold(subscription, |mut subscription| async move {
-                loop {
-                    match subscription.next().await {
-                        Ok(resolved) => match recorded(&resolved) {
-                            Ok(Some(event)) => return Some((Ok(event), subscription)),
-                            Ok(None) => continue,
-                            Err(error) => return Some((Err(error), subscription)),
-                        },
-                        Err(error) => return Some((Err(StoreError::Kurrent(error.to_string())), subscription)),
-                    }
-                }
-            })
-        });
-        Box::pin(events)
+        let feed = Feed { client: self.client.clone(), options, subscription: None, failed: false };
+        Box::pin(futures::stream::unfold(feed, Feed::next))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         let options = ReadAllOptions::default().backwards().position(StreamPosition::End).max_count(1);
-        let mut read = self.client.read_all(&options).await.map_err(|e| StoreError::Kurrent(e.to_string()))?;
-        read.next().await.map_err(|e| StoreError::Kurrent(e.to_string()))?;
+        let mut read = self.client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
+        read.next().await.map_err(|e| error(e, "$all"))?;
         Ok(())
     }
 }
