@@ -1,6 +1,6 @@
 //! The PostgreSQL event store.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -56,7 +56,8 @@ impl PostgresStore {
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
-        let writer = GroupCommit::spawn(Writer { pool: pool.clone(), conn: None, head: head.clone() });
+        let writer =
+            GroupCommit::spawn(Writer { pool: pool.clone(), conn: None, head: head.clone(), known: Known::default() });
         Ok(Self { pool, writer, head, _listener: listener })
     }
 }
@@ -150,20 +151,61 @@ impl EventStore for PostgresStore {
     }
 }
 
-/// The group-commit writer: two round trips per group when it is the only writer.
+/// The group-commit writer.
 ///
-/// It reads the head, the already stored events and the streams' revisions in one
-/// statement (one snapshot), plans, then inserts in one statement that moves the
-/// head only if it is still where the read saw it. That statement holds the head
-/// row lock until it commits, so positions are handed out in commit order and a
-/// subscriber never skips a late commit. If another process appended in between,
-/// the head has moved and nothing is written: the group is then written again
-/// under the head row lock (`SELECT ... FOR UPDATE` in a transaction), which
-/// cannot lose, so no writer starves.
+/// Every group is inserted by one statement that moves the head row only if it is
+/// still where the writer believes it is. That statement holds the head row lock
+/// until it commits, so positions are handed out in commit order and a subscriber
+/// never skips a late commit. Three paths, cheapest first:
+///
+/// - One round trip: the head is where this writer's last write left it (so
+///   nothing else has been appended since) and it remembers every stream of the
+///   group: it plans from memory. A repeat of a stored event fails the unique
+///   index, a moved head writes nothing; either way the next path follows.
+/// - Two round trips: read the head, the stored events and the streams' revisions
+///   in one snapshot, plan, insert.
+/// - If another process appended in between, the group is written under the head
+///   row lock (`SELECT ... FOR UPDATE` in a transaction), which cannot lose, so no
+///   writer starves.
 struct Writer {
     pool: PgPool,
     conn: Option<PoolConnection<Postgres>>,
     head: Arc<watch::Sender<u64>>,
+    known: Known,
+}
+
+/// Most streams whose revision the writer remembers; past it, it starts afresh.
+const MAX_KNOWN_STREAMS: usize = 100_000;
+
+/// What the writer knows of the store since its last write: true while the head
+/// is still where that write left it, as then nothing else has been appended.
+#[derive(Default)]
+struct Known {
+    head: Option<u64>,
+    streams: HashMap<String, Option<u64>>,
+}
+
+impl Known {
+    /// The planning input for `streams`, if every one of them is known.
+    fn stored(&self, streams: &[&str]) -> Option<Stored> {
+        let head = self.head?;
+        let heads = streams.iter().map(|s| Some(((*s).to_owned(), *self.streams.get(*s)?))).collect::<Option<_>>()?;
+        Some(Stored { head, existing: Vec::new(), heads })
+    }
+
+    /// Remembers a write planned from `stored`.
+    fn wrote(&mut self, stored: &Stored, plan: &plan::Plan<'_>) {
+        // A head other than the one this writer left means another process
+        // appended: what was remembered may be stale.
+        if self.head != Some(stored.head) || self.streams.len() > MAX_KNOWN_STREAMS {
+            self.streams.clear();
+        }
+        self.streams.extend(stored.heads.iter().map(|(s, r)| (s.clone(), *r)));
+        for row in &plan.rows {
+            self.streams.insert(row.stream.to_owned(), Some(row.revision));
+        }
+        self.head = Some(plan.head);
+    }
 }
 
 #[async_trait]
@@ -175,7 +217,7 @@ impl GroupWriter for Writer {
             Some(conn) => conn,
             None => self.pool.acquire().await?,
         };
-        let results = write(&mut conn, calls, &self.head).await?;
+        let results = write(&mut conn, calls, &self.head, &mut self.known).await?;
         self.conn = Some(conn);
         Ok(results)
     }
@@ -186,14 +228,30 @@ async fn write(
     conn: &mut PgConnection,
     calls: &[Vec<StreamAppend>],
     head: &watch::Sender<u64>,
+    known: &mut Known,
 ) -> Result<Vec<CallResult>, StoreError> {
     let (keys, streams) = (plan::keys(calls), plan::streams(calls));
+    if let Some(stored) = known.stored(&streams) {
+        let plan = plan::plan(calls, &stored);
+        // Only a plan that writes is checked against the head; and a call refused
+        // on its expected revision may in truth be a repeat of stored events, which
+        // only a read can tell.
+        if !plan.rows.is_empty() && plan.results.iter().all(Result::is_ok) {
+            match insert(conn, &plan.rows, stored.head, plan.head).await {
+                Ok(true) => {
+                    known.wrote(&stored, &plan);
+                    return Ok(appended(plan, head));
+                }
+                Ok(false) => {}
+                Err(e) if is_unique_violation(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
     let stored = read(conn, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
-    if plan.rows.is_empty() {
-        return Ok(plan.results);
-    }
-    if insert(conn, &plan.rows, stored.head, plan.head).await? {
+    if plan.rows.is_empty() || insert(conn, &plan.rows, stored.head, plan.head).await? {
+        known.wrote(&stored, &plan);
         return Ok(appended(plan, head));
     }
     metrics::counter!("nudge_store_append_lock_fallbacks_total").increment(1);
@@ -206,6 +264,7 @@ async fn write(
         return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
     }
     tx.commit().await?;
+    known.wrote(&stored, &plan);
     Ok(appended(plan, head))
 }
 
@@ -214,6 +273,11 @@ fn appended(plan: plan::Plan<'_>, head: &watch::Sender<u64>) -> Vec<CallResult> 
     metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
     head.send_if_modified(|h| advance(h, plan.head));
     plan.results
+}
+
+/// Whether an insert failed on a unique index: an event stored already.
+fn is_unique_violation(error: &StoreError) -> bool {
+    matches!(error, StoreError::Database(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505"))
 }
 
 /// Reads, in one snapshot, what planning a group needs.
