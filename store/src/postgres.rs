@@ -15,7 +15,7 @@ use crate::{
     Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
     group_commit::{CallResult, GroupCommit, GroupWriter},
     plan::{self, Row, Stored},
-    sql::{self, EventRow, advance, event_columns, to_i64, to_u64},
+    sql::{self, advance, to_i64, to_u64},
     subscription,
 };
 
@@ -105,40 +105,11 @@ impl EventStore for PostgresStore {
         from_revision: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows: Vec<EventRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM events_as_text WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3"
-        ))
-        .bind(stream)
-        .bind(to_i64(from_revision))
-        .bind(to_i64(limit as u64))
-        .fetch_all(&self.pool)
-        .await?;
-        if rows.is_empty() {
-            let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM events WHERE stream = $1 LIMIT 1")
-                .bind(stream)
-                .fetch_optional(&self.pool)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::StreamNotFound(stream.to_owned()));
-            }
-        }
-        rows.into_iter().map(sql::recorded).collect()
+        reads::read_stream(&self.pool, stream, from_revision, limit).await
     }
 
     async fn read_all(&self, after: Option<u64>, limit: usize, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows: Vec<EventRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM events_as_text WHERE position > $1 AND starts_with(stream, $2) ORDER BY position LIMIT $3"
-        ))
-        .bind(to_i64(after.unwrap_or(0)))
-        .bind(prefix)
-        .bind(to_i64(limit as u64))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(sql::recorded).collect()
+        reads::read_all(&self.pool, after, limit, prefix).await
     }
 
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
@@ -146,8 +117,7 @@ impl EventStore for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        reads::ping(&self.pool).await
     }
 }
 
@@ -393,4 +363,11 @@ impl<'a> Columns<'a> {
         self.payloads.push(serde_json::to_string(&e.payload)?);
         Ok(())
     }
+}
+
+/// The shared SQL reads, for a PgPool.
+mod reads {
+    use sqlx::postgres::PgPool;
+
+    crate::sql::reads!(PgPool);
 }

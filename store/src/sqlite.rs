@@ -14,7 +14,7 @@ use crate::{
     Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
     group_commit::{CallResult, GroupCommit, GroupWriter},
     plan::{self, Row, Stored},
-    sql::{self, EventRow, advance, event_columns, to_i64, to_u64},
+    sql::{self, advance, to_i64, to_u64},
     subscription,
 };
 
@@ -83,40 +83,11 @@ impl EventStore for SqliteStore {
         from_revision: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows: Vec<EventRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM events WHERE stream = ?1 AND revision >= ?2 ORDER BY revision LIMIT ?3"
-        ))
-        .bind(stream)
-        .bind(to_i64(from_revision))
-        .bind(to_i64(limit as u64))
-        .fetch_all(&self.readers)
-        .await?;
-        if rows.is_empty() {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM events WHERE stream = ?1 LIMIT 1")
-                .bind(stream)
-                .fetch_optional(&self.readers)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::StreamNotFound(stream.to_owned()));
-            }
-        }
-        rows.into_iter().map(sql::recorded).collect()
+        reads::read_stream(&self.readers, stream, from_revision, limit).await
     }
 
     async fn read_all(&self, after: Option<u64>, limit: usize, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows: Vec<EventRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM events WHERE position > ?1 AND substr(stream, 1, length(?2)) = ?2 ORDER BY position LIMIT ?3"
-        ))
-        .bind(to_i64(after.unwrap_or(0)))
-        .bind(prefix)
-        .bind(to_i64(limit as u64))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.into_iter().map(sql::recorded).collect()
+        reads::read_all(&self.readers, after, limit, prefix).await
     }
 
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
@@ -124,8 +95,7 @@ impl EventStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.readers).await?;
-        Ok(())
+        reads::ping(&self.readers).await
     }
 }
 
@@ -194,4 +164,11 @@ async fn insert(conn: &mut SqliteConnection, rows: &[Row<'_>], head: u64) -> Res
     }
     sqlx::query("UPDATE event_store_head SET position = ?1").bind(to_i64(head)).execute(conn).await?;
     Ok(())
+}
+
+/// The shared SQL reads, for a SqlitePool.
+mod reads {
+    use sqlx::sqlite::SqlitePool;
+
+    crate::sql::reads!(SqlitePool);
 }
