@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::{Currency, Money, PlayerId};
@@ -218,55 +218,43 @@ impl EventData {
 
     /// The typed fields as the JSON `data` object carries them.
     pub fn to_fields(&self) -> Map<String, Value> {
-        let mut fields = Map::new();
-        let mut put = |name: &str, value: Value| {
-            fields.insert(name.to_owned(), value);
-        };
-        let money = |put: &mut dyn FnMut(&str, Value), name: &str, m: &Money| {
-            put(name, m.amount.into());
-            put("currency", m.currency.as_str().into());
-        };
-        match self {
-            Self::Registered { country, currency, birth_year } => {
-                put("country", country.as_str().into());
-                put("currency", currency.as_str().into());
-                if let Some(year) = birth_year {
-                    put("birth_year", (*year).into());
-                }
+        let money = |name: &str, m: &Money| json!({ name: m.amount, "currency": m.currency.as_str() });
+        let fields = match self {
+            Self::Registered { country, currency, birth_year: None } => {
+                json!({ "country": country.as_str(), "currency": currency.as_str() })
             }
-            Self::SessionStarted { channel } => put("channel", channel.as_str().into()),
-            Self::SessionEnded => {}
+            Self::Registered { country, currency, birth_year: Some(year) } => {
+                json!({ "country": country.as_str(), "currency": currency.as_str(), "birth_year": year })
+            }
+            Self::SessionStarted { channel } => json!({ "channel": channel.as_str() }),
+            Self::SessionEnded => json!({}),
             Self::DepositSucceeded { amount }
             | Self::WithdrawalRequested { amount }
-            | Self::WithdrawalCancelled { amount } => {
-                money(&mut put, "amount", amount);
-            }
+            | Self::WithdrawalCancelled { amount } => money("amount", amount),
             Self::DepositFailed { amount, reason } => {
-                money(&mut put, "amount", amount);
-                put("reason", reason.as_str().into());
+                let mut fields = money("amount", amount);
+                fields["reason"] = reason.as_str().into();
+                fields
             }
-            Self::GameLaunched { game_id, category } => {
-                put("game_id", game_id.as_str().into());
-                put("category", category.as_str().into());
-            }
-            Self::BetPlaced { bet_id, game_id, stake: money_field }
-            | Self::BetSettled { bet_id, game_id, payout: money_field } => {
-                put("bet_id", bet_id.as_str().into());
-                put("game_id", game_id.as_str().into());
+            Self::GameLaunched { game_id, category } => json!({ "game_id": game_id, "category": category }),
+            Self::BetPlaced { bet_id, game_id, stake: m } | Self::BetSettled { bet_id, game_id, payout: m } => {
                 let name = if matches!(self, Self::BetPlaced { .. }) { "stake" } else { "payout" };
-                money(&mut put, name, money_field);
+                let mut fields = money(name, m);
+                fields["bet_id"] = bet_id.as_str().into();
+                fields["game_id"] = game_id.as_str().into();
+                fields
             }
             Self::LimitChanged { kind, amount, period } => {
-                put("kind", kind.as_str().into());
-                put("amount", (*amount).into());
-                put("period", period.as_str().into());
+                json!({ "kind": kind.as_str(), "amount": amount, "period": period.as_str() })
             }
-            Self::SelfExcluded { duration_days } => put("duration_days", (*duration_days).into()),
+            Self::SelfExcluded { duration_days } => json!({ "duration_days": duration_days }),
             Self::InterventionResponded { recommendation_id, response } => {
-                put("recommendation_id", recommendation_id.to_string().into());
-                put("response", response.as_str().into());
+                json!({ "recommendation_id": recommendation_id.to_string(), "response": response.as_str() })
             }
+        };
+        match fields {
+            Value::Object(fields) => fields,
+            _ => Map::new(),
         }
-        fields
     }
 }

@@ -97,11 +97,10 @@ async fn write(writer: &mut impl GroupWriter, jobs: Vec<Job>) {
         Err(error) => {
             tracing::warn!(%error, calls = calls.len(), "group commit failed, retrying each call alone");
             for (call, reply) in calls.into_iter().zip(replies) {
-                let result = match writer.write_group(std::slice::from_ref(&call)).await {
-                    Ok(mut results) => results.pop().unwrap_or(Err(StoreError::Closed)),
-                    Err(error) => Err(error),
-                };
-                answer(vec![reply], vec![result]);
+                match writer.write_group(std::slice::from_ref(&call)).await {
+                    Ok(results) => answer(vec![reply], results),
+                    Err(error) => answer(vec![reply], vec![Err(error)]),
+                }
             }
         }
     }
