@@ -13,7 +13,12 @@ use bytes::Bytes;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Application, Limits, config::BenchIngestArgs};
+use projections::{ProjectionConfig, ReadModel};
+
+use crate::{
+    Application, Limits,
+    config::{BenchIngestArgs, read_models_beside},
+};
 
 /// Runs the benchmark and prints its figures.
 pub async fn ingest(args: BenchIngestArgs) -> anyhow::Result<()> {
@@ -30,7 +35,15 @@ pub async fn ingest(args: BenchIngestArgs) -> anyhow::Result<()> {
         (None, store) => {
             let url = store.clone().unwrap_or_else(|| format!("sqlite://{}/nudge.db", temp.display()));
             let store = store::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
-            let app = Application::build(([127, 0, 0, 1], 0).into(), store, Limits::default()).await?;
+            let read_model = ReadModel::connect(&read_models_beside(&url)).await?;
+            let app = Application::build(
+                ([127, 0, 0, 1], 0).into(),
+                store,
+                read_model,
+                ProjectionConfig::default(),
+                Limits::default(),
+            )
+            .await?;
             let address = app.local_addr()?;
             let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
             (format!("http://{address}"), Some(server))

@@ -4,6 +4,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
+use projections::ProjectionConfig;
+
 use crate::{Limits, telemetry::LogFormat};
 
 /// nudge: player events in, timely interventions out.
@@ -37,9 +39,68 @@ pub struct ServeArgs {
     /// Event store URL: `sqlite://path`, `postgres://...` or `kurrentdb://...`.
     #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
     pub store: String,
+    /// Read-model database URL: `sqlite://path` or `postgres://...`. Defaults to the
+    /// store's own database when that is SQLite or PostgreSQL, else `sqlite://data/read-models.db`.
+    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true)]
+    pub read_models: Option<String>,
     /// Request limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// How the projections batch and hold their work.
+    #[command(flatten)]
+    pub projection: ProjectionArgs,
+}
+
+impl ServeArgs {
+    /// The read-model URL: the one given, or the default for the store.
+    pub fn read_models_url(&self) -> String {
+        self.read_models.clone().unwrap_or_else(|| read_models_beside(&self.store))
+    }
+}
+
+/// The read models' default home for a store: the same database when it is SQL.
+pub fn read_models_beside(store: &str) -> String {
+    match store.split_once("://").map(|(scheme, _)| scheme) {
+        Some("sqlite" | "postgres" | "postgresql") => store.to_owned(),
+        _ => "sqlite://data/read-models.db".to_owned(),
+    }
+}
+
+/// Projection tuning.
+#[derive(Debug, Args, Clone)]
+pub struct ProjectionArgs {
+    /// Most events in one projection micro-batch (one read-model transaction).
+    #[arg(long, env = "NUDGE_PROJECTION_BATCH_EVENTS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub projection_batch_events: u32,
+    /// Longest a micro-batch waits for more events after its first, in milliseconds.
+    #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT_MS", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(0..=10_000))]
+    pub projection_batch_wait_ms: u16,
+    /// Player partitions folding in parallel.
+    #[arg(long, env = "NUDGE_PROJECTION_PARTITIONS", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub projection_partitions: u16,
+    /// Most players whose fold state is held in memory.
+    #[arg(long, env = "NUDGE_PROJECTION_PLAYERS_IN_MEMORY", default_value_t = 200_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub projection_players_in_memory: u32,
+    /// Seconds after which an untouched player leaves memory.
+    #[arg(long, env = "NUDGE_PROJECTION_IDLE_SECONDS", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub projection_idle_seconds: u32,
+}
+
+impl From<&ProjectionArgs> for ProjectionConfig {
+    fn from(args: &ProjectionArgs) -> Self {
+        Self {
+            batch_events: args.projection_batch_events as usize,
+            batch_wait: Duration::from_millis(u64::from(args.projection_batch_wait_ms)),
+            partitions: usize::from(args.projection_partitions),
+            players_in_memory: args.projection_players_in_memory as usize,
+            idle: Duration::from_secs(u64::from(args.projection_idle_seconds)),
+        }
+    }
 }
 
 /// Request limits, shared by `serve` and `bench`.

@@ -11,8 +11,10 @@ pub mod telemetry;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadModel};
 use store::EventStore;
 use tokio::net::TcpListener;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// Request limits.
 #[derive(Debug, Clone)]
@@ -42,19 +44,45 @@ pub struct AppState {
     pub limits: Limits,
     /// Renders the metrics.
     pub metrics: PrometheusHandle,
+    /// The feature projection and its read model.
+    pub projection: FeatureProjection,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address could not be bound.
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+    /// The projection could not start.
+    #[error("cannot start the feature projection: {0}")]
+    Projection(#[from] ProjectionError),
 }
 
 /// The server, bound and ready to run.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Stops the projection when the server stops (or is dropped unstarted).
+    stop_projection: DropGuard,
 }
 
 impl Application {
-    /// Binds `listen` (port 0 picks a free port) in front of `store`.
-    pub async fn build(listen: SocketAddr, store: Arc<dyn EventStore>, limits: Limits) -> std::io::Result<Self> {
+    /// Binds `listen` (port 0 picks a free port) in front of `store`, and starts
+    /// projecting the store into `read_model`.
+    pub async fn build(
+        listen: SocketAddr,
+        store: Arc<dyn EventStore>,
+        read_model: ReadModel,
+        projection: ProjectionConfig,
+        limits: Limits,
+    ) -> Result<Self, StartError> {
         let listener = TcpListener::bind(listen).await?;
-        Ok(Self { listener, state: AppState { store, limits, metrics: telemetry::metrics() } })
+        let stop_projection = CancellationToken::new();
+        let projection =
+            FeatureProjection::start(store.clone(), read_model, projection, stop_projection.clone()).await?;
+        let state = AppState { store, limits, metrics: telemetry::metrics(), projection };
+        Ok(Self { listener, state, stop_projection: stop_projection.drop_guard() })
     }
 
     /// The address actually bound.
@@ -65,6 +93,7 @@ impl Application {
     /// Serves until `shutdown` completes, then stops accepting and lets the
     /// requests in flight (and so their appends) finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let _stop_projection = self.stop_projection;
         let app = routes::router(self.state);
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
     }

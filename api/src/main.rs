@@ -7,6 +7,7 @@ use api::{
     telemetry,
 };
 use clap::Parser;
+use projections::{ProjectionConfig, ReadModel};
 
 /// mimalloc: ingest allocates and frees many small JSON values per event, which
 /// glibc's allocator serves markedly slower (measured in BENCHMARKS.md).
@@ -27,10 +28,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = store::connect(&args.store)
         .await
         .with_context(|| format!("cannot open the event store {}", redact(&args.store)))?;
-    let app = Application::build(args.listen, store, Limits::from(&args.limits))
+    let read_models = args.read_models_url();
+    let read_model = ReadModel::connect(&read_models)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(address = %app.local_addr()?, store = %redact(&args.store), "nudge is serving");
+        .with_context(|| format!("cannot open the read models {}", redact(&read_models)))?;
+    let app = Application::build(
+        args.listen,
+        store,
+        read_model,
+        ProjectionConfig::from(&args.projection),
+        Limits::from(&args.limits),
+    )
+    .await
+    .with_context(|| format!("cannot start on {}", args.listen))?;
+    tracing::info!(
+        address = %app.local_addr()?,
+        store = %redact(&args.store),
+        read_models = %redact(&read_models),
+        "nudge is serving"
+    );
     app.run_until(shutdown_signal()).await?;
     tracing::info!("nudge stopped");
     Ok(())

@@ -5,6 +5,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use projections::ProjectionError;
 use serde::Serialize;
 use store::StoreError;
 
@@ -62,20 +63,41 @@ pub enum ApiError {
     /// The request took longer than allowed.
     #[error("the request took longer than {0:?}")]
     Timeout(std::time::Duration),
-    /// The store is unreachable or shutting down: try again.
-    #[error("the event store is unavailable")]
-    Unavailable(#[source] StoreError),
+    /// The read model has not reached the position asked for in time.
+    #[error("the features include events up to position {checkpoint}, not yet {wanted}: ask again shortly")]
+    NotProjectedYet {
+        /// The position asked for.
+        wanted: u64,
+        /// Where the read model is.
+        checkpoint: u64,
+    },
+    /// The request conflicts with what is going on.
+    #[error("{0}")]
+    Conflict(String),
+    /// A database is unreachable or shutting down: try again.
+    #[error("a database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything else: logged, answered as an opaque 500.
     #[error("internal error")]
-    Internal(#[source] StoreError),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::StreamNotFound(stream) => Self::NotFound(format!("stream {stream} does not exist")),
-            e if e.is_unavailable() => Self::Unavailable(e),
-            e => Self::Internal(e),
+            e if e.is_unavailable() => Self::Unavailable(e.into()),
+            e => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<ProjectionError> for ApiError {
+    fn from(error: ProjectionError) -> Self {
+        match error {
+            ProjectionError::Store(e) => e.into(),
+            e if e.is_unavailable() => Self::Unavailable(e.into()),
+            e => Self::Internal(e.into()),
         }
     }
 }
@@ -100,6 +122,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) | Self::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotProjectedYet { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Route(status, _) => *status,
             Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -117,6 +140,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => ("/problems/payload-too-large", "Payload too large"),
             Self::BatchTooLarge { .. } => ("/problems/batch-too-large", "Batch too large"),
             Self::NotFound(_) => ("/problems/not-found", "Not found"),
+            Self::NotProjectedYet { .. } => ("/problems/not-projected-yet", "Not projected yet"),
+            Self::Conflict(_) => ("/problems/conflict", "Conflict"),
             Self::Route(StatusCode::METHOD_NOT_ALLOWED, _) => ("/problems/method-not-allowed", "Method not allowed"),
             Self::Route(..) => ("/problems/no-such-route", "No such route"),
             Self::Timeout(_) => ("/problems/timeout", "Request timed out"),
@@ -130,7 +155,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             Self::Internal(source) => tracing::error!(error = %source, "request failed"),
-            Self::Unavailable(source) => tracing::warn!(error = %source, "event store unavailable"),
+            Self::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
             _ => {}
         }
         let status = self.status();

@@ -14,6 +14,9 @@ pub struct CurrencyError;
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// The euro.
+    pub const EUR: Self = Self(*b"EUR");
+
     /// Checks and wraps a currency code.
     pub fn parse(s: &str) -> Result<Self, CurrencyError> {
         match s.as_bytes() {

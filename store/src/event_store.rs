@@ -37,6 +37,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// exactly once, in global order.
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream;
 
+    /// The position of the last event appended to a player stream (0 before the
+    /// first), as seen by every process sharing the store.
+    async fn head(&self) -> Result<u64, StoreError>;
+
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -347,6 +347,19 @@ impl EventStore for KurrentStore {
         Box::pin(futures::stream::unfold(feed, Feed::next))
     }
 
+    async fn head(&self) -> Result<u64, StoreError> {
+        let options = ReadAllOptions::default()
+            .backwards()
+            .position(StreamPosition::End)
+            .filter(filter(domain::STREAM_PREFIX))
+            .max_count(1);
+        let mut read = self.client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
+        match read.next().await.map_err(|e| error(e, "$all"))?.and_then(|resolved| resolved.event) {
+            Some(event) => position(&event),
+            None => Ok(0),
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let options = ReadAllOptions::default().backwards().position(StreamPosition::End).max_count(1);
         let mut read = self.client.read_all(&options).await.map_err(|e| error(e, "$all"))?;

@@ -5,6 +5,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use sqlx::{
     Connection, PgConnection, Postgres,
+    migrate::Migrator,
     pool::PoolConnection,
     postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
@@ -25,6 +26,9 @@ const CHANNEL: &str = "nudge_events";
 
 /// Connections in the pool: readers plus the one the group-commit writer keeps.
 const POOL_SIZE: u32 = 16;
+
+/// The PostgreSQL schema: the event store and the read models, so one database can hold both.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// An event store in a PostgreSQL database.
 #[derive(Clone, Debug)]
@@ -52,7 +56,7 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
@@ -114,6 +118,10 @@ impl EventStore for PostgresStore {
 
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
         subscription::follow(self.clone(), after, prefix, self.head.subscribe())
+    }
+
+    async fn head(&self) -> Result<u64, StoreError> {
+        reads::head(&self.pool).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -109,6 +109,12 @@ macro_rules! reads {
             sqlx::query("SELECT 1").execute(pool).await?;
             Ok(())
         }
+
+        /// The position of the last event appended, 0 before the first.
+        pub(crate) async fn head(pool: &$pool) -> Result<u64, $crate::StoreError> {
+            let head: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(pool).await?;
+            $crate::sql::to_u64(head)
+        }
     };
 }
 pub(crate) use reads;

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::SecondsFormat;
 use sqlx::{
     SqliteConnection,
+    migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::watch;
@@ -34,6 +35,9 @@ fn insert_statement(rows: usize) -> String {
     )
 }
 
+/// The SQLite schema: the event store and the read models, so one file can hold both.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
+
 /// An event store in one SQLite file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -57,7 +61,7 @@ impl SqliteStore {
             create_folder(folder)?;
         }
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
+        MIGRATOR.run(&writer).await?;
         let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&writer).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
@@ -92,6 +96,10 @@ impl EventStore for SqliteStore {
 
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
         subscription::follow(self.clone(), after, prefix, self.head.subscribe())
+    }
+
+    async fn head(&self) -> Result<u64, StoreError> {
+        reads::head(&self.readers).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@ pub async fn healthz() -> Json<Value> {
 
 /// The event store answers.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.store.ping().await.map_err(ApiError::Unavailable)?;
+    state.store.ping().await.map_err(|e| ApiError::Unavailable(e.into()))?;
     Ok(Json(json!({ "status": "ready" })))
 }
 

@@ -1,7 +1,9 @@
 //! The HTTP routes and the middleware around them.
 
 mod events;
+mod features;
 mod health;
+mod projections;
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +22,9 @@ use tower_http::{
     trace::TraceLayer,
 };
 
+pub use self::projections::Projections;
 pub use events::{IngestResponse, IngestResult, StoredEvent, StreamPage};
+pub use features::PlayerFeaturesView;
 
 use crate::{AppState, problem::ApiError};
 
@@ -30,6 +34,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/events", post(events::ingest))
         .route("/v1/players/{player_id}/events", get(events::read_stream))
+        .route("/v1/players/{player_id}/features", get(features::read))
+        .route("/v1/projections", get(projections::list))
+        .route("/v1/projections/features/rebuild", post(projections::rebuild_features))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

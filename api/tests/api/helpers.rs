@@ -1,8 +1,9 @@
 //! `TestApp`: a running nudge on a random port with a database of its own.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use api::{Application, Limits};
+use projections::{ProjectionConfig, ReadModel, read_model::PostgresReadModel};
 use reqwest::{Response, header::CONTENT_TYPE};
 use serde_json::{Value, json};
 use store::{
@@ -18,6 +19,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn EventStore>,
+    pub read_model: ReadModel,
     stop: CancellationToken,
     _db: Box<dyn std::any::Any + Send>,
 }
@@ -27,22 +29,33 @@ impl TestApp {
     pub async fn sqlite() -> Self {
         let db = TempSqlite::new().unwrap();
         let store = Arc::new(db.open().await.unwrap());
-        Self::start(store, Box::new(db)).await
+        let read_model = ReadModel::connect(&db.url()).await.unwrap();
+        Self::start(store, read_model, Box::new(db)).await
     }
 
     /// nudge on a fresh PostgreSQL schema.
     pub async fn postgres() -> Self {
         let schema = PgSchema::new().await.unwrap();
         let store = Arc::new(schema.open().await.unwrap());
-        Self::start(store, Box::new(schema)).await
+        let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
+        Self::start(store, read_model, Box::new(schema)).await
     }
 
-    async fn start(store: Arc<dyn EventStore>, db: Box<dyn std::any::Any + Send>) -> Self {
-        let app = Application::build(([127, 0, 0, 1], 0).into(), store.clone(), Limits::default()).await.unwrap();
+    async fn start(store: Arc<dyn EventStore>, read_model: ReadModel, db: Box<dyn std::any::Any + Send>) -> Self {
+        let config = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
+        let app = Application::build(
+            ([127, 0, 0, 1], 0).into(),
+            store.clone(),
+            read_model.clone(),
+            config,
+            Limits::default(),
+        )
+        .await
+        .unwrap();
         let address = format!("http://{}", app.local_addr().unwrap());
         let stop = CancellationToken::new();
         tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-        Self { address, client: reqwest::Client::new(), store, stop, _db: db }
+        Self { address, client: reqwest::Client::new(), store, read_model, stop, _db: db }
     }
 
     pub async fn post_events(&self, content_type: &str, body: impl Into<reqwest::Body>) -> Response {

@@ -1,0 +1,103 @@
+//! Player features (`GET /v1/players/{id}/features`), now or as of a moment.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State, rejection::QueryRejection},
+};
+use chrono::{DateTime, Utc};
+use domain::{Features, PlayerEvent, PlayerFeatures, PlayerId};
+use serde::{Deserialize, Serialize};
+use store::StoreError;
+
+use crate::{AppState, problem::ApiError};
+
+/// How long a read-your-writes request waits for the projection.
+const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
+
+/// Events read per page when replaying a stream for `at`.
+const REPLAY_PAGE: usize = 1_000;
+
+/// Query of a features read.
+#[derive(Debug, Deserialize)]
+pub struct FeaturesQuery {
+    /// Wait until the read model includes this global position.
+    min_position: Option<u64>,
+    /// The features as of this moment, replayed from the stream.
+    at: Option<DateTime<Utc>>,
+}
+
+/// A player's features and the last event they include.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlayerFeaturesView {
+    /// Whose.
+    pub player_id: String,
+    /// Stream revision of the last event folded in.
+    pub revision: u64,
+    /// Global position of the last event folded in.
+    pub position: u64,
+    /// The features.
+    pub features: Features,
+}
+
+/// Answers a player's features from the read model, or replayed up to `at`.
+#[tracing::instrument(name = "read_features", skip(state, query))]
+pub async fn read(
+    State(state): State<AppState>,
+    Path(player_id): Path<String>,
+    query: Result<Query<FeaturesQuery>, QueryRejection>,
+) -> Result<Json<PlayerFeaturesView>, ApiError> {
+    let player = PlayerId::parse(&player_id)
+        .map_err(|e| ApiError::InvalidParameter { name: "player_id", detail: format!("player_id {e}") })?;
+    let Query(query) = query.map_err(|e| ApiError::InvalidParameter { name: "query", detail: e.body_text() })?;
+    if let Some(at) = query.at {
+        return replay(&state, &player, at).await.map(Json);
+    }
+    if let Some(wanted) = query.min_position
+        && !state.projection.wait_for(wanted, READ_YOUR_WRITES).await
+    {
+        return Err(ApiError::NotProjectedYet { wanted, checkpoint: state.projection.checkpoint() });
+    }
+    let row = state.projection.read_model().get(player.as_str()).await?.ok_or_else(|| unknown(&player))?;
+    Ok(Json(PlayerFeaturesView {
+        player_id: row.player_id,
+        revision: row.revision,
+        position: row.position,
+        features: row.state.features(),
+    }))
+}
+
+fn unknown(player: &PlayerId) -> ApiError {
+    ApiError::NotFound(format!("no features for player {player}: no event of theirs has been projected"))
+}
+
+/// Folds the player's stream, in order, over the events that happened at or before `at`.
+async fn replay(state: &AppState, player: &PlayerId, at: DateTime<Utc>) -> Result<PlayerFeaturesView, ApiError> {
+    let stream = player.stream_name();
+    let mut fold = PlayerFeatures::default();
+    let mut last = None;
+    let mut from = 0;
+    loop {
+        let page = match state.store.read_stream(&stream, from, REPLAY_PAGE).await {
+            Err(StoreError::StreamNotFound(_)) => return Err(unknown(player)),
+            page => page?,
+        };
+        for recorded in &page {
+            let event = PlayerEvent::from_json(&recorded.payload).map_err(|errors| {
+                ApiError::Internal(format!("stored event at {} no longer valid: {errors}", recorded.position).into())
+            })?;
+            if event.time <= at {
+                fold.apply(&event);
+                last = Some((recorded.revision, recorded.position));
+            }
+        }
+        match page.last() {
+            Some(event) if page.len() == REPLAY_PAGE => from = event.revision + 1,
+            _ => break,
+        }
+    }
+    let (revision, position) =
+        last.ok_or_else(|| ApiError::NotFound(format!("player {player} has no event at or before {at}")))?;
+    Ok(PlayerFeaturesView { player_id: player.to_string(), revision, position, features: fold.features() })
+}

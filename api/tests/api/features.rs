@@ -1,0 +1,115 @@
+//! Player features and the projection behind them, through the HTTP API.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{BATCH, TestApp, event, problem};
+
+fn at(mut event: Value, time: &str) -> Value {
+    event["time"] = time.into();
+    event
+}
+
+/// A short evening: a deposit, a session, two bets (one lost, one won), and the end.
+fn evening(player: &str) -> Value {
+    let data = |stake_or_payout: &str, bet: &str, amount: i64| json!({"bet_id": bet, "game_id": "g1", stake_or_payout: amount, "currency": "EUR"});
+    json!([
+        at(
+            event("d1", player, "player.deposit.succeeded", json!({"amount": 5000, "currency": "EUR"})),
+            "2026-11-24T20:00:00Z"
+        ),
+        at(event("s1", player, "player.session.started", json!({"channel": "web"})), "2026-11-24T20:01:00Z"),
+        at(event("b1", player, "player.bet.placed", data("stake", "b1", 200)), "2026-11-24T20:02:00Z"),
+        at(event("r1", player, "player.bet.settled", data("payout", "b1", 0)), "2026-11-24T20:03:00Z"),
+        at(event("b2", player, "player.bet.placed", data("stake", "b2", 300)), "2026-11-24T20:04:00Z"),
+        at(event("r2", player, "player.bet.settled", data("payout", "b2", 900)), "2026-11-24T20:05:00Z"),
+        at(event("e1", player, "player.session.ended", json!({})), "2026-11-24T20:11:00Z"),
+    ])
+}
+
+/// Posts the evening and answers the position of its last event.
+async fn post_evening(app: &TestApp, player: &str) -> u64 {
+    let response: Value = app.post_json(BATCH, &evening(player)).await.json().await.unwrap();
+    response["results"][6]["position"].as_u64().unwrap()
+}
+
+async fn features_follow_ingest(app: TestApp) {
+    let last = post_evening(&app, "eve").await;
+    let body: Value = app.get(&format!("/v1/players/eve/features?min_position={last}")).await.json().await.unwrap();
+    assert_eq!(
+        (body["player_id"].as_str(), body["revision"].as_u64(), body["position"].as_u64()),
+        (Some("eve"), Some(6), Some(last))
+    );
+    let f = &body["features"];
+    assert_eq!(
+        (f["deposit_total"].as_i64(), f["bet_count"].as_i64(), f["net_loss"].as_i64()),
+        (Some(5000), Some(2), Some(-400))
+    );
+    assert_eq!(
+        (f["in_session"].as_bool(), f["session_seconds"].as_i64(), f["loss_streak"].as_i64()),
+        (Some(false), Some(600), Some(0))
+    );
+    assert_eq!(f["minutes_since_last_win"], 6);
+    assert_eq!(f["last_seen"], "2026-11-24T20:11:00Z");
+
+    // As of 20:03:30: the first bet was lost, the second not placed yet.
+    let body: Value = app.get("/v1/players/eve/features?at=2026-11-24T20:03:30Z").await.json().await.unwrap();
+    assert_eq!((body["revision"].as_u64(), body["features"]["bet_count"].as_i64()), (Some(3), Some(1)));
+    assert_eq!(
+        (body["features"]["loss_streak"].as_i64(), body["features"]["in_session"].as_bool()),
+        (Some(1), Some(true))
+    );
+
+    problem(app.get("/v1/players/nobody/features").await, 404).await;
+    problem(app.get("/v1/players/eve/features?at=2020-01-01T00:00:00Z").await, 404).await;
+    let body = problem(app.get("/v1/players/eve/features?at=yesterday").await, 400).await;
+    assert_eq!(body["parameter"], "query");
+    let body = problem(app.get(&format!("/v1/players/eve/features?min_position={}", last + 1000)).await, 409).await;
+    assert!(body["detail"].as_str().unwrap().contains(&format!("not yet {}", last + 1000)), "{body}");
+}
+
+#[tokio::test]
+async fn features_follow_ingest_on_sqlite() {
+    features_follow_ingest(TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn features_follow_ingest_on_postgres() {
+    features_follow_ingest(TestApp::postgres().await).await;
+}
+
+#[tokio::test]
+async fn projections_report_where_they_are_and_rebuild_in_place() {
+    let app = TestApp::sqlite().await;
+    let last = post_evening(&app, "ray").await;
+    let before: Value = app.get(&format!("/v1/players/ray/features?min_position={last}")).await.json().await.unwrap();
+
+    let status: Value = app.get("/v1/projections").await.json().await.unwrap();
+    let features = &status["projections"][0];
+    assert_eq!((features["name"].as_str(), features["state"].as_str()), (Some("features"), Some("running")));
+    assert_eq!((features["checkpoint"].as_u64(), features["head"].as_u64()), (Some(last), Some(last)));
+    assert_eq!((features["lag_events"].as_u64(), features["rebuild"].is_null()), (Some(0), true));
+
+    let response = app.client.post(format!("{}/v1/projections/features/rebuild", app.address)).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    let mut done = false;
+    for _ in 0..200 {
+        let status: Value = app.get("/v1/projections").await.json().await.unwrap();
+        if status["projections"][0]["rebuild"].is_null() {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(done, "the rebuild did not finish");
+    let after: Value = app.get(&format!("/v1/players/ray/features?min_position={last}")).await.json().await.unwrap();
+    assert_eq!(after, before);
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for name in ["nudge_projection_events_total", "nudge_projection_commit_seconds", "nudge_projection_batch_events"] {
+        assert!(metrics.contains(name), "{name} missing");
+    }
+    let stored = app.read_model.checkpoint(projections::Table::Live).await.unwrap();
+    assert_eq!(stored, Some(last));
+}

@@ -1,0 +1,51 @@
+//! What can go wrong while projecting.
+
+/// A projection or read-model failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// Reading events failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The read-model database failed.
+    #[error("read-model database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The read-model migrations failed.
+    #[error("read-model migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored fold state could not be read back or written.
+    #[error("fold state of player {player_id}: {source}")]
+    State {
+        /// Whose state.
+        player_id: String,
+        /// What went wrong.
+        source: serde_json::Error,
+    },
+    /// The read-model URL could not be understood.
+    #[error("invalid read-model url: {0}")]
+    InvalidUrl(String),
+    /// A stored number is out of range.
+    #[error("stored {what} is out of range: {value}")]
+    OutOfRange {
+        /// Which number.
+        what: &'static str,
+        /// Its value.
+        value: i64,
+    },
+    /// A partition worker stopped.
+    #[error("a projection partition stopped")]
+    PartitionStopped,
+}
+
+impl ProjectionError {
+    /// Whether retrying later may succeed (a database is unreachable or overloaded).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_unavailable(),
+            Self::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+            ),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The projection runtime of nudge: follows the event store from a stored
+//! checkpoint in micro-batches, folds each player's events in stream order across
+//! parallel partitions of virtual actors, and commits the changed read-model rows
+//! with the checkpoint in one transaction, so a crash at any point converges on
+//! replay to exactly what a full replay gives.
+
+mod error;
+mod partition;
+pub mod read_model;
+mod runtime;
+mod service;
+
+use std::time::Duration;
+
+pub use error::ProjectionError;
+pub use read_model::{PlayerRow, ReadModel, Table};
+pub use service::{FeatureProjection, ProjectionState, ProjectionStatus, RebuildStatus};
+
+/// How a projection takes and holds its work.
+#[derive(Debug, Clone)]
+pub struct ProjectionConfig {
+    /// Most events in one micro-batch.
+    pub batch_events: usize,
+    /// Longest a micro-batch waits for more events after its first.
+    pub batch_wait: Duration,
+    /// Player partitions folding in parallel.
+    pub partitions: usize,
+    /// Most players held in memory across the partitions.
+    pub players_in_memory: usize,
+    /// A player untouched this long leaves memory.
+    pub idle: Duration,
+}
+
+impl Default for ProjectionConfig {
+    fn default() -> Self {
+        Self {
+            batch_events: 2_000,
+            batch_wait: Duration::from_millis(5),
+            partitions: 2,
+            players_in_memory: 200_000,
+            idle: Duration::from_secs(600),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The read model in PostgreSQL: by default the same database as the event store.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::FeatureValue;
+use sqlx::{
+    Postgres,
+    postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions},
+    query::Query,
+};
+
+use super::{PlayerRow, RowUpdate, Table, columns, kinds, player_row, sql, to_i64, to_u64, update_set};
+use crate::ProjectionError;
+
+/// The read model in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresReadModel {
+    pool: PgPool,
+}
+
+impl PostgresReadModel {
+    /// Connects to (and migrates) the database at `url`.
+    pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
+        let options: PgConnectOptions = url.parse().map_err(|e| ProjectionError::InvalidUrl(format!("{e}")))?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with ready-made options (tests use them to pick a schema).
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, ProjectionError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        store::postgres::MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub(super) async fn load(&self, table: Table, players: &[String]) -> Result<Vec<PlayerRow>, ProjectionError> {
+        let sql =
+            format!("SELECT player_id, revision, position, state FROM {} WHERE player_id = ANY($1)", table.name());
+        let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(&sql).bind(players).fetch_all(&self.pool).await?;
+        rows.into_iter().map(player_row).collect()
+    }
+
+    pub(super) async fn checkpoint(&self, table: Table) -> Result<Option<u64>, ProjectionError> {
+        let position: Option<i64> = sqlx::query_scalar(&sql::checkpoint(table)).fetch_optional(&self.pool).await?;
+        position.map(|p| to_u64("checkpoint", p)).transpose()
+    }
+
+    pub(super) async fn commit(
+        &self,
+        table: Table,
+        rows: &[RowUpdate],
+        checkpoint: u64,
+    ) -> Result<(), ProjectionError> {
+        let mut tx = self.pool.begin().await?;
+        if !rows.is_empty() {
+            let sql = upsert(table);
+            bind_columns(sqlx::query(&sql), rows).execute(&mut *tx).await?;
+        }
+        sqlx::query(&sql::save_checkpoint(table, "$1")).bind(to_i64(checkpoint)).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn start_rebuild(&self) -> Result<(), ProjectionError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!("DELETE FROM {}", Table::Rebuild.name())).execute(&mut *tx).await?;
+        sqlx::query(&sql::save_checkpoint(Table::Rebuild, "$1")).bind(0i64).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn promote_rebuild(&self) -> Result<(), ProjectionError> {
+        let mut tx = self.pool.begin().await?;
+        for statement in sql::promote() {
+            sqlx::query(&statement).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn dump(&self, table: Table) -> Result<Vec<Vec<Option<String>>>, ProjectionError> {
+        use sqlx::Row;
+        let rows = sqlx::query(&sql::dump(table)).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i).map_err(Into::into)).collect())
+            .collect()
+    }
+}
+
+/// The PostgreSQL array type of a column holding `kind`.
+fn array_type(kind: &FeatureValue<'_>) -> &'static str {
+    match kind {
+        FeatureValue::Int(_) | FeatureValue::OptInt(_) => "int8[]",
+        FeatureValue::Float(_) | FeatureValue::OptFloat(_) => "float8[]",
+        FeatureValue::Bool(_) => "bool[]",
+        FeatureValue::Time(_) => "timestamptz[]",
+        FeatureValue::Text(_) => "text[]",
+    }
+}
+
+/// One upsert of any number of rows: every column bound as an array and unnested,
+/// so a batch is one statement with a fixed text (prepared once).
+fn upsert(table: Table) -> String {
+    let mut types = vec!["text[]", "int8[]", "int8[]"];
+    types.extend(kinds().iter().map(array_type));
+    types.push("text[]");
+    let arrays = types.iter().enumerate().map(|(i, t)| format!("${}::{t}", i + 1)).collect::<Vec<_>>().join(", ");
+    format!(
+        "INSERT INTO {} ({}) SELECT * FROM UNNEST({arrays}) ON CONFLICT (player_id) DO UPDATE SET {}",
+        table.name(),
+        columns().join(", "),
+        update_set()
+    )
+}
+
+/// A column of values, gathered across rows.
+enum Column {
+    Int(Vec<i64>),
+    OptInt(Vec<Option<i64>>),
+    Float(Vec<f64>),
+    OptFloat(Vec<Option<f64>>),
+    Bool(Vec<bool>),
+    Time(Vec<Option<DateTime<Utc>>>),
+    Text(Vec<Option<String>>),
+}
+
+impl Column {
+    fn for_kind(kind: &FeatureValue<'_>, rows: usize) -> Self {
+        match kind {
+            FeatureValue::Int(_) => Self::Int(Vec::with_capacity(rows)),
+            FeatureValue::OptInt(_) => Self::OptInt(Vec::with_capacity(rows)),
+            FeatureValue::Float(_) => Self::Float(Vec::with_capacity(rows)),
+            FeatureValue::OptFloat(_) => Self::OptFloat(Vec::with_capacity(rows)),
+            FeatureValue::Bool(_) => Self::Bool(Vec::with_capacity(rows)),
+            FeatureValue::Time(_) => Self::Time(Vec::with_capacity(rows)),
+            FeatureValue::Text(_) => Self::Text(Vec::with_capacity(rows)),
+        }
+    }
+
+    fn push(&mut self, value: FeatureValue<'_>) {
+        match (self, value) {
+            (Self::Int(c), FeatureValue::Int(v)) => c.push(v),
+            (Self::OptInt(c), FeatureValue::OptInt(v)) => c.push(v),
+            (Self::Float(c), FeatureValue::Float(v)) => c.push(v),
+            (Self::OptFloat(c), FeatureValue::OptFloat(v)) => c.push(v),
+            (Self::Bool(c), FeatureValue::Bool(v)) => c.push(v),
+            (Self::Time(c), FeatureValue::Time(v)) => c.push(v),
+            (Self::Text(c), FeatureValue::Text(v)) => c.push(v.map(str::to_owned)),
+            // Every row's values come in the same order with the same variants.
+            _ => unreachable!("feature values out of order"),
+        }
+    }
+
+    fn bind<'q>(self, query: Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments> {
+        match self {
+            Self::Int(c) => query.bind(c),
+            Self::OptInt(c) => query.bind(c),
+            Self::Float(c) => query.bind(c),
+            Self::OptFloat(c) => query.bind(c),
+            Self::Bool(c) => query.bind(c),
+            Self::Time(c) => query.bind(c),
+            Self::Text(c) => query.bind(c),
+        }
+    }
+}
+
+/// Binds every column of `rows` as one array each, in the order of [`columns`].
+fn bind_columns<'q>(query: Query<'q, Postgres, PgArguments>, rows: &[RowUpdate]) -> Query<'q, Postgres, PgArguments> {
+    let mut features: Vec<Column> = kinds().iter().map(|k| Column::for_kind(k, rows.len())).collect();
+    for row in rows {
+        for (column, value) in features.iter_mut().zip(row.features.values()) {
+            column.push(value);
+        }
+    }
+    let mut query = query
+        .bind(rows.iter().map(|r| r.player_id.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| to_i64(r.revision)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>());
+    for column in features {
+        query = column.bind(query);
+    }
+    query.bind(rows.iter().map(|r| r.state.clone()).collect::<Vec<_>>())
+}
