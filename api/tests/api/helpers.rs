@@ -1,6 +1,11 @@
 //! `TestApp`: a running nudge on a random port with a database of its own.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
 
 use api::{Application, Limits};
 use projections::{ProjectionConfig, ReadModel, read_model::PostgresReadModel};
@@ -114,4 +119,33 @@ pub async fn problem(response: Response, status: u16) -> Value {
     assert_eq!(body["status"], status);
     assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
     body
+}
+
+/// The real `nudge` binary, with a clean environment.
+pub fn nudge() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nudge"));
+    command.env_remove("RUST_LOG").env("NO_COLOR", "1");
+    command
+}
+
+/// Starts `nudge serve` on `store` with `extra` arguments and reads the address
+/// it bound from its log.
+pub fn serve(store: &str, extra: &[&str]) -> (Child, String) {
+    let mut child = nudge()
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0", "--store", store])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("nudge exited before serving").unwrap();
+        let log: Value = serde_json::from_str(&line).unwrap();
+        if let Some(address) = log["fields"]["address"].as_str() {
+            break address.to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, format!("http://{address}"))
 }

@@ -1,45 +1,15 @@
 //! The real `nudge` binary: start-up, configuration errors, graceful shutdown.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
+use std::process::Command;
 
-use serde_json::Value;
 use store::testing::TempSqlite;
 
-use crate::helpers::{STRUCTURED, bet};
-
-fn nudge() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_nudge"));
-    command.env_remove("RUST_LOG").env("NO_COLOR", "1");
-    command
-}
-
-/// Starts `nudge serve` and reads the address it bound from its log.
-fn serve(store: &str) -> (Child, String) {
-    let mut child = nudge()
-        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0", "--store", store])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines.next().expect("nudge exited before serving").unwrap();
-        let log: Value = serde_json::from_str(&line).unwrap();
-        if let Some(address) = log["fields"]["address"].as_str() {
-            break address.to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, format!("http://{address}"))
-}
+use crate::helpers::{STRUCTURED, bet, nudge, serve};
 
 #[tokio::test]
 async fn sigterm_stops_nudge_cleanly_with_every_answered_event_stored() {
     let db = TempSqlite::new().unwrap();
-    let (mut child, address) = serve(&db.url());
+    let (mut child, address) = serve(&db.url(), &[]);
     let client = reqwest::Client::new();
     for i in 0..20 {
         let response = client

@@ -4,5 +4,6 @@
 mod features;
 mod helpers;
 mod ingest;
+mod kill;
 mod lifecycle;
 mod reads;
