@@ -136,6 +136,58 @@ impl From<&LimitArgs> for Limits {
 pub enum BenchCommand {
     /// Ingest throughput over HTTP.
     Ingest(BenchIngestArgs),
+    /// Projection throughput: store to committed read-model rows.
+    Projection(BenchProjectionArgs),
+    /// Freshness: append to visible in the features, under steady load.
+    Freshness(BenchFreshnessArgs),
+}
+
+/// Options of `nudge bench projection`.
+#[derive(Debug, Args)]
+pub struct BenchProjectionArgs {
+    /// Event store to project, read models beside it (which must be fresh). An
+    /// empty store is filled first. A fresh temporary SQLite file when not given.
+    #[arg(long, env = "NUDGE_BENCH_STORE")]
+    pub store: Option<String>,
+    /// Players in the simulated population.
+    #[arg(long, default_value_t = 100_000)]
+    pub players: u64,
+    /// Events to append and project.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub events: u64,
+    /// Seed of the population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Most events per micro-batch.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_events: u32,
+    /// Player partitions folding in parallel.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub partitions: u16,
+    /// Fill the store and stop (copies of it then serve several runs).
+    #[arg(long)]
+    pub fill_only: bool,
+}
+
+/// Options of `nudge bench freshness`.
+#[derive(Debug, Args)]
+pub struct BenchFreshnessArgs {
+    /// Event store of the nudge the benchmark starts in-process (read models
+    /// beside it). A fresh temporary SQLite file when not given.
+    #[arg(long, env = "NUDGE_BENCH_STORE")]
+    pub store: Option<String>,
+    /// Background load, in events per second.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate: u32,
+    /// How long to load and probe, in seconds.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_600))]
+    pub seconds: u32,
+    /// Players the background load is spread over.
+    #[arg(long, default_value_t = 10_000)]
+    pub players: u64,
+    /// Seed of the population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Options of `nudge bench ingest`.

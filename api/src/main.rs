@@ -20,7 +20,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init_tracing(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Bench(BenchCommand::Ingest(args)) => api::bench::ingest(args).await,
+        Command::Bench(BenchCommand::Ingest(args)) => api::bench::ingest::run(args).await,
+        Command::Bench(BenchCommand::Projection(args)) => api::bench::projection::run(args).await,
+        Command::Bench(BenchCommand::Freshness(args)) => api::bench::freshness::run(args).await,
     }
 }
 

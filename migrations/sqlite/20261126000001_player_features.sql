@@ -1,6 +1,6 @@
 -- The player feature read model: one row per player, a plain column for every
 -- feature (see domain's `Features` for their meanings) so analysts can query it
--- directly, the fold state (JSON) to resume from, and the revision and global
+-- directly, the fold state to resume from (postcard, read back only by nudge), and the revision and global
 -- position of the last event folded in.
 CREATE TABLE player_features (
     player_id TEXT PRIMARY KEY,
@@ -48,7 +48,7 @@ CREATE TABLE player_features (
     categories_7d INTEGER NOT NULL,
     self_excluded_until TEXT,
     deposit_limit INTEGER,
-    state TEXT NOT NULL
+    state BLOB NOT NULL
 ) STRICT;
 
 -- Where a rebuild writes until it catches up; then its rows replace the live ones.
@@ -98,7 +98,7 @@ CREATE TABLE player_features_rebuild (
     categories_7d INTEGER NOT NULL,
     self_excluded_until TEXT,
     deposit_limit INTEGER,
-    state TEXT NOT NULL
+    state BLOB NOT NULL
 ) STRICT;
 
 -- How far each projection has folded: the global position of the last event it

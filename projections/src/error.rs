@@ -18,7 +18,7 @@ pub enum ProjectionError {
         /// Whose state.
         player_id: String,
         /// What went wrong.
-        source: serde_json::Error,
+        source: postcard::Error,
     },
     /// The read-model URL could not be understood.
     #[error("invalid read-model url: {0}")]
@@ -34,6 +34,9 @@ pub enum ProjectionError {
     /// A partition worker stopped.
     #[error("a projection partition stopped")]
     PartitionStopped,
+    /// A projection task panicked or was aborted.
+    #[error("a projection task stopped: {0}")]
+    Crashed(String),
 }
 
 impl ProjectionError {

@@ -1,8 +1,5 @@
 //! The player feature read model: one row per player in PostgreSQL or SQLite.
 
-mod postgres;
-mod sqlite;
-
 use domain::{FeatureValue, Features, PlayerFeatures};
 
 use crate::ProjectionError;
@@ -59,8 +56,8 @@ pub struct RowUpdate {
     pub revision: u64,
     /// Global position of the last event folded in.
     pub position: u64,
-    /// The fold state as JSON.
-    pub state: String,
+    /// The fold state, serialized (postcard: compact and fast, read back only by nudge).
+    pub state: Vec<u8>,
     /// The features it stands for.
     pub features: Features,
 }
@@ -68,7 +65,7 @@ pub struct RowUpdate {
 impl RowUpdate {
     /// Serializes a player's state and computes its features.
     pub fn of(row: &PlayerRow) -> Result<Self, ProjectionError> {
-        let state = serde_json::to_string(&row.state)
+        let state = postcard::to_stdvec(&row.state)
             .map_err(|source| ProjectionError::State { player_id: row.player_id.clone(), source })?;
         Ok(Self {
             player_id: row.player_id.clone(),
@@ -80,11 +77,11 @@ impl RowUpdate {
     }
 }
 
-/// Reads a stored row back: (player_id, revision, position, state JSON).
+/// Reads a stored row back: (player_id, revision, position, state).
 fn player_row(
-    (player_id, revision, position, state): (String, i64, i64, String),
+    (player_id, revision, position, state): (String, i64, i64, Vec<u8>),
 ) -> Result<PlayerRow, ProjectionError> {
-    let state = serde_json::from_str(&state)
+    let state = postcard::from_bytes(&state)
         .map_err(|source| ProjectionError::State { player_id: player_id.clone(), source })?;
     Ok(PlayerRow { player_id, revision: to_u64("revision", revision)?, position: to_u64("position", position)?, state })
 }
@@ -199,6 +196,47 @@ impl ReadModel {
     }
 }
 
+/// The read-model methods whose SQL both databases run alike, written once and
+/// expanded in each adapter's `impl` (sqlx's executor bounds do not survive being
+/// made generic): `$writer` is the pool that writes, `$reader` the one that dumps.
+macro_rules! shared_statements {
+    ($writer:ident, $reader:ident) => {
+        pub(super) async fn checkpoint(&self, table: Table) -> Result<Option<u64>, ProjectionError> {
+            let position: Option<i64> =
+                sqlx::query_scalar(&sql::checkpoint(table)).fetch_optional(&self.$writer).await?;
+            position.map(|p| to_u64("checkpoint", p)).transpose()
+        }
+
+        pub(super) async fn start_rebuild(&self) -> Result<(), ProjectionError> {
+            let mut tx = self.$writer.begin().await?;
+            sqlx::query(&format!("DELETE FROM {}", Table::Rebuild.name())).execute(&mut *tx).await?;
+            sqlx::query(&sql::save_checkpoint(Table::Rebuild)).bind(0i64).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        pub(super) async fn promote_rebuild(&self) -> Result<(), ProjectionError> {
+            let mut tx = self.$writer.begin().await?;
+            for statement in sql::promote() {
+                sqlx::query(&statement).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        pub(super) async fn dump(&self, table: Table) -> Result<Vec<Vec<Option<String>>>, ProjectionError> {
+            use sqlx::Row;
+            let rows = sqlx::query(&sql::dump(table, Self::STATE_HEX)).fetch_all(&self.$reader).await?;
+            rows.iter()
+                .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i).map_err(Into::into)).collect())
+                .collect()
+        }
+    };
+}
+
+mod postgres;
+mod sqlite;
+
 /// SQL both databases run the same way.
 mod sql {
     use super::{Table, columns};
@@ -221,16 +259,20 @@ mod sql {
         ]
     }
 
-    /// Every column of a table cast to text, ordered by player.
-    pub(super) fn dump(table: Table) -> String {
-        let columns = columns().iter().map(|c| format!("CAST({c} AS TEXT)")).collect::<Vec<_>>().join(", ");
+    /// Every column of a table as text (the state as `state_hex`), ordered by player.
+    pub(super) fn dump(table: Table, state_hex: &str) -> String {
+        let columns = columns()
+            .iter()
+            .map(|c| if *c == "state" { state_hex.to_owned() } else { format!("CAST({c} AS TEXT)") })
+            .collect::<Vec<_>>()
+            .join(", ");
         format!("SELECT {columns} FROM {} ORDER BY player_id", table.name())
     }
 
-    /// Sets the checkpoint of `table`'s projection to `$1`/`?1`.
-    pub(super) fn save_checkpoint(table: Table, parameter: &str) -> String {
+    /// Sets the checkpoint of `table`'s projection to `$1`.
+    pub(super) fn save_checkpoint(table: Table) -> String {
         format!(
-            "INSERT INTO projection_checkpoints (name, position) VALUES ('{}', {parameter}) \
+            "INSERT INTO projection_checkpoints (name, position) VALUES ('{}', $1) \
              ON CONFLICT (name) DO UPDATE SET position = excluded.position",
             table.checkpoint()
         )

@@ -1,25 +1,32 @@
 //! One run of a projection: from its stored checkpoint, micro-batch after
 //! micro-batch, until cancelled or told it has caught up.
+//!
+//! Batches are pipelined: while one batch's transaction commits, the next is
+//! read and folded. Commits still happen one at a time and in order, each with
+//! its checkpoint, so a crash anywhere leaves a consistent read model.
 
 use std::{
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use futures::StreamExt;
 use store::{EventStore, EventStream, RecordedEvent};
-use tokio::sync::oneshot;
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
     ProjectionConfig, ProjectionError,
     partition::{self, Residency, Work},
-    read_model::{ReadModel, Table},
+    read_model::{ReadModel, RowUpdate, Table},
 };
 
 /// Where a run is: the checkpoint it committed last.
-pub(crate) type Progress = tokio::sync::watch::Sender<u64>;
+pub(crate) type Progress = Arc<watch::Sender<u64>>;
 
 /// What a run needs.
 pub(crate) struct Runner {
@@ -28,8 +35,11 @@ pub(crate) struct Runner {
     pub(crate) config: ProjectionConfig,
     pub(crate) table: Table,
     /// Why a run last failed: each commit clears it.
-    pub(crate) failure: Arc<std::sync::Mutex<Option<String>>>,
+    pub(crate) failure: Arc<Mutex<Option<String>>>,
 }
+
+/// A commit in flight; answers the checkpoint it wrote.
+type Committing = JoinHandle<Result<u64, ProjectionError>>;
 
 impl Runner {
     /// Projects from the stored checkpoint until `cancel` fires or `done` says
@@ -53,75 +63,141 @@ impl Runner {
         let partitions: Vec<_> = (0..self.config.partitions.max(1))
             .map(|i| partition::spawn(i, name, self.read_model.clone(), self.table, residency))
             .collect();
-        let mut events = self.store.subscribe_all(start.filter(|p| *p > 0), domain::STREAM_PREFIX);
+        let mut batches = Batches {
+            events: self.store.subscribe_all(start.filter(|p| *p > 0), domain::STREAM_PREFIX),
+            pending: Vec::new(),
+            deadline: None,
+            max: self.config.batch_events.max(1),
+            wait: self.config.batch_wait,
+        };
         tracing::info!(projection = name, checkpoint = start, "projection started");
-        loop {
-            let batch = tokio::select! {
-                () = cancel.cancelled() => return Ok(()),
-                batch = next_batch(&mut events, self.config.batch_events, self.config.batch_wait) => batch?,
-            };
-            let Some(last) = batch.last().map(|e| e.position) else { return Ok(()) };
-            let span = tracing::info_span!("projection_batch", projection = name, events = batch.len(), last);
-            self.project(batch, &partitions, last).instrument(span).await?;
-            progress.send_replace(last);
-            *self.failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-            if done(last) {
-                return Ok(());
+        let mut committing: Option<Committing> = None;
+        let result = loop {
+            tokio::select! {
+                () = cancel.cancelled() => break Ok(()),
+                committed = landed(&mut committing), if committing.is_some() => {
+                    committing = None;
+                    match committed {
+                        Ok(checkpoint) if done(checkpoint) => break Ok(()),
+                        Ok(_) => {}
+                        Err(error) => break Err(error),
+                    }
+                }
+                batch = batches.next() => {
+                    let batch = match batch {
+                        Ok(batch) => batch,
+                        Err(error) => break Err(error),
+                    };
+                    let Some(last) = batch.last().map(|e| e.position) else { break Ok(()) };
+                    let size = batch.len();
+                    let span = tracing::info_span!("projection_batch", projection = name, events = size, last);
+                    let rows = match fold(batch, &partitions).instrument(span.clone()).await {
+                        Ok(rows) => rows,
+                        Err(error) => break Err(error),
+                    };
+                    // One commit at a time, in order: the previous one lands first.
+                    if committing.is_some() {
+                        match landed(&mut committing).await {
+                            Ok(checkpoint) if done(checkpoint) => break Ok(()),
+                            Ok(_) => {}
+                            Err(error) => break Err(error),
+                        }
+                    }
+                    let commit = self.commit(rows, last, size, progress.clone()).instrument(span);
+                    committing = Some(tokio::spawn(commit));
+                }
             }
-        }
+        };
+        // Never leave a commit behind: whoever runs next must find it landed or failed.
+        let last = if committing.is_some() { landed(&mut committing).await.map(drop) } else { Ok(()) };
+        result.and(last)
     }
 
-    /// Folds one micro-batch across the partitions and commits it with the checkpoint.
-    async fn project(
+    /// Writes a batch's rows and checkpoint, then publishes the checkpoint.
+    fn commit(
         &self,
-        batch: Vec<RecordedEvent>,
-        partitions: &[tokio::sync::mpsc::Sender<Work>],
+        rows: Vec<RowUpdate>,
         last: u64,
-    ) -> Result<(), ProjectionError> {
-        let name = self.table.checkpoint();
-        let size = batch.len();
-        let mut routed: Vec<Vec<RecordedEvent>> = vec![Vec::new(); partitions.len()];
-        for event in batch {
-            routed[partition::partition_of(&event.stream, partitions.len())].push(event);
+        events: usize,
+        progress: Progress,
+    ) -> impl Future<Output = Result<u64, ProjectionError>> + Send + 'static {
+        let (read_model, table, failure) = (self.read_model.clone(), self.table, self.failure.clone());
+        async move {
+            let name = table.checkpoint();
+            let started = Instant::now();
+            read_model.commit(table, &rows, last).await?;
+            metrics::histogram!("nudge_projection_commit_seconds", "projection" => name).record(started.elapsed());
+            metrics::histogram!("nudge_projection_batch_events", "projection" => name).record(events as f64);
+            metrics::histogram!("nudge_projection_batch_rows", "projection" => name).record(rows.len() as f64);
+            metrics::counter!("nudge_projection_events_total", "projection" => name).increment(events as u64);
+            progress.send_replace(last);
+            *failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            Ok(last)
         }
-        let mut replies = Vec::new();
-        for (partition, events) in partitions.iter().zip(routed).filter(|(_, events)| !events.is_empty()) {
-            let (reply, answer) = oneshot::channel();
-            partition.send(Work { events, reply }).await.map_err(|_| ProjectionError::PartitionStopped)?;
-            replies.push(answer);
-        }
-        let mut rows = Vec::new();
-        for answer in replies {
-            rows.extend(answer.await.map_err(|_| ProjectionError::PartitionStopped)??);
-        }
-        let started = Instant::now();
-        self.read_model.commit(self.table, &rows, last).await?;
-        metrics::histogram!("nudge_projection_commit_seconds", "projection" => name).record(started.elapsed());
-        metrics::histogram!("nudge_projection_batch_events", "projection" => name).record(size as f64);
-        metrics::histogram!("nudge_projection_batch_rows", "projection" => name).record(rows.len() as f64);
-        metrics::counter!("nudge_projection_events_total", "projection" => name).increment(size as u64);
-        Ok(())
     }
 }
 
-/// Takes the next micro-batch: waits for one event, then takes more until `max`
-/// events or `wait` after the first.
-async fn next_batch(
-    events: &mut EventStream,
+/// Waits for the commit in flight, if any, to land; answers its checkpoint.
+async fn landed(committing: &mut Option<Committing>) -> Result<u64, ProjectionError> {
+    match committing.as_mut() {
+        Some(commit) => {
+            let result = commit.await.map_err(|e| ProjectionError::Crashed(format!("read-model commit: {e}")));
+            *committing = None;
+            result?
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Folds one micro-batch across the partitions, in parallel; answers the changed rows.
+async fn fold(batch: Vec<RecordedEvent>, partitions: &[mpsc::Sender<Work>]) -> Result<Vec<RowUpdate>, ProjectionError> {
+    let mut routed: Vec<Vec<RecordedEvent>> = vec![Vec::new(); partitions.len()];
+    for event in batch {
+        routed[partition::partition_of(&event.stream, partitions.len())].push(event);
+    }
+    let mut replies = Vec::new();
+    for (partition, events) in partitions.iter().zip(routed).filter(|(_, events)| !events.is_empty()) {
+        let (reply, answer) = oneshot::channel();
+        partition.send(Work { events, reply }).await.map_err(|_| ProjectionError::PartitionStopped)?;
+        replies.push(answer);
+    }
+    let mut rows = Vec::new();
+    for answer in replies {
+        rows.extend(answer.await.map_err(|_| ProjectionError::PartitionStopped)??);
+    }
+    Ok(rows)
+}
+
+/// Micro-batches of a subscription: at most `max` events, or what came within
+/// `wait` after the first. Cancel-safe: what a cancelled call took stays pending.
+struct Batches {
+    events: EventStream,
+    pending: Vec<RecordedEvent>,
+    deadline: Option<tokio::time::Instant>,
     max: usize,
     wait: Duration,
-) -> Result<Vec<RecordedEvent>, ProjectionError> {
-    let mut batch = Vec::new();
-    match events.next().await {
-        Some(event) => batch.push(event?),
-        None => return Ok(batch),
-    }
-    let deadline = tokio::time::Instant::now() + wait;
-    while batch.len() < max.max(1) {
-        match tokio::time::timeout_at(deadline, events.next()).await {
-            Ok(Some(event)) => batch.push(event?),
-            Ok(None) | Err(_) => break,
+}
+
+impl Batches {
+    /// The next micro-batch; empty when the subscription ended.
+    async fn next(&mut self) -> Result<Vec<RecordedEvent>, ProjectionError> {
+        while self.pending.len() < self.max {
+            let next = match self.deadline {
+                None => self.events.next().await,
+                Some(deadline) => match tokio::time::timeout_at(deadline, self.events.next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+            };
+            match next {
+                Some(event) => {
+                    self.pending.push(event?);
+                    self.deadline.get_or_insert_with(|| tokio::time::Instant::now() + self.wait);
+                }
+                None => break,
+            }
         }
+        self.deadline = None;
+        Ok(std::mem::take(&mut self.pending))
     }
-    Ok(batch)
 }

@@ -78,7 +78,7 @@ struct Inner {
     store: Arc<dyn EventStore>,
     read_model: ReadModel,
     config: ProjectionConfig,
-    live: watch::Sender<u64>,
+    live: Arc<watch::Sender<u64>>,
     rebuild: watch::Sender<Option<u64>>,
     /// Why the last run failed; cleared by the next commit.
     error: Arc<Mutex<Option<String>>>,
@@ -108,7 +108,7 @@ impl FeatureProjection {
             store,
             read_model,
             config,
-            live: watch::Sender::new(checkpoint),
+            live: Arc::new(watch::Sender::new(checkpoint)),
             rebuild: watch::Sender::new(rebuild),
             error: Arc::new(Mutex::new(None)),
             caught_up_at: Mutex::new(Instant::now()),
@@ -221,9 +221,11 @@ impl Inner {
     async fn keep_live(self: Arc<Self>) {
         let runner = self.runner(Table::Live);
         while !self.shutdown.is_cancelled() {
-            let gate = self.live_gate.lock().await;
+            // The token is in place before the gate is taken: a promotion that
+            // cancels it either stops this run or is first in line for the gate.
             let run = self.shutdown.child_token();
             *lock(&self.live_run) = run.clone();
+            let gate = self.live_gate.lock().await;
             let result = runner.run(&self.live, &run, |_| false).await;
             drop(gate);
             self.settle(Table::Live, result).await;
@@ -233,7 +235,7 @@ impl Inner {
     /// Rebuilds from position 0 until it reaches the live checkpoint, then replaces the live rows.
     async fn rebuild(self: Arc<Self>) {
         let runner = self.runner(Table::Rebuild);
-        let progress = watch::Sender::new(0);
+        let progress = Arc::new(watch::Sender::new(0));
         let mut follow = progress.subscribe();
         let rebuild = self.rebuild.clone();
         tokio::spawn(async move {

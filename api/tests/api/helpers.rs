@@ -128,9 +128,27 @@ pub fn nudge() -> Command {
     command
 }
 
+/// A `nudge` process, killed (SIGKILL) when dropped so that a failing test
+/// leaves nothing running.
+pub struct Nudge(pub Child);
+
+impl Nudge {
+    /// Kills it and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Nudge {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `nudge serve` on `store` with `extra` arguments and reads the address
-/// it bound from its log.
-pub fn serve(store: &str, extra: &[&str]) -> (Child, String) {
+/// it bound from its log (failing after a minute without it).
+pub fn serve(store: &str, extra: &[&str]) -> (Nudge, String) {
     let mut child = nudge()
         .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0", "--store", store])
         .args(extra)
@@ -138,14 +156,18 @@ pub fn serve(store: &str, extra: &[&str]) -> (Child, String) {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines.next().expect("nudge exited before serving").unwrap();
-        let log: Value = serde_json::from_str(&line).unwrap();
-        if let Some(address) = log["fields"]["address"].as_str() {
-            break address.to_owned();
+    let child = Nudge(child);
+    let (address_tx, address_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let log: Value = serde_json::from_str(&line).unwrap_or_default();
+            if let Some(address) = log["fields"]["address"].as_str() {
+                let _ = address_tx.send(address.to_owned());
+            }
         }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    });
+    let address =
+        address_rx.recv_timeout(Duration::from_secs(60)).expect("nudge did not start serving within a minute");
     (child, format!("http://{address}"))
 }

@@ -4,7 +4,6 @@
 
 use std::{
     collections::BTreeMap,
-    process::Child,
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
@@ -18,7 +17,7 @@ use ml::Population;
 use serde_json::Value;
 use store::testing::{PgSchema, TempSqlite};
 
-use crate::helpers::{BATCH, serve};
+use crate::helpers::{BATCH, Nudge, serve};
 
 const KILLS: usize = 5;
 const BATCH_EVENTS: usize = 50;
@@ -28,7 +27,7 @@ const SERVE_ARGS: [&str; 4] = ["--projection-batch-events", "64", "--projection-
 
 /// The server and where it listens, replaced at every restart.
 struct Server {
-    child: Child,
+    child: Nudge,
     address: String,
 }
 
@@ -46,7 +45,9 @@ async fn ready(client: &reqwest::Client, address: &str) {
 /// batch that was stored before the kill is answered as duplicates.
 async fn load(client: reqwest::Client, server: Arc<Mutex<Server>>, batches: Vec<String>, sent: Arc<AtomicUsize>) {
     for body in batches {
-        loop {
+        // A restart takes a second or so; a batch refused for minutes is a failure.
+        for attempt in 0.. {
+            assert!(attempt < 6_000, "a batch was not accepted within two minutes");
             let address = server.lock().unwrap().address.clone();
             let response = client
                 .post(format!("{address}/v1/events"))
@@ -88,12 +89,7 @@ async fn survives_sigkill(store: String) {
         while sent.load(Ordering::SeqCst) < due && kill < KILLS {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        {
-            // Child::kill sends SIGKILL.
-            let mut killed = server.lock().unwrap();
-            killed.child.kill().unwrap();
-            killed.child.wait().unwrap();
-        }
+        server.lock().unwrap().child.kill();
         let (child, address) = serve(&store, &SERVE_ARGS);
         ready(&client, &address).await;
         *server.lock().unwrap() = Server { child, address };
@@ -129,9 +125,6 @@ async fn survives_sigkill(store: String) {
     }
     let placed = events.iter().filter(|e| matches!(e.data, EventData::BetPlaced { .. })).count() as u64;
     assert_eq!(bets, placed, "bets counted");
-    let mut last = server.lock().unwrap();
-    last.child.kill().unwrap();
-    last.child.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,9 +21,9 @@ async fn sigterm_stops_nudge_cleanly_with_every_answered_event_stored() {
             .unwrap();
         assert_eq!(response.status(), 202);
     }
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.0.wait()).await.unwrap().unwrap();
     assert!(status.success(), "exit status {status}");
 
     let store = db.open().await.unwrap();

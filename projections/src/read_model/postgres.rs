@@ -20,6 +20,11 @@ pub struct PostgresReadModel {
 }
 
 impl PostgresReadModel {
+    shared_statements!(pool, pool);
+
+    /// The state column as hex text.
+    const STATE_HEX: &str = "encode(state, 'hex')";
+
     /// Connects to (and migrates) the database at `url`.
     pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
         let options: PgConnectOptions = url.parse().map_err(|e| ProjectionError::InvalidUrl(format!("{e}")))?;
@@ -40,13 +45,8 @@ impl PostgresReadModel {
     pub(super) async fn load(&self, table: Table, players: &[String]) -> Result<Vec<PlayerRow>, ProjectionError> {
         let sql =
             format!("SELECT player_id, revision, position, state FROM {} WHERE player_id = ANY($1)", table.name());
-        let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(&sql).bind(players).fetch_all(&self.pool).await?;
+        let rows: Vec<(String, i64, i64, Vec<u8>)> = sqlx::query_as(&sql).bind(players).fetch_all(&self.pool).await?;
         rows.into_iter().map(player_row).collect()
-    }
-
-    pub(super) async fn checkpoint(&self, table: Table) -> Result<Option<u64>, ProjectionError> {
-        let position: Option<i64> = sqlx::query_scalar(&sql::checkpoint(table)).fetch_optional(&self.pool).await?;
-        position.map(|p| to_u64("checkpoint", p)).transpose()
     }
 
     pub(super) async fn commit(
@@ -60,34 +60,9 @@ impl PostgresReadModel {
             let sql = upsert(table);
             bind_columns(sqlx::query(&sql), rows).execute(&mut *tx).await?;
         }
-        sqlx::query(&sql::save_checkpoint(table, "$1")).bind(to_i64(checkpoint)).execute(&mut *tx).await?;
+        sqlx::query(&sql::save_checkpoint(table)).bind(to_i64(checkpoint)).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(super) async fn start_rebuild(&self) -> Result<(), ProjectionError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!("DELETE FROM {}", Table::Rebuild.name())).execute(&mut *tx).await?;
-        sqlx::query(&sql::save_checkpoint(Table::Rebuild, "$1")).bind(0i64).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(super) async fn promote_rebuild(&self) -> Result<(), ProjectionError> {
-        let mut tx = self.pool.begin().await?;
-        for statement in sql::promote() {
-            sqlx::query(&statement).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(super) async fn dump(&self, table: Table) -> Result<Vec<Vec<Option<String>>>, ProjectionError> {
-        use sqlx::Row;
-        let rows = sqlx::query(&sql::dump(table)).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i).map_err(Into::into)).collect())
-            .collect()
     }
 }
 
@@ -107,7 +82,7 @@ fn array_type(kind: &FeatureValue<'_>) -> &'static str {
 fn upsert(table: Table) -> String {
     let mut types = vec!["text[]", "int8[]", "int8[]"];
     types.extend(kinds().iter().map(array_type));
-    types.push("text[]");
+    types.push("bytea[]");
     let arrays = types.iter().enumerate().map(|(i, t)| format!("${}::{t}", i + 1)).collect::<Vec<_>>().join(", ");
     format!(
         "INSERT INTO {} ({}) SELECT * FROM UNNEST({arrays}) ON CONFLICT (player_id) DO UPDATE SET {}",

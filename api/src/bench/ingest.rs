@@ -5,24 +5,20 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use bytes::Bytes;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use projections::{ProjectionConfig, ReadModel};
-
-use crate::{
-    Application, Limits,
-    config::{BenchIngestArgs, read_models_beside},
-};
+use super::{TempFolder, millis, percentile, serve};
+use crate::config::BenchIngestArgs;
 
 /// Runs the benchmark and prints its figures.
-pub async fn ingest(args: BenchIngestArgs) -> anyhow::Result<()> {
-    let temp = std::env::temp_dir().join(format!("nudge-bench-{}", uuid::Uuid::new_v4().simple()));
+pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
+    let temp = TempFolder::new();
     let stop = CancellationToken::new();
     let (target, server) = match (&args.target, &args.store) {
         (Some(target), _) => {
@@ -33,20 +29,9 @@ pub async fn ingest(args: BenchIngestArgs) -> anyhow::Result<()> {
             (target.to_string().trim_end_matches('/').to_owned(), None)
         }
         (None, store) => {
-            let url = store.clone().unwrap_or_else(|| format!("sqlite://{}/nudge.db", temp.display()));
-            let store = store::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
-            let read_model = ReadModel::connect(&read_models_beside(&url)).await?;
-            let app = Application::build(
-                ([127, 0, 0, 1], 0).into(),
-                store,
-                read_model,
-                ProjectionConfig::default(),
-                Limits::default(),
-            )
-            .await?;
-            let address = app.local_addr()?;
-            let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-            (format!("http://{address}"), Some(server))
+            let url = store.clone().unwrap_or_else(|| temp.sqlite_url());
+            let (address, server) = serve(&url, &stop).await?;
+            (address, Some(server))
         }
     };
 
@@ -91,7 +76,6 @@ pub async fn ingest(args: BenchIngestArgs) -> anyhow::Result<()> {
     if let Some(server) = server {
         server.await??;
     }
-    let _ = std::fs::remove_dir_all(&temp);
 
     latencies.sort_unstable();
     let rate = args.events as f64 / elapsed.as_secs_f64();
@@ -132,13 +116,4 @@ fn requests(args: &BenchIngestArgs) -> Vec<Bytes> {
             Bytes::from(body.to_string())
         })
         .collect()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1_000.0
 }

@@ -1,0 +1,84 @@
+//! `nudge bench projection`: events per second from the store to committed
+//! read-model rows, over a simulated population.
+
+use std::{sync::Arc, time::Instant};
+
+use anyhow::{Context, bail};
+use chrono::{TimeZone, Utc};
+use ml::Population;
+use projections::{FeatureProjection, ProjectionConfig, ReadModel, Table};
+use store::EventStore;
+use tokio_util::sync::CancellationToken;
+
+use super::TempFolder;
+use crate::config::{BenchProjectionArgs, read_models_beside};
+
+/// Fills an empty store with the population's events (or takes the events of a
+/// store filled before), then times the projection into a fresh read model from
+/// position 0 until its checkpoint reaches the head.
+pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
+    let temp = TempFolder::new();
+    let url = args.store.clone().unwrap_or_else(|| temp.sqlite_url());
+    let store = store::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
+    let read_model = ReadModel::connect(&read_models_beside(&url)).await?;
+    if read_model.checkpoint(Table::Live).await?.is_some() {
+        bail!("the read model already holds rows: the benchmark needs a fresh one");
+    }
+    match store.head().await? {
+        0 => fill(store.as_ref(), &args).await?,
+        stored => println!("projecting the {stored} events already stored"),
+    }
+    if args.fill_only {
+        return Ok(());
+    }
+
+    let config = ProjectionConfig {
+        batch_events: args.batch_events as usize,
+        partitions: usize::from(args.partitions),
+        ..ProjectionConfig::default()
+    };
+    let head = store.head().await?;
+    let stop = CancellationToken::new();
+    let projecting = Instant::now();
+    let projection = FeatureProjection::start(Arc::clone(&store), read_model, config, stop.clone()).await?;
+    while !projection.wait_for(head, std::time::Duration::from_secs(10)).await {
+        let checkpoint = projection.checkpoint();
+        println!(
+            "projected {checkpoint} of {head} ({:.0} events/s so far)",
+            checkpoint as f64 / projecting.elapsed().as_secs_f64()
+        );
+    }
+    let elapsed = projecting.elapsed();
+    stop.cancel();
+    println!(
+        "projected {head} events to committed rows in {:.1} s: {:.0} events/s",
+        elapsed.as_secs_f64(),
+        head as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Appends the population's events, day by day, until there are `--events`.
+async fn fill(store: &dyn EventStore, args: &BenchProjectionArgs) -> anyhow::Result<()> {
+    let start = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).single().context("start date")?;
+    let population = Population::new(args.players, args.seed, start);
+    let filling = Instant::now();
+    let mut appended = 0usize;
+    let mut day = 0;
+    while (appended as u64) < args.events {
+        let mut events = population.day(day);
+        events.truncate((args.events - appended as u64) as usize);
+        Population::append(store, &events).await?;
+        appended += events.len();
+        day += 1;
+        println!("filled day {day}: {appended} events");
+    }
+    let filled = filling.elapsed();
+    println!(
+        "store filled: {appended} events of {} players over {day} days in {:.1} s ({:.0} events/s appended)",
+        args.players,
+        filled.as_secs_f64(),
+        appended as f64 / filled.as_secs_f64()
+    );
+    Ok(())
+}
