@@ -235,9 +235,4 @@ impl PlayerFeatures {
     pub fn features(&self) -> Features {
         Features::of(self)
     }
-
-    /// The latest event time seen, in milliseconds since the Unix epoch.
-    pub fn last_seen_millis(&self) -> Option<i64> {
-        self.last_seen
-    }
 }

@@ -40,11 +40,6 @@ impl Population {
         Self { players, seed, start }
     }
 
-    /// How many players there are.
-    pub fn players(&self) -> u64 {
-        self.players
-    }
-
     /// Every event of day `day` (from 0), in time order; one player's events are
     /// also in the order they happened.
     pub fn day(&self, day: u32) -> Vec<PlayerEvent> {

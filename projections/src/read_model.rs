@@ -179,11 +179,6 @@ impl ReadModel {
         dispatch!(self, model => model.start_rebuild().await)
     }
 
-    /// Whether a rebuild was started and has not replaced the live rows yet.
-    pub async fn rebuild_pending(&self) -> Result<bool, ProjectionError> {
-        Ok(self.checkpoint(Table::Rebuild).await?.is_some())
-    }
-
     /// Replaces the live rows and checkpoint with the rebuilt ones, in one transaction.
     pub async fn promote_rebuild(&self) -> Result<(), ProjectionError> {
         dispatch!(self, model => model.promote_rebuild().await)
