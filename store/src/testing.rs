@@ -62,12 +62,14 @@ impl PgSchema {
     /// The store URL that puts everything in this schema.
     pub fn url(&self) -> String {
         let separator = if self.url.contains('?') { '&' } else { '?' };
-        format!("{}{separator}options=-c%20search_path%3D{}", self.url, self.name)
+        format!("{}{separator}options=-c%20search_path%3D{}&application_name={}", self.url, self.name, self.name)
     }
 
     /// Connection options that put everything in this schema.
     pub fn options(&self) -> Result<PgConnectOptions, StoreError> {
-        Ok(PgConnectOptions::from_str(&self.url)?.options([("search_path", self.name.as_str())]))
+        Ok(PgConnectOptions::from_str(&self.url)?
+            .options([("search_path", self.name.as_str())])
+            .application_name(&self.name))
     }
 
     /// Opens a store in it (call again for a second process on the same data).
@@ -78,7 +80,7 @@ impl PgSchema {
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
-        let url = self.url.clone();
+        let (url, name) = (self.url.clone(), self.name.clone());
         let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
         // Drop may run inside a runtime (or while unwinding from a panic), so the
         // schema is dropped from a thread with a runtime of its own.
@@ -86,6 +88,15 @@ impl Drop for PgSchema {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
                 let mut conn = PgConnection::connect(&url).await?;
+                // Connections still open on the schema (a task of the test's own
+                // runtime, blocked by this very drop, may hold one in a transaction)
+                // would make the drop wait forever: end them first.
+                sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+                    .bind(&name)
+                    .execute(&mut conn)
+                    .await?;
+                // And never hang on a lock: fail loudly instead.
+                sqlx::query("SET lock_timeout = '30s'").execute(&mut conn).await?;
                 sqlx::query(&sql).execute(&mut conn).await?;
                 Ok::<_, sqlx::Error>(())
             })?;
