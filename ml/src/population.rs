@@ -2,12 +2,10 @@
 //! bets and settlements, deposits (some failing), withdrawals, limits and the odd
 //! self-exclusion, each player with a rhythm of their own.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Duration, Utc};
 use domain::{Channel, Country, Currency, EventData, LimitKind, LimitPeriod, Money, PlayerEvent, PlayerId};
 use serde_json::Map;
-use store::{EventStore, ExpectedRevision, NewEvent, StoreError, StreamAppend};
+use store::{EventStore, StoreError, StreamAppend};
 
 use crate::random::Random;
 
@@ -54,17 +52,7 @@ impl Population {
     /// Appends `events` to their players' streams, a thousand to a call.
     pub async fn append(store: &dyn EventStore, events: &[PlayerEvent]) -> Result<(), StoreError> {
         for chunk in events.chunks(1_000) {
-            let mut appends: Vec<StreamAppend> = Vec::new();
-            let mut by_stream: HashMap<String, usize> = HashMap::new();
-            for event in chunk {
-                let stream = event.stream_name();
-                let at = *by_stream.entry(stream.clone()).or_insert_with(|| {
-                    appends.push(StreamAppend { stream, expected: ExpectedRevision::Any, events: Vec::new() });
-                    appends.len() - 1
-                });
-                appends[at].events.push(NewEvent::from(event));
-            }
-            store.append(appends).await?;
+            store.append(StreamAppend::per_stream(chunk).0).await?;
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     ProjectionError,
-    read_model::{PlayerRow, ReadModel, RowUpdate, Table},
+    read_model::{ReadModel, RowUpdate, Table},
 };
 
 /// The partition a stream's events go to: fixed for a given count.
@@ -84,8 +84,7 @@ impl Partition {
     async fn fold(&mut self, events: Vec<RecordedEvent>) -> Result<Vec<RowUpdate>, ProjectionError> {
         self.activate(&events).await?;
         let now = Instant::now();
-        let mut changed = Vec::new();
-        let mut seen = HashSet::new();
+        let mut changed = HashSet::new();
         for recorded in events {
             let Some(player_id) = recorded.stream.strip_prefix(STREAM_PREFIX) else { continue };
             let Some(actor) = self.players.get_mut(player_id) else { continue };
@@ -103,21 +102,15 @@ impl Partition {
             }
             actor.revision = Some(recorded.revision);
             actor.position = recorded.position;
-            if seen.insert(player_id.to_owned()) {
-                changed.push(player_id.to_owned());
+            if !changed.contains(player_id) {
+                changed.insert(player_id.to_owned());
             }
         }
         changed
             .into_iter()
             .filter_map(|player_id| {
                 let actor = self.players.get(&player_id)?;
-                let row = PlayerRow {
-                    player_id,
-                    revision: actor.revision.unwrap_or_default(),
-                    position: actor.position,
-                    state: actor.state.clone(),
-                };
-                Some(RowUpdate::of(&row))
+                Some(RowUpdate::of(player_id, actor.revision.unwrap_or_default(), actor.position, &actor.state))
             })
             .collect()
     }

@@ -64,16 +64,15 @@ pub struct RowUpdate {
 
 impl RowUpdate {
     /// Serializes a player's state and computes its features.
-    pub fn of(row: &PlayerRow) -> Result<Self, ProjectionError> {
-        let state = postcard::to_stdvec(&row.state)
-            .map_err(|source| ProjectionError::State { player_id: row.player_id.clone(), source })?;
-        Ok(Self {
-            player_id: row.player_id.clone(),
-            revision: row.revision,
-            position: row.position,
-            state,
-            features: row.state.features(),
-        })
+    pub fn of(
+        player_id: String,
+        revision: u64,
+        position: u64,
+        state: &PlayerFeatures,
+    ) -> Result<Self, ProjectionError> {
+        let bytes = postcard::to_stdvec(state)
+            .map_err(|source| ProjectionError::State { player_id: player_id.clone(), source })?;
+        Ok(Self { player_id, revision, position, state: bytes, features: state.features() })
     }
 }
 

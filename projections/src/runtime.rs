@@ -76,7 +76,6 @@ impl Runner {
             tokio::select! {
                 () = cancel.cancelled() => break Ok(()),
                 committed = landed(&mut committing), if committing.is_some() => {
-                    committing = None;
                     match committed {
                         Ok(checkpoint) if done(checkpoint) => break Ok(()),
                         Ok(_) => {}

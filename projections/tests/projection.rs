@@ -142,7 +142,7 @@ async fn every_feature_has_a_column_in_both_databases() {
         let mut state = PlayerFeatures::default();
         state.apply(&population().day(0)[0]);
         let row = projections::PlayerRow { player_id: "p0".to_owned(), revision: 0, position: 1, state };
-        let update = projections::read_model::RowUpdate::of(&row).unwrap();
+        let update = projections::read_model::RowUpdate::of("p0".to_owned(), 0, 1, &row.state).unwrap();
         read_model.commit(Table::Live, &[update], 1).await.unwrap();
         let dump = read_model.dump(Table::Live).await.unwrap();
         assert_eq!(dump.len(), 1);

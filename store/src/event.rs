@@ -1,5 +1,7 @@
 //! The data an event store takes in and hands back.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use domain::PlayerEvent;
 use uuid::Uuid;
@@ -54,6 +56,29 @@ pub struct StreamAppend {
     pub expected: ExpectedRevision,
     /// The events, in order.
     pub events: Vec<NewEvent>,
+}
+
+impl StreamAppend {
+    /// One append per player stream (guarded by nothing), in order of first
+    /// appearance, and for each event where its answer will be: (index of its
+    /// stream's append, index within it).
+    pub fn per_stream(events: &[PlayerEvent]) -> (Vec<StreamAppend>, Vec<(usize, usize)>) {
+        let mut appends: Vec<StreamAppend> = Vec::new();
+        let mut by_stream: HashMap<String, usize> = HashMap::new();
+        let slots = events
+            .iter()
+            .map(|event| {
+                let stream = event.stream_name();
+                let a = *by_stream.entry(stream.clone()).or_insert_with(|| {
+                    appends.push(StreamAppend { stream, expected: ExpectedRevision::Any, events: Vec::new() });
+                    appends.len() - 1
+                });
+                appends[a].events.push(NewEvent::from(event));
+                (a, appends[a].events.len() - 1)
+            })
+            .collect();
+        (appends, slots)
+    }
 }
 
 /// Where one appended event landed.

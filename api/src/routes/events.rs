@@ -1,16 +1,14 @@
 //! Ingest (`POST /v1/events`) and stream reads (`GET /v1/players/{id}/events`).
 
-use std::collections::HashMap;
-
 use axum::{
     Json,
     extract::{Path, Query, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
 };
 use bytes::Bytes;
-use domain::{PlayerEvent, PlayerId};
+use domain::PlayerId;
 use serde::{Deserialize, Serialize};
-use store::{ExpectedRevision, NewEvent, StreamAppend};
+use store::StreamAppend;
 
 use crate::{AppState, ingest, problem::ApiError};
 
@@ -51,7 +49,7 @@ pub async fn ingest(
     })?;
     let events = ingest::events(&headers, &body, state.limits.max_batch)?;
     tracing::Span::current().record("events", events.len());
-    let (appends, slots) = group_by_stream(&events);
+    let (appends, slots) = StreamAppend::per_stream(&events);
     let answers = state.store.append(appends).await?;
     let results = events
         .iter()
@@ -73,26 +71,6 @@ pub async fn ingest(
         .increment(results.len() as u64 - duplicates);
     metrics::counter!("nudge_ingested_events_total", "outcome" => "duplicate").increment(duplicates);
     Ok((StatusCode::ACCEPTED, Json(IngestResponse { results })))
-}
-
-/// One append per player stream, in order of first appearance, and for each event
-/// where its answer will be: (index of its stream's append, index within it).
-fn group_by_stream(events: &[PlayerEvent]) -> (Vec<StreamAppend>, Vec<(usize, usize)>) {
-    let mut appends: Vec<StreamAppend> = Vec::new();
-    let mut by_stream: HashMap<String, usize> = HashMap::new();
-    let slots = events
-        .iter()
-        .map(|event| {
-            let stream = event.stream_name();
-            let a = *by_stream.entry(stream.clone()).or_insert_with(|| {
-                appends.push(StreamAppend { stream, expected: ExpectedRevision::Any, events: Vec::new() });
-                appends.len() - 1
-            });
-            appends[a].events.push(NewEvent::from(event));
-            (a, appends[a].events.len() - 1)
-        })
-        .collect();
-    (appends, slots)
 }
 
 /// Query of a stream read.

@@ -186,9 +186,10 @@ impl Features {
             ..Self::default()
         };
 
-        let (mut night, mut after_loss, mut after_other) = (0, (0, 0), (0, 0));
+        let (mut bets_7d, mut night, mut after_loss, mut after_other) = (0, 0, (0, 0), (0, 0));
         for bet in state.bets.iter().filter(|b| within(b.0, WEEK)) {
             let (t, stake) = (bet.0, bet.1);
+            bets_7d += 1;
             if within(t, HOUR) {
                 features.stake_1h += stake;
                 features.bets_1h += 1;
@@ -206,8 +207,7 @@ impl Features {
                 AfterSettlement::Neither => {}
             }
         }
-        let bets_7d = state.bets.iter().filter(|b| within(b.0, WEEK)).count();
-        features.night_bet_share_7d = if bets_7d == 0 { 0.0 } else { f64::from(night) / bets_7d as f64 };
+        features.night_bet_share_7d = if bets_7d == 0 { 0.0 } else { f64::from(night) / f64::from(bets_7d) };
         features.loss_chasing = ratio_of_means(after_loss, after_other);
 
         let (mut payout_1h, mut payout_24h) = (0, 0);
