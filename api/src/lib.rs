@@ -6,6 +6,7 @@ pub mod config;
 mod ingest;
 pub mod problem;
 pub mod routes;
+pub mod simulate;
 pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};

@@ -1,7 +1,7 @@
 //! nudge's models, and the simulator of player populations that tests and
 //! benchmarks feed the service with.
 
-mod population;
+mod simulator;
 mod random;
 
-pub use population::Population;
+pub use simulator::{Archetype, Mix, MixError, Population, Truth};

@@ -1,0 +1,151 @@
+//! `nudge simulate`: a simulated population's events, posted to a running nudge
+//! or written to a file, and its ground truth beside them.
+
+use std::{
+    fs::File,
+    hash::{DefaultHasher, Hash, Hasher},
+    io::{BufWriter, Write},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use ml::Population;
+use reqwest::{StatusCode, Url};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use crate::config::SimulateArgs;
+
+/// Longest wait between two tries of a batch the target could not take.
+const MOST_BACKOFF: Duration = Duration::from_secs(10);
+/// Tries of one batch before giving up.
+const TRIES: u32 = 12;
+
+/// Runs `nudge simulate`.
+pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let start = args.start.and_hms_opt(0, 0, 0).context("the start date has no midnight")?.and_utc();
+    let population =
+        Population::new(args.players, args.seed, start).with_mix(args.mix).with_horizon(args.days);
+    let truth = args.truth_path();
+    let mut file = BufWriter::new(File::create(&truth).with_context(|| format!("cannot create {}", truth.display()))?);
+    population.write_truth(&mut file).and_then(|()| file.flush()).with_context(|| format!("cannot write {}", truth.display()))?;
+
+    let progress = ProgressBar::new(u64::from(args.days)).with_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] day {pos}/{len}: {msg}")
+            .context("progress template")?,
+    );
+    let events = match (&args.target, &args.out) {
+        (Some(target), _) => post(&population, &args, target, &progress).await?,
+        (None, Some(out)) => write(&population, args.days, out, &progress)?,
+        (None, None) => bail!("give --target or --out"),
+    };
+    progress.finish_and_clear();
+    let destination = args.target.as_ref().map_or_else(
+        || args.out.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        Url::to_string,
+    );
+    println!(
+        "{events} events of {} players over {} days ({}) sent to {destination}; ground truth in {}",
+        args.players,
+        args.days,
+        args.mix,
+        truth.display()
+    );
+    Ok(())
+}
+
+/// Writes every day's events to `out`, one JSON CloudEvent per line.
+fn write(population: &Population, days: u32, out: &std::path::Path, progress: &ProgressBar) -> anyhow::Result<u64> {
+    let mut file = BufWriter::new(File::create(out).with_context(|| format!("cannot create {}", out.display()))?);
+    let mut written = 0u64;
+    for day in 0..days {
+        for event in population.day(day) {
+            serde_json::to_writer(&mut file, &event.to_json())?;
+            file.write_all(b"\n")?;
+            written += 1;
+        }
+        progress.inc(1);
+        progress.set_message(format!("{written} events"));
+    }
+    file.flush().with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(written)
+}
+
+/// Posts every day's events to the target in batches over `--concurrency`
+/// lanes; a player's events always take the same lane, so they stay in order.
+async fn post(population: &Population, args: &SimulateArgs, target: &Url, progress: &ProgressBar) -> anyhow::Result<u64> {
+    let url = target.join("v1/events").with_context(|| format!("{target} cannot take a path"))?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let lanes = usize::from(args.concurrency);
+    let (senders, tasks): (Vec<mpsc::Sender<String>>, Vec<JoinHandle<anyhow::Result<()>>>) = (0..lanes)
+        .map(|_| {
+            let (sender, receiver) = mpsc::channel(2);
+            (sender, tokio::spawn(lane(client.clone(), url.clone(), receiver)))
+        })
+        .unzip();
+    let mut sent = 0u64;
+    for day in 0..args.days {
+        let generator = population.clone();
+        let events = tokio::task::spawn_blocking(move || generator.day(day)).await?;
+        let mut per_lane: Vec<Vec<String>> = vec![Vec::new(); lanes];
+        for event in &events {
+            let mut hasher = DefaultHasher::new();
+            event.player_id.as_str().hash(&mut hasher);
+            per_lane[(hasher.finish() % lanes as u64) as usize].push(event.to_json().to_string());
+        }
+        for (sender, bodies) in senders.iter().zip(per_lane) {
+            for chunk in bodies.chunks(args.batch as usize) {
+                if sender.send(format!("[{}]", chunk.join(","))).await.is_err() {
+                    break;
+                }
+            }
+        }
+        sent += events.len() as u64;
+        progress.inc(1);
+        progress.set_message(format!("{sent} events"));
+    }
+    drop(senders);
+    for task in tasks {
+        task.await??;
+    }
+    Ok(sent)
+}
+
+/// Posts the batches it is handed, one at a time, in order.
+async fn lane(client: reqwest::Client, url: Url, mut batches: mpsc::Receiver<String>) -> anyhow::Result<()> {
+    while let Some(body) = batches.recv().await {
+        send(&client, &url, body).await?;
+    }
+    Ok(())
+}
+
+/// Posts one batch, trying again with backoff while the target is down or
+/// overloaded: ingest is idempotent, so a batch sent twice is stored once.
+async fn send(client: &reqwest::Client, url: &Url, body: String) -> anyhow::Result<()> {
+    let mut backoff = Duration::from_millis(200);
+    for _ in 0..TRIES {
+        let answer = client
+            .post(url.clone())
+            .header("content-type", "application/cloudevents-batch+json")
+            .body(body.clone())
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => return Ok(()),
+            Ok(response) if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                tracing::warn!(status = %response.status(), "the target could not take a batch; trying again");
+            }
+            Ok(response) => {
+                let status = response.status();
+                bail!("{url} refused a batch with {status}: {}", response.text().await.unwrap_or_default());
+            }
+            Err(error) if error.is_connect() || error.is_timeout() => {
+                tracing::warn!(%error, "cannot reach the target; trying again");
+            }
+            Err(error) => return Err(error).with_context(|| format!("cannot post to {url}")),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MOST_BACKOFF);
+    }
+    bail!("{url} did not take a batch after {TRIES} tries")
+}

@@ -1,0 +1,222 @@
+//! Kinds of player and what stays the same about each player from day to day.
+
+use std::{fmt, str::FromStr};
+
+use crate::random::Random;
+
+/// A kind of player the simulator makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Archetype {
+    /// Plays now and then, small stakes, short sessions.
+    Casual,
+    /// Plays most days, moderate stakes.
+    Regular,
+    /// Large stakes and deposits, in control.
+    HighRoller,
+    /// Shows growing signs of harm; most end by excluding themselves.
+    AtRisk,
+    /// Plays less and less, then not at all.
+    Churner,
+}
+
+impl Archetype {
+    /// Every archetype, in the order of [`Mix`] shares.
+    pub const ALL: [Self; 5] = [Self::Casual, Self::Regular, Self::HighRoller, Self::AtRisk, Self::Churner];
+
+    /// The archetype's name, as the ground-truth file and `--mix` write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Casual => "casual",
+            Self::Regular => "regular",
+            Self::HighRoller => "high_roller",
+            Self::AtRisk => "at_risk",
+            Self::Churner => "churner",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+impl fmt::Display for Archetype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The share of each archetype in a population, in the order of [`Archetype::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mix([f64; 5]);
+
+impl Default for Mix {
+    fn default() -> Self {
+        Self([0.42, 0.30, 0.05, 0.08, 0.15])
+    }
+}
+
+/// Why a `--mix` value was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MixError {
+    /// A part is not `name=share`.
+    #[error("`{0}` is not name=share")]
+    Syntax(String),
+    /// A name that is no archetype.
+    #[error("unknown archetype `{0}` (known: casual, regular, high_roller, at_risk, churner)")]
+    Unknown(String),
+    /// A share that is not a finite number at least 0.
+    #[error("the share of `{0}` must be a number at least 0")]
+    Share(String),
+    /// All shares are zero.
+    #[error("at least one share must be above 0")]
+    Empty,
+}
+
+impl FromStr for Mix {
+    type Err = MixError;
+
+    /// Reads `casual=0.4,at_risk=0.1,...`; archetypes not named get no share, and
+    /// the shares are scaled to sum to one.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut shares = [0.0; 5];
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, share) = part.split_once('=').ok_or_else(|| MixError::Syntax(part.to_owned()))?;
+            let archetype = Archetype::parse(name.trim()).ok_or_else(|| MixError::Unknown(name.trim().to_owned()))?;
+            let share: f64 = share.trim().parse().map_err(|_| MixError::Share(name.trim().to_owned()))?;
+            if !share.is_finite() || share < 0.0 {
+                return Err(MixError::Share(name.trim().to_owned()));
+            }
+            shares[archetype as usize] = share;
+        }
+        let total: f64 = shares.iter().sum();
+        if total <= 0.0 {
+            return Err(MixError::Empty);
+        }
+        Ok(Self(shares.map(|share| share / total)))
+    }
+}
+
+impl fmt::Display for Mix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> =
+            Archetype::ALL.iter().zip(self.0).map(|(a, share)| format!("{a}={share:.3}")).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+impl Mix {
+    fn pick(&self, u: f64) -> Archetype {
+        let mut acc = 0.0;
+        for (archetype, share) in Archetype::ALL.into_iter().zip(self.0) {
+            acc += share;
+            if u < acc {
+                return archetype;
+            }
+        }
+        Archetype::Casual
+    }
+}
+
+/// An at-risk player's course: harm grows from `onset` over `ramp` days.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Harm {
+    pub(crate) onset: f64,
+    pub(crate) ramp: f64,
+    /// The day they exclude themselves, if they do.
+    pub(crate) excluded_on: Option<i64>,
+}
+
+/// A churner's course: play fades from day `from` over `days` days, then stops.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fade {
+    pub(crate) from: f64,
+    pub(crate) days: f64,
+}
+
+/// What stays the same about a player from day to day.
+#[derive(Debug, Clone)]
+pub(crate) struct Profile {
+    pub(crate) archetype: Archetype,
+    /// Chance of playing on a weekday.
+    pub(crate) activity: f64,
+    /// Typical stake, in cents.
+    pub(crate) stake: f64,
+    /// Typical session length, in minutes.
+    pub(crate) minutes: f64,
+    /// Bets per minute.
+    pub(crate) pace: f64,
+    /// Chance a session starts after midnight.
+    pub(crate) night: f64,
+    /// Typical deposit, in cents.
+    pub(crate) deposit: f64,
+    /// Index of the favourite game category.
+    pub(crate) favourite: usize,
+    pub(crate) harm: Option<Harm>,
+    pub(crate) fade: Option<Fade>,
+}
+
+impl Profile {
+    /// The profile of one player; `horizon` is the number of days simulated, which
+    /// places the at-risk and churning courses inside it.
+    pub(crate) fn new(random: &mut Random, mix: &Mix, horizon: f64, categories: usize) -> Self {
+        let archetype = mix.pick(random.unit());
+        let mut between = |low: f64, high: f64| low + (high - low) * random.unit();
+        let (activity, stake, minutes, pace, deposit) = match archetype {
+            Archetype::Casual => (between(0.10, 0.30), between(50.0, 300.0), between(10.0, 30.0), 0.8, 2_000.0),
+            Archetype::Regular | Archetype::AtRisk => {
+                (between(0.35, 0.70), between(100.0, 800.0), between(15.0, 40.0), 0.8, 5_000.0)
+            }
+            Archetype::HighRoller => {
+                (between(0.30, 0.60), between(2_000.0, 15_000.0), between(30.0, 90.0), 0.8, 100_000.0)
+            }
+            Archetype::Churner => (between(0.25, 0.60), between(80.0, 600.0), between(15.0, 50.0), 0.9, 3_000.0),
+        };
+        let night = if random.chance(0.1) { 0.3 } else { 0.03 };
+        let pace = pace * (0.6 + 0.8 * random.unit());
+        let favourite = random.range(0, categories as i64) as usize;
+        let harm = (archetype == Archetype::AtRisk).then(|| {
+            let onset = -12.0 + (horizon - 10.0).max(1.0) * random.unit();
+            let ramp = 10.0 + 10.0 * random.unit();
+            let excludes = random.chance(0.85);
+            let day = (onset + ramp + 5.0 * random.unit()).floor() as i64;
+            Harm { onset, ramp, excluded_on: excludes.then_some(day.max(1)) }
+        });
+        let fade = (archetype == Archetype::Churner)
+            .then(|| Fade { from: horizon * (0.15 + 0.5 * random.unit()), days: 5.0 + 9.0 * random.unit() });
+        Self { archetype, activity, stake, minutes, pace, night, deposit, favourite, harm, fade }
+    }
+
+    /// How far harm has grown on `day`: 0 (none) to 1.
+    pub(crate) fn harm_on(&self, day: i64) -> f64 {
+        self.harm.map_or(0.0, |h| ((day as f64 - h.onset) / h.ramp).clamp(0.0, 1.0))
+    }
+
+    /// How far play has faded on `day`: 0 (not yet) to 1 (gone).
+    pub(crate) fn fade_on(&self, day: i64) -> f64 {
+        self.fade.map_or(0.0, |f| ((day as f64 - f.from) / f.days).clamp(0.0, 1.0))
+    }
+
+    /// Whether the player is done playing by `day`: excluded before it, or faded out.
+    pub(crate) fn gone_on(&self, day: i64) -> bool {
+        self.harm.and_then(|h| h.excluded_on).is_some_and(|excluded| day > excluded) || self.fade_on(day) >= 1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mix_reads_names_and_scales_shares() {
+        let mix: Mix = "casual=1, at_risk=1".parse().unwrap();
+        assert_eq!(mix, Mix([0.5, 0.0, 0.0, 0.5, 0.0]));
+        assert_eq!(mix.pick(0.2), Archetype::Casual);
+        assert_eq!(mix.pick(0.7), Archetype::AtRisk);
+        assert_eq!("gambler=1".parse::<Mix>(), Err(MixError::Unknown("gambler".into())));
+        assert_eq!("casual".parse::<Mix>(), Err(MixError::Syntax("casual".into())));
+        assert_eq!("casual=-1".parse::<Mix>(), Err(MixError::Share("casual".into())));
+        assert_eq!("casual=0".parse::<Mix>(), Err(MixError::Empty));
+        let default = Mix::default();
+        assert_eq!(default.to_string().parse::<Mix>().map(|m| m.to_string()), Ok(default.to_string()));
+    }
+}

@@ -1,0 +1,97 @@
+use std::collections::HashMap;
+
+use chrono::TimeZone;
+use domain::{EventData, PlayerFeatures};
+
+use super::*;
+
+fn population() -> Population {
+    Population::new(300, 3, Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).single().unwrap())
+}
+
+#[test]
+fn the_same_seed_gives_the_same_events_in_time_order() {
+    let (a, b) = (population().day(1), population().day(1));
+    assert_eq!(a, b);
+    assert!(!a.is_empty());
+    assert!(a.windows(2).all(|w| w[0].time <= w[1].time));
+    assert_ne!(a, Population::new(300, 4, population().start).day(1));
+}
+
+#[test]
+fn every_player_registers_on_the_first_day_and_events_validate() {
+    let day = population().day(0);
+    let registered = day.iter().filter(|e| matches!(e.data, EventData::Registered { .. })).count();
+    assert_eq!(registered, 300);
+    for event in &day {
+        assert_eq!(PlayerEvent::from_json(&event.to_json()).as_ref(), Ok(event));
+    }
+}
+
+#[test]
+fn days_follow_each_other_and_excluded_players_stop() {
+    let population = population();
+    let truth: HashMap<String, Truth> = population.truth().into_iter().map(|t| (t.player_id.clone(), t)).collect();
+    let mut last: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut excluded: HashMap<String, i64> = HashMap::new();
+    for day in 0..30 {
+        for event in population.day(day) {
+            let player = event.player_id.as_str().to_owned();
+            assert!(last.get(&player).is_none_or(|t| *t <= event.time), "{player} went back in time");
+            assert!(!excluded.contains_key(&player), "{player} played after excluding themselves");
+            last.insert(player.clone(), event.time);
+            if matches!(event.data, EventData::SelfExcluded { .. }) {
+                assert_eq!(truth[&player].archetype, Archetype::AtRisk);
+                assert_eq!(truth[&player].self_exclusion_day, Some(i64::from(day)));
+                excluded.insert(player, i64::from(day));
+            }
+        }
+    }
+    let expected = truth.values().filter(|t| t.self_exclusion_day.is_some()).count();
+    assert_eq!(excluded.len(), expected);
+    assert!(expected > 5, "{expected} players excluded themselves");
+}
+
+#[test]
+fn at_risk_players_show_harm_before_they_exclude_themselves() {
+    let population = population().with_mix("regular=1,at_risk=1".parse().unwrap());
+    let truth: HashMap<String, Truth> = population.truth().into_iter().map(|t| (t.player_id.clone(), t)).collect();
+    let mut folds: HashMap<String, PlayerFeatures> = HashMap::new();
+    // The longest session each player played in the week before excluding
+    // themselves (at-risk) or in the last week (regular).
+    let mut longest: HashMap<String, i64> = HashMap::new();
+    for day in 0..30 {
+        for event in population.day(day) {
+            let player = event.player_id.as_str().to_owned();
+            let fold = folds.entry(player.clone()).or_default();
+            fold.apply(&event);
+            let week_before = match truth[&player].self_exclusion_day {
+                Some(excluded) => (excluded - 7..=excluded).contains(&i64::from(day)),
+                None => day >= 23,
+            };
+            if week_before && matches!(event.data, EventData::SessionEnded) {
+                let seconds = fold.features().session_seconds;
+                longest.entry(player).and_modify(|s| *s = (*s).max(seconds)).or_insert(seconds);
+            }
+        }
+    }
+    let mean = |archetype: Archetype, excluded: bool| {
+        let picked: Vec<i64> = longest
+            .iter()
+            .filter(|(p, _)| truth[*p].archetype == archetype && truth[*p].self_exclusion_day.is_some() == excluded)
+            .map(|(_, s)| *s)
+            .collect();
+        picked.iter().sum::<i64>() as f64 / picked.len().max(1) as f64
+    };
+    let (harmed, regular) = (mean(Archetype::AtRisk, true), mean(Archetype::Regular, false));
+    assert!(harmed > 2.0 * regular, "longest sessions: at risk {harmed} s, regular {regular} s");
+}
+
+#[test]
+fn the_truth_file_has_a_line_per_player() {
+    let mut out = Vec::new();
+    population().write_truth(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 301);
+    assert!(text.lines().any(|l| l.contains(",at_risk,")));
+}
