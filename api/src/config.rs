@@ -30,6 +30,33 @@ pub enum Command {
     Bench(BenchCommand),
     /// Simulate a player population: post its events to a running nudge or write them to a file.
     Simulate(SimulateArgs),
+    /// Train a model version by replaying every player stream, and print its metrics.
+    Train(TrainArgs),
+}
+
+/// Options of `nudge train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Event store URL to replay.
+    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
+    pub store: String,
+    /// Precision the harm threshold is chosen for, on the validation points.
+    #[arg(long, default_value_t = 0.5, value_parser = unit_interval)]
+    pub harm_precision: f64,
+    /// Precision the churn threshold is chosen for, on the validation points.
+    #[arg(long, default_value_t = 0.6, value_parser = unit_interval)]
+    pub churn_precision: f64,
+    /// Also write the artifact (JSON) to this file.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// A number strictly between 0 and 1.
+fn unit_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
+        _ => Err(format!("`{s}` is not a number between 0 and 1")),
+    }
 }
 
 /// Options of `nudge simulate`.

@@ -8,6 +8,7 @@ pub mod problem;
 pub mod routes;
 pub mod simulate;
 pub mod telemetry;
+pub mod train;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 

@@ -24,11 +24,13 @@ const TRIES: u32 = 12;
 /// Runs `nudge simulate`.
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let start = args.start.and_hms_opt(0, 0, 0).context("the start date has no midnight")?.and_utc();
-    let population =
-        Population::new(args.players, args.seed, start).with_mix(args.mix).with_horizon(args.days);
+    let population = Population::new(args.players, args.seed, start).with_mix(args.mix).with_horizon(args.days);
     let truth = args.truth_path();
     let mut file = BufWriter::new(File::create(&truth).with_context(|| format!("cannot create {}", truth.display()))?);
-    population.write_truth(&mut file).and_then(|()| file.flush()).with_context(|| format!("cannot write {}", truth.display()))?;
+    population
+        .write_truth(&mut file)
+        .and_then(|()| file.flush())
+        .with_context(|| format!("cannot write {}", truth.display()))?;
 
     let progress = ProgressBar::new(u64::from(args.days)).with_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] day {pos}/{len}: {msg}")
@@ -40,10 +42,10 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         (None, None) => bail!("give --target or --out"),
     };
     progress.finish_and_clear();
-    let destination = args.target.as_ref().map_or_else(
-        || args.out.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-        Url::to_string,
-    );
+    let destination = args
+        .target
+        .as_ref()
+        .map_or_else(|| args.out.as_ref().map(|p| p.display().to_string()).unwrap_or_default(), Url::to_string);
     println!(
         "{events} events of {} players over {} days ({}) sent to {destination}; ground truth in {}",
         args.players,
@@ -73,7 +75,12 @@ fn write(population: &Population, days: u32, out: &std::path::Path, progress: &P
 
 /// Posts every day's events to the target in batches over `--concurrency`
 /// lanes; a player's events always take the same lane, so they stay in order.
-async fn post(population: &Population, args: &SimulateArgs, target: &Url, progress: &ProgressBar) -> anyhow::Result<u64> {
+async fn post(
+    population: &Population,
+    args: &SimulateArgs,
+    target: &Url,
+    progress: &ProgressBar,
+) -> anyhow::Result<u64> {
     let url = target.join("v1/events").with_context(|| format!("{target} cannot take a path"))?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let lanes = usize::from(args.concurrency);
@@ -132,7 +139,9 @@ async fn send(client: &reqwest::Client, url: &Url, body: String) -> anyhow::Resu
             .await;
         match answer {
             Ok(response) if response.status().is_success() => return Ok(()),
-            Ok(response) if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS => {
+            Ok(response)
+                if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS =>
+            {
                 tracing::warn!(status = %response.status(), "the target could not take a batch; trying again");
             }
             Ok(response) => {

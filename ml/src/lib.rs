@@ -1,7 +1,22 @@
-//! nudge's models, and the simulator of player populations that tests and
-//! benchmarks feed the service with.
+//! nudge's models: the training set built by replay, linfa training and
+//! evaluation, model artifacts and scoring; and the simulator of player
+//! populations that tests, benchmarks and demos feed the service with.
 
-mod simulator;
+mod artifact;
+mod dataset;
+mod error;
+mod evaluation;
+mod inputs;
+mod model;
 mod random;
+mod simulator;
+mod train;
 
+pub use artifact::{FORMAT, FamilyMetrics, ModelArtifact, Scaler, TargetModel, TrainingSummary};
+pub use dataset::{CHURN_HORIZON, HARM_HORIZON, Point, Replay, TrainingSet, replay};
+pub use error::MlError;
+pub use evaluation::{CalibrationBin, Evaluation};
+pub use inputs::{INPUT_NAMES, INPUTS, inputs};
+pub use model::{BinaryModel, Family, FitParams, Node, Split};
 pub use simulator::{Archetype, Mix, MixError, Population, Truth};
+pub use train::{TrainConfig, train};

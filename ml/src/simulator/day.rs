@@ -74,7 +74,8 @@ impl<'a> Day<'a> {
         if !excludes_today && !self.random.chance(play) {
             return;
         }
-        let sessions = 1 + i64::from(self.random.chance(0.2 + 0.5 * self.harm)) + i64::from(self.random.chance(0.4 * self.harm));
+        let sessions =
+            1 + i64::from(self.random.chance(0.2 + 0.5 * self.harm)) + i64::from(self.random.chance(0.4 * self.harm));
         let night = self.profile.night + 0.6 * self.harm;
         let first = if self.random.chance(night) {
             18 * 3600 + self.random.range(0, 4 * 3600)

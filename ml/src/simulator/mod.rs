@@ -14,8 +14,8 @@ use chrono::{DateTime, Duration, Utc};
 use domain::{PlayerEvent, PlayerId};
 use store::{EventStore, StoreError, StreamAppend};
 
-pub use archetype::{Archetype, Mix, MixError};
 use archetype::Profile;
+pub use archetype::{Archetype, Mix, MixError};
 pub(crate) use day::CATEGORIES;
 use day::Day;
 

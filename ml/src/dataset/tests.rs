@@ -1,0 +1,89 @@
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::{Channel, Currency, EventData, Money, PlayerEvent, PlayerId};
+use proptest::prelude::*;
+use serde_json::Map;
+
+use super::*;
+use crate::Population;
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).single().unwrap()
+}
+
+fn event(player: &str, n: u32, hours: i64, data: EventData) -> PlayerEvent {
+    PlayerEvent {
+        id: format!("{player}-{n}"),
+        source: "/test".into(),
+        player_id: PlayerId::parse(player).unwrap(),
+        time: start() + Duration::hours(hours),
+        data,
+        extra: Map::new(),
+        extensions: Default::default(),
+    }
+}
+
+fn replay_all(events: &[PlayerEvent]) -> TrainingSet {
+    let mut replay = Replay::new();
+    for (position, event) in events.iter().enumerate() {
+        replay.push(position as u64 + 1, event);
+    }
+    replay.finish()
+}
+
+#[test]
+fn points_are_labelled_from_later_events_only() {
+    let started = || EventData::SessionStarted { channel: Channel::Web };
+    let deposit = EventData::DepositSucceeded { amount: Money { amount: 1_000, currency: Currency::EUR } };
+    let events = [
+        event("a", 1, 0, started()),
+        event("a", 2, 1, EventData::SessionEnded), // point: excluded 6 days later, a session 2 days later
+        event("a", 3, 49, started()),
+        event("a", 4, 50, deposit.clone()), // point: excluded 5 days later, no session after
+        event("a", 5, 24 * 6 + 1, EventData::SelfExcluded { duration_days: 90 }),
+        event("b", 1, 24 * 20, started()),
+        event("b", 2, 24 * 20 + 1, EventData::SessionEnded), // point: 2 days before the end
+        event("b", 3, 24 * 22 + 1, deposit),
+    ];
+    let set = replay_all(&events);
+    let labels: Vec<(Option<bool>, Option<bool>)> = set.points.iter().map(|p| (p.harm, p.churn)).collect();
+    assert_eq!(labels, [(Some(true), Some(false)), (Some(true), Some(true)), (None, None), (None, None)]);
+    assert_eq!((set.events, set.players, set.positions), (8, 2, (1, 8)));
+}
+
+#[test]
+fn games_rank_by_players_within_their_category() {
+    let launch =
+        |game: &str, category: &str| EventData::GameLaunched { game_id: game.into(), category: category.into() };
+    let events = [
+        event("a", 1, 0, launch("slots-2", "slots")),
+        event("a", 2, 0, launch("slots-2", "slots")),
+        event("a", 3, 0, launch("slots-1", "slots")),
+        event("b", 1, 0, launch("slots-1", "slots")),
+        event("c", 1, 0, launch("slots-1", "slots")),
+        event("c", 2, 0, launch("live-1", "live")),
+    ];
+    let set = replay_all(&events);
+    assert_eq!(set.games["slots"], ["slots-1", "slots-2"]);
+    assert_eq!(set.games["live"], ["live-1"]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    /// Whatever follows a moment, the points up to it keep their inputs.
+    #[test]
+    fn later_events_never_change_a_points_inputs(seed in 0u64..1_000, cut_hours in 24i64..(24 * 6)) {
+        let population = Population::new(40, 7, start());
+        let other = Population::new(40, seed + 8, start());
+        let cut = start() + Duration::hours(cut_hours);
+        let days = |p: &Population| (0..7).flat_map(|d| p.day(d)).collect::<Vec<_>>();
+        let original = days(&population);
+        let mut changed: Vec<PlayerEvent> = original.iter().filter(|e| e.time <= cut).cloned().collect();
+        changed.extend(days(&other).into_iter().filter(|e| e.time > cut));
+        let (a, b) = (replay_all(&original), replay_all(&changed));
+        let before = |set: &TrainingSet| -> Vec<(u64, [f64; INPUTS])> {
+            set.points.iter().filter(|p| p.time <= cut.timestamp_millis()).map(|p| (p.position, p.inputs)).collect()
+        };
+        prop_assert!(!before(&a).is_empty());
+        prop_assert_eq!(before(&a), before(&b));
+    }
+}
