@@ -46,6 +46,13 @@ pub struct TrainArgs {
     /// Precision the churn threshold is chosen for, on the validation points.
     #[arg(long, default_value_t = 0.6, value_parser = unit_interval)]
     pub churn_precision: f64,
+    /// Read-model database whose registry gets the version: `sqlite://path` or
+    /// `postgres://...`; defaults as for `nudge serve`.
+    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true)]
+    pub read_models: Option<String>,
+    /// Activate the version once trained (a running nudge picks it up at its next start).
+    #[arg(long)]
+    pub activate: bool,
     /// Also write the artifact (JSON) to this file.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,

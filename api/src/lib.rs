@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 mod ingest;
+pub mod models;
 pub mod problem;
 pub mod routes;
 pub mod simulate;
@@ -13,6 +14,7 @@ pub mod train;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use models::Models;
 use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadModel};
 use store::EventStore;
 use tokio::net::TcpListener;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The feature projection and its read model.
     pub projection: FeatureProjection,
+    /// Model versions, the active one and training jobs.
+    pub models: Models,
 }
 
 /// Why the server could not start.
@@ -59,6 +63,9 @@ pub enum StartError {
     /// The projection could not start.
     #[error("cannot start the feature projection: {0}")]
     Projection(#[from] ProjectionError),
+    /// The model registry could not be read.
+    #[error("cannot load the active model: {0}")]
+    Models(#[from] ml::MlError),
 }
 
 /// The server, bound and ready to run.
@@ -80,10 +87,11 @@ impl Application {
         limits: Limits,
     ) -> Result<Self, StartError> {
         let listener = TcpListener::bind(listen).await?;
+        let models = Models::load(read_model.registry(), Arc::clone(&store)).await?;
         let stop_projection = CancellationToken::new();
         let projection =
             FeatureProjection::start(store.clone(), read_model, projection, stop_projection.clone()).await?;
-        let state = AppState { store, limits, metrics: telemetry::metrics(), projection };
+        let state = AppState { store, limits, metrics: telemetry::metrics(), projection, models };
         Ok(Self { listener, state, stop_projection: stop_projection.drop_guard() })
     }
 

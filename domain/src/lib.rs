@@ -1,11 +1,13 @@
 //! The language of nudge: player events, their CloudEvents 1.0 mapping and their
-//! validation, and the per-player feature fold. Pure: no I/O, no async.
+//! validation, the per-player feature fold and the intervention policy. Pure: no
+//! I/O, no async.
 
 mod cloudevent;
 mod event;
 mod features;
 mod money;
 mod player;
+mod policy;
 mod validation;
 
 pub use cloudevent::{EVENT_TYPES, event_uuid};
@@ -13,4 +15,7 @@ pub use event::{Channel, Country, EventData, InterventionResponse, LimitKind, Li
 pub use features::{FeatureValue, Features, PlayerFeatures};
 pub use money::{Currency, CurrencyError, Money};
 pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};
+pub use policy::{
+    Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, Policy, Recent, Rule, Situation,
+};
 pub use validation::{FieldError, ValidationErrors};

@@ -8,6 +8,9 @@ pub enum MlError {
     /// The event store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The registry's database failed.
+    #[error("model registry: {0}")]
+    Database(#[from] sqlx::Error),
     /// The task reading the store stopped before the end.
     #[error("the replay's reader stopped: {0}")]
     Reader(String),

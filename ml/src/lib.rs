@@ -2,6 +2,7 @@
 //! evaluation, model artifacts and scoring; and the simulator of player
 //! populations that tests, benchmarks and demos feed the service with.
 
+mod active;
 mod artifact;
 mod dataset;
 mod error;
@@ -9,14 +10,19 @@ mod evaluation;
 mod inputs;
 mod model;
 mod random;
+mod registry;
+mod scorer;
 mod simulator;
 mod train;
 
+pub use active::ActiveModel;
 pub use artifact::{FORMAT, FamilyMetrics, ModelArtifact, Scaler, TargetModel, TrainingSummary};
 pub use dataset::{CHURN_HORIZON, HARM_HORIZON, Point, Replay, TrainingSet, replay};
 pub use error::MlError;
 pub use evaluation::{CalibrationBin, Evaluation};
 pub use inputs::{INPUT_NAMES, INPUTS, inputs};
 pub use model::{BinaryModel, Family, FitParams, Node, Split};
+pub use registry::{ModelEntry, Registry};
+pub use scorer::{Reason, Scorer, Scoring, Target};
 pub use simulator::{Archetype, Mix, MixError, Population, Truth};
-pub use train::{TrainConfig, train};
+pub use train::{Progress, TrainConfig, train, train_from_store};

@@ -1,16 +1,19 @@
 //! Training: both families on both targets, split by time, one model version.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
+use chrono::Utc;
 use ndarray::Array2;
+use store::EventStore;
 
 use crate::{
     MlError,
     artifact::{FORMAT, FamilyMetrics, ModelArtifact, Scaler, TargetModel, TrainingSummary},
-    dataset::{Point, TrainingSet},
+    dataset::{Point, TrainingSet, replay},
     evaluation::{Evaluation, pr_auc, threshold_for_precision},
     inputs::{INPUT_NAMES, INPUTS},
     model::{BinaryModel, Family, FitParams},
+    registry::Registry,
 };
 
 /// Settings of a training run.
@@ -34,6 +37,37 @@ impl Default for TrainConfig {
 /// share up to `VALIDATION_END` chooses the family and threshold; the latest test.
 const TRAINING_END: f64 = 0.6;
 const VALIDATION_END: f64 = 0.8;
+
+/// Where a training run is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// Replaying the store: events replayed of those to replay.
+    Replaying {
+        /// Replayed so far.
+        events: u64,
+        /// The store's head when the replay began.
+        of: u64,
+    },
+    /// Fitting and evaluating, as described.
+    Fitting(String),
+}
+
+/// Replays `store`, trains a version and registers it; `progress` hears every step.
+pub async fn train_from_store(
+    store: Arc<dyn EventStore>,
+    registry: &Registry,
+    config: TrainConfig,
+    progress: Arc<dyn Fn(Progress) + Send + Sync>,
+) -> Result<ModelArtifact, MlError> {
+    let replaying = Arc::clone(&progress);
+    let set = replay(store, &move |events, of| replaying(Progress::Replaying { events, of })).await?;
+    let artifact =
+        tokio::task::spawn_blocking(move || train(&set, &config, &|step| progress(Progress::Fitting(step.to_owned()))))
+            .await
+            .map_err(|e| MlError::Fit(e.to_string()))??;
+    registry.save(&artifact, Utc::now()).await?;
+    Ok(artifact)
+}
 
 /// Reads one target's label off a point.
 type Label = fn(&Point) -> Option<bool>;

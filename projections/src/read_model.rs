@@ -153,6 +153,14 @@ impl ReadModel {
         }
     }
 
+    /// The model registry in the same database.
+    pub fn registry(&self) -> ml::Registry {
+        match self {
+            Self::Sqlite(model) => model.registry(),
+            Self::Postgres(model) => model.registry(),
+        }
+    }
+
     /// The stored rows of these players (those that have one).
     pub async fn load(&self, table: Table, players: &[String]) -> Result<Vec<PlayerRow>, ProjectionError> {
         dispatch!(self, model => model.load(table, players).await)

@@ -3,6 +3,7 @@
 mod events;
 mod features;
 mod health;
+mod models;
 mod projections;
 
 use std::time::{Duration, Instant};
@@ -35,6 +36,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", post(events::ingest))
         .route("/v1/players/{player_id}/events", get(events::read_stream))
         .route("/v1/players/{player_id}/features", get(features::read))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/train", post(models::train))
+        .route("/v1/models/jobs/{job_id}", get(models::job))
+        .route("/v1/models/{version}", get(models::get))
+        .route("/v1/models/{version}/activate", post(models::activate))
         .route("/v1/projections", get(projections::list))
         .route("/v1/projections/features/rebuild", post(projections::rebuild_features))
         .route("/healthz", get(health::healthz))

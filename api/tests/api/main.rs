@@ -6,4 +6,5 @@ mod helpers;
 mod ingest;
 mod kill;
 mod lifecycle;
+mod models;
 mod reads;

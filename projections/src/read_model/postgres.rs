@@ -42,6 +42,10 @@ impl PostgresReadModel {
         Ok(Self { pool })
     }
 
+    pub(super) fn registry(&self) -> ml::Registry {
+        ml::Registry::Postgres(self.pool.clone())
+    }
+
     pub(super) async fn load(&self, table: Table, players: &[String]) -> Result<Vec<PlayerRow>, ProjectionError> {
         let sql =
             format!("SELECT player_id, revision, position, state FROM {} WHERE player_id = ANY($1)", table.name());

@@ -57,6 +57,10 @@ impl SqliteReadModel {
         Ok(Self { writer, readers })
     }
 
+    pub(super) fn registry(&self) -> ml::Registry {
+        ml::Registry::Sqlite { writer: self.writer.clone(), readers: self.readers.clone() }
+    }
+
     pub(super) async fn load(&self, table: Table, players: &[String]) -> Result<Vec<PlayerRow>, ProjectionError> {
         let mut rows = Vec::with_capacity(players.len());
         for chunk in players.chunks(500) {

@@ -1,0 +1,196 @@
+//! Model versions: list, read, train (a background job) and activate.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use ml::{MlError, ModelArtifact, ModelEntry, TargetModel, TrainConfig, TrainingSummary};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{AppState, models::Job, problem::ApiError};
+
+/// Every version, and what decides now.
+#[derive(Debug, Serialize)]
+pub struct ModelList {
+    /// The active version; none when no model is active.
+    pub active: Option<String>,
+    /// `model_and_hard_rules`, or `hard_rules_only` when no model is active.
+    pub decisions: &'static str,
+    /// Every version, the latest trained first.
+    pub models: Vec<ModelSummary>,
+}
+
+/// A version at a glance.
+#[derive(Debug, Serialize)]
+pub struct ModelSummary {
+    /// The version (a content hash of its artifact).
+    pub version: String,
+    /// When it was trained.
+    pub trained_at: DateTime<Utc>,
+    /// Whether it scores now.
+    pub active: bool,
+    /// When it was last activated.
+    pub activated_at: Option<DateTime<Utc>>,
+    /// The harm model on the test points.
+    pub harm: TargetSummary,
+    /// The churn model on the test points.
+    pub churn: TargetSummary,
+    /// What it was trained on.
+    pub training: TrainingSummary,
+}
+
+/// The chosen model of one target, on the test points.
+#[derive(Debug, Serialize)]
+pub struct TargetSummary {
+    /// `logistic` or `tree`.
+    pub family: &'static str,
+    /// Scores at or over it are positive.
+    pub threshold: f64,
+    /// Area under the ROC curve.
+    pub roc_auc: f64,
+    /// Area under the precision-recall curve.
+    pub pr_auc: f64,
+    /// Precision at the threshold.
+    pub precision: f64,
+    /// Recall at the threshold.
+    pub recall: f64,
+}
+
+/// A version with its whole artifact.
+#[derive(Debug, Serialize)]
+pub struct ModelDetail {
+    /// The summary.
+    #[serde(flatten)]
+    pub summary: ModelSummary,
+    /// The artifact: inputs, scaler, parameters, thresholds, metrics.
+    pub artifact: ModelArtifact,
+}
+
+/// Options of a training job; all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRequest {
+    /// Precision the harm threshold is chosen for (default 0.5).
+    pub harm_precision: Option<f64>,
+    /// Precision the churn threshold is chosen for (default 0.6).
+    pub churn_precision: Option<f64>,
+    /// Activate the version once trained (default false).
+    #[serde(default)]
+    pub activate: bool,
+}
+
+fn target(model: &TargetModel) -> TargetSummary {
+    let chosen = model.metrics.iter().find(|m| m.chosen);
+    let test = chosen.map(|m| &m.test);
+    TargetSummary {
+        family: model.model.family().as_str(),
+        threshold: model.threshold,
+        roc_auc: test.map_or(0.0, |t| t.roc_auc),
+        pr_auc: test.map_or(0.0, |t| t.pr_auc),
+        precision: test.map_or(0.0, |t| t.precision),
+        recall: test.map_or(0.0, |t| t.recall),
+    }
+}
+
+fn summary(entry: &ModelEntry) -> ModelSummary {
+    ModelSummary {
+        version: entry.artifact.version.clone(),
+        trained_at: entry.trained_at,
+        active: entry.active,
+        activated_at: entry.activated_at,
+        harm: target(&entry.artifact.harm),
+        churn: target(&entry.artifact.churn),
+        training: entry.artifact.training.clone(),
+    }
+}
+
+impl From<MlError> for ApiError {
+    fn from(error: MlError) -> Self {
+        match error {
+            MlError::Store(e) => e.into(),
+            MlError::Database(e) => Self::Unavailable(e.into()),
+            e => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// Lists every version and says what decides now.
+#[tracing::instrument(name = "list_models", skip_all)]
+pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
+    let entries = state.models.registry().list().await?;
+    let active = state.models.active().get().map(|scorer| scorer.version().to_owned());
+    Ok(Json(ModelList {
+        decisions: if active.is_some() { "model_and_hard_rules" } else { "hard_rules_only" },
+        active,
+        models: entries.iter().map(summary).collect(),
+    }))
+}
+
+/// One version with its artifact.
+#[tracing::instrument(name = "get_model", skip(state))]
+pub async fn get(State(state): State<AppState>, Path(version): Path<String>) -> Result<Json<ModelDetail>, ApiError> {
+    let entry = state.models.registry().get(&version).await?.ok_or_else(|| unknown(&version))?;
+    Ok(Json(ModelDetail { summary: summary(&entry), artifact: entry.artifact }))
+}
+
+/// Makes a version the one that scores, without a restart or a pause.
+#[tracing::instrument(name = "activate_model", skip(state))]
+pub async fn activate(
+    State(state): State<AppState>,
+    Path(version): Path<String>,
+) -> Result<Json<ModelSummary>, ApiError> {
+    let entry = state.models.activate(&version).await?.ok_or_else(|| unknown(&version))?;
+    Ok(Json(summary(&entry)))
+}
+
+/// Starts training a version from every stream; answers the job to follow.
+#[tracing::instrument(name = "train_model", skip_all)]
+pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
+    let request: TrainRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        TrainRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::MalformedBody(format!("the body is not a training request: {e}")))?
+    };
+    let defaults = TrainConfig::default();
+    let config = TrainConfig {
+        harm_precision: precision("harm_precision", request.harm_precision, defaults.harm_precision)?,
+        churn_precision: precision("churn_precision", request.churn_precision, defaults.churn_precision)?,
+        ..defaults
+    };
+    let job = state
+        .models
+        .start_training(config, request.activate)
+        .ok_or_else(|| ApiError::Conflict("a training job is already running".to_owned()))?;
+    let location = format!("/v1/models/jobs/{}", job.id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)))
+}
+
+/// A training job's progress and outcome.
+#[tracing::instrument(name = "training_job", skip(state))]
+pub async fn job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>, ApiError> {
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| ApiError::InvalidParameter { name: "job_id", detail: format!("`{id}` is not a job id") })?;
+    state
+        .models
+        .job(id)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no training job {id} (jobs are forgotten on restart)")))
+}
+
+fn precision(name: &'static str, value: Option<f64>, default: f64) -> Result<f64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(p) if p > 0.0 && p < 1.0 => Ok(p),
+        Some(p) => Err(ApiError::InvalidParameter { name, detail: format!("{name} must be between 0 and 1, not {p}") }),
+    }
+}
+
+fn unknown(version: &str) -> ApiError {
+    ApiError::NotFound(format!("no model version {version}"))
+}
