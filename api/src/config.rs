@@ -4,6 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
+use domain::{Cooldowns, InterventionKind, Policy};
 use projections::ProjectionConfig;
 
 use crate::{Limits, telemetry::LogFormat};
@@ -177,6 +178,41 @@ pub struct ProjectionArgs {
     #[arg(long, env = "NUDGE_PROJECTION_IDLE_SECONDS", default_value_t = 600,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub projection_idle_seconds: u32,
+    /// Minutes after a reality check before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_REALITY_CHECK", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(0..=525_600))]
+    pub cooldown_reality_check: u32,
+    /// Minutes after a deposit limit suggestion before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_DEPOSIT_LIMIT_SUGGESTION", default_value_t = 1_440,
+          value_parser = clap::value_parser!(u32).range(0..=525_600))]
+    pub cooldown_deposit_limit_suggestion: u32,
+    /// Minutes after a cool-off offer before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_COOL_OFF", default_value_t = 1_440,
+          value_parser = clap::value_parser!(u32).range(0..=525_600))]
+    pub cooldown_cool_off: u32,
+    /// Minutes after a retention offer before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_RETENTION_OFFER", default_value_t = 1_440,
+          value_parser = clap::value_parser!(u32).range(0..=525_600))]
+    pub cooldown_retention_offer: u32,
+    /// Minutes after a game recommendation before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_GAME_RECOMMENDATION", default_value_t = 1_440,
+          value_parser = clap::value_parser!(u32).range(0..=525_600))]
+    pub cooldown_game_recommendation: u32,
+}
+
+impl ProjectionArgs {
+    /// The policy with the configured cooldowns.
+    pub fn policy(&self) -> Policy {
+        let minutes = [
+            (InterventionKind::RealityCheck, self.cooldown_reality_check),
+            (InterventionKind::DepositLimitSuggestion, self.cooldown_deposit_limit_suggestion),
+            (InterventionKind::CoolOff, self.cooldown_cool_off),
+            (InterventionKind::RetentionOffer, self.cooldown_retention_offer),
+            (InterventionKind::GameRecommendation, self.cooldown_game_recommendation),
+        ];
+        let cooldowns = minutes.into_iter().fold(Cooldowns::default(), |c, (kind, m)| c.with(kind, i64::from(m) * 60));
+        Policy::new(cooldowns)
+    }
 }
 
 impl From<&ProjectionArgs> for ProjectionConfig {
@@ -187,6 +223,7 @@ impl From<&ProjectionArgs> for ProjectionConfig {
             partitions: usize::from(args.projection_partitions),
             players_in_memory: args.projection_players_in_memory as usize,
             idle: Duration::from_secs(u64::from(args.projection_idle_seconds)),
+            policy: args.policy(),
         }
     }
 }

@@ -89,8 +89,14 @@ impl Application {
         let listener = TcpListener::bind(listen).await?;
         let models = Models::load(read_model.registry(), Arc::clone(&store)).await?;
         let stop_projection = CancellationToken::new();
-        let projection =
-            FeatureProjection::start(store.clone(), read_model, projection, stop_projection.clone()).await?;
+        let projection = FeatureProjection::start(
+            store.clone(),
+            read_model,
+            projection,
+            models.active().clone(),
+            stop_projection.clone(),
+        )
+        .await?;
         let state = AppState { store, limits, metrics: telemetry::metrics(), projection, models };
         Ok(Self { listener, state, stop_projection: stop_projection.drop_guard() })
     }

@@ -231,6 +231,13 @@ impl PlayerFeatures {
         }
     }
 
+    /// How long the open session has lasted as of the latest event, in seconds;
+    /// `None` when no session is open.
+    pub fn open_session_seconds(&self) -> Option<i64> {
+        let session = self.session.as_ref().filter(|s| s.ended_at.is_none())?;
+        Some((self.last_seen? - session.started_at).max(0) / 1_000)
+    }
+
     /// The features as of the latest event seen.
     pub fn features(&self) -> Features {
         Features::of(self)

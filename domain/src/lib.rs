@@ -8,6 +8,7 @@ mod features;
 mod money;
 mod player;
 mod policy;
+mod recommendation;
 mod validation;
 
 pub use cloudevent::{EVENT_TYPES, event_uuid};
@@ -18,4 +19,5 @@ pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};
 pub use policy::{
     Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, Policy, Recent, Rule, Situation,
 };
+pub use recommendation::{Reason, Recommendation, Scores, Status, TriggeredBy, recommendation_id};
 pub use validation::{FieldError, ValidationErrors};

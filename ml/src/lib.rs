@@ -23,6 +23,6 @@ pub use evaluation::{CalibrationBin, Evaluation};
 pub use inputs::{INPUT_NAMES, INPUTS, inputs};
 pub use model::{BinaryModel, Family, FitParams, Node, Split};
 pub use registry::{ModelEntry, Registry};
-pub use scorer::{Reason, Scorer, Scoring, Target};
+pub use scorer::{Scorer, Scoring, Target};
 pub use simulator::{Archetype, Mix, MixError, Population, Truth};
 pub use train::{Progress, TrainConfig, train, train_from_store};

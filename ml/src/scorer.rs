@@ -1,10 +1,7 @@
 //! Scoring a player's features with a model version: the risks the policy
 //! weighs, the features behind them, and a game to suggest.
 
-use std::collections::BTreeSet;
-
-use domain::{Assessment, Features};
-use serde::{Deserialize, Serialize};
+use domain::{Assessment, Features, Reason};
 
 use crate::{
     artifact::ModelArtifact,
@@ -36,18 +33,6 @@ pub enum Target {
     Harm,
     /// The churn model.
     Churn,
-}
-
-/// A feature that moved a score: its value and how far it moved it (on the
-/// logit for a logistic regression, in probability for a tree).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reason {
-    /// The model input's name.
-    pub feature: String,
-    /// Its value.
-    pub value: f64,
-    /// Its contribution to the score.
-    pub contribution: f64,
 }
 
 impl Scorer {
@@ -105,15 +90,15 @@ impl Scorer {
 
     /// The most played game of the player's favourite category that they have
     /// not launched, if any.
-    pub fn game_for(&self, features: &Features, launched: &BTreeSet<String>) -> Option<&str> {
+    pub fn game_for(&self, features: &Features, launched: impl Fn(&str) -> bool) -> Option<&str> {
         let category = features.favourite_category.as_deref()?;
-        self.artifact.games.get(category)?.iter().map(String::as_str).find(|game| !launched.contains(*game))
+        self.artifact.games.get(category)?.iter().map(String::as_str).find(|game| !launched(game))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
     use crate::{
@@ -179,11 +164,11 @@ mod tests {
         let scorer = scorer();
         let features = Features { favourite_category: Some("slots".into()), ..Features::default() };
         let mut launched = BTreeSet::new();
-        assert_eq!(scorer.game_for(&features, &launched), Some("slots-1"));
+        assert_eq!(scorer.game_for(&features, |g| launched.contains(g)), Some("slots-1"));
         launched.insert("slots-1".to_owned());
-        assert_eq!(scorer.game_for(&features, &launched), Some("slots-2"));
+        assert_eq!(scorer.game_for(&features, |g| launched.contains(g)), Some("slots-2"));
         launched.insert("slots-2".to_owned());
-        assert_eq!(scorer.game_for(&features, &launched), None);
-        assert_eq!(scorer.game_for(&Features::default(), &BTreeSet::new()), None);
+        assert_eq!(scorer.game_for(&features, |g| launched.contains(g)), None);
+        assert_eq!(scorer.game_for(&Features::default(), |_| false), None);
     }
 }

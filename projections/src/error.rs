@@ -20,6 +20,9 @@ pub enum ProjectionError {
         /// What went wrong.
         source: postcard::Error,
     },
+    /// A recommendation could not be written or read back as JSON.
+    #[error("recommendation JSON: {0}")]
+    Encode(#[source] serde_json::Error),
     /// The read-model URL could not be understood.
     #[error("invalid read-model url: {0}")]
     InvalidUrl(String),

@@ -6,6 +6,7 @@
 
 mod error;
 mod partition;
+mod player;
 pub mod read_model;
 mod runtime;
 mod service;
@@ -13,7 +14,8 @@ mod service;
 use std::time::Duration;
 
 pub use error::ProjectionError;
-pub use read_model::{PlayerRow, ReadModel, Table};
+pub use player::{Answer, Decider, Effect, PlayerState};
+pub use read_model::{Changes, PlayerRow, ReadModel, RecommendationQuery, Table};
 pub use service::{FeatureProjection, ProjectionState, ProjectionStatus, RebuildStatus};
 
 /// How a projection takes and holds its work.
@@ -29,6 +31,8 @@ pub struct ProjectionConfig {
     pub players_in_memory: usize,
     /// A player untouched this long leaves memory.
     pub idle: Duration,
+    /// The intervention policy, with its cooldowns.
+    pub policy: domain::Policy,
 }
 
 impl Default for ProjectionConfig {
@@ -39,6 +43,7 @@ impl Default for ProjectionConfig {
             partitions: 2,
             players_in_memory: 200_000,
             idle: Duration::from_secs(600),
+            policy: domain::Policy::default(),
         }
     }
 }

@@ -4,16 +4,18 @@
 use std::{
     collections::{HashMap, HashSet},
     hash::{DefaultHasher, Hash, Hasher},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use domain::{PlayerEvent, PlayerFeatures, STREAM_PREFIX};
+use domain::{PlayerEvent, STREAM_PREFIX};
 use store::RecordedEvent;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     ProjectionError,
-    read_model::{ReadModel, RowUpdate, Table},
+    player::{Decider, Effect, PlayerState},
+    read_model::{Changes, ReadModel, RowUpdate, Table},
 };
 
 /// The partition a stream's events go to: fixed for a given count.
@@ -23,15 +25,17 @@ pub(crate) fn partition_of(stream: &str, partitions: usize) -> usize {
     (hasher.finish() % partitions.max(1) as u64) as usize
 }
 
-/// Events for one partition, in global order, and where to send its changed rows.
+/// Events for one partition, in global order, what to decide with, and where to
+/// send what changed.
 pub(crate) struct Work {
     pub(crate) events: Vec<RecordedEvent>,
-    pub(crate) reply: oneshot::Sender<Result<Vec<RowUpdate>, ProjectionError>>,
+    pub(crate) decider: Arc<Decider>,
+    pub(crate) reply: oneshot::Sender<Result<Changes, ProjectionError>>,
 }
 
 /// A player held in memory.
 struct Actor {
-    state: PlayerFeatures,
+    state: PlayerState,
     /// Revision of the last event folded in; `None` before the first.
     revision: Option<u64>,
     position: u64,
@@ -60,7 +64,7 @@ pub(crate) fn spawn(
         let mut partition = Partition { read_model, table, residency, players: HashMap::new(), swept: Instant::now() };
         let gauge = metrics::gauge!("nudge_projection_players_in_memory", "projection" => name, "partition" => index.to_string());
         while let Some(work) = rx.recv().await {
-            let result = partition.fold(work.events).await;
+            let result = partition.fold(work.events, &work.decider).await;
             partition.evict();
             gauge.set(partition.players.len() as f64);
             // The runner may have given up on this batch; nothing to do then.
@@ -80,11 +84,13 @@ struct Partition {
 }
 
 impl Partition {
-    /// Folds the events into their players and answers the rows that changed.
-    async fn fold(&mut self, events: Vec<RecordedEvent>) -> Result<Vec<RowUpdate>, ProjectionError> {
+    /// Folds the events into their players, deciding after each, and answers the
+    /// rows that changed with the recommendations and answers.
+    async fn fold(&mut self, events: Vec<RecordedEvent>, decider: &Decider) -> Result<Changes, ProjectionError> {
         self.activate(&events).await?;
         let now = Instant::now();
         let mut changed = HashSet::new();
+        let mut changes = Changes::default();
         for recorded in events {
             let Some(player_id) = recorded.stream.strip_prefix(STREAM_PREFIX) else { continue };
             let Some(actor) = self.players.get_mut(player_id) else { continue };
@@ -94,7 +100,11 @@ impl Partition {
                 continue;
             }
             match PlayerEvent::from_json(&recorded.payload) {
-                Ok(event) => actor.state.apply(&event),
+                Ok(event) => match actor.state.apply(&event, recorded.position, decider) {
+                    Some(Effect::Recommended(recommendation)) => changes.recommendations.push(*recommendation),
+                    Some(Effect::Answered(answer)) => changes.answers.push(answer),
+                    None => {}
+                },
                 Err(errors) => {
                     metrics::counter!("nudge_projection_events_skipped_total").increment(1);
                     tracing::error!(position = recorded.position, %errors, "stored event no longer valid: skipped");
@@ -106,13 +116,13 @@ impl Partition {
                 changed.insert(player_id.to_owned());
             }
         }
-        changed
-            .into_iter()
-            .filter_map(|player_id| {
-                let actor = self.players.get(&player_id)?;
-                Some(RowUpdate::of(player_id, actor.revision.unwrap_or_default(), actor.position, &actor.state))
-            })
-            .collect()
+        for player_id in changed {
+            if let Some(actor) = self.players.get(&player_id) {
+                let revision = actor.revision.unwrap_or_default();
+                changes.rows.push(RowUpdate::of(player_id, revision, actor.position, &actor.state)?);
+            }
+        }
+        Ok(changes)
     }
 
     /// Brings the players of `events` that are not in memory in from the read model.
@@ -138,7 +148,7 @@ impl Partition {
         }
         for player_id in missing {
             self.players.entry(player_id).or_insert_with(|| Actor {
-                state: PlayerFeatures::default(),
+                state: PlayerState::default(),
                 revision: None,
                 position: 0,
                 last_used: now,

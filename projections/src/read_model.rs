@@ -1,6 +1,8 @@
 //! The player feature read model: one row per player in PostgreSQL or SQLite.
 
-use domain::{FeatureValue, Features, PlayerFeatures};
+use domain::{FeatureValue, Features, InterventionKind, Recommendation, Status};
+
+use crate::player::{Answer, PlayerState};
 
 use crate::ProjectionError;
 
@@ -43,8 +45,8 @@ pub struct PlayerRow {
     pub revision: u64,
     /// Global position of the last event folded in.
     pub position: u64,
-    /// The fold state.
-    pub state: PlayerFeatures,
+    /// The player's state.
+    pub state: PlayerState,
 }
 
 /// A row ready to write: the state serialized and the features computed.
@@ -64,16 +66,51 @@ pub struct RowUpdate {
 
 impl RowUpdate {
     /// Serializes a player's state and computes its features.
-    pub fn of(
-        player_id: String,
-        revision: u64,
-        position: u64,
-        state: &PlayerFeatures,
-    ) -> Result<Self, ProjectionError> {
+    pub fn of(player_id: String, revision: u64, position: u64, state: &PlayerState) -> Result<Self, ProjectionError> {
         let bytes = postcard::to_stdvec(state)
             .map_err(|source| ProjectionError::State { player_id: player_id.clone(), source })?;
-        Ok(Self { player_id, revision, position, state: bytes, features: state.features() })
+        Ok(Self { player_id, revision, position, state: bytes, features: state.fold.features() })
     }
+}
+
+/// What a micro-batch changed: player rows, recommendations made, answers given.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Rows of the players whose events were folded in.
+    pub rows: Vec<RowUpdate>,
+    /// Recommendations made, in event order.
+    pub recommendations: Vec<Recommendation>,
+    /// Players' answers to recommendations, in event order.
+    pub answers: Vec<Answer>,
+}
+
+impl Changes {
+    /// Adds another partition's changes.
+    pub fn extend(&mut self, other: Changes) {
+        self.rows.extend(other.rows);
+        self.recommendations.extend(other.recommendations);
+        self.answers.extend(other.answers);
+    }
+}
+
+/// Which recommendations to read.
+#[derive(Debug, Clone, Copy)]
+pub struct RecommendationQuery<'a> {
+    /// Only this player's.
+    pub player_id: Option<&'a str>,
+    /// Only of this kind.
+    pub kind: Option<InterventionKind>,
+    /// Only those triggered after this position (the feed's cursor).
+    pub after: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Reads a stored recommendation back, with its current status.
+fn recommendation((status, body): (String, String)) -> Result<Recommendation, ProjectionError> {
+    let mut recommendation: Recommendation = serde_json::from_str(&body).map_err(ProjectionError::Encode)?;
+    recommendation.status = Status::parse(&status).unwrap_or(recommendation.status);
+    Ok(recommendation)
 }
 
 /// Reads a stored row back: (player_id, revision, position, state).
@@ -176,9 +213,18 @@ impl ReadModel {
         dispatch!(self, model => model.checkpoint(table).await)
     }
 
-    /// Writes changed rows and the checkpoint in one transaction.
-    pub async fn commit(&self, table: Table, rows: &[RowUpdate], checkpoint: u64) -> Result<(), ProjectionError> {
-        dispatch!(self, model => model.commit(table, rows, checkpoint).await)
+    /// Writes a batch's changes and checkpoint in one transaction: the changed
+    /// rows, and for the live table the recommendations and answers.
+    pub async fn commit(&self, table: Table, changes: &Changes, checkpoint: u64) -> Result<(), ProjectionError> {
+        dispatch!(self, model => model.commit(table, changes, checkpoint).await)
+    }
+
+    /// Stored recommendations, oldest first.
+    pub async fn recommendations(
+        &self,
+        query: &RecommendationQuery<'_>,
+    ) -> Result<Vec<Recommendation>, ProjectionError> {
+        dispatch!(self, model => model.recommendations(query).await)
     }
 
     /// Empties the rebuild table and sets its checkpoint to the start.
@@ -202,7 +248,52 @@ impl ReadModel {
 /// expanded in each adapter's `impl` (sqlx's executor bounds do not survive being
 /// made generic): `$writer` is the pool that writes, `$reader` the one that dumps.
 macro_rules! shared_statements {
-    ($writer:ident, $reader:ident) => {
+    ($writer:ident, $reader:ident, $db:ty) => {
+        /// Writes a batch's recommendations and answers inside its transaction.
+        async fn write_decisions(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            changes: &Changes,
+        ) -> Result<(), ProjectionError> {
+            for recommendation in &changes.recommendations {
+                let body = serde_json::to_string(recommendation).map_err(ProjectionError::Encode)?;
+                sqlx::query(sql::INSERT_RECOMMENDATION)
+                    .bind(to_i64(recommendation.triggered_by.position))
+                    .bind(recommendation.id.to_string())
+                    .bind(&recommendation.player_id)
+                    .bind(recommendation.kind.as_str())
+                    .bind(recommendation.created_at)
+                    .bind(body)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            for answer in &changes.answers {
+                sqlx::query(sql::ANSWER_RECOMMENDATION)
+                    .bind(answer.status.as_str())
+                    .bind(answer.at)
+                    .bind(answer.id.to_string())
+                    .bind(&answer.player_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        pub(super) async fn recommendations(
+            &self,
+            query: &RecommendationQuery<'_>,
+        ) -> Result<Vec<Recommendation>, ProjectionError> {
+            let (sql, player, kind) = sql::recommendations(query);
+            let mut statement = sqlx::query_as(&sql).bind(to_i64(query.after.unwrap_or(0)));
+            if let Some(player) = player {
+                statement = statement.bind(player);
+            }
+            if let Some(kind) = kind {
+                statement = statement.bind(kind);
+            }
+            let rows: Vec<(String, String)> = statement.bind(query.limit as i64).fetch_all(&self.$reader).await?;
+            rows.into_iter().map(recommendation).collect()
+        }
+
         pub(super) async fn checkpoint(&self, table: Table) -> Result<Option<u64>, ProjectionError> {
             let position: Option<i64> =
                 sqlx::query_scalar(&sql::checkpoint(table)).fetch_optional(&self.$writer).await?;
@@ -241,7 +332,34 @@ mod sqlite;
 
 /// SQL both databases run the same way.
 mod sql {
-    use super::{Table, columns};
+    use super::{RecommendationQuery, Table, columns};
+
+    /// Stores a recommendation once (a replay of its batch finds it there).
+    pub(super) const INSERT_RECOMMENDATION: &str = "INSERT INTO recommendations \
+         (position, id, player_id, kind, created_at, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+
+    /// Records a player's answer to one of their own recommendations.
+    pub(super) const ANSWER_RECOMMENDATION: &str =
+        "UPDATE recommendations SET status = $1, answered_at = $2 WHERE id = $3 AND player_id = $4";
+
+    /// Recommendations after a position, oldest first, maybe of one player or kind;
+    /// answers the statement and which of those it binds (after `$1`, before the limit).
+    pub(super) fn recommendations<'a>(
+        query: &RecommendationQuery<'a>,
+    ) -> (String, Option<&'a str>, Option<&'static str>) {
+        let mut sql = "SELECT status, body FROM recommendations WHERE position > $1".to_owned();
+        let mut n = 1;
+        if query.player_id.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND player_id = ${n}"));
+        }
+        if query.kind.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND kind = ${n}"));
+        }
+        sql.push_str(&format!(" ORDER BY position LIMIT ${}", n + 1));
+        (sql, query.player_id, query.kind.map(|k| k.as_str()))
+    }
 
     /// Copies the rebuilt rows over the live ones and moves the checkpoint along.
     pub(super) fn promote() -> [String; 5] {

@@ -11,6 +11,7 @@ use std::{
 };
 
 use futures::StreamExt;
+use ml::ActiveModel;
 use store::{EventStore, EventStream, RecordedEvent};
 use tokio::{
     sync::{mpsc, oneshot, watch},
@@ -22,7 +23,8 @@ use tracing::Instrument;
 use crate::{
     ProjectionConfig, ProjectionError,
     partition::{self, Residency, Work},
-    read_model::{ReadModel, RowUpdate, Table},
+    player::Decider,
+    read_model::{Changes, ReadModel, Table},
 };
 
 /// Where a run is: the checkpoint it committed last.
@@ -36,6 +38,8 @@ pub(crate) struct Runner {
     pub(crate) table: Table,
     /// Why a run last failed: each commit clears it.
     pub(crate) failure: Arc<Mutex<Option<String>>>,
+    /// The model that scores, read at the start of each batch.
+    pub(crate) active: ActiveModel,
 }
 
 /// A commit in flight; answers the checkpoint it wrote.
@@ -90,8 +94,9 @@ impl Runner {
                     let Some(last) = batch.last().map(|e| e.position) else { break Ok(()) };
                     let size = batch.len();
                     let span = tracing::info_span!("projection_batch", projection = name, events = size, last);
-                    let rows = match fold(batch, &partitions).instrument(span.clone()).await {
-                        Ok(rows) => rows,
+                    let decider = Arc::new(Decider { scorer: self.active.get(), policy: self.config.policy });
+                    let changes = match fold(batch, decider, &partitions).instrument(span.clone()).await {
+                        Ok(changes) => changes,
                         Err(error) => break Err(error),
                     };
                     // One commit at a time, in order: the previous one lands first.
@@ -102,7 +107,7 @@ impl Runner {
                             Err(error) => break Err(error),
                         }
                     }
-                    let commit = self.commit(rows, last, size, progress.clone()).instrument(span);
+                    let commit = self.commit(changes, last, size, progress.clone()).instrument(span);
                     committing = Some(tokio::spawn(commit));
                 }
             }
@@ -112,10 +117,10 @@ impl Runner {
         result.and(last)
     }
 
-    /// Writes a batch's rows and checkpoint, then publishes the checkpoint.
+    /// Writes a batch's changes and checkpoint, then publishes the checkpoint.
     fn commit(
         &self,
-        rows: Vec<RowUpdate>,
+        changes: Changes,
         last: u64,
         events: usize,
         progress: Progress,
@@ -124,10 +129,17 @@ impl Runner {
         async move {
             let name = table.checkpoint();
             let started = Instant::now();
-            read_model.commit(table, &rows, last).await?;
+            read_model.commit(table, &changes, last).await?;
             metrics::histogram!("nudge_projection_commit_seconds", "projection" => name).record(started.elapsed());
             metrics::histogram!("nudge_projection_batch_events", "projection" => name).record(events as f64);
-            metrics::histogram!("nudge_projection_batch_rows", "projection" => name).record(rows.len() as f64);
+            metrics::histogram!("nudge_projection_batch_rows", "projection" => name).record(changes.rows.len() as f64);
+            if table == Table::Live {
+                for recommendation in &changes.recommendations {
+                    let kind = recommendation.kind.as_str();
+                    metrics::counter!("nudge_recommendations_total", "kind" => kind, "rule" => recommendation.rule.as_str())
+                        .increment(1);
+                }
+            }
             metrics::counter!("nudge_projection_events_total", "projection" => name).increment(events as u64);
             progress.send_replace(last);
             *failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
@@ -148,8 +160,12 @@ async fn landed(committing: &mut Option<Committing>) -> Result<u64, ProjectionEr
     }
 }
 
-/// Folds one micro-batch across the partitions, in parallel; answers the changed rows.
-async fn fold(batch: Vec<RecordedEvent>, partitions: &[mpsc::Sender<Work>]) -> Result<Vec<RowUpdate>, ProjectionError> {
+/// Folds one micro-batch across the partitions, in parallel; answers what changed.
+async fn fold(
+    batch: Vec<RecordedEvent>,
+    decider: Arc<Decider>,
+    partitions: &[mpsc::Sender<Work>],
+) -> Result<Changes, ProjectionError> {
     let mut routed: Vec<Vec<RecordedEvent>> = vec![Vec::new(); partitions.len()];
     for event in batch {
         routed[partition::partition_of(&event.stream, partitions.len())].push(event);
@@ -157,14 +173,17 @@ async fn fold(batch: Vec<RecordedEvent>, partitions: &[mpsc::Sender<Work>]) -> R
     let mut replies = Vec::new();
     for (partition, events) in partitions.iter().zip(routed).filter(|(_, events)| !events.is_empty()) {
         let (reply, answer) = oneshot::channel();
-        partition.send(Work { events, reply }).await.map_err(|_| ProjectionError::PartitionStopped)?;
+        let work = Work { events, decider: Arc::clone(&decider), reply };
+        partition.send(work).await.map_err(|_| ProjectionError::PartitionStopped)?;
         replies.push(answer);
     }
-    let mut rows = Vec::new();
+    let mut changes = Changes::default();
     for answer in replies {
-        rows.extend(answer.await.map_err(|_| ProjectionError::PartitionStopped)??);
+        changes.extend(answer.await.map_err(|_| ProjectionError::PartitionStopped)??);
     }
-    Ok(rows)
+    // Partitions answer in their own order: write recommendations in event order.
+    changes.recommendations.sort_by_key(|r| r.triggered_by.position);
+    Ok(changes)
 }
 
 /// Micro-batches of a subscription: at most `max` events, or what came within

@@ -6,6 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use ml::ActiveModel;
 use serde::Serialize;
 use store::EventStore;
 use tokio::sync::watch;
@@ -78,6 +79,7 @@ struct Inner {
     store: Arc<dyn EventStore>,
     read_model: ReadModel,
     config: ProjectionConfig,
+    active: ActiveModel,
     live: Arc<watch::Sender<u64>>,
     rebuild: watch::Sender<Option<u64>>,
     /// Why the last run failed; cleared by the next commit.
@@ -95,11 +97,13 @@ impl FeatureProjection {
     /// The name it reports and labels its metrics with.
     pub const NAME: &'static str = "features";
 
-    /// Starts the projection (and a rebuild left unfinished by a previous process).
+    /// Starts the projection (and a rebuild left unfinished by a previous
+    /// process); it decides with whatever model `active` holds at each batch.
     pub async fn start(
         store: Arc<dyn EventStore>,
         read_model: ReadModel,
         config: ProjectionConfig,
+        active: ActiveModel,
         shutdown: CancellationToken,
     ) -> Result<Self, ProjectionError> {
         let checkpoint = read_model.checkpoint(Table::Live).await?.unwrap_or_default();
@@ -108,6 +112,7 @@ impl FeatureProjection {
             store,
             read_model,
             config,
+            active,
             live: Arc::new(watch::Sender::new(checkpoint)),
             rebuild: watch::Sender::new(rebuild),
             error: Arc::new(Mutex::new(None)),
@@ -196,6 +201,7 @@ impl Inner {
             config: self.config.clone(),
             table,
             failure: self.error.clone(),
+            active: self.active.clone(),
         }
     }
 

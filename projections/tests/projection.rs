@@ -6,9 +6,12 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{TimeZone, Utc};
-use domain::{EventData, PlayerEvent, PlayerFeatures};
+use domain::{EventData, PlayerEvent};
+use ml::ActiveModel;
 use ml::Population;
-use projections::{FeatureProjection, ProjectionConfig, ReadModel, Table, read_model::PostgresReadModel};
+use projections::{
+    Decider, FeatureProjection, PlayerState, ProjectionConfig, ReadModel, Table, read_model::PostgresReadModel,
+};
 use store::{
     EventStore,
     testing::{PgSchema, TempSqlite},
@@ -30,6 +33,7 @@ fn config() -> ProjectionConfig {
         partitions: 3,
         players_in_memory: 40,
         idle: Duration::from_secs(600),
+        ..ProjectionConfig::default()
     }
 }
 
@@ -50,9 +54,11 @@ async fn rebuilt(projection: &FeatureProjection) {
     panic!("the rebuild did not finish");
 }
 
-/// Every player's features as a replay of their whole stream gives them.
-async fn replay(store: &dyn EventStore) -> HashMap<String, (u64, PlayerFeatures)> {
-    let mut players: HashMap<String, (u64, PlayerFeatures)> = HashMap::new();
+/// Every player's state as a replay of their whole stream gives it (no model:
+/// the hard rules alone decide, as in the projection).
+async fn replay(store: &dyn EventStore) -> HashMap<String, (u64, PlayerState)> {
+    let mut players: HashMap<String, (u64, PlayerState)> = HashMap::new();
+    let decider = Decider::default();
     let mut after = None;
     loop {
         let page = store.read_all(after, 1_000, domain::STREAM_PREFIX).await.unwrap();
@@ -61,7 +67,7 @@ async fn replay(store: &dyn EventStore) -> HashMap<String, (u64, PlayerFeatures)
         for recorded in page {
             let event = PlayerEvent::from_json(&recorded.payload).unwrap();
             let entry = players.entry(event.player_id.to_string()).or_default();
-            entry.1.apply(&event);
+            entry.1.apply(&event, recorded.position, &decider);
             entry.0 = recorded.revision;
         }
     }
@@ -80,7 +86,7 @@ async fn assert_rows_equal_replay(store: &dyn EventStore, read_model: &ReadModel
     }
     // Nothing lost, nothing counted twice.
     let bets = events.iter().filter(|e| matches!(e.data, EventData::BetPlaced { .. })).count() as i64;
-    let counted: i64 = replayed.values().map(|(_, state)| state.features().bet_count).sum();
+    let counted: i64 = replayed.values().map(|(_, state)| state.fold.features().bet_count).sum();
     assert_eq!(counted, bets);
 }
 
@@ -95,7 +101,10 @@ async fn projects_then_rebuilds_identically(store: Arc<dyn EventStore>, read_mod
     let (first, second) = events.split_at(events.len() / 2);
     Population::append(store.as_ref(), first).await.unwrap();
 
-    let projection = FeatureProjection::start(store.clone(), read_model.clone(), config(), stop.clone()).await.unwrap();
+    let projection =
+        FeatureProjection::start(store.clone(), read_model.clone(), config(), ActiveModel::default(), stop.clone())
+            .await
+            .unwrap();
     // More events arrive while the projection catches up.
     Population::append(store.as_ref(), second).await.unwrap();
     caught_up(&projection, store.as_ref()).await;
@@ -139,11 +148,12 @@ async fn every_feature_has_a_column_in_both_databases() {
         ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap()),
     ] {
         // A row written with every column, read back as text: one value per column.
-        let mut state = PlayerFeatures::default();
-        state.apply(&population().day(0)[0]);
+        let mut state = PlayerState::default();
+        state.apply(&population().day(0)[0], 1, &Decider::default());
         let row = projections::PlayerRow { player_id: "p0".to_owned(), revision: 0, position: 1, state };
         let update = projections::read_model::RowUpdate::of("p0".to_owned(), 0, 1, &row.state).unwrap();
-        read_model.commit(Table::Live, &[update], 1).await.unwrap();
+        let changes = projections::Changes { rows: vec![update], ..Default::default() };
+        read_model.commit(Table::Live, &changes, 1).await.unwrap();
         let dump = read_model.dump(Table::Live).await.unwrap();
         assert_eq!(dump.len(), 1);
         assert_eq!(dump[0].len(), Features::NAMES.len() + 4, "player_id, revision, position, features, state");

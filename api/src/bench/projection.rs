@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Instant};
 
 use anyhow::{Context, bail};
 use chrono::{TimeZone, Utc};
-use ml::Population;
+use ml::{ActiveModel, Population};
 use projections::{FeatureProjection, ProjectionConfig, ReadModel, Table};
 use store::EventStore;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +40,8 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
     let head = store.head().await?;
     let stop = CancellationToken::new();
     let projecting = Instant::now();
-    let projection = FeatureProjection::start(Arc::clone(&store), read_model, config, stop.clone()).await?;
+    let projection =
+        FeatureProjection::start(Arc::clone(&store), read_model, config, ActiveModel::default(), stop.clone()).await?;
     while !projection.wait_for(head, std::time::Duration::from_secs(10)).await {
         let checkpoint = projection.checkpoint();
         println!(

@@ -64,7 +64,7 @@ pub async fn read(
         player_id: row.player_id,
         revision: row.revision,
         position: row.position,
-        features: row.state.features(),
+        features: row.state.fold.features(),
     }))
 }
 

@@ -5,6 +5,7 @@ mod features;
 mod health;
 mod models;
 mod projections;
+mod recommendations;
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", post(events::ingest))
         .route("/v1/players/{player_id}/events", get(events::read_stream))
         .route("/v1/players/{player_id}/features", get(features::read))
+        .route("/v1/players/{player_id}/recommendations", get(recommendations::for_player))
+        .route("/v1/recommendations", get(recommendations::feed))
         .route("/v1/models", get(models::list))
         .route("/v1/models/train", post(models::train))
         .route("/v1/models/jobs/{job_id}", get(models::job))

@@ -8,3 +8,4 @@ mod kill;
 mod lifecycle;
 mod models;
 mod reads;
+mod recommendations;

@@ -10,8 +10,12 @@ use sqlx::{
     query::Query,
 };
 
-use super::{PlayerRow, RowUpdate, Table, columns, kinds, player_row, sql, to_i64, to_u64, update_set};
+use super::{
+    Changes, PlayerRow, RecommendationQuery, RowUpdate, Table, columns, kinds, player_row, recommendation, sql, to_i64,
+    to_u64, update_set,
+};
 use crate::ProjectionError;
+use domain::Recommendation;
 
 /// The read model in a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -20,7 +24,7 @@ pub struct PostgresReadModel {
 }
 
 impl PostgresReadModel {
-    shared_statements!(pool, pool);
+    shared_statements!(pool, pool, sqlx::Postgres);
 
     /// The state column as hex text.
     const STATE_HEX: &str = "encode(state, 'hex')";
@@ -53,16 +57,15 @@ impl PostgresReadModel {
         rows.into_iter().map(player_row).collect()
     }
 
-    pub(super) async fn commit(
-        &self,
-        table: Table,
-        rows: &[RowUpdate],
-        checkpoint: u64,
-    ) -> Result<(), ProjectionError> {
+    pub(super) async fn commit(&self, table: Table, changes: &Changes, checkpoint: u64) -> Result<(), ProjectionError> {
+        let rows = changes.rows.as_slice();
         let mut tx = self.pool.begin().await?;
         if !rows.is_empty() {
             let sql = upsert(table);
             bind_columns(sqlx::query(&sql), rows).execute(&mut *tx).await?;
+        }
+        if table == Table::Live {
+            Self::write_decisions(&mut tx, changes).await?;
         }
         sqlx::query(&sql::save_checkpoint(table)).bind(to_i64(checkpoint)).execute(&mut *tx).await?;
         tx.commit().await?;

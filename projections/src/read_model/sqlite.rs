@@ -11,8 +11,12 @@ use sqlx::{
     },
 };
 
-use super::{PlayerRow, RowUpdate, Table, columns, player_row, sql, to_i64, to_u64, update_set};
+use super::{
+    Changes, PlayerRow, RecommendationQuery, RowUpdate, Table, columns, player_row, recommendation, sql, to_i64,
+    to_u64, update_set,
+};
 use crate::ProjectionError;
+use domain::Recommendation;
 
 /// Rows per upsert statement: 46 parameters each, well under SQLite's limit.
 /// Smaller chunks of 16 and 1 finish a batch, so few statements are prepared.
@@ -26,7 +30,7 @@ pub struct SqliteReadModel {
 }
 
 impl SqliteReadModel {
-    shared_statements!(writer, readers);
+    shared_statements!(writer, readers, sqlx::Sqlite);
 
     /// The state column as hex text.
     const STATE_HEX: &str = "hex(state)";
@@ -80,12 +84,8 @@ impl SqliteReadModel {
         Ok(rows)
     }
 
-    pub(super) async fn commit(
-        &self,
-        table: Table,
-        rows: &[RowUpdate],
-        checkpoint: u64,
-    ) -> Result<(), ProjectionError> {
+    pub(super) async fn commit(&self, table: Table, changes: &Changes, checkpoint: u64) -> Result<(), ProjectionError> {
+        let rows = changes.rows.as_slice();
         let mut tx = self.writer.begin().await?;
         let mut rest = rows;
         for size in CHUNKS {
@@ -99,6 +99,9 @@ impl SqliteReadModel {
                 query.execute(&mut *tx).await?;
                 rest = tail;
             }
+        }
+        if table == Table::Live {
+            Self::write_decisions(&mut tx, changes).await?;
         }
         sqlx::query(&sql::save_checkpoint(table)).bind(to_i64(checkpoint)).execute(&mut *tx).await?;
         tx.commit().await?;

@@ -1,0 +1,78 @@
+//! Recommendations: one player's, and the feed of all, oldest first.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State, rejection::QueryRejection},
+};
+use domain::{InterventionKind, PlayerId, Recommendation};
+use projections::RecommendationQuery;
+use serde::{Deserialize, Serialize};
+
+use crate::{AppState, problem::ApiError};
+
+/// Query of a recommendation list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Only those after this cursor (a `next` from an earlier page).
+    after: Option<u64>,
+    /// Only of this kind.
+    kind: Option<String>,
+    /// At most this many (default 100).
+    limit: Option<usize>,
+}
+
+/// A page of recommendations.
+#[derive(Debug, Serialize)]
+pub struct RecommendationPage {
+    /// Oldest first.
+    pub recommendations: Vec<Recommendation>,
+    /// The cursor to pass as `after` for what follows (also at the end, to follow the feed).
+    pub next: Option<u64>,
+}
+
+/// One player's recommendations, oldest first.
+#[tracing::instrument(name = "player_recommendations", skip(state, query))]
+pub async fn for_player(
+    State(state): State<AppState>,
+    Path(player_id): Path<String>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<RecommendationPage>, ApiError> {
+    let player = PlayerId::parse(&player_id)
+        .map_err(|e| ApiError::InvalidParameter { name: "player_id", detail: format!("player_id {e}") })?;
+    page(&state, Some(player.as_str()), query).await
+}
+
+/// Every recommendation, oldest first, maybe of one kind.
+#[tracing::instrument(name = "recommendations", skip_all)]
+pub async fn feed(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<RecommendationPage>, ApiError> {
+    page(&state, None, query).await
+}
+
+async fn page(
+    state: &AppState,
+    player_id: Option<&str>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<RecommendationPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidParameter { name: "query", detail: e.body_text() })?;
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > state.limits.max_page {
+        return Err(ApiError::InvalidParameter {
+            name: "limit",
+            detail: format!("limit must be between 1 and {}", state.limits.max_page),
+        });
+    }
+    let kind = match query.kind.as_deref() {
+        None => None,
+        Some(kind) => Some(InterventionKind::parse(kind).ok_or_else(|| ApiError::InvalidParameter {
+            name: "kind",
+            detail: format!("kind must be one of {}", InterventionKind::ALL.map(InterventionKind::as_str).join(", ")),
+        })?),
+    };
+    let read = RecommendationQuery { player_id, kind, after: query.after, limit };
+    let recommendations = state.projection.read_model().recommendations(&read).await?;
+    let next = recommendations.last().map(|r| r.triggered_by.position).or(query.after);
+    Ok(Json(RecommendationPage { recommendations, next }))
+}
