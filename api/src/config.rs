@@ -265,6 +265,8 @@ pub enum BenchCommand {
     Projection(BenchProjectionArgs),
     /// Freshness: append to visible in the features, under steady load.
     Freshness(BenchFreshnessArgs),
+    /// Decisions: the cost per event of scoring and the policy, in memory.
+    Decisions(BenchDecisionsArgs),
 }
 
 /// Options of `nudge bench projection`.
@@ -292,6 +294,24 @@ pub struct BenchProjectionArgs {
     /// Fill the store and stop (copies of it then serve several runs).
     #[arg(long)]
     pub fill_only: bool,
+    /// A model artifact (JSON, from `nudge train --out`) to decide with; without
+    /// one only the hard rules decide.
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+}
+
+/// Options of `nudge bench decisions`.
+#[derive(Debug, Args)]
+pub struct BenchDecisionsArgs {
+    /// Players in the simulated population.
+    #[arg(long, default_value_t = 2_000)]
+    pub players: u64,
+    /// Days simulated: the model trains on them all, the timing replays them all.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(10..=365))]
+    pub days: u32,
+    /// Seed of the population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Options of `nudge bench freshness`.

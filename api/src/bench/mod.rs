@@ -1,5 +1,6 @@
 //! `nudge bench ...`: the benchmarks whose figures go into BENCHMARKS.md.
 
+pub mod decisions;
 pub mod freshness;
 pub mod ingest;
 pub mod projection;

@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Instant};
 
 use anyhow::{Context, bail};
 use chrono::{TimeZone, Utc};
-use ml::{ActiveModel, Population};
-use projections::{FeatureProjection, ProjectionConfig, ReadModel, Table};
+use ml::{ActiveModel, ModelArtifact, Population, Scorer};
+use projections::{FeatureProjection, ProjectionConfig, ReadModel, RecommendationQuery, Table};
 use store::EventStore;
 use tokio_util::sync::CancellationToken;
 
@@ -37,11 +37,18 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
         partitions: usize::from(args.partitions),
         ..ProjectionConfig::default()
     };
+    let active = ActiveModel::default();
+    if let Some(path) = &args.model {
+        let json = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let artifact = ModelArtifact::from_json(&json)?;
+        println!("deciding with model {}", artifact.version);
+        active.set(Some(Scorer::new(artifact)));
+    }
     let head = store.head().await?;
     let stop = CancellationToken::new();
     let projecting = Instant::now();
     let projection =
-        FeatureProjection::start(Arc::clone(&store), read_model, config, ActiveModel::default(), stop.clone()).await?;
+        FeatureProjection::start(Arc::clone(&store), read_model.clone(), config, active, stop.clone()).await?;
     while !projection.wait_for(head, std::time::Duration::from_secs(10)).await {
         let checkpoint = projection.checkpoint();
         println!(
@@ -51,6 +58,8 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
     }
     let elapsed = projecting.elapsed();
     stop.cancel();
+    let query = RecommendationQuery { player_id: None, kind: None, after: None, limit: usize::MAX >> 2 };
+    println!("{} recommendations made", read_model.recommendations(&query).await?.len());
     println!(
         "projected {head} events to committed rows in {:.1} s: {:.0} events/s",
         elapsed.as_secs_f64(),
