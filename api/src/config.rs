@@ -33,6 +33,29 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Train a model version by replaying every player stream, and print its metrics.
     Train(TrainArgs),
+    /// Replay history with a model version and report who was warned, and when.
+    Backtest(BacktestArgs),
+}
+
+/// Options of `nudge backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The model version to decide with (from the registry).
+    #[arg(long)]
+    pub model: String,
+    /// Event store URL to replay.
+    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
+    pub store: String,
+    /// Read-model database holding the registry; defaults as for `nudge serve`.
+    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true)]
+    pub read_models: Option<String>,
+    /// Count players and recommendations from this time on (RFC 3339), e.g. the
+    /// start of the model's test split; the model still sees all that came before.
+    #[arg(long)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// The intervention policy.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// Options of `nudge train`.
@@ -138,6 +161,9 @@ pub struct ServeArgs {
     /// How the projections batch and hold their work.
     #[command(flatten)]
     pub projection: ProjectionArgs,
+    /// The intervention policy.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 impl ServeArgs {
@@ -178,6 +204,11 @@ pub struct ProjectionArgs {
     #[arg(long, env = "NUDGE_PROJECTION_IDLE_SECONDS", default_value_t = 600,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub projection_idle_seconds: u32,
+}
+
+/// The intervention policy's settings.
+#[derive(Debug, Args, Clone)]
+pub struct PolicyArgs {
     /// Minutes after a reality check before another goes to the same player.
     #[arg(long, env = "NUDGE_COOLDOWN_REALITY_CHECK", default_value_t = 60,
           value_parser = clap::value_parser!(u32).range(0..=525_600))]
@@ -200,7 +231,7 @@ pub struct ProjectionArgs {
     pub cooldown_game_recommendation: u32,
 }
 
-impl ProjectionArgs {
+impl PolicyArgs {
     /// The policy with the configured cooldowns.
     pub fn policy(&self) -> Policy {
         let minutes = [
@@ -223,7 +254,7 @@ impl From<&ProjectionArgs> for ProjectionConfig {
             partitions: usize::from(args.projection_partitions),
             players_in_memory: args.projection_players_in_memory as usize,
             idle: Duration::from_secs(u64::from(args.projection_idle_seconds)),
-            policy: args.policy(),
+            ..Self::default()
         }
     }
 }

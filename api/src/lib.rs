@@ -1,6 +1,7 @@
 //! nudge's HTTP API and the wiring of the service, as a library so that tests and
 //! benchmarks start the real thing on a port of their choosing.
 
+pub mod backtest;
 pub mod bench;
 pub mod config;
 mod ingest;

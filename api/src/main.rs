@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Decisions(args)) => api::bench::decisions::run(args).await,
         Command::Simulate(args) => api::simulate::run(args).await,
         Command::Train(args) => api::train::run(args).await,
+        Command::Backtest(args) => api::backtest::run(args).await,
     }
 }
 
@@ -41,7 +42,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.listen,
         store,
         read_model,
-        ProjectionConfig::from(&args.projection),
+        ProjectionConfig { policy: args.policy.policy(), ..ProjectionConfig::from(&args.projection) },
         Limits::from(&args.limits),
     )
     .await

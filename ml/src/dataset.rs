@@ -156,9 +156,26 @@ impl Replay {
 }
 
 /// Replays every player stream of `store` up to its head at the start, telling
-/// `progress` (events replayed, head) after each page. The next page is read
-/// while the last one folds.
+/// `progress` (events replayed, head) after each page.
 pub async fn replay(store: Arc<dyn EventStore>, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<TrainingSet, MlError> {
+    let mut replay = Replay::new();
+    for_each_event(store, progress, |position, event| match event {
+        Some(event) => replay.push(position, event),
+        None => replay.skip(),
+    })
+    .await?;
+    Ok(replay.finish())
+}
+
+/// Hands every player event of `store` up to its head at the start to `visit`
+/// in global order (`None` for a stored event that no longer reads as one),
+/// telling `progress` (events read, head) after each page. The next page is
+/// read while `visit` works through the last.
+pub async fn for_each_event(
+    store: Arc<dyn EventStore>,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    mut visit: impl FnMut(u64, Option<&PlayerEvent>),
+) -> Result<(), MlError> {
     let head = store.head().await?;
     let (pages, mut received) = mpsc::channel(2);
     let reader = tokio::spawn(async move {
@@ -175,18 +192,14 @@ pub async fn replay(store: Arc<dyn EventStore>, progress: &(dyn Fn(u64, u64) + S
         }
         Ok::<_, StoreError>(())
     });
-    let mut replay = Replay::new();
     while let Some(page) = received.recv().await {
         for recorded in page.iter().filter(|r| r.position <= head) {
-            match PlayerEvent::from_json(&recorded.payload) {
-                Ok(event) => replay.push(recorded.position, &event),
-                Err(_) => replay.skip(),
-            }
+            visit(recorded.position, PlayerEvent::from_json(&recorded.payload).ok().as_ref());
         }
         progress(page.last().map_or(head, |r| r.position.min(head)), head);
     }
     reader.await.map_err(|e| MlError::Reader(e.to_string()))??;
-    Ok(replay.finish())
+    Ok(())
 }
 
 #[cfg(test)]

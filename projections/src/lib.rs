@@ -4,6 +4,7 @@
 //! with the checkpoint in one transaction, so a crash at any point converges on
 //! replay to exactly what a full replay gives.
 
+mod backtest;
 mod error;
 mod partition;
 mod player;
@@ -13,6 +14,7 @@ mod service;
 
 use std::time::Duration;
 
+pub use backtest::{Backtest, backtest};
 pub use error::ProjectionError;
 pub use player::{Answer, Decider, Effect, PlayerState};
 pub use read_model::{Changes, PlayerRow, ReadModel, RecommendationQuery, Table};

@@ -144,3 +144,26 @@ async fn the_same_events_give_the_same_recommendations_whatever_the_batching_and
     assert_eq!((answered[0].id, answered[0].status), (target.id, Status::Accepted));
     stop.cancel();
 }
+
+#[tokio::test]
+async fn a_backtest_counts_who_was_warned_before_excluding_themselves() {
+    let events = events();
+    let scorer = Arc::new(scorer(&events));
+    let sqlite = TempSqlite::new().unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(sqlite.open().await.unwrap());
+    Population::append(store.as_ref(), &events).await.unwrap();
+    let decider = Decider { scorer: Some(scorer), policy: Default::default() };
+    let report = projections::backtest(store.clone(), &decider, None, &|_, _| {}).await.unwrap();
+
+    let excluded: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|e| matches!(e.data, EventData::SelfExcluded { .. }))
+        .map(|e| e.player_id.as_str())
+        .collect();
+    assert_eq!((report.events, report.players), (events.len() as u64, 120));
+    assert_eq!((report.self_excluded, report.others), (excluded.len(), 120 - excluded.len()));
+    let made: usize = report.per_kind.values().sum();
+    assert_eq!(made, replayed(store.as_ref(), decider.scorer.as_deref().unwrap()).await.len());
+    assert!(report.warned_share() >= 0.7, "{report:?}");
+    assert!(report.median_lead_hours.is_some_and(|h| h >= 24.0), "{report:?}");
+}

@@ -1,0 +1,52 @@
+//! `nudge backtest`: history replayed with a model version; who was warned, and when.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use domain::InterventionKind;
+use indicatif::{ProgressBar, ProgressStyle};
+use ml::Scorer;
+use projections::{Decider, ReadModel};
+
+use crate::config::{BacktestArgs, read_models_beside};
+
+/// Runs `nudge backtest`.
+pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    let store =
+        store::connect(&args.store).await.with_context(|| format!("cannot open the event store {}", args.store))?;
+    let read_models = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
+    let registry = ReadModel::connect(&read_models).await.context("cannot open the read models")?.registry();
+    let Some(entry) = registry.get(&args.model).await? else {
+        bail!("no model version {} in {read_models} (see `GET /v1/models`)", args.model);
+    };
+    let decider = Decider { scorer: Some(Arc::new(Scorer::new(entry.artifact))), policy: args.policy.policy() };
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} events replayed")
+            .context("progress template")?,
+    );
+    let report = projections::backtest(store, &decider, args.from, &|done, head| {
+        bar.set_length(head);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish_and_clear();
+    let from = args.from.map_or_else(|| "all history".to_owned(), |from| format!("from {}", from.to_rfc3339()));
+    println!("model {} over {} events of {} players ({from})", args.model, report.events, report.players);
+    println!(
+        "self-excluded players: {}, warned before excluding themselves: {} ({:.1} %), median lead {}",
+        report.self_excluded,
+        report.warned_before_exclusion,
+        100.0 * report.warned_share(),
+        report.median_lead_hours.map_or_else(|| "-".to_owned(), |h| format!("{h:.1} h")),
+    );
+    println!(
+        "other players: {}, warned (false alarms): {} ({:.1} %)",
+        report.others,
+        report.others_warned,
+        100.0 * report.false_alarm_share()
+    );
+    for kind in InterventionKind::ALL {
+        println!("{:<26} {:>9}", kind.as_str(), report.per_kind.get(kind.as_str()).copied().unwrap_or(0));
+    }
+    Ok(())
+}
