@@ -6,10 +6,10 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use bytes::Bytes;
-use domain::PlayerId;
 use serde::{Deserialize, Serialize};
 use store::StreamAppend;
 
+use super::params;
 use crate::{AppState, ingest, problem::ApiError};
 
 /// Where one ingested event is stored.
@@ -110,16 +110,9 @@ pub async fn read_stream(
     Path(player_id): Path<String>,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<StreamPage>, ApiError> {
-    let player = PlayerId::parse(&player_id)
-        .map_err(|e| ApiError::InvalidParameter { name: "player_id", detail: format!("player_id {e}") })?;
-    let Query(query) = query.map_err(|e| ApiError::InvalidParameter { name: "query", detail: e.body_text() })?;
-    let limit = query.limit.unwrap_or(100);
-    if limit == 0 || limit > state.limits.max_page {
-        return Err(ApiError::InvalidParameter {
-            name: "limit",
-            detail: format!("limit must be between 1 and {}", state.limits.max_page),
-        });
-    }
+    let player = params::player_id(&player_id)?;
+    let query = params::query(query)?;
+    let limit = params::limit(query.limit, state.limits.max_page)?;
     let mut events = state.store.read_stream(&player.stream_name(), query.from_revision, limit + 1).await?;
     let next_revision = if events.len() > limit {
         events.truncate(limit);

@@ -11,6 +11,7 @@ use domain::{Features, PlayerEvent, PlayerFeatures, PlayerId};
 use serde::{Deserialize, Serialize};
 use store::StoreError;
 
+use super::params;
 use crate::{AppState, problem::ApiError};
 
 /// How long a read-your-writes request waits for the projection.
@@ -48,9 +49,8 @@ pub async fn read(
     Path(player_id): Path<String>,
     query: Result<Query<FeaturesQuery>, QueryRejection>,
 ) -> Result<Json<PlayerFeaturesView>, ApiError> {
-    let player = PlayerId::parse(&player_id)
-        .map_err(|e| ApiError::InvalidParameter { name: "player_id", detail: format!("player_id {e}") })?;
-    let Query(query) = query.map_err(|e| ApiError::InvalidParameter { name: "query", detail: e.body_text() })?;
+    let player = params::player_id(&player_id)?;
+    let query = params::query(query)?;
     if let Some(at) = query.at {
         return replay(&state, &player, at).await.map(Json);
     }

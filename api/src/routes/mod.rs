@@ -4,6 +4,7 @@ mod events;
 mod features;
 mod health;
 mod models;
+mod params;
 mod projections;
 mod recommendations;
 

@@ -4,10 +4,11 @@ use axum::{
     Json,
     extract::{Path, Query, State, rejection::QueryRejection},
 };
-use domain::{InterventionKind, PlayerId, Recommendation};
+use domain::{InterventionKind, Recommendation};
 use projections::RecommendationQuery;
 use serde::{Deserialize, Serialize};
 
+use super::params;
 use crate::{AppState, problem::ApiError};
 
 /// Query of a recommendation list.
@@ -37,8 +38,7 @@ pub async fn for_player(
     Path(player_id): Path<String>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<RecommendationPage>, ApiError> {
-    let player = PlayerId::parse(&player_id)
-        .map_err(|e| ApiError::InvalidParameter { name: "player_id", detail: format!("player_id {e}") })?;
+    let player = params::player_id(&player_id)?;
     page(&state, Some(player.as_str()), query).await
 }
 
@@ -56,14 +56,8 @@ async fn page(
     player_id: Option<&str>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<RecommendationPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::InvalidParameter { name: "query", detail: e.body_text() })?;
-    let limit = query.limit.unwrap_or(100);
-    if limit == 0 || limit > state.limits.max_page {
-        return Err(ApiError::InvalidParameter {
-            name: "limit",
-            detail: format!("limit must be between 1 and {}", state.limits.max_page),
-        });
-    }
+    let query = params::query(query)?;
+    let limit = params::limit(query.limit, state.limits.max_page)?;
     let kind = match query.kind.as_deref() {
         None => None,
         Some(kind) => Some(InterventionKind::parse(kind).ok_or_else(|| ApiError::InvalidParameter {

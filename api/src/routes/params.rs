@@ -1,0 +1,27 @@
+//! Path and query parameters every route group reads the same way.
+
+use axum::extract::{Query, rejection::QueryRejection};
+use domain::PlayerId;
+
+use crate::problem::ApiError;
+
+/// Page size when a list request names none.
+const DEFAULT_LIMIT: usize = 100;
+
+/// The `player_id` path segment, checked.
+pub(crate) fn player_id(raw: &str) -> Result<PlayerId, ApiError> {
+    PlayerId::parse(raw).map_err(|e| ApiError::InvalidParameter { name: "player_id", detail: format!("player_id {e}") })
+}
+
+/// The query string, or a problem saying what is wrong with it.
+pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| ApiError::InvalidParameter { name: "query", detail: e.body_text() })
+}
+
+/// A page size: `limit`, or 100, between 1 and `max`.
+pub(crate) fn limit(limit: Option<usize>, max: usize) -> Result<usize, ApiError> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        limit if (1..=max).contains(&limit) => Ok(limit),
+        _ => Err(ApiError::InvalidParameter { name: "limit", detail: format!("limit must be between 1 and {max}") }),
+    }
+}
