@@ -35,6 +35,35 @@ pub enum Command {
     Train(TrainArgs),
     /// Replay history with a model version and report who was warned, and when.
     Backtest(BacktestArgs),
+    /// Start nudge on SQLite, simulate a month, train and activate a model, then
+    /// stream more activity and print recommendations as they happen.
+    Demo(DemoArgs),
+}
+
+/// Options of `nudge demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address nudge serves on meanwhile (browse the API while the demo runs).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Folder for the demo's SQLite file; emptied first.
+    #[arg(long, default_value = "data/demo")]
+    pub folder: std::path::PathBuf,
+    /// Players simulated.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub players: u64,
+    /// Days of history the model trains on.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(14..=365))]
+    pub history_days: u32,
+    /// Days of activity streamed once the model is active.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub live_days: u32,
+    /// Real milliseconds per simulated hour of the streamed activity.
+    #[arg(long, default_value_t = 1_000)]
+    pub hour_ms: u64,
+    /// Seed of the population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Options of `nudge backtest`.

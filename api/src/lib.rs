@@ -4,6 +4,7 @@
 pub mod backtest;
 pub mod bench;
 pub mod config;
+pub mod demo;
 mod ingest;
 pub mod models;
 pub mod problem;

@@ -9,6 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use domain::PlayerEvent;
 use indicatif::{ProgressBar, ProgressStyle};
 use ml::Population;
 use reqwest::{StatusCode, Url};
@@ -73,62 +74,86 @@ fn write(population: &Population, days: u32, out: &std::path::Path, progress: &P
     Ok(written)
 }
 
-/// Posts every day's events to the target in batches over `--concurrency`
-/// lanes; a player's events always take the same lane, so they stay in order.
+/// Posts every day's events to the target.
 async fn post(
     population: &Population,
     args: &SimulateArgs,
     target: &Url,
     progress: &ProgressBar,
 ) -> anyhow::Result<u64> {
-    let url = target.join("v1/events").with_context(|| format!("{target} cannot take a path"))?;
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
-    let lanes = usize::from(args.concurrency);
-    let (senders, tasks): (Vec<mpsc::Sender<String>>, Vec<JoinHandle<anyhow::Result<()>>>) = (0..lanes)
-        .map(|_| {
-            let (sender, receiver) = mpsc::channel(2);
-            (sender, tokio::spawn(lane(client.clone(), url.clone(), receiver)))
-        })
-        .unzip();
+    let poster = Poster::new(target, args.batch as usize, usize::from(args.concurrency))?;
     let mut sent = 0u64;
     for day in 0..args.days {
         let generator = population.clone();
         let events = tokio::task::spawn_blocking(move || generator.day(day)).await?;
-        let mut per_lane: Vec<Vec<String>> = vec![Vec::new(); lanes];
-        for event in &events {
-            let mut hasher = DefaultHasher::new();
-            event.player_id.as_str().hash(&mut hasher);
-            per_lane[(hasher.finish() % lanes as u64) as usize].push(event.to_json().to_string());
-        }
-        for (sender, bodies) in senders.iter().zip(per_lane) {
-            for chunk in bodies.chunks(args.batch as usize) {
-                if sender.send(format!("[{}]", chunk.join(","))).await.is_err() {
-                    break;
-                }
-            }
-        }
+        poster.send(&events).await?;
         sent += events.len() as u64;
         progress.inc(1);
         progress.set_message(format!("{sent} events"));
     }
-    drop(senders);
-    for task in tasks {
-        task.await??;
-    }
+    poster.finish().await?;
     Ok(sent)
+}
+
+/// Posts events to a running nudge in batches over several lanes; a player's
+/// events always take the same lane, so they stay in order.
+pub struct Poster {
+    lanes: Vec<mpsc::Sender<String>>,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    batch: usize,
+}
+
+impl Poster {
+    /// Lanes posting to `target`'s `/v1/events`, `batch` events a request.
+    pub fn new(target: &Url, batch: usize, lanes: usize) -> anyhow::Result<Self> {
+        let url = target.join("v1/events").with_context(|| format!("{target} cannot take a path"))?;
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let (lanes, tasks) = (0..lanes.max(1))
+            .map(|_| {
+                let (sender, receiver) = mpsc::channel(2);
+                (sender, tokio::spawn(lane(client.clone(), url.clone(), receiver)))
+            })
+            .unzip();
+        Ok(Self { lanes, tasks, batch: batch.max(1) })
+    }
+
+    /// Hands `events` (in time order) to the lanes; answers once they are queued.
+    pub async fn send(&self, events: &[PlayerEvent]) -> anyhow::Result<()> {
+        let mut per_lane: Vec<Vec<String>> = vec![Vec::new(); self.lanes.len()];
+        for event in events {
+            let mut hasher = DefaultHasher::new();
+            event.player_id.as_str().hash(&mut hasher);
+            per_lane[(hasher.finish() % self.lanes.len() as u64) as usize].push(event.to_json().to_string());
+        }
+        for (sender, bodies) in self.lanes.iter().zip(per_lane) {
+            for chunk in bodies.chunks(self.batch) {
+                sender.send(format!("[{}]", chunk.join(","))).await.map_err(|_| anyhow::anyhow!("a lane stopped"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until everything handed over is posted.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        drop(self.lanes);
+        for task in self.tasks {
+            task.await??;
+        }
+        Ok(())
+    }
 }
 
 /// Posts the batches it is handed, one at a time, in order.
 async fn lane(client: reqwest::Client, url: Url, mut batches: mpsc::Receiver<String>) -> anyhow::Result<()> {
     while let Some(body) = batches.recv().await {
-        send(&client, &url, body).await?;
+        post_batch(&client, &url, body).await?;
     }
     Ok(())
 }
 
 /// Posts one batch, trying again with backoff while the target is down or
 /// overloaded: ingest is idempotent, so a batch sent twice is stored once.
-async fn send(client: &reqwest::Client, url: &Url, body: String) -> anyhow::Result<()> {
+async fn post_batch(client: &reqwest::Client, url: &Url, body: String) -> anyhow::Result<()> {
     let mut backoff = Duration::from_millis(200);
     for _ in 0..TRIES {
         let answer = client

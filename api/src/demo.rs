@@ -1,0 +1,174 @@
+//! `nudge demo`: nudge on SQLite, a simulated month, a model trained and
+//! activated, then live activity with its recommendations printed as they come.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::{Timelike, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use ml::{ModelArtifact, Population};
+use projections::{ProjectionConfig, ReadModel};
+use reqwest::Url;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Application, Limits, config::DemoArgs, simulate::Poster, train::print_metrics};
+
+/// How often the feed is read for new recommendations.
+const FEED_POLL: Duration = Duration::from_millis(250);
+
+/// Runs `nudge demo` until it is done or interrupted.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if args.folder.exists() {
+        std::fs::remove_dir_all(&args.folder).with_context(|| format!("cannot empty {}", args.folder.display()))?;
+    }
+    let url = format!("sqlite://{}/nudge.db", args.folder.display());
+    let store = store::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
+    let read_model = ReadModel::connect(&url).await?;
+    let app =
+        Application::build(args.listen, store, read_model, ProjectionConfig::default(), Limits::default()).await?;
+    let address = app.local_addr()?;
+    let base = Url::parse(&format!("http://{address}/"))?;
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
+    println!("nudge is serving on {base} (SQLite in {}); try {base}v1/recommendations", args.folder.display());
+
+    let outcome = tokio::select! {
+        outcome = demo(&args, &base) => outcome,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    };
+    stop.cancel();
+    server.await??;
+    outcome
+}
+
+async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let days = args.history_days + args.live_days;
+    let today = Utc::now().with_hour(0).and_then(|t| t.with_minute(0)).and_then(|t| t.with_second(0));
+    let start = today.context("midnight")? - chrono::Duration::days(i64::from(args.history_days));
+    let population = Population::new(args.players, args.seed, start).with_horizon(days);
+
+    let bar = ProgressBar::new(u64::from(args.history_days))
+        .with_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] day {pos}/{len}: {msg}")?);
+    bar.println(format!("simulating {} players over {} days of history", args.players, args.history_days));
+    let poster = Poster::new(base, 1_000, 4)?;
+    let mut sent = 0;
+    for day in 0..args.history_days {
+        let events = population.day(day);
+        poster.send(&events).await?;
+        sent += events.len();
+        bar.inc(1);
+        bar.set_message(format!("{sent} events"));
+    }
+    poster.finish().await?;
+    bar.finish_and_clear();
+    println!("{sent} events of history stored");
+
+    let version = train(&client, base).await?;
+    let head: Value = client.get(base.join("v1/projections")?).send().await?.json().await?;
+    let cursor = head["projections"][0]["head"].as_u64().unwrap_or(0);
+    let plural = if args.live_days == 1 { "" } else { "s" };
+    println!(
+        "streaming {} more day{plural}, an hour every {} ms; recommendations as they happen:",
+        args.live_days, args.hour_ms
+    );
+
+    let printing = CancellationToken::new();
+    let printer = tokio::spawn(print_feed(client.clone(), base.clone(), cursor, printing.clone()));
+    let poster = Poster::new(base, 1_000, 4)?;
+    for day in args.history_days..days {
+        let events = population.day(day);
+        for hour in events.chunk_by(|a, b| a.time.hour() == b.time.hour()) {
+            poster.send(hour).await?;
+            tokio::time::sleep(Duration::from_millis(args.hour_ms)).await;
+        }
+    }
+    poster.finish().await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    printing.cancel();
+    let made = printer.await??;
+    println!("done: {made} recommendations while streaming, decided with model {version}");
+    Ok(())
+}
+
+/// Trains a version through the API, activates it, prints its metrics; answers it.
+async fn train(client: &reqwest::Client, base: &Url) -> anyhow::Result<String> {
+    let started: Value =
+        client.post(base.join("v1/models/train")?).json(&json!({"activate": true})).send().await?.json().await?;
+    let job = base.join(&format!("v1/models/jobs/{}", started["id"].as_str().context("no job id")?))?;
+    let spinner = ProgressBar::new_spinner();
+    let done = loop {
+        let status: Value = client.get(job.clone()).send().await?.json().await?;
+        match status["state"].as_str() {
+            Some("running") => {
+                spinner.set_message(format!(
+                    "training: {} ({} of {} events replayed)",
+                    status["step"].as_str().unwrap_or(""),
+                    status["events_replayed"],
+                    status["events_to_replay"]
+                ));
+                spinner.tick();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Some("succeeded") => break status,
+            _ => bail!("training failed: {}", status["error"]),
+        }
+    };
+    spinner.finish_and_clear();
+    let version = done["version"].as_str().context("no version")?.to_owned();
+    let detail: Value = client.get(base.join(&format!("v1/models/{version}"))?).send().await?.json().await?;
+    let artifact: ModelArtifact = serde_json::from_value(detail["artifact"].clone())?;
+    print_metrics(&artifact);
+    println!("model {version} is active");
+    Ok(version)
+}
+
+/// Prints the feed from `cursor` on until `stop`; answers how many it printed.
+async fn print_feed(
+    client: reqwest::Client,
+    base: Url,
+    mut cursor: u64,
+    stop: CancellationToken,
+) -> anyhow::Result<usize> {
+    let mut printed = 0;
+    while !stop.is_cancelled() {
+        let page: Value = client
+            .get(base.join(&format!("v1/recommendations?after={cursor}&limit=500"))?)
+            .send()
+            .await?
+            .json()
+            .await?;
+        for r in page["recommendations"].as_array().into_iter().flatten() {
+            println!("{}", line(r));
+            printed += 1;
+        }
+        cursor = page["next"].as_u64().unwrap_or(cursor);
+        tokio::time::sleep(FEED_POLL).await;
+    }
+    Ok(printed)
+}
+
+/// One recommendation as a line: when, who, what, why.
+fn line(r: &Value) -> String {
+    let score = |name: &str| r["scores"][name].as_f64().map_or_else(|| "-".to_owned(), |s| format!("{s:.2}"));
+    let reasons: Vec<String> = r["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|reason| {
+            format!("{}={:.1}", reason["feature"].as_str().unwrap_or("?"), reason["value"].as_f64().unwrap_or(0.0))
+        })
+        .collect();
+    let game = r["game_id"].as_str().map(|g| format!(" {g}")).unwrap_or_default();
+    format!(
+        "{} {:<8} {:<25} harm {} churn {} {:<14} {}{game}",
+        r["created_at"].as_str().unwrap_or("").get(..16).unwrap_or(""),
+        r["player_id"].as_str().unwrap_or(""),
+        r["kind"].as_str().unwrap_or(""),
+        score("harm"),
+        score("churn"),
+        r["rule"].as_str().unwrap_or(""),
+        reasons.join(", ")
+    )
+}
