@@ -12,7 +12,12 @@ use reqwest::Url;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Application, Limits, config::DemoArgs, simulate::Poster, train::print_metrics};
+use crate::{
+    Application, Limits,
+    config::DemoArgs,
+    simulate::{Poster, post_days},
+    train::print_metrics,
+};
 
 /// How often the feed is read for new recommendations.
 const FEED_POLL: Duration = Duration::from_millis(250);
@@ -52,16 +57,7 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
     let bar = ProgressBar::new(u64::from(args.history_days))
         .with_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] day {pos}/{len}: {msg}")?);
     bar.println(format!("simulating {} players over {} days of history", args.players, args.history_days));
-    let poster = Poster::new(base, 1_000, 4)?;
-    let mut sent = 0;
-    for day in 0..args.history_days {
-        let events = population.day(day);
-        poster.send(&events).await?;
-        sent += events.len();
-        bar.inc(1);
-        bar.set_message(format!("{sent} events"));
-    }
-    poster.finish().await?;
+    let sent = post_days(&population, args.history_days, Poster::new(base, 1_000, 4)?, &bar).await?;
     bar.finish_and_clear();
     println!("{sent} events of history stored");
 

@@ -38,7 +38,10 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             .context("progress template")?,
     );
     let events = match (&args.target, &args.out) {
-        (Some(target), _) => post(&population, &args, target, &progress).await?,
+        (Some(target), _) => {
+            let poster = Poster::new(target, args.batch as usize, usize::from(args.concurrency))?;
+            post_days(&population, args.days, poster, &progress).await?
+        }
         (None, Some(out)) => write(&population, args.days, out, &progress)?,
         (None, None) => bail!("give --target or --out"),
     };
@@ -74,16 +77,16 @@ fn write(population: &Population, days: u32, out: &std::path::Path, progress: &P
     Ok(written)
 }
 
-/// Posts every day's events to the target.
-async fn post(
+/// Posts days `0..days` of the population through `poster`, a day at a time,
+/// and waits until all is posted; answers how many events were sent.
+pub async fn post_days(
     population: &Population,
-    args: &SimulateArgs,
-    target: &Url,
+    days: u32,
+    poster: Poster,
     progress: &ProgressBar,
 ) -> anyhow::Result<u64> {
-    let poster = Poster::new(target, args.batch as usize, usize::from(args.concurrency))?;
     let mut sent = 0u64;
-    for day in 0..args.days {
+    for day in 0..days {
         let generator = population.clone();
         let events = tokio::task::spawn_blocking(move || generator.day(day)).await?;
         poster.send(&events).await?;

@@ -64,6 +64,18 @@ pub struct TrainingSet {
     pub games: BTreeMap<String, Vec<String>>,
 }
 
+impl TrainingSet {
+    /// The training set of `events`, taken as in global order from position 1
+    /// (for sets built in memory rather than read from a store).
+    pub fn of(events: &[PlayerEvent]) -> Self {
+        let mut replay = Replay::new();
+        for (position, event) in (1..).zip(events) {
+            replay.push(position, event);
+        }
+        replay.finish()
+    }
+}
+
 /// What the replay keeps of one player.
 #[derive(Default)]
 struct Player {
@@ -75,7 +87,7 @@ struct Player {
 
 /// A training set in the making: fed events in global order, then finished.
 #[derive(Default)]
-pub struct Replay {
+struct Replay {
     index: HashMap<String, u32>,
     players: Vec<Player>,
     categories: HashMap<String, String>,
@@ -84,12 +96,12 @@ pub struct Replay {
 
 impl Replay {
     /// An empty replay.
-    pub fn new() -> Self {
+    fn new() -> Self {
         Self::default()
     }
 
     /// Folds one event in; events must come in global order.
-    pub fn push(&mut self, position: u64, event: &PlayerEvent) {
+    fn push(&mut self, position: u64, event: &PlayerEvent) {
         let next = self.players.len() as u32;
         let index = *self.index.entry(event.player_id.as_str().to_owned()).or_insert(next);
         if index == next {
@@ -119,12 +131,12 @@ impl Replay {
     }
 
     /// Notes a stored event that did not read as a player event.
-    pub fn skip(&mut self) {
+    fn skip(&mut self) {
         self.set.unreadable += 1;
     }
 
     /// Labels every point from its player's later events, and ranks the games.
-    pub fn finish(mut self) -> TrainingSet {
+    fn finish(mut self) -> TrainingSet {
         let end = self.set.end;
         for point in &mut self.set.points {
             let player = &self.players[point.player as usize];

@@ -17,7 +17,7 @@ mod train;
 
 pub use active::ActiveModel;
 pub use artifact::{FORMAT, FamilyMetrics, ModelArtifact, Scaler, TargetModel, TrainingSummary};
-pub use dataset::{CHURN_HORIZON, HARM_HORIZON, Point, Replay, TrainingSet, for_each_event, replay};
+pub use dataset::{CHURN_HORIZON, HARM_HORIZON, Point, TrainingSet, for_each_event, replay};
 pub use error::MlError;
 pub use evaluation::{CalibrationBin, Evaluation};
 pub use inputs::{INPUT_NAMES, INPUTS, inputs};

@@ -180,20 +180,13 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::{Population, Replay};
+    use crate::Population;
 
     fn training_set() -> TrainingSet {
         let start = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).single().unwrap();
         let population = Population::new(150, 21, start).with_mix("regular=3,at_risk=1,churner=1".parse().unwrap());
-        let mut replay = Replay::new();
-        let mut position = 0;
-        for day in 0..30 {
-            for event in population.day(day) {
-                position += 1;
-                replay.push(position, &event);
-            }
-        }
-        replay.finish()
+        let events: Vec<_> = (0..30).flat_map(|day| population.day(day)).collect();
+        TrainingSet::of(&events)
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{TimeZone, Utc};
 use domain::{EventData, InterventionKind, InterventionResponse, PlayerEvent, Recommendation, Status};
-use ml::{ActiveModel, Population, Replay, Scorer, TrainConfig};
+use ml::{ActiveModel, Population, Scorer, TrainConfig, TrainingSet};
 use projections::{
     Decider, Effect, FeatureProjection, PlayerState, ProjectionConfig, ReadModel, RecommendationQuery,
     read_model::PostgresReadModel,
@@ -27,11 +27,7 @@ fn events() -> Vec<PlayerEvent> {
 }
 
 fn scorer(events: &[PlayerEvent]) -> Scorer {
-    let mut replay = Replay::new();
-    for (i, event) in events.iter().enumerate() {
-        replay.push(i as u64 + 1, event);
-    }
-    Scorer::new(ml::train(&replay.finish(), &TrainConfig::default(), &|_| {}).unwrap())
+    Scorer::new(ml::train(&TrainingSet::of(events), &TrainConfig::default(), &|_| {}).unwrap())
 }
 
 /// Projects `events` into a fresh read model with `scorer` active; answers every recommendation.

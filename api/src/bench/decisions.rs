@@ -6,7 +6,7 @@ use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use chrono::{TimeZone, Utc};
 use domain::{PlayerEvent, PlayerFeatures, Policy};
-use ml::{Population, Replay, Scorer, TrainConfig};
+use ml::{Population, Scorer, TrainConfig, TrainingSet};
 use projections::{Decider, Effect, PlayerState};
 
 use crate::config::BenchDecisionsArgs;
@@ -19,11 +19,7 @@ pub async fn run(args: BenchDecisionsArgs) -> anyhow::Result<()> {
     println!("{} events of {} players over {} days", events.len(), args.players, args.days);
 
     let training = Instant::now();
-    let mut replay = Replay::new();
-    for (i, event) in events.iter().enumerate() {
-        replay.push(i as u64 + 1, event);
-    }
-    let artifact = ml::train(&replay.finish(), &TrainConfig::default(), &|_| {})?;
+    let artifact = ml::train(&TrainingSet::of(&events), &TrainConfig::default(), &|_| {})?;
     println!("trained {} in {:.1} s", artifact.version, training.elapsed().as_secs_f64());
     let scorer = Arc::new(Scorer::new(artifact));
 

@@ -22,14 +22,6 @@ fn event(player: &str, n: u32, hours: i64, data: EventData) -> PlayerEvent {
     }
 }
 
-fn replay_all(events: &[PlayerEvent]) -> TrainingSet {
-    let mut replay = Replay::new();
-    for (position, event) in events.iter().enumerate() {
-        replay.push(position as u64 + 1, event);
-    }
-    replay.finish()
-}
-
 #[test]
 fn points_are_labelled_from_later_events_only() {
     let started = || EventData::SessionStarted { channel: Channel::Web };
@@ -44,7 +36,7 @@ fn points_are_labelled_from_later_events_only() {
         event("b", 2, 24 * 20 + 1, EventData::SessionEnded), // point: 2 days before the end
         event("b", 3, 24 * 22 + 1, deposit),
     ];
-    let set = replay_all(&events);
+    let set = TrainingSet::of(&events);
     let labels: Vec<(Option<bool>, Option<bool>)> = set.points.iter().map(|p| (p.harm, p.churn)).collect();
     assert_eq!(labels, [(Some(true), Some(false)), (Some(true), Some(true)), (None, None), (None, None)]);
     assert_eq!((set.events, set.players, set.positions), (8, 2, (1, 8)));
@@ -62,7 +54,7 @@ fn games_rank_by_players_within_their_category() {
         event("c", 1, 0, launch("slots-1", "slots")),
         event("c", 2, 0, launch("live-1", "live")),
     ];
-    let set = replay_all(&events);
+    let set = TrainingSet::of(&events);
     assert_eq!(set.games["slots"], ["slots-1", "slots-2"]);
     assert_eq!(set.games["live"], ["live-1"]);
 }
@@ -79,7 +71,7 @@ proptest! {
         let original = days(&population);
         let mut changed: Vec<PlayerEvent> = original.iter().filter(|e| e.time <= cut).cloned().collect();
         changed.extend(days(&other).into_iter().filter(|e| e.time > cut));
-        let (a, b) = (replay_all(&original), replay_all(&changed));
+        let (a, b) = (TrainingSet::of(&original), TrainingSet::of(&changed));
         let before = |set: &TrainingSet| -> Vec<(u64, [f64; INPUTS])> {
             set.points.iter().filter(|p| p.time <= cut.timestamp_millis()).map(|p| (p.position, p.inputs)).collect()
         };
