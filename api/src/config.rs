@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use domain::{Cooldowns, InterventionKind, Policy};
 use projections::ProjectionConfig;
+use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule, Waits, parse_duration};
 
 use crate::{Limits, telemetry::LogFormat};
 
@@ -193,6 +194,9 @@ pub struct ServeArgs {
     /// The intervention policy.
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Webhook delivery.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 impl ServeArgs {
@@ -233,6 +237,66 @@ pub struct ProjectionArgs {
     #[arg(long, env = "NUDGE_PROJECTION_IDLE_SECONDS", default_value_t = 600,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub projection_idle_seconds: u32,
+}
+
+/// Webhook delivery settings.
+#[derive(Debug, Args, Clone)]
+pub struct WebhookArgs {
+    /// This deployment's name: webhook events have the source `/nudge/{instance}`.
+    #[arg(long, env = "NUDGE_INSTANCE", default_value = "nudge", value_parser = instance_name)]
+    pub instance: String,
+    /// The `WebHook-Request-Origin` of the CloudEvents validation handshake
+    /// (default: the instance name).
+    #[arg(long, env = "NUDGE_WEBHOOK_ORIGIN")]
+    pub webhook_origin: Option<String>,
+    /// Deliver to loopback, private, link-local and unspecified addresses too.
+    #[arg(long, env = "NUDGE_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
+    /// Waits between attempts of a failed delivery; the last one repeats.
+    #[arg(long, env = "NUDGE_WEBHOOK_RETRY_SCHEDULE", default_value = "5s,30s,2m,10m,1h,6h")]
+    pub webhook_retry_schedule: Waits,
+    /// How long after its first attempt a delivery is retried before it is dead-lettered.
+    #[arg(long, env = "NUDGE_WEBHOOK_RETRY_WINDOW", default_value = "3d", value_parser = parse_duration)]
+    pub webhook_retry_window: Duration,
+    /// Longest wait for a subscriber's connection.
+    #[arg(long, env = "NUDGE_WEBHOOK_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub webhook_connect_timeout: Duration,
+    /// Longest a delivery attempt may take, answer included.
+    #[arg(long, env = "NUDGE_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+    /// Requests in flight per subscription.
+    #[arg(long, env = "NUDGE_WEBHOOK_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u16).range(1..=1_024))]
+    pub webhook_concurrency: u16,
+}
+
+impl WebhookArgs {
+    /// The dispatcher's settings.
+    pub fn dispatcher(&self) -> DispatcherConfig {
+        let defaults = DispatcherConfig::default();
+        DispatcherConfig {
+            client: ClientConfig {
+                connect_timeout: self.webhook_connect_timeout,
+                timeout: self.webhook_timeout,
+                allow_private: self.allow_private_webhooks,
+                instance: self.instance.clone(),
+                origin: self.webhook_origin.clone().unwrap_or_else(|| self.instance.clone()),
+            },
+            schedule: RetrySchedule {
+                waits: self.webhook_retry_schedule.0.clone(),
+                window: self.webhook_retry_window,
+                ..defaults.schedule
+            },
+            concurrency: usize::from(self.webhook_concurrency),
+            ..defaults
+        }
+    }
+}
+
+/// An instance name: letters, digits, `.`, `-` and `_`, as a URI path segment takes them.
+fn instance_name(s: &str) -> Result<String, String> {
+    let fits = !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if fits { Ok(s.to_owned()) } else { Err("1 to 64 letters, digits, `.`, `-` or `_`".to_owned()) }
 }
 
 /// The intervention policy's settings.

@@ -30,8 +30,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let url = format!("sqlite://{}/nudge.db", args.folder.display());
     let store = store::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
     let read_model = ReadModel::connect(&url).await?;
-    let app =
-        Application::build(args.listen, store, read_model, ProjectionConfig::default(), Limits::default()).await?;
+    let app = Application::build(
+        args.listen,
+        store,
+        read_model,
+        ProjectionConfig::default(),
+        Limits::default(),
+        webhooks::DispatcherConfig::default(),
+    )
+    .await?;
     let address = app.local_addr()?;
     let base = Url::parse(&format!("http://{address}/"))?;
     let stop = CancellationToken::new();

@@ -21,6 +21,7 @@ use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadMode
 use store::EventStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
+use webhooks::{Dispatcher, DispatcherConfig};
 
 /// Request limits.
 #[derive(Debug, Clone)]
@@ -54,6 +55,19 @@ pub struct AppState {
     pub projection: FeatureProjection,
     /// Model versions, the active one and training jobs.
     pub models: Models,
+    /// Webhook subscriptions and the dispatcher.
+    pub webhooks: Webhooks,
+}
+
+/// Webhook subscriptions, their deliveries and the dispatcher delivering them.
+#[derive(Clone)]
+pub struct Webhooks {
+    /// Where subscriptions and deliveries are kept.
+    pub database: webhooks::Database,
+    /// Woken when subscriptions or deliveries change.
+    pub dispatcher: webhooks::Dispatcher,
+    /// Whether subscriptions may target private addresses.
+    pub allow_private: bool,
 }
 
 /// Why the server could not start.
@@ -68,29 +82,39 @@ pub enum StartError {
     /// The model registry could not be read.
     #[error("cannot load the active model: {0}")]
     Models(#[from] ml::MlError),
+    /// The webhook dispatcher could not start.
+    #[error("cannot start the webhook dispatcher: {0}")]
+    Webhooks(#[from] webhooks::WebhookError),
 }
 
 /// The server, bound and ready to run.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    /// Stops the projection when the server stops (or is dropped unstarted).
+    /// Stops the projection and the dispatcher when the server stops (or is dropped unstarted).
     stop_projection: DropGuard,
 }
 
 impl Application {
-    /// Binds `listen` (port 0 picks a free port) in front of `store`, and starts
-    /// projecting the store into `read_model`.
+    /// Binds `listen` (port 0 picks a free port) in front of `store`, starts
+    /// projecting the store into `read_model` and delivering the webhooks.
     pub async fn build(
         listen: SocketAddr,
         store: Arc<dyn EventStore>,
         read_model: ReadModel,
         projection: ProjectionConfig,
         limits: Limits,
+        dispatch: DispatcherConfig,
     ) -> Result<Self, StartError> {
         let listener = TcpListener::bind(listen).await?;
         let models = Models::load(read_model.registry(), Arc::clone(&store)).await?;
         let stop_projection = CancellationToken::new();
+        let database = webhook_database(&read_model);
+        let webhooks = Webhooks {
+            allow_private: dispatch.client.allow_private,
+            dispatcher: Dispatcher::start(database.clone(), dispatch, stop_projection.clone())?,
+            database,
+        };
         let projection = FeatureProjection::start(
             store.clone(),
             read_model,
@@ -99,7 +123,7 @@ impl Application {
             stop_projection.clone(),
         )
         .await?;
-        let state = AppState { store, limits, metrics: telemetry::metrics(), projection, models };
+        let state = AppState { store, limits, metrics: telemetry::metrics(), projection, models, webhooks };
         Ok(Self { listener, state, stop_projection: stop_projection.drop_guard() })
     }
 
@@ -114,5 +138,16 @@ impl Application {
         let _stop_projection = self.stop_projection;
         let app = routes::router(self.state);
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// The webhook tables live in the read-model database, beside the outbox.
+fn webhook_database(read_model: &ReadModel) -> webhooks::Database {
+    match read_model {
+        ReadModel::Sqlite(model) => {
+            let (writer, readers) = model.pools();
+            webhooks::Database::Sqlite { writer: writer.clone(), readers: readers.clone() }
+        }
+        ReadModel::Postgres(model) => webhooks::Database::Postgres(model.pool().clone()),
     }
 }

@@ -45,6 +45,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         read_model,
         ProjectionConfig { policy: args.policy.policy(), ..ProjectionConfig::from(&args.projection) },
         Limits::from(&args.limits),
+        args.webhooks.dispatcher(),
     )
     .await
     .with_context(|| format!("cannot start on {}", args.listen))?;

@@ -249,15 +249,17 @@ impl ReadModel {
 /// made generic): `$writer` is the pool that writes, `$reader` the one that dumps.
 macro_rules! shared_statements {
     ($writer:ident, $reader:ident, $db:ty) => {
-        /// Writes a batch's recommendations and answers inside its transaction.
+        /// Writes a batch's recommendations, their outbox rows and the answers
+        /// inside its transaction.
         async fn write_decisions(
             tx: &mut sqlx::Transaction<'_, $db>,
             changes: &Changes,
         ) -> Result<(), ProjectionError> {
             for recommendation in &changes.recommendations {
                 let body = serde_json::to_string(recommendation).map_err(ProjectionError::Encode)?;
-                sqlx::query(sql::INSERT_RECOMMENDATION)
-                    .bind(to_i64(recommendation.triggered_by.position))
+                let position = to_i64(recommendation.triggered_by.position);
+                let stored = sqlx::query(sql::INSERT_RECOMMENDATION)
+                    .bind(position)
                     .bind(recommendation.id.to_string())
                     .bind(&recommendation.player_id)
                     .bind(recommendation.kind.as_str())
@@ -265,6 +267,9 @@ macro_rules! shared_statements {
                     .bind(body)
                     .execute(&mut **tx)
                     .await?;
+                if stored.rows_affected() == 1 {
+                    sqlx::query(sql::INSERT_OUTBOX).bind(position).execute(&mut **tx).await?;
+                }
             }
             for answer in &changes.answers {
                 sqlx::query(sql::ANSWER_RECOMMENDATION)
@@ -337,6 +342,9 @@ mod sql {
     /// Stores a recommendation once (a replay of its batch finds it there).
     pub(super) const INSERT_RECOMMENDATION: &str = "INSERT INTO recommendations \
          (position, id, player_id, kind, created_at, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+
+    /// Queues a new recommendation for the webhook subscriptions.
+    pub(super) const INSERT_OUTBOX: &str = "INSERT INTO webhook_outbox (position) VALUES ($1)";
 
     /// Records a player's answer to one of their own recommendations.
     pub(super) const ANSWER_RECOMMENDATION: &str =

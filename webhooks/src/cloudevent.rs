@@ -1,42 +1,74 @@
 //! A recommendation as the CloudEvent `nudge.intervention.recommended`, in the
 //! three HTTP modes: structured, binary and batch.
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use domain::Recommendation;
 use serde_json::{Value, json};
 
 /// The CloudEvent type of a recommendation.
 pub const EVENT_TYPE: &str = "nudge.intervention.recommended";
+/// The CloudEvent type of a test delivery (`POST /v1/webhooks/{id}/test`).
+pub const TEST_EVENT_TYPE: &str = "nudge.webhook.test";
+/// The event types a subscription may ask for.
+pub const EVENT_TYPES: [&str; 1] = [EVENT_TYPE];
 /// Content type of a structured-mode delivery.
 pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
 /// Content type of a batch delivery.
 pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
 
-/// The attributes of the event, `data` aside.
-fn attributes(recommendation: &Recommendation, instance: &str) -> [(&'static str, String); 6] {
-    [
-        ("specversion", "1.0".to_owned()),
-        ("id", recommendation.id.to_string()),
-        ("source", format!("/nudge/{instance}")),
-        ("type", EVENT_TYPE.to_owned()),
-        ("subject", recommendation.player_id.clone()),
-        ("time", recommendation.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-    ]
+/// One event to deliver: its attributes and its data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// `id`: the recommendation id, or a test delivery's own.
+    pub id: String,
+    /// `type`.
+    pub event_type: String,
+    /// `subject`: the player, whose events keep their order.
+    pub subject: String,
+    /// `time`.
+    pub time: DateTime<Utc>,
+    /// `data`, as JSON.
+    pub data: Value,
 }
 
-fn event(recommendation: &Recommendation, instance: &str) -> Result<Value, serde_json::Error> {
-    let mut event = serde_json::Map::new();
-    for (name, value) in attributes(recommendation, instance) {
-        event.insert(name.to_owned(), Value::String(value));
+impl Event {
+    /// A recommendation as `nudge.intervention.recommended`.
+    pub fn recommendation(recommendation: &Recommendation) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            id: recommendation.id.to_string(),
+            event_type: EVENT_TYPE.to_owned(),
+            subject: recommendation.player_id.clone(),
+            time: recommendation.created_at,
+            data: serde_json::to_value(recommendation)?,
+        })
     }
-    event.insert("datacontenttype".to_owned(), json!("application/json"));
-    event.insert("data".to_owned(), serde_json::to_value(recommendation)?);
-    Ok(Value::Object(event))
+
+    /// The attributes, `data` aside.
+    fn attributes(&self, instance: &str) -> [(&'static str, String); 6] {
+        [
+            ("specversion", "1.0".to_owned()),
+            ("id", self.id.clone()),
+            ("source", format!("/nudge/{instance}")),
+            ("type", self.event_type.clone()),
+            ("subject", self.subject.clone()),
+            ("time", self.time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        ]
+    }
+
+    fn envelope(&self, instance: &str) -> Value {
+        let mut event = serde_json::Map::new();
+        for (name, value) in self.attributes(instance) {
+            event.insert(name.to_owned(), Value::String(value));
+        }
+        event.insert("datacontenttype".to_owned(), json!("application/json"));
+        event.insert("data".to_owned(), self.data.clone());
+        Value::Object(event)
+    }
 }
 
 /// A structured-mode body (`application/cloudevents+json`).
-pub fn structured(recommendation: &Recommendation, instance: &str) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&event(recommendation, instance)?)
+pub fn structured(event: &Event, instance: &str) -> Vec<u8> {
+    event.envelope(instance).to_string().into_bytes()
 }
 
 /// A binary-mode delivery.
@@ -48,23 +80,22 @@ pub struct Binary {
     pub body: Vec<u8>,
 }
 
-/// Binary mode: the attributes as `ce-*` headers, the recommendation as the body.
-pub fn binary(recommendation: &Recommendation, instance: &str) -> Result<Binary, serde_json::Error> {
+/// Binary mode: the attributes as `ce-*` headers, the data as the body.
+pub fn binary(event: &Event, instance: &str) -> Binary {
     let mut headers: Vec<(String, String)> =
-        attributes(recommendation, instance).into_iter().map(|(name, value)| (format!("ce-{name}"), value)).collect();
+        event.attributes(instance).into_iter().map(|(name, value)| (format!("ce-{name}"), value)).collect();
     headers.push(("content-type".to_owned(), "application/json".to_owned()));
-    Ok(Binary { headers, body: serde_json::to_vec(recommendation)? })
+    Binary { headers, body: event.data.to_string().into_bytes() }
 }
 
 /// A batch body (`application/cloudevents-batch+json`).
-pub fn batch(recommendations: &[Recommendation], instance: &str) -> Result<Vec<u8>, serde_json::Error> {
-    let events = recommendations.iter().map(|r| event(r, instance)).collect::<Result<Vec<_>, _>>()?;
-    serde_json::to_vec(&events)
+pub fn batch(events: &[Event], instance: &str) -> Vec<u8> {
+    Value::Array(events.iter().map(|e| e.envelope(instance)).collect()).to_string().into_bytes()
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
+    use chrono::TimeZone;
     use domain::{InterventionKind, Rule, Status, TriggeredBy, recommendation_id};
 
     use super::*;
@@ -88,7 +119,8 @@ mod tests {
     #[test]
     fn the_three_modes_carry_the_same_event() {
         let r = recommendation("p1", 7);
-        let event: Value = serde_json::from_slice(&structured(&r, "eu-1").unwrap()).unwrap();
+        let e = Event::recommendation(&r).unwrap();
+        let event: Value = serde_json::from_slice(&structured(&e, "eu-1")).unwrap();
         assert_eq!(event["specversion"], "1.0");
         assert_eq!(event["id"], r.id.to_string());
         assert_eq!(event["source"], "/nudge/eu-1");
@@ -98,7 +130,7 @@ mod tests {
         assert_eq!(event["data"]["kind"], "reality_check");
         assert_eq!(event["data"]["triggered_by"]["position"], 7);
 
-        let Binary { headers, body } = binary(&r, "eu-1").unwrap();
+        let Binary { headers, body } = binary(&e, "eu-1");
         let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         assert_eq!(header("ce-id"), Some(r.id.to_string().as_str()));
         assert_eq!(header("ce-type"), Some(EVENT_TYPE));
@@ -106,7 +138,8 @@ mod tests {
         assert_eq!(header("content-type"), Some("application/json"));
         assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), event["data"]);
 
-        let both: Value = serde_json::from_slice(&batch(&[r, recommendation("p2", 9)], "eu-1").unwrap()).unwrap();
+        let other = Event::recommendation(&recommendation("p2", 9)).unwrap();
+        let both: Value = serde_json::from_slice(&batch(&[e, other], "eu-1")).unwrap();
         assert_eq!(both.as_array().map(Vec::len), Some(2));
         assert_eq!(both[0], event);
         assert_eq!(both[1]["subject"], "p2");

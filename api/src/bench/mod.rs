@@ -25,6 +25,7 @@ async fn serve(url: &str, stop: &CancellationToken) -> anyhow::Result<(String, J
         read_model,
         ProjectionConfig::default(),
         Limits::default(),
+        webhooks::DispatcherConfig::default(),
     )
     .await?;
     let address = app.local_addr()?;

@@ -7,6 +7,7 @@ mod models;
 mod params;
 mod projections;
 mod recommendations;
+mod webhooks;
 
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models/jobs/{job_id}", get(models::job))
         .route("/v1/models/{version}", get(models::get))
         .route("/v1/models/{version}/activate", post(models::activate))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhooks/{webhook_id}", get(webhooks::get).patch(webhooks::update).delete(webhooks::delete))
+        .route("/v1/webhooks/{webhook_id}/rotate-secret", post(webhooks::rotate_secret))
+        .route("/v1/webhooks/{webhook_id}/deliveries", get(webhooks::deliveries))
+        .route("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", post(webhooks::retry))
+        .route("/v1/webhooks/{webhook_id}/replay", post(webhooks::replay))
+        .route("/v1/webhooks/{webhook_id}/test", post(webhooks::test))
         .route("/v1/projections", get(projections::list))
         .route("/v1/projections/features/rebuild", post(projections::rebuild_features))
         .route("/healthz", get(health::healthz))

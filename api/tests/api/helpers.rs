@@ -16,6 +16,7 @@ use store::{
     testing::{PgSchema, TempSqlite},
 };
 use tokio_util::sync::CancellationToken;
+use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule};
 
 pub const STRUCTURED: &str = "application/cloudevents+json";
 pub const BATCH: &str = "application/cloudevents-batch+json";
@@ -32,21 +33,36 @@ pub struct TestApp {
 impl TestApp {
     /// nudge on a fresh SQLite file.
     pub async fn sqlite() -> Self {
+        Self::sqlite_with(quick_webhooks()).await
+    }
+
+    /// nudge on a fresh SQLite file, delivering webhooks so.
+    pub async fn sqlite_with(webhooks: DispatcherConfig) -> Self {
         let db = TempSqlite::new().unwrap();
         let store = Arc::new(db.open().await.unwrap());
         let read_model = ReadModel::connect(&db.url()).await.unwrap();
-        Self::start(store, read_model, Box::new(db)).await
+        Self::start(store, read_model, Box::new(db), webhooks).await
     }
 
     /// nudge on a fresh PostgreSQL schema.
     pub async fn postgres() -> Self {
+        Self::postgres_with(quick_webhooks()).await
+    }
+
+    /// nudge on a fresh PostgreSQL schema, delivering webhooks so.
+    pub async fn postgres_with(webhooks: DispatcherConfig) -> Self {
         let schema = PgSchema::new().await.unwrap();
         let store = Arc::new(schema.open().await.unwrap());
         let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
-        Self::start(store, read_model, Box::new(schema)).await
+        Self::start(store, read_model, Box::new(schema), webhooks).await
     }
 
-    async fn start(store: Arc<dyn EventStore>, read_model: ReadModel, db: Box<dyn std::any::Any + Send>) -> Self {
+    async fn start(
+        store: Arc<dyn EventStore>,
+        read_model: ReadModel,
+        db: Box<dyn std::any::Any + Send>,
+        webhooks: DispatcherConfig,
+    ) -> Self {
         let config = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
         let app = Application::build(
             ([127, 0, 0, 1], 0).into(),
@@ -54,6 +70,7 @@ impl TestApp {
             read_model.clone(),
             config,
             Limits::default(),
+            webhooks,
         )
         .await
         .unwrap();
@@ -77,6 +94,10 @@ impl TestApp {
         self.post_events(content_type, body.to_string()).await
     }
 
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client.post(format!("{}{path}", self.address)).json(body).send().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(format!("{}{path}", self.address)).send().await.unwrap()
     }
@@ -90,6 +111,25 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+/// Webhooks to loopback receivers, retried within milliseconds, timing out after a second.
+pub fn quick_webhooks() -> DispatcherConfig {
+    DispatcherConfig {
+        client: ClientConfig {
+            allow_private: true,
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            ..ClientConfig::default()
+        },
+        schedule: RetrySchedule {
+            waits: [50, 100, 200, 400].map(Duration::from_millis).to_vec(),
+            window: Duration::from_secs(600),
+            jitter: 0.2,
+        },
+        poll: Duration::from_millis(20),
+        ..DispatcherConfig::default()
     }
 }
 

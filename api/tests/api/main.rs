@@ -8,4 +8,7 @@ mod kill;
 mod lifecycle;
 mod models;
 mod reads;
+mod receiver;
 mod recommendations;
+mod webhooks;
+mod webhooks_kill;

@@ -46,6 +46,11 @@ impl PostgresReadModel {
         Ok(Self { pool })
     }
 
+    /// The pool, for what else the database holds.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub(super) fn registry(&self) -> ml::Registry {
         ml::Registry::Postgres(self.pool.clone())
     }

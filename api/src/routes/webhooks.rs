@@ -1,0 +1,331 @@
+//! Webhook subscriptions and their deliveries.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, Query, State, rejection::QueryRejection},
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use domain::InterventionKind;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+use webhooks::{
+    Delivery, DeliveryQuery, DeliveryStatus, EVENT_TYPES, Event, Mode, NewSubscription, SigningSecret, Subscription,
+    SubscriptionPatch, TEST_EVENT_TYPE, WebhookError, check_target, rotate,
+};
+
+use super::params;
+use crate::{AppState, problem::ApiError};
+
+/// A subscription, with its secret: only when created and on rotation.
+#[derive(Debug, Serialize)]
+pub struct WithSecret {
+    /// The subscription.
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    /// The signing secret, `whsec_` + base64.
+    pub secret: String,
+}
+
+/// Every subscription.
+#[derive(Debug, Serialize)]
+pub struct WebhookList {
+    /// Oldest first.
+    pub webhooks: Vec<Subscription>,
+}
+
+/// A page of deliveries.
+#[derive(Debug, Serialize)]
+pub struct DeliveryPage {
+    /// Oldest first.
+    pub deliveries: Vec<Delivery>,
+    /// The `after` of the next page; `null` when this one is the last.
+    pub next: Option<u64>,
+}
+
+/// Query of the deliveries list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesParams {
+    /// `pending`, `delivered` or `dead`.
+    status: Option<String>,
+    /// Only deliveries after this sequence number.
+    after: Option<u64>,
+    /// At most this many.
+    limit: Option<usize>,
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(error: WebhookError) -> Self {
+        match error {
+            WebhookError::Database(e) => Self::Unavailable(e.into()),
+            e => Self::Internal(e.into()),
+        }
+    }
+}
+
+fn invalid(name: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidParameter { name, detail: detail.into() }
+}
+
+/// The body as a JSON object.
+fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::MalformedBody("the body must be a JSON object".to_owned())),
+        Err(e) => Err(ApiError::MalformedBody(format!("the body is not JSON: {e}"))),
+    }
+}
+
+fn string(field: &'static str, value: &Value) -> Result<String, ApiError> {
+    value.as_str().map(str::to_owned).ok_or_else(|| invalid(field, format!("{field} must be a string")))
+}
+
+fn boolean(field: &'static str, value: &Value) -> Result<bool, ApiError> {
+    value.as_bool().ok_or_else(|| invalid(field, format!("{field} must be true or false")))
+}
+
+fn types(value: &Value) -> Result<Vec<String>, ApiError> {
+    let known = || format!("types must be a non-empty list of {}", EVENT_TYPES.join(", "));
+    let list = value.as_array().filter(|l| !l.is_empty()).ok_or_else(|| invalid("types", known()))?;
+    list.iter()
+        .map(|t| {
+            t.as_str().filter(|t| EVENT_TYPES.contains(t)).map(str::to_owned).ok_or_else(|| invalid("types", known()))
+        })
+        .collect()
+}
+
+fn kinds(value: &Value) -> Result<Option<Vec<InterventionKind>>, ApiError> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    let known = || {
+        format!(
+            "kinds must be null or a non-empty list of {}",
+            InterventionKind::ALL.map(InterventionKind::as_str).join(", ")
+        )
+    };
+    let list = value.as_array().filter(|l| !l.is_empty()).ok_or_else(|| invalid("kinds", known()))?;
+    list.iter()
+        .map(|k| k.as_str().and_then(InterventionKind::parse).ok_or_else(|| invalid("kinds", known())))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn mode(value: &Value) -> Result<Mode, ApiError> {
+    value.as_str().and_then(Mode::parse).ok_or_else(|| invalid("mode", "mode must be structured, binary or batch"))
+}
+
+fn description(value: &Value) -> Result<String, ApiError> {
+    let text = string("description", value)?;
+    if text.chars().count() > 500 {
+        return Err(invalid("description", "description holds at most 500 characters"));
+    }
+    Ok(text)
+}
+
+async fn url(state: &AppState, value: &Value) -> Result<String, ApiError> {
+    let raw = string("url", value)?;
+    check_target(&raw, state.webhooks.allow_private)
+        .await
+        .map(|url| url.to_string())
+        .map_err(|e| invalid("url", format!("url {e}")))
+}
+
+fn unknown_fields(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(field) => Err(ApiError::MalformedBody(format!("unknown field `{field}`; known: {}", allowed.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+fn id(raw: &str, name: &'static str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| invalid(name, format!("`{raw}` is not a {name}")))
+}
+
+async fn subscription(state: &AppState, raw: &str) -> Result<Subscription, ApiError> {
+    let id = id(raw, "webhook_id")?;
+    state.webhooks.database.subscription(id).await?.ok_or_else(|| ApiError::NotFound(format!("no webhook {id}")))
+}
+
+/// Creates a subscription; answers it with its signing secret.
+#[tracing::instrument(name = "create_webhook", skip_all)]
+pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
+    let body = object(&body)?;
+    unknown_fields(&body, &["url", "types", "kinds", "mode", "description", "handshake"])?;
+    let new = NewSubscription {
+        url: url(&state, body.get("url").unwrap_or(&Value::Null)).await?,
+        types: types(body.get("types").unwrap_or(&Value::Null))?,
+        kinds: body.get("kinds").map(kinds).transpose()?.flatten(),
+        mode: body.get("mode").map(mode).transpose()?.unwrap_or_default(),
+        description: body.get("description").map(description).transpose()?.unwrap_or_default(),
+        handshake: body.get("handshake").map(|v| boolean("handshake", v)).transpose()?.unwrap_or(true),
+    };
+    let secret = SigningSecret::generate().map_err(|e| ApiError::Internal(e.into()))?;
+    let subscription = new.create(secret.clone(), Utc::now());
+    state.webhooks.database.insert_subscription(&subscription).await?;
+    state.webhooks.dispatcher.wake();
+    tracing::info!(webhook = %subscription.id, url = %subscription.url, "webhook subscription created");
+    let location = format!("/v1/webhooks/{}", subscription.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(WithSecret { subscription, secret: secret.to_string() }),
+    ))
+}
+
+/// Every subscription.
+#[tracing::instrument(name = "list_webhooks", skip_all)]
+pub async fn list(State(state): State<AppState>) -> Result<Json<WebhookList>, ApiError> {
+    Ok(Json(WebhookList { webhooks: state.webhooks.database.subscriptions().await? }))
+}
+
+/// One subscription.
+#[tracing::instrument(name = "get_webhook", skip(state))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(webhook_id): Path<String>,
+) -> Result<Json<Subscription>, ApiError> {
+    Ok(Json(subscription(&state, &webhook_id).await?))
+}
+
+/// Changes the fields given: url, types, kinds, mode, description, enabled, handshake.
+#[tracing::instrument(name = "update_webhook", skip(state, body))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(webhook_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Subscription>, ApiError> {
+    let mut current = subscription(&state, &webhook_id).await?;
+    let body = object(&body)?;
+    unknown_fields(&body, &["url", "types", "kinds", "mode", "description", "enabled", "handshake"])?;
+    let url = match body.get("url") {
+        Some(value) => Some(url(&state, value).await?),
+        None => None,
+    };
+    let patch = SubscriptionPatch {
+        url,
+        types: body.get("types").map(types).transpose()?,
+        kinds: body.get("kinds").map(kinds).transpose()?,
+        mode: body.get("mode").map(mode).transpose()?,
+        description: body.get("description").map(description).transpose()?,
+        enabled: body.get("enabled").map(|v| boolean("enabled", v)).transpose()?,
+        handshake: body.get("handshake").map(|v| boolean("handshake", v)).transpose()?,
+    };
+    patch.apply(&mut current, Utc::now());
+    state.webhooks.database.update_subscription(&current).await?;
+    state.webhooks.dispatcher.wake();
+    Ok(Json(current))
+}
+
+/// Deletes a subscription and its deliveries.
+#[tracing::instrument(name = "delete_webhook", skip(state))]
+pub async fn delete(State(state): State<AppState>, Path(webhook_id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = id(&webhook_id, "webhook_id")?;
+    if !state.webhooks.database.delete_subscription(id).await? {
+        return Err(ApiError::NotFound(format!("no webhook {id}")));
+    }
+    state.webhooks.dispatcher.wake();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Gives the subscription a new secret; the old one signs alongside for 24 h.
+#[tracing::instrument(name = "rotate_webhook_secret", skip(state))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Path(webhook_id): Path<String>,
+) -> Result<Json<WithSecret>, ApiError> {
+    let mut subscription = subscription(&state, &webhook_id).await?;
+    let secret = SigningSecret::generate().map_err(|e| ApiError::Internal(e.into()))?;
+    rotate(&mut subscription, secret.clone(), Utc::now());
+    state.webhooks.database.update_subscription(&subscription).await?;
+    state.webhooks.dispatcher.wake();
+    Ok(Json(WithSecret { subscription, secret: secret.to_string() }))
+}
+
+/// A subscription's deliveries, oldest first, maybe in one status.
+#[tracing::instrument(name = "list_deliveries", skip(state, query))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Path(webhook_id): Path<String>,
+    query: Result<Query<DeliveriesParams>, QueryRejection>,
+) -> Result<Json<DeliveryPage>, ApiError> {
+    let query = params::query(query)?;
+    let subscription = subscription(&state, &webhook_id).await?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            DeliveryStatus::parse(s).ok_or_else(|| invalid("status", "status must be pending, delivered or dead"))?,
+        ),
+    };
+    let limit = params::limit(query.limit, state.limits.max_page)?;
+    let read = DeliveryQuery { subscription: subscription.id, status, after: query.after, limit };
+    let deliveries = state.webhooks.database.deliveries(&read).await?;
+    let next = (deliveries.len() == limit).then(|| deliveries.last().map(|d| d.sequence)).flatten();
+    Ok(Json(DeliveryPage { deliveries, next }))
+}
+
+/// Makes a delivery due now with a fresh retry window: a dead-lettered one too.
+#[tracing::instrument(name = "retry_delivery", skip(state))]
+pub async fn retry(
+    State(state): State<AppState>,
+    Path((webhook_id, delivery_id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let subscription = subscription(&state, &webhook_id).await?;
+    let delivery = id(&delivery_id, "delivery_id")?;
+    let database = &state.webhooks.database;
+    match database.retry(subscription.id, delivery, Utc::now()).await? {
+        Some(retried) => {
+            state.webhooks.dispatcher.wake();
+            Ok((StatusCode::ACCEPTED, Json(retried)))
+        }
+        None => match database.delivery(subscription.id, delivery).await? {
+            Some(_) => Err(ApiError::Conflict(format!("delivery {delivery} was delivered already"))),
+            None => Err(ApiError::NotFound(format!("webhook {} has no delivery {delivery}", subscription.id))),
+        },
+    }
+}
+
+/// Queues again every recommendation the subscription wants made since `since`.
+#[tracing::instrument(name = "replay_webhook", skip(state, body))]
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(webhook_id): Path<String>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let subscription = subscription(&state, &webhook_id).await?;
+    let body = object(&body)?;
+    unknown_fields(&body, &["since"])?;
+    let since = body
+        .get("since")
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .ok_or_else(|| invalid("since", "since must be an RFC 3339 time, e.g. 2026-11-24T00:00:00Z"))?
+        .with_timezone(&Utc);
+    let queued = state.webhooks.database.replay(&subscription, since, Utc::now()).await?;
+    state.webhooks.dispatcher.wake();
+    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
+}
+
+/// Sends the subscription a `nudge.webhook.test` event.
+#[tracing::instrument(name = "test_webhook", skip(state))]
+pub async fn test(
+    State(state): State<AppState>,
+    Path(webhook_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let subscription = subscription(&state, &webhook_id).await?;
+    let now = Utc::now();
+    let event = Event {
+        id: Uuid::now_v7().to_string(),
+        event_type: TEST_EVENT_TYPE.to_owned(),
+        subject: subscription.id.to_string(),
+        time: now,
+        data: json!({ "webhook_id": subscription.id, "message": "a test event from nudge" }),
+    };
+    let delivery = state.webhooks.database.enqueue(subscription.id, &event, now).await?;
+    state.webhooks.dispatcher.wake();
+    Ok((StatusCode::ACCEPTED, Json(delivery)))
+}

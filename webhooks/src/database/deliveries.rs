@@ -1,0 +1,489 @@
+//! Delivery rows: routed from the outbox, claimed by the dispatcher, settled
+//! by the subscriber's answer.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use domain::Recommendation;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{Database, millis, time, with_pools};
+use crate::{Event, Subscription, WebhookError};
+
+/// Rows per multi-row insert: 12 parameters each, under both databases' limits.
+const INSERT_CHUNK: usize = 400;
+
+const INSERT_COLUMNS: &str = "id, subscription_id, player_id, event_type, event_id, event_time, data, created_at, \
+     status, attempts, retry_from, next_attempt_at";
+
+const COLUMNS: &str = "seq, id, subscription_id, player_id, event_type, event_id, event_time, data, created_at, \
+     status, attempts, retry_from, next_attempt_at, last_attempt_at, last_status, last_error, last_latency_ms, delivered_at";
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not delivered yet: due, in flight or waiting to be retried.
+    Pending,
+    /// The subscriber answered 2xx.
+    Delivered,
+    /// Given up on after the last attempt; kept, and can be retried.
+    Dead,
+}
+
+impl Status {
+    /// The status as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Reads a status as written.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Delivered, Self::Dead].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A delivery as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    /// Its id.
+    pub id: Uuid,
+    /// Its place in the subscription's deliveries (the list's cursor).
+    pub sequence: u64,
+    /// The subscription.
+    pub subscription_id: Uuid,
+    /// The event's `id`.
+    pub event_id: String,
+    /// The event's `type`.
+    pub event_type: String,
+    /// The player (the event's `subject`).
+    pub player_id: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When it is tried next, if pending.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When it was last tried.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The HTTP status of the last answer.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// How long the last attempt took, in milliseconds.
+    pub last_latency_ms: Option<u64>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When the subscriber took it.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    id: String,
+    subscription_id: String,
+    player_id: String,
+    event_type: String,
+    event_id: String,
+    event_time: i64,
+    data: String,
+    created_at: i64,
+    status: String,
+    attempts: i32,
+    retry_from: i64,
+    next_attempt_at: i64,
+    last_attempt_at: Option<i64>,
+    last_status: Option<i32>,
+    last_error: Option<String>,
+    last_latency_ms: Option<i64>,
+    delivered_at: Option<i64>,
+}
+
+impl TryFrom<Row> for Delivery {
+    type Error = WebhookError;
+
+    fn try_from(row: Row) -> Result<Self, WebhookError> {
+        let bad = |detail: String| WebhookError::stored("delivery", format!("{}: {detail}", row.id));
+        let status = Status::parse(&row.status).ok_or_else(|| bad(format!("status {}", row.status)))?;
+        Ok(Delivery {
+            id: row.id.parse().map_err(|e: uuid::Error| bad(e.to_string()))?,
+            sequence: row.seq.max(0) as u64,
+            subscription_id: row.subscription_id.parse().map_err(|e: uuid::Error| bad(e.to_string()))?,
+            event_id: row.event_id,
+            event_type: row.event_type,
+            player_id: row.player_id,
+            status,
+            attempts: row.attempts.max(0) as u32,
+            next_attempt_at: (status == Status::Pending).then(|| time(row.next_attempt_at)),
+            last_attempt_at: row.last_attempt_at.map(time),
+            last_status: row.last_status.and_then(|s| u16::try_from(s).ok()),
+            last_error: row.last_error,
+            last_latency_ms: row.last_latency_ms.map(|ms| ms.max(0) as u64),
+            created_at: time(row.created_at),
+            delivered_at: row.delivered_at.map(time),
+        })
+    }
+}
+
+/// A delivery the dispatcher claimed: it is in flight until its lease ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    /// Its row.
+    pub seq: i64,
+    /// Its id.
+    pub id: Uuid,
+    /// Attempts made, this one included.
+    pub attempts: u32,
+    /// When its retry window opened.
+    pub retry_from: DateTime<Utc>,
+    /// The event.
+    pub event: Event,
+}
+
+impl TryFrom<Row> for Claimed {
+    type Error = WebhookError;
+
+    fn try_from(row: Row) -> Result<Self, WebhookError> {
+        let bad = |detail: String| WebhookError::stored("delivery", format!("{}: {detail}", row.id));
+        Ok(Claimed {
+            seq: row.seq,
+            id: row.id.parse().map_err(|e: uuid::Error| bad(e.to_string()))?,
+            attempts: row.attempts.max(0) as u32,
+            retry_from: time(row.retry_from),
+            event: Event {
+                id: row.event_id,
+                event_type: row.event_type,
+                subject: row.player_id,
+                time: time(row.event_time),
+                data: serde_json::from_str(&row.data).map_err(|e| bad(e.to_string()))?,
+            },
+        })
+    }
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The delivery.
+    pub seq: i64,
+    /// Where it stands now.
+    pub settlement: Settlement,
+    /// The HTTP status answered, if any.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// How long the attempt took, in milliseconds.
+    pub latency_ms: u64,
+    /// When the attempt ended.
+    pub at: DateTime<Utc>,
+}
+
+/// Where an attempt leaves a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// Taken.
+    Delivered,
+    /// To be tried again then.
+    RetryAt(DateTime<Utc>),
+    /// Given up on.
+    Dead,
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryQuery {
+    /// The subscription.
+    pub subscription: Uuid,
+    /// Only those in this status.
+    pub status: Option<Status>,
+    /// Only those after this sequence number (the cursor).
+    pub after: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// A new delivery row.
+struct NewDelivery<'a> {
+    subscription: Uuid,
+    event: &'a Event,
+}
+
+impl Database {
+    /// Moves up to `limit` recommendations from the outbox to a delivery per
+    /// subscription that wants them, in one transaction; answers how many left
+    /// the outbox.
+    pub async fn route(&self, limit: usize, now: DateTime<Utc>) -> Result<usize, WebhookError> {
+        let select = "SELECT o.position, r.body FROM webhook_outbox o JOIN recommendations r ON r.position = o.position \
+             ORDER BY o.position LIMIT $1";
+        let subscriptions: Vec<Subscription> = self.subscriptions().await?.into_iter().filter(|s| s.enabled).collect();
+        with_pools!(self, writer, _reader => {
+            let mut tx = writer.begin().await?;
+            if matches!(self, Database::Postgres(_)) {
+                // One router at a time across processes, so a player's deliveries keep their order.
+                sqlx::query("SELECT pg_advisory_xact_lock(7315553)").execute(&mut *tx).await?;
+            }
+            let rows: Vec<(i64, String)> = sqlx::query_as(select).bind(limit as i64).fetch_all(&mut *tx).await?;
+            let Some(&(last, _)) = rows.last() else { return Ok(0) };
+            let mut events = Vec::with_capacity(rows.len());
+            for (position, body) in &rows {
+                let recommendation: Recommendation = serde_json::from_str(body)
+                    .map_err(|e| WebhookError::stored("recommendation", format!("at {position}: {e}")))?;
+                let event = Event::recommendation(&recommendation)
+                    .map_err(|e| WebhookError::stored("recommendation", format!("at {position}: {e}")))?;
+                events.push((recommendation.kind, event));
+            }
+            let deliveries: Vec<NewDelivery<'_>> = events
+                .iter()
+                .flat_map(|(kind, event)| {
+                    subscriptions
+                        .iter()
+                        .filter(|s| s.wants(&event.event_type, Some(*kind)))
+                        .map(move |s| NewDelivery { subscription: s.id, event })
+                })
+                .collect();
+            for chunk in deliveries.chunks(INSERT_CHUNK) {
+                let sql = insert_sql(chunk.len());
+                insert_query(&sql, chunk, now).execute(&mut *tx).await?;
+            }
+            sqlx::query("DELETE FROM webhook_outbox WHERE position <= $1").bind(last).execute(&mut *tx).await?;
+            tx.commit().await?;
+            metrics::counter!("nudge_webhook_routed_total").increment(deliveries.len() as u64);
+            Ok(rows.len())
+        })
+    }
+
+    /// Queues one event for one subscription (a test event); answers the delivery.
+    pub async fn enqueue(
+        &self,
+        subscription: Uuid,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, WebhookError> {
+        let delivery = [NewDelivery { subscription, event }];
+        let sql = insert_sql(1);
+        with_pools!(self, writer, _reader => { insert_query(&sql, &delivery, now).execute(writer).await?; });
+        let sql = format!(
+            "SELECT {COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 AND event_id = $2 ORDER BY seq DESC LIMIT 1"
+        );
+        let row: Row = with_pools!(self, writer, _reader => {
+            sqlx::query_as(&sql).bind(subscription.to_string()).bind(&event.id).fetch_one(writer).await?
+        });
+        Delivery::try_from(row)
+    }
+
+    /// Queues again every recommendation the subscription wants made at or after
+    /// `since`, in order; answers how many.
+    pub async fn replay(
+        &self,
+        subscription: &Subscription,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, WebhookError> {
+        let select = "SELECT position, body FROM recommendations WHERE created_at >= $1 AND position > $2 ORDER BY position LIMIT 1000";
+        let mut queued = 0;
+        let mut after = -1i64;
+        loop {
+            let rows: Vec<(i64, String)> = with_pools!(self, _writer, reader => {
+                sqlx::query_as(select).bind(since).bind(after).fetch_all(reader).await?
+            });
+            let Some(&(last, _)) = rows.last() else { return Ok(queued) };
+            after = last;
+            let mut events = Vec::with_capacity(rows.len());
+            for (position, body) in &rows {
+                let recommendation: Recommendation = serde_json::from_str(body)
+                    .map_err(|e| WebhookError::stored("recommendation", format!("at {position}: {e}")))?;
+                if subscription.wants(crate::EVENT_TYPE, Some(recommendation.kind)) {
+                    events.push(
+                        Event::recommendation(&recommendation)
+                            .map_err(|e| WebhookError::stored("recommendation", format!("at {position}: {e}")))?,
+                    );
+                }
+            }
+            let deliveries: Vec<NewDelivery<'_>> =
+                events.iter().map(|event| NewDelivery { subscription: subscription.id, event }).collect();
+            with_pools!(self, writer, _reader => {
+                let mut tx = writer.begin().await?;
+                for chunk in deliveries.chunks(INSERT_CHUNK) {
+                    let sql = insert_sql(chunk.len());
+                    insert_query(&sql, chunk, now).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            });
+            queued += deliveries.len();
+        }
+    }
+
+    /// Claims up to `limit` due deliveries of one subscription, each the oldest
+    /// pending one of its player, counting the attempt and leasing it until
+    /// `lease_until` (when a crashed attempt becomes due again).
+    pub async fn claim(
+        &self,
+        subscription: Uuid,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<Claimed>, WebhookError> {
+        let sql = format!(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1, last_attempt_at = $2 \
+             WHERE seq IN (SELECT d.seq FROM webhook_deliveries d \
+                 WHERE d.subscription_id = $3 AND d.status = 'pending' AND d.next_attempt_at <= $2 \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.subscription_id = d.subscription_id \
+                     AND e.player_id = d.player_id AND e.status = 'pending' AND e.seq < d.seq) \
+                 ORDER BY d.next_attempt_at, d.seq LIMIT $4) \
+             AND status = 'pending' AND next_attempt_at <= $2 RETURNING {COLUMNS}"
+        );
+        let rows: Vec<Row> = with_pools!(self, writer, _reader => {
+            sqlx::query_as(&sql)
+                .bind(millis(lease_until))
+                .bind(millis(now))
+                .bind(subscription.to_string())
+                .bind(limit as i64)
+                .fetch_all(writer)
+                .await?
+        });
+        let mut claimed = rows.into_iter().map(Claimed::try_from).collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|c| c.seq);
+        Ok(claimed)
+    }
+
+    /// Records attempts' outcomes, in one transaction.
+    pub async fn settle(&self, outcomes: &[Outcome]) -> Result<(), WebhookError> {
+        let sql = "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, last_error = $4, \
+             last_latency_ms = $5, delivered_at = $6 WHERE seq = $7 AND status = 'pending'";
+        with_pools!(self, writer, _reader => {
+            let mut tx = writer.begin().await?;
+            for outcome in outcomes {
+                let at = millis(outcome.at);
+                let (status, next, delivered) = match outcome.settlement {
+                    Settlement::Delivered => ("delivered", at, Some(at)),
+                    Settlement::RetryAt(next) => ("pending", millis(next), None),
+                    Settlement::Dead => ("dead", at, None),
+                };
+                sqlx::query(sql)
+                    .bind(status)
+                    .bind(next)
+                    .bind(outcome.status.map(i32::from))
+                    .bind(&outcome.error)
+                    .bind(outcome.latency_ms as i64)
+                    .bind(delivered)
+                    .bind(outcome.seq)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A subscription's deliveries, oldest first.
+    pub async fn deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>, WebhookError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 AND seq > $2");
+        if query.status.is_some() {
+            sql.push_str(" AND status = $4");
+        }
+        sql.push_str(" ORDER BY seq LIMIT $3");
+        let rows: Vec<Row> = with_pools!(self, _writer, reader => {
+            let mut statement = sqlx::query_as(&sql)
+                .bind(query.subscription.to_string())
+                .bind(query.after.unwrap_or(0) as i64)
+                .bind(query.limit as i64);
+            if let Some(status) = query.status {
+                statement = statement.bind(status.as_str());
+            }
+            statement.fetch_all(reader).await?
+        });
+        rows.into_iter().map(Delivery::try_from).collect()
+    }
+
+    /// Makes a delivery due now with a fresh retry window (a dead one comes back);
+    /// answers it, or `None` if the subscription has no such delivery.
+    pub async fn retry(
+        &self,
+        subscription: Uuid,
+        delivery: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Delivery>, WebhookError> {
+        let sql = format!(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, retry_from = $1, next_attempt_at = $1 \
+             WHERE subscription_id = $2 AND id = $3 AND status <> 'delivered' RETURNING {COLUMNS}"
+        );
+        let row: Option<Row> = with_pools!(self, writer, _reader => {
+            sqlx::query_as(&sql).bind(millis(now)).bind(subscription.to_string()).bind(delivery.to_string()).fetch_optional(writer).await?
+        });
+        row.map(Delivery::try_from).transpose()
+    }
+
+    /// One delivery of a subscription.
+    pub async fn delivery(&self, subscription: Uuid, delivery: Uuid) -> Result<Option<Delivery>, WebhookError> {
+        let sql = format!("SELECT {COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 AND id = $2");
+        let row: Option<Row> = with_pools!(self, _writer, reader => {
+            sqlx::query_as(&sql).bind(subscription.to_string()).bind(delivery.to_string()).fetch_optional(reader).await?
+        });
+        row.map(Delivery::try_from).transpose()
+    }
+
+    /// Per subscription: pending deliveries and when the oldest was created.
+    pub async fn backlog(&self) -> Result<HashMap<Uuid, (u64, DateTime<Utc>)>, WebhookError> {
+        let sql = "SELECT subscription_id, COUNT(*), MIN(created_at) FROM webhook_deliveries \
+             WHERE status = 'pending' GROUP BY subscription_id";
+        let rows: Vec<(String, i64, i64)> =
+            with_pools!(self, _writer, reader => sqlx::query_as(sql).fetch_all(reader).await?);
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, count, oldest)| Some((id.parse().ok()?, (count.max(0) as u64, time(oldest)))))
+            .collect())
+    }
+
+    /// Recommendations still in the outbox.
+    pub async fn outbox_len(&self) -> Result<u64, WebhookError> {
+        let sql = "SELECT COUNT(*) FROM webhook_outbox";
+        let count: i64 = with_pools!(self, _writer, reader => sqlx::query_scalar(sql).fetch_one(reader).await?);
+        Ok(count.max(0) as u64)
+    }
+}
+
+/// The statement inserting `rows` deliveries.
+fn insert_sql(rows: usize) -> String {
+    let rows: Vec<String> = (0..rows)
+        .map(|r| format!("({})", (1..=12).map(|c| format!("${}", r * 12 + c)).collect::<Vec<_>>().join(", ")))
+        .collect();
+    format!("INSERT INTO webhook_deliveries ({INSERT_COLUMNS}) VALUES {}", rows.join(", "))
+}
+
+/// One multi-row insert of new, due deliveries.
+fn insert_query<'q, DB: sqlx::Database>(
+    sql: &'q str,
+    deliveries: &'q [NewDelivery<'q>],
+    now: DateTime<Utc>,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::query(sql);
+    let now = millis(now);
+    for NewDelivery { subscription, event } in deliveries {
+        query = query
+            .bind(Uuid::now_v7().to_string())
+            .bind(subscription.to_string())
+            .bind(event.subject.as_str())
+            .bind(event.event_type.as_str())
+            .bind(event.id.as_str())
+            .bind(millis(event.time))
+            .bind(event.data.to_string())
+            .bind(now)
+            .bind("pending")
+            .bind(0i32)
+            .bind(now)
+            .bind(now);
+    }
+    query
+}

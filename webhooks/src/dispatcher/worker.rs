@@ -1,0 +1,136 @@
+//! One subscription's worker: claims due deliveries (the oldest pending one of
+//! each player), sends them with bounded concurrency and hands the answers to
+//! the recorder.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::Settled;
+use crate::{Claimed, Database, Mode, Next, Outcome, RetrySchedule, Sender, Settlement, Subscription, client::Answer};
+
+/// Events per batch request.
+pub const BATCH_SIZE: usize = 100;
+
+/// What every worker shares.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub(crate) database: Database,
+    pub(crate) sender: Sender,
+    pub(crate) schedule: RetrySchedule,
+    pub(crate) concurrency: usize,
+    pub(crate) poll: Duration,
+    pub(crate) settled: mpsc::UnboundedSender<Settled>,
+    pub(crate) wake: Arc<watch::Sender<u64>>,
+}
+
+/// Delivers one subscription's events until `stop`; requests in flight finish.
+pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscription>, stop: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(context.concurrency));
+    let mut woken = context.wake.subscribe();
+    let id = subscription.borrow().id;
+    let span = tracing::info_span!("webhook_worker", subscription = %id);
+    let _entered = span.enter();
+    drop(_entered);
+    loop {
+        if stop.is_cancelled() {
+            return;
+        }
+        let free = slots.available_permits();
+        let current = subscription.borrow().clone();
+        let per_request = if current.mode == Mode::Batch { BATCH_SIZE } else { 1 };
+        woken.borrow_and_update();
+        let claimed = if free == 0 {
+            Vec::new()
+        } else {
+            let now = Utc::now();
+            let lease = chrono::Duration::from_std(context.sender.lease()).unwrap_or(chrono::Duration::MAX);
+            match context.database.claim(id, free * per_request, now, now + lease).await {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::error!(parent: &span, %error, "cannot claim webhook deliveries");
+                    Vec::new()
+                }
+            }
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(context.poll) => {}
+                _ = woken.changed() => {}
+            }
+            continue;
+        }
+        for group in claimed.chunks(per_request) {
+            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
+            let (context, subscription, group) = (context.clone(), current.clone(), group.to_vec());
+            tokio::spawn(async move {
+                attempt(&context, &subscription, group).await;
+                drop(slot);
+                context.wake.send_modify(|generation| *generation += 1);
+            });
+        }
+    }
+}
+
+/// Sends one request and hands its outcome to the recorder.
+async fn attempt(context: &Context, subscription: &Subscription, claimed: Vec<Claimed>) {
+    let events: Vec<_> = claimed.iter().map(|c| c.event.clone()).collect();
+    let answer = context.sender.deliver(subscription, &events, Utc::now()).await;
+    let label = subscription.id.to_string();
+    metrics::histogram!("nudge_webhook_delivery_duration_seconds", "subscription" => label.clone())
+        .record(answer.latency.as_secs_f64());
+    let at = Utc::now();
+    let random = random_fraction();
+    let outcomes: Vec<Outcome> = claimed.iter().map(|c| outcome(&context.schedule, c, &answer, at, random)).collect();
+    for o in &outcomes {
+        let result = match o.settlement {
+            Settlement::Delivered => "delivered",
+            Settlement::RetryAt(_) if answer.gone() => "gone",
+            Settlement::RetryAt(_) => "failed",
+            Settlement::Dead => "dead",
+        };
+        metrics::counter!("nudge_webhook_deliveries_total", "subscription" => label.clone(), "outcome" => result)
+            .increment(1);
+    }
+    if let Some(error) = &answer.error {
+        tracing::debug!(subscription = %subscription.id, %error, "webhook attempt failed");
+    }
+    // The recorder outlives the workers; if it is gone the process is stopping
+    // and the lease brings the deliveries back.
+    let _ = context.settled.send(Settled { subscription: subscription.id, outcomes, gone: answer.gone() });
+}
+
+/// Where an answer leaves one delivery: a `410 Gone` keeps it pending, due
+/// again, for when the subscription is enabled again.
+fn outcome(schedule: &RetrySchedule, claimed: &Claimed, answer: &Answer, at: DateTime<Utc>, random: f64) -> Outcome {
+    let settlement = if answer.delivered() {
+        Settlement::Delivered
+    } else if answer.gone() {
+        Settlement::RetryAt(at)
+    } else {
+        match schedule.next(claimed.attempts, at, claimed.retry_from, answer.retry_after, random) {
+            Next::At(next) => Settlement::RetryAt(next),
+            Next::DeadLetter => Settlement::Dead,
+        }
+    };
+    Outcome {
+        seq: claimed.seq,
+        settlement,
+        status: answer.status.map(|s| s.as_u16()),
+        error: answer.error.clone(),
+        latency_ms: answer.latency.as_millis() as u64,
+        at,
+    }
+}
+
+/// A number in [0, 1) for the jitter.
+fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.5,
+    }
+}
