@@ -391,6 +391,29 @@ pub enum BenchCommand {
     Freshness(BenchFreshnessArgs),
     /// Decisions: the cost per event of scoring and the policy, in memory.
     Decisions(BenchDecisionsArgs),
+    /// Webhooks: deliveries per second from the outbox to a local receiver.
+    Webhooks(BenchWebhooksArgs),
+}
+
+/// Options of `nudge bench webhooks`.
+#[derive(Debug, Args)]
+pub struct BenchWebhooksArgs {
+    /// Recommendations to deliver.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub deliveries: u64,
+    /// Players they are spread over (each player's arrive in order).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub players: u64,
+    /// `structured`, `binary` or `batch`.
+    #[arg(long, default_value = "structured")]
+    pub mode: String,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1_024))]
+    pub concurrency: u16,
+    /// Read-model database (a scratch one: it must hold no recommendations). A
+    /// fresh temporary SQLite file when not given.
+    #[arg(long)]
+    pub read_models: Option<String>,
 }
 
 /// Options of `nudge bench projection`.

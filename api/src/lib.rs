@@ -142,7 +142,7 @@ impl Application {
 }
 
 /// The webhook tables live in the read-model database, beside the outbox.
-fn webhook_database(read_model: &ReadModel) -> webhooks::Database {
+pub(crate) fn webhook_database(read_model: &ReadModel) -> webhooks::Database {
     match read_model {
         ReadModel::Sqlite(model) => {
             let (writer, readers) = model.pools();

@@ -24,6 +24,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Projection(args)) => api::bench::projection::run(args).await,
         Command::Bench(BenchCommand::Freshness(args)) => api::bench::freshness::run(args).await,
         Command::Bench(BenchCommand::Decisions(args)) => api::bench::decisions::run(args).await,
+        Command::Bench(BenchCommand::Webhooks(args)) => api::bench::webhooks::run(args).await,
         Command::Simulate(args) => api::simulate::run(args).await,
         Command::Train(args) => api::train::run(args).await,
         Command::Backtest(args) => api::backtest::run(args).await,

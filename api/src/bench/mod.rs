@@ -4,6 +4,7 @@ pub mod decisions;
 pub mod freshness;
 pub mod ingest;
 pub mod projection;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ async fn serve(url: &str, stop: &CancellationToken) -> anyhow::Result<(String, J
         read_model,
         ProjectionConfig::default(),
         Limits::default(),
-        webhooks::DispatcherConfig::default(),
+        ::webhooks::DispatcherConfig::default(),
     )
     .await?;
     let address = app.local_addr()?;

@@ -4,15 +4,48 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use domain::Recommendation;
+use domain::InterventionKind;
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Database, millis, time, with_pools};
-use crate::{Event, Subscription, WebhookError};
+use crate::{EVENT_TYPE, Event, Subscription, WebhookError};
 
 /// Rows per multi-row insert: 12 parameters each, under both databases' limits.
 const INSERT_CHUNK: usize = 400;
+
+/// The `next_attempt_at` of a delivery waiting behind an earlier pending one of
+/// the same player: never due until that one is settled and promotes it. So
+/// every due delivery is the head of its player's lane, and a claim is a plain
+/// walk of the due index.
+const WAITING: i64 = i64::MAX;
+
+/// Makes due the deliveries inserted after `$2` (at `$1`) that head their
+/// lane: no earlier pending delivery of the same player and subscription.
+const PROMOTE_NEW: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1 \
+     WHERE seq > $2 AND status = 'pending' AND next_attempt_at = $3 \
+     AND seq = (SELECT e.seq FROM webhook_deliveries e WHERE e.subscription_id = webhook_deliveries.subscription_id \
+         AND e.player_id = webhook_deliveries.player_id AND e.status = 'pending' ORDER BY e.seq LIMIT 1)";
+
+/// Makes due (at `$1`) the next delivery of player `$3` to subscription `$2`
+/// if it waits.
+const PROMOTE_NEXT: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1 \
+     WHERE next_attempt_at = $4 AND seq = (SELECT e.seq FROM webhook_deliveries e \
+         WHERE e.subscription_id = $2 AND e.player_id = $3 AND e.status = 'pending' ORDER BY e.seq LIMIT 1)";
+
+/// Inserts deliveries in a transaction `$tx` of database `$db`, waiting, then
+/// makes due those that head their lane.
+macro_rules! insert_deliveries {
+    ($db:expr, $tx:expr, $deliveries:expr, $now:expr) => {{
+        let before: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM webhook_deliveries").fetch_one(&mut *$tx).await?;
+        for chunk in $deliveries.chunks(INSERT_CHUNK) {
+            let sql = insert_sql($db, chunk.len());
+            insert_query(&sql, chunk, $now).execute(&mut *$tx).await?;
+        }
+        sqlx::query(PROMOTE_NEW).bind(millis($now)).bind(before).bind(WAITING).execute(&mut *$tx).await?;
+    }};
+}
 
 const INSERT_COLUMNS: &str = "id, subscription_id, player_id, event_type, event_id, event_time, data, created_at, \
      status, attempts, retry_from, next_attempt_at";
@@ -67,7 +100,8 @@ pub struct Delivery {
     pub status: Status,
     /// Attempts made.
     pub attempts: u32,
-    /// When it is tried next, if pending.
+    /// When it is tried next; `null` once settled, or while an earlier delivery
+    /// of the same player is pending.
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// When it was last tried.
     pub last_attempt_at: Option<DateTime<Utc>>,
@@ -120,7 +154,8 @@ impl TryFrom<Row> for Delivery {
             player_id: row.player_id,
             status,
             attempts: row.attempts.max(0) as u32,
-            next_attempt_at: (status == Status::Pending).then(|| time(row.next_attempt_at)),
+            next_attempt_at: (status == Status::Pending && row.next_attempt_at != WAITING)
+                .then(|| time(row.next_attempt_at)),
             last_attempt_at: row.last_attempt_at.map(time),
             last_status: row.last_status.and_then(|s| u16::try_from(s).ok()),
             last_error: row.last_error,
@@ -136,6 +171,8 @@ impl TryFrom<Row> for Delivery {
 pub struct Claimed {
     /// Its row.
     pub seq: i64,
+    /// Its subscription.
+    pub subscription: Uuid,
     /// Its id.
     pub id: Uuid,
     /// Attempts made, this one included.
@@ -153,6 +190,7 @@ impl TryFrom<Row> for Claimed {
         let bad = |detail: String| WebhookError::stored("delivery", format!("{}: {detail}", row.id));
         Ok(Claimed {
             seq: row.seq,
+            subscription: row.subscription_id.parse().map_err(|e: uuid::Error| bad(e.to_string()))?,
             id: row.id.parse().map_err(|e: uuid::Error| bad(e.to_string()))?,
             attempts: row.attempts.max(0) as u32,
             retry_from: time(row.retry_from),
@@ -172,6 +210,10 @@ impl TryFrom<Row> for Claimed {
 pub struct Outcome {
     /// The delivery.
     pub seq: i64,
+    /// Its subscription.
+    pub subscription: Uuid,
+    /// Its player, whose next delivery it may let go.
+    pub player_id: String,
     /// Where it stands now.
     pub settlement: Settlement,
     /// The HTTP status answered, if any.
@@ -208,10 +250,43 @@ pub struct DeliveryQuery {
     pub limit: usize,
 }
 
-/// A new delivery row.
+/// A new delivery row; `data` is the event's data as JSON text.
 struct NewDelivery<'a> {
     subscription: Uuid,
-    event: &'a Event,
+    event_id: &'a str,
+    subject: &'a str,
+    event_type: &'a str,
+    time: DateTime<Utc>,
+    data: &'a str,
+}
+
+/// A stored recommendation as the outbox and a replay read it: (position, id,
+/// player, kind, created_at, body). The body is the event's data as it is.
+type StoredRecommendation = (i64, String, String, String, DateTime<Utc>, String);
+
+const RECOMMENDATION_COLUMNS: &str = "r.position, r.id, r.player_id, r.kind, r.created_at, r.body";
+
+/// One delivery of each recommendation to each subscription that wants it.
+fn deliveries_of<'a>(
+    rows: &'a [StoredRecommendation],
+    subscriptions: &'a [&'a Subscription],
+) -> Result<Vec<NewDelivery<'a>>, WebhookError> {
+    let mut deliveries = Vec::with_capacity(rows.len() * subscriptions.len());
+    for (position, id, player, kind, created_at, body) in rows {
+        let kind = InterventionKind::parse(kind)
+            .ok_or_else(|| WebhookError::stored("recommendation", format!("at {position}: kind {kind}")))?;
+        for subscription in subscriptions.iter().filter(|s| s.wants(EVENT_TYPE, Some(kind))) {
+            deliveries.push(NewDelivery {
+                subscription: subscription.id,
+                event_id: id,
+                subject: player,
+                event_type: EVENT_TYPE,
+                time: *created_at,
+                data: body,
+            });
+        }
+    }
+    Ok(deliveries)
 }
 
 impl Database {
@@ -219,38 +294,23 @@ impl Database {
     /// subscription that wants them, in one transaction; answers how many left
     /// the outbox.
     pub async fn route(&self, limit: usize, now: DateTime<Utc>) -> Result<usize, WebhookError> {
-        let select = "SELECT o.position, r.body FROM webhook_outbox o JOIN recommendations r ON r.position = o.position \
-             ORDER BY o.position LIMIT $1";
-        let subscriptions: Vec<Subscription> = self.subscriptions().await?.into_iter().filter(|s| s.enabled).collect();
+        let select = format!(
+            "SELECT {RECOMMENDATION_COLUMNS} FROM webhook_outbox o JOIN recommendations r ON r.position = o.position \
+             ORDER BY o.position LIMIT $1"
+        );
+        let subscriptions = self.subscriptions().await?;
+        let enabled: Vec<&Subscription> = subscriptions.iter().filter(|s| s.enabled).collect();
         with_pools!(self, writer, _reader => {
             let mut tx = writer.begin().await?;
             if matches!(self, Database::Postgres(_)) {
                 // One router at a time across processes, so a player's deliveries keep their order.
                 sqlx::query("SELECT pg_advisory_xact_lock(7315553)").execute(&mut *tx).await?;
             }
-            let rows: Vec<(i64, String)> = sqlx::query_as(select).bind(limit as i64).fetch_all(&mut *tx).await?;
-            let Some(&(last, _)) = rows.last() else { return Ok(0) };
-            let mut events = Vec::with_capacity(rows.len());
-            for (position, body) in &rows {
-                let recommendation: Recommendation = serde_json::from_str(body)
-                    .map_err(|e| WebhookError::stored("recommendation", format!("at {position}: {e}")))?;
-                let event = Event::recommendation(&recommendation)
-                    .map_err(|e| WebhookError::stored("recommendation", format!("at {position}: {e}")))?;
-                events.push((recommendation.kind, event));
-            }
-            let deliveries: Vec<NewDelivery<'_>> = events
-                .iter()
-                .flat_map(|(kind, event)| {
-                    subscriptions
-                        .iter()
-                        .filter(|s| s.wants(&event.event_type, Some(*kind)))
-                        .map(move |s| NewDelivery { subscription: s.id, event })
-                })
-                .collect();
-            for chunk in deliveries.chunks(INSERT_CHUNK) {
-                let sql = insert_sql(chunk.len());
-                insert_query(&sql, chunk, now).execute(&mut *tx).await?;
-            }
+            let rows: Vec<StoredRecommendation> =
+                sqlx::query_as(&select).bind(limit as i64).fetch_all(&mut *tx).await?;
+            let Some(last) = rows.last().map(|r| r.0) else { return Ok(0) };
+            let deliveries = deliveries_of(&rows, &enabled)?;
+            insert_deliveries!(self, tx, deliveries, now);
             sqlx::query("DELETE FROM webhook_outbox WHERE position <= $1").bind(last).execute(&mut *tx).await?;
             tx.commit().await?;
             metrics::counter!("nudge_webhook_routed_total").increment(deliveries.len() as u64);
@@ -265,9 +325,20 @@ impl Database {
         event: &Event,
         now: DateTime<Utc>,
     ) -> Result<Delivery, WebhookError> {
-        let delivery = [NewDelivery { subscription, event }];
-        let sql = insert_sql(1);
-        with_pools!(self, writer, _reader => { insert_query(&sql, &delivery, now).execute(writer).await?; });
+        let data = event.data.to_string();
+        let delivery = [NewDelivery {
+            subscription,
+            event_id: &event.id,
+            subject: &event.subject,
+            event_type: &event.event_type,
+            time: event.time,
+            data: &data,
+        }];
+        with_pools!(self, writer, _reader => {
+            let mut tx = writer.begin().await?;
+            insert_deliveries!(self, tx, delivery, now);
+            tx.commit().await?;
+        });
         let sql = format!(
             "SELECT {COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 AND event_id = $2 ORDER BY seq DESC LIMIT 1"
         );
@@ -285,34 +356,23 @@ impl Database {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<usize, WebhookError> {
-        let select = "SELECT position, body FROM recommendations WHERE created_at >= $1 AND position > $2 ORDER BY position LIMIT 1000";
+        let select = format!(
+            "SELECT {RECOMMENDATION_COLUMNS} FROM recommendations r WHERE r.created_at >= $1 AND r.position > $2 \
+             ORDER BY r.position LIMIT 1000"
+        );
         let mut queued = 0;
         let mut after = -1i64;
         loop {
-            let rows: Vec<(i64, String)> = with_pools!(self, _writer, reader => {
-                sqlx::query_as(select).bind(since).bind(after).fetch_all(reader).await?
+            let rows: Vec<StoredRecommendation> = with_pools!(self, _writer, reader => {
+                sqlx::query_as(&select).bind(since).bind(after).fetch_all(reader).await?
             });
-            let Some(&(last, _)) = rows.last() else { return Ok(queued) };
+            let Some(last) = rows.last().map(|r| r.0) else { return Ok(queued) };
             after = last;
-            let mut events = Vec::with_capacity(rows.len());
-            for (position, body) in &rows {
-                let recommendation: Recommendation = serde_json::from_str(body)
-                    .map_err(|e| WebhookError::stored("recommendation", format!("at {position}: {e}")))?;
-                if subscription.wants(crate::EVENT_TYPE, Some(recommendation.kind)) {
-                    events.push(
-                        Event::recommendation(&recommendation)
-                            .map_err(|e| WebhookError::stored("recommendation", format!("at {position}: {e}")))?,
-                    );
-                }
-            }
-            let deliveries: Vec<NewDelivery<'_>> =
-                events.iter().map(|event| NewDelivery { subscription: subscription.id, event }).collect();
+            let only = [subscription];
+            let deliveries = deliveries_of(&rows, &only)?;
             with_pools!(self, writer, _reader => {
                 let mut tx = writer.begin().await?;
-                for chunk in deliveries.chunks(INSERT_CHUNK) {
-                    let sql = insert_sql(chunk.len());
-                    insert_query(&sql, chunk, now).execute(&mut *tx).await?;
-                }
+                insert_deliveries!(self, tx, deliveries, now);
                 tx.commit().await?;
             });
             queued += deliveries.len();
@@ -331,11 +391,9 @@ impl Database {
     ) -> Result<Vec<Claimed>, WebhookError> {
         let sql = format!(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1, last_attempt_at = $2 \
-             WHERE seq IN (SELECT d.seq FROM webhook_deliveries d \
-                 WHERE d.subscription_id = $3 AND d.status = 'pending' AND d.next_attempt_at <= $2 \
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.subscription_id = d.subscription_id \
-                     AND e.player_id = d.player_id AND e.status = 'pending' AND e.seq < d.seq) \
-                 ORDER BY d.next_attempt_at, d.seq LIMIT $4) \
+             WHERE seq IN (SELECT seq FROM webhook_deliveries \
+                 WHERE subscription_id = $3 AND status = 'pending' AND next_attempt_at <= $2 \
+                 ORDER BY next_attempt_at, seq LIMIT $4) \
              AND status = 'pending' AND next_attempt_at <= $2 RETURNING {COLUMNS}"
         );
         let rows: Vec<Row> = with_pools!(self, writer, _reader => {
@@ -375,6 +433,15 @@ impl Database {
                     .bind(outcome.seq)
                     .execute(&mut *tx)
                     .await?;
+                if status != "pending" {
+                    sqlx::query(PROMOTE_NEXT)
+                        .bind(at)
+                        .bind(outcome.subscription.to_string())
+                        .bind(&outcome.player_id)
+                        .bind(WAITING)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             tx.commit().await?;
         });
@@ -448,11 +515,15 @@ impl Database {
     }
 }
 
-/// The statement inserting `rows` deliveries.
-fn insert_sql(rows: usize) -> String {
-    let rows: Vec<String> = (0..rows)
-        .map(|r| format!("({})", (1..=12).map(|c| format!("${}", r * 12 + c)).collect::<Vec<_>>().join(", ")))
-        .collect();
+/// The statement inserting `rows` deliveries. SQLite looks a `$n` parameter's
+/// name up in a list, so thousands of them cost quadratic time: it gets `?`.
+fn insert_sql(database: &Database, rows: usize) -> String {
+    let mark = |n: usize| match database {
+        Database::Sqlite { .. } => "?".to_owned(),
+        Database::Postgres(_) => format!("${n}"),
+    };
+    let rows: Vec<String> =
+        (0..rows).map(|r| format!("({})", (1..=12).map(|c| mark(r * 12 + c)).collect::<Vec<_>>().join(", "))).collect();
     format!("INSERT INTO webhook_deliveries ({INSERT_COLUMNS}) VALUES {}", rows.join(", "))
 }
 
@@ -470,20 +541,20 @@ where
 {
     let mut query = sqlx::query(sql);
     let now = millis(now);
-    for NewDelivery { subscription, event } in deliveries {
+    for delivery in deliveries {
         query = query
             .bind(Uuid::now_v7().to_string())
-            .bind(subscription.to_string())
-            .bind(event.subject.as_str())
-            .bind(event.event_type.as_str())
-            .bind(event.id.as_str())
-            .bind(millis(event.time))
-            .bind(event.data.to_string())
+            .bind(delivery.subscription.to_string())
+            .bind(delivery.subject)
+            .bind(delivery.event_type)
+            .bind(delivery.event_id)
+            .bind(millis(delivery.time))
+            .bind(delivery.data)
             .bind(now)
             .bind("pending")
             .bind(0i32)
             .bind(now)
-            .bind(now);
+            .bind(WAITING);
     }
     query
 }

@@ -42,7 +42,8 @@ pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscrip
         let current = subscription.borrow().clone();
         let per_request = if current.mode == Mode::Batch { BATCH_SIZE } else { 1 };
         woken.borrow_and_update();
-        let claimed = if free == 0 {
+        // Claim in bunches: wait for half the slots to come free while requests are in flight.
+        let claimed = if free * 2 < context.concurrency {
             Vec::new()
         } else {
             let now = Utc::now();
@@ -118,6 +119,8 @@ fn outcome(schedule: &RetrySchedule, claimed: &Claimed, answer: &Answer, at: Dat
     };
     Outcome {
         seq: claimed.seq,
+        subscription: claimed.subscription,
+        player_id: claimed.event.subject.clone(),
         settlement,
         status: answer.status.map(|s| s.as_u16()),
         error: answer.error.clone(),
