@@ -11,4 +11,5 @@ mod reads;
 mod receiver;
 mod recommendations;
 mod webhooks;
+mod webhooks_api;
 mod webhooks_kill;

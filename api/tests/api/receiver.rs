@@ -133,6 +133,11 @@ impl Receiver {
         self.shared.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Whether the validation handshake is answered with the origin.
+    pub fn allow_handshake(&self, allow: bool) {
+        self.shared.allow_handshake.store(allow, Ordering::SeqCst);
+    }
+
     pub fn gone(&self, gone: bool) {
         self.shared.gone.store(gone, Ordering::SeqCst);
     }

@@ -28,7 +28,7 @@ pub fn long_session(player: &str, day: i64, hours: i64) -> Vec<Value> {
 }
 
 /// Posts the events and waits until the projection has them.
-async fn post_projected(app: &TestApp, events: Vec<Value>) {
+pub async fn post_projected(app: &TestApp, events: Vec<Value>) {
     let answer: Value = app.post_json(BATCH, &Value::Array(events)).await.json().await.unwrap();
     let results = answer["results"].as_array().unwrap_or_else(|| panic!("{answer}"));
     let last = results.iter().filter_map(|r| r["position"].as_u64()).max().unwrap_or_else(|| panic!("{answer}"));
@@ -38,7 +38,7 @@ async fn post_projected(app: &TestApp, events: Vec<Value>) {
 }
 
 /// Every recommendation: id → (player, position).
-async fn recommendations(app: &TestApp) -> HashMap<String, (String, u64)> {
+pub async fn recommendations(app: &TestApp) -> HashMap<String, (String, u64)> {
     let feed: Value = app.get("/v1/recommendations?limit=1000").await.json().await.unwrap();
     feed["recommendations"]
         .as_array()
@@ -51,7 +51,7 @@ async fn recommendations(app: &TestApp) -> HashMap<String, (String, u64)> {
         .collect()
 }
 
-async fn subscribe(app: &TestApp, receiver: &Receiver, extra: Value) -> (String, String) {
+pub async fn subscribe(app: &TestApp, receiver: &Receiver, extra: Value) -> (String, String) {
     let mut body = json!({"url": receiver.url, "types": [TYPE], "description": "the CRM"});
     body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     let response = app.post("/v1/webhooks", &body).await;
@@ -61,12 +61,12 @@ async fn subscribe(app: &TestApp, receiver: &Receiver, extra: Value) -> (String,
     (created["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned())
 }
 
-async fn webhook(app: &TestApp, id: &str) -> Value {
+pub async fn webhook(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/v1/webhooks/{id}")).await.json().await.unwrap()
 }
 
 /// Waits until the webhook matches `done`.
-async fn webhook_until(app: &TestApp, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub async fn webhook_until(app: &TestApp, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..1_200 {
         let current = webhook(app, id).await;
         if done(&current) {

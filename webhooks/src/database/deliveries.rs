@@ -33,10 +33,20 @@ const PROMOTE_NEXT: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1 \
      WHERE next_attempt_at = $4 AND seq = (SELECT e.seq FROM webhook_deliveries e \
          WHERE e.subscription_id = $2 AND e.player_id = $3 AND e.status = 'pending' ORDER BY e.seq LIMIT 1)";
 
+/// The PostgreSQL advisory lock that serialises the transactions that look at
+/// a lane's head and change it: routing (also one router at a time across
+/// processes, so a player's deliveries keep their order), other inserts, and
+/// settling. Without it an insert could see the head pending and wait while
+/// the settlement, not seeing the insert, promoted nothing.
+const LANES_LOCK: &str = "SELECT pg_advisory_xact_lock(7315553)";
+
 /// Inserts deliveries in a transaction `$tx` of database `$db`, waiting, then
 /// makes due those that head their lane.
 macro_rules! insert_deliveries {
     ($db:expr, $tx:expr, $deliveries:expr, $now:expr) => {{
+        if matches!($db, Database::Postgres(_)) {
+            sqlx::query(LANES_LOCK).execute(&mut *$tx).await?;
+        }
         let before: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM webhook_deliveries").fetch_one(&mut *$tx).await?;
         for chunk in $deliveries.chunks(INSERT_CHUNK) {
@@ -237,6 +247,43 @@ pub enum Settlement {
     Dead,
 }
 
+/// An outcome as the columns it writes.
+struct Settled<'a> {
+    seq: i64,
+    subscription: String,
+    player: &'a str,
+    status: &'static str,
+    next: i64,
+    code: Option<i32>,
+    error: Option<&'a str>,
+    latency: i64,
+    delivered: Option<i64>,
+    at: i64,
+}
+
+impl<'a> Settled<'a> {
+    fn of(outcome: &'a Outcome) -> Self {
+        let at = millis(outcome.at);
+        let (status, next, delivered) = match outcome.settlement {
+            Settlement::Delivered => ("delivered", at, Some(at)),
+            Settlement::RetryAt(next) => ("pending", millis(next), None),
+            Settlement::Dead => ("dead", at, None),
+        };
+        Settled {
+            seq: outcome.seq,
+            subscription: outcome.subscription.to_string(),
+            player: &outcome.player_id,
+            status,
+            next,
+            code: outcome.status.map(i32::from),
+            error: outcome.error.as_deref(),
+            latency: outcome.latency_ms as i64,
+            delivered,
+            at,
+        }
+    }
+}
+
 /// Which deliveries to list.
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveryQuery {
@@ -303,8 +350,7 @@ impl Database {
         with_pools!(self, writer, _reader => {
             let mut tx = writer.begin().await?;
             if matches!(self, Database::Postgres(_)) {
-                // One router at a time across processes, so a player's deliveries keep their order.
-                sqlx::query("SELECT pg_advisory_xact_lock(7315553)").execute(&mut *tx).await?;
+                sqlx::query(LANES_LOCK).execute(&mut *tx).await?;
             }
             let rows: Vec<StoredRecommendation> =
                 sqlx::query_as(&select).bind(limit as i64).fetch_all(&mut *tx).await?;
@@ -410,41 +456,76 @@ impl Database {
         Ok(claimed)
     }
 
-    /// Records attempts' outcomes, in one transaction.
+    /// Records attempts' outcomes, in one transaction, and lets the next
+    /// delivery of each settled one's player go.
     pub async fn settle(&self, outcomes: &[Outcome]) -> Result<(), WebhookError> {
-        let sql = "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, last_error = $4, \
-             last_latency_ms = $5, delivered_at = $6 WHERE seq = $7 AND status = 'pending'";
-        with_pools!(self, writer, _reader => {
-            let mut tx = writer.begin().await?;
-            for outcome in outcomes {
-                let at = millis(outcome.at);
-                let (status, next, delivered) = match outcome.settlement {
-                    Settlement::Delivered => ("delivered", at, Some(at)),
-                    Settlement::RetryAt(next) => ("pending", millis(next), None),
-                    Settlement::Dead => ("dead", at, None),
-                };
-                sqlx::query(sql)
-                    .bind(status)
-                    .bind(next)
-                    .bind(outcome.status.map(i32::from))
-                    .bind(&outcome.error)
-                    .bind(outcome.latency_ms as i64)
-                    .bind(delivered)
-                    .bind(outcome.seq)
-                    .execute(&mut *tx)
-                    .await?;
-                if status != "pending" {
-                    sqlx::query(PROMOTE_NEXT)
-                        .bind(at)
-                        .bind(outcome.subscription.to_string())
-                        .bind(&outcome.player_id)
-                        .bind(WAITING)
+        let rows: Vec<Settled<'_>> = outcomes.iter().map(Settled::of).collect();
+        match self {
+            // In process: a statement per row costs little.
+            Database::Sqlite { writer, .. } => {
+                let sql = "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, \
+                     last_error = $4, last_latency_ms = $5, delivered_at = $6 WHERE seq = $7 AND status = 'pending'";
+                let mut tx = writer.begin().await?;
+                for row in &rows {
+                    sqlx::query(sql)
+                        .bind(row.status)
+                        .bind(row.next)
+                        .bind(row.code)
+                        .bind(row.error)
+                        .bind(row.latency)
+                        .bind(row.delivered)
+                        .bind(row.seq)
                         .execute(&mut *tx)
                         .await?;
+                    if row.status != "pending" {
+                        sqlx::query(PROMOTE_NEXT)
+                            .bind(row.at)
+                            .bind(&row.subscription)
+                            .bind(row.player)
+                            .bind(WAITING)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
+                tx.commit().await?;
             }
-            tx.commit().await?;
-        });
+            // Over the network: two statements for the whole batch.
+            Database::Postgres(pool) => {
+                let column = |f: &dyn Fn(&Settled<'_>) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+                let settled: Vec<&Settled<'_>> = rows.iter().filter(|r| r.status != "pending").collect();
+                let mut tx = pool.begin().await?;
+                sqlx::query(LANES_LOCK).execute(&mut *tx).await?;
+                sqlx::query(
+                    "UPDATE webhook_deliveries d SET status = v.status, next_attempt_at = v.next, \
+                     last_status = v.code, last_error = v.error, last_latency_ms = v.latency, delivered_at = v.delivered \
+                     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::bigint[]) \
+                         AS v(seq, status, next, code, error, latency, delivered) \
+                     WHERE d.seq = v.seq AND d.status = 'pending'",
+                )
+                .bind(column(&|r| r.seq))
+                .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
+                .bind(column(&|r| r.next))
+                .bind(rows.iter().map(|r| r.code).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.error).collect::<Vec<_>>())
+                .bind(column(&|r| r.latency))
+                .bind(rows.iter().map(|r| r.delivered).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE next_attempt_at = $2 AND seq IN \
+                     (SELECT (SELECT e.seq FROM webhook_deliveries e WHERE e.subscription_id = l.subscription \
+                         AND e.player_id = l.player AND e.status = 'pending' ORDER BY e.seq LIMIT 1) \
+                      FROM UNNEST($3::text[], $4::text[]) AS l(subscription, player))",
+                )
+                .bind(millis(Utc::now()))
+                .bind(WAITING)
+                .bind(settled.iter().map(|r| r.subscription.clone()).collect::<Vec<_>>())
+                .bind(settled.iter().map(|r| r.player).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 

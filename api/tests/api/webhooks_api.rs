@@ -1,0 +1,141 @@
+//! The webhooks API: subscriptions and their checks, the handshake, secret
+//! rotation, test events, replays, one subscriber's trouble not holding up
+//! another, and the metrics.
+
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{TestApp, problem, quick_webhooks},
+    receiver::Receiver,
+    webhooks::{long_session, post_projected, recommendations, subscribe, webhook, webhook_until},
+};
+
+#[tokio::test]
+async fn subscriptions_are_checked_listed_changed_and_deleted() {
+    let mut config = quick_webhooks();
+    config.client.allow_private = false;
+    let app = TestApp::sqlite_with(config).await;
+    let types = json!(["nudge.intervention.recommended"]);
+    let refused = |body: Value, field: &'static str| {
+        let app = &app;
+        async move {
+            let answer = problem(app.post("/v1/webhooks", &body).await, 400).await;
+            assert_eq!(answer["parameter"], field, "{answer}");
+        }
+    };
+    refused(json!({"url": "http://127.0.0.1:9/hooks", "types": types}), "url").await;
+    refused(json!({"url": "http://[::1]/hooks", "types": types}), "url").await;
+    refused(json!({"url": "ftp://192.0.2.1/hooks", "types": types}), "url").await;
+    refused(json!({"url": "https://192.0.2.1/hooks", "types": ["player.bet.placed"]}), "types").await;
+    refused(json!({"url": "https://192.0.2.1/hooks", "types": types, "kinds": ["free_spins"]}), "kinds").await;
+    refused(json!({"url": "https://192.0.2.1/hooks", "types": types, "mode": "carrier_pigeon"}), "mode").await;
+    problem(app.post("/v1/webhooks", &json!({"url": "https://192.0.2.1/", "types": types, "colour": 1})).await, 400)
+        .await;
+
+    // 192.0.2.1 is a documentation address: public, never dialled by this test.
+    let body = json!({"url": "https://192.0.2.1/hooks", "types": types, "kinds": ["retention_offer"], "mode": "batch"});
+    let created = app.post("/v1/webhooks", &body).await;
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/v1/webhooks/{id}"));
+    assert_eq!((&created["kinds"], &created["validation"]), (&json!(["retention_offer"]), &json!("pending")));
+
+    let shown = webhook(&app, &id).await;
+    assert!(shown.get("secret").is_none(), "the secret is shown only once: {shown}");
+    let list: Value = app.get("/v1/webhooks").await.json().await.unwrap();
+    assert_eq!(list["webhooks"].as_array().map(Vec::len), Some(1));
+
+    let patch = json!({"kinds": null, "mode": "binary", "enabled": false, "description": "off for now"});
+    let changed: Value =
+        app.client.patch(format!("{}{location}", app.address)).json(&patch).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&changed["kinds"], &changed["mode"], &changed["enabled"]),
+        (&Value::Null, &json!("binary"), &json!(false))
+    );
+
+    let rotated: Value = app.post(&format!("{location}/rotate-secret"), &json!({})).await.json().await.unwrap();
+    assert_ne!(rotated["secret"], created["secret"]);
+    assert!(rotated["previous_secret_expires_at"].is_string(), "{rotated}");
+
+    let deleted = app.client.delete(format!("{}{location}", app.address)).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    problem(app.get(&location).await, 404).await;
+    problem(app.get("/v1/webhooks/not-an-id").await, 400).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_handshake_holds_deliveries_until_the_subscriber_allows_them() {
+    let receiver = Receiver::start().await;
+    receiver.allow_handshake(false);
+    let app = TestApp::sqlite().await;
+    let (id, _) = subscribe(&app, &receiver, json!({})).await;
+    post_projected(&app, long_session("h1", 0, 3)).await;
+    let refused = webhook_until(&app, &id, "a refused handshake", |w| w["validation_error"].is_string()).await;
+    assert_eq!(refused["validation"], "pending");
+    assert!(receiver.arrivals().is_empty());
+
+    receiver.allow_handshake(true);
+    webhook_until(&app, &id, "validation", |w| w["validation"] == "allowed").await;
+    let expected = recommendations(&app).await;
+    receiver.wait_until("the held recommendation", |_| expected.keys().all(|id| receiver.taken().contains(id))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_events_replays_and_rotation_reach_the_subscriber_signed() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::sqlite().await;
+    let (id, old_secret) = subscribe(&app, &receiver, json!({"handshake": false})).await;
+    post_projected(&app, long_session("r1", 0, 5)).await;
+    let expected = recommendations(&app).await;
+    receiver.wait_until("the recommendations", |_| expected.keys().all(|id| receiver.taken().contains(id))).await;
+
+    let rotated: Value = app.post(&format!("/v1/webhooks/{id}/rotate-secret"), &json!({})).await.json().await.unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap();
+    let test = app.post(&format!("/v1/webhooks/{id}/test"), &json!({})).await;
+    assert_eq!(test.status(), 202);
+    let delivery: Value = test.json().await.unwrap();
+    let test_id = delivery["event_id"].as_str().unwrap().to_owned();
+    receiver.wait_until("the test event", |_| receiver.taken().contains(&test_id)).await;
+    let arrival = receiver.arrivals().into_iter().find(|a| a.events.iter().any(|(id, _)| *id == test_id)).unwrap();
+    let event: Value = serde_json::from_slice(&arrival.body).unwrap();
+    assert_eq!(event["type"], "nudge.webhook.test");
+    // During the overlap both the new and the old secret verify.
+    assert!(arrival.verifies(new_secret) && arrival.verifies(&old_secret));
+
+    let before = receiver.arrivals().len();
+    let replay = app.post(&format!("/v1/webhooks/{id}/replay"), &json!({"since": "2026-11-20T00:00:00Z"})).await;
+    assert_eq!(replay.status(), 202);
+    assert_eq!(replay.json::<Value>().await.unwrap(), json!({"queued": expected.len()}));
+    receiver.wait_until("the replay", |a| a.len() == before + expected.len()).await;
+    let replayed: Vec<String> =
+        receiver.arrivals()[before..].iter().flat_map(|a| a.events.iter().map(|(id, _)| id.clone())).collect();
+    let mut in_order: Vec<(u64, String)> = expected.iter().map(|(id, (_, p))| (*p, id.clone())).collect();
+    in_order.sort();
+    assert_eq!(replayed, in_order.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
+    problem(app.post(&format!("/v1/webhooks/{id}/replay"), &json!({"since": "yesterday"})).await, 400).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_subscriber_does_not_hold_up_another() {
+    let (healthy, mut stopped) = (Receiver::start().await, Receiver::start().await);
+    stopped.stop().await;
+    let app = TestApp::sqlite().await;
+    let (down, _) = subscribe(&app, &stopped, json!({"handshake": false})).await;
+    subscribe(&app, &healthy, json!({"handshake": false})).await;
+    post_projected(&app, (0..5).flat_map(|p| long_session(&format!("i{p}"), 0, 5)).collect()).await;
+    let expected = recommendations(&app).await;
+    healthy.wait_until("every recommendation", |_| expected.keys().all(|id| healthy.taken().contains(id))).await;
+
+    let pending: Value = app.get(&format!("/v1/webhooks/{down}/deliveries?status=pending")).await.json().await.unwrap();
+    let pending = pending["deliveries"].as_array().unwrap();
+    assert_eq!(pending.len(), expected.len());
+    assert!(pending.iter().any(|d| d["last_error"].as_str().is_some_and(|e| e.contains("connect"))), "{pending:?}");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for name in
+        ["nudge_webhook_deliveries_total", "nudge_webhook_delivery_duration_seconds", "nudge_webhook_routed_total"]
+    {
+        assert!(metrics.contains(name), "{name} missing");
+    }
+}
