@@ -11,6 +11,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{ClientConfig, Database, Outcome, RetrySchedule, Sender, Subscription, WebhookError};
@@ -94,7 +95,7 @@ impl Dispatcher {
 async fn route(database: Database, wake: Arc<watch::Sender<u64>>, poll: Duration, shutdown: CancellationToken) {
     let mut woken = wake.subscribe();
     loop {
-        match database.route(1_000, Utc::now()).await {
+        match database.route(1_000, Utc::now()).instrument(tracing::info_span!("webhook_route")).await {
             Ok(0) => {}
             Ok(_) => {
                 wake.send_modify(|generation| *generation += 1);
@@ -127,7 +128,8 @@ async fn record(database: Database, mut settled: mpsc::UnboundedReceiver<Settled
             }
         }
         let outcomes: Vec<Outcome> = pending.iter().flat_map(|s| s.outcomes.iter().cloned()).collect();
-        if let Err(error) = database.settle(&outcomes).await {
+        let span = tracing::info_span!("webhook_settle", outcomes = outcomes.len());
+        if let Err(error) = database.settle(&outcomes).instrument(span).await {
             tracing::error!(%error, "cannot record webhook attempts; trying again");
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;

@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::Settled;
 use crate::{Claimed, Database, Mode, Next, Outcome, RetrySchedule, Sender, Settlement, Subscription, client::Answer};
@@ -31,9 +32,6 @@ pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscrip
     let slots = Arc::new(Semaphore::new(context.concurrency));
     let mut woken = context.wake.subscribe();
     let id = subscription.borrow().id;
-    let span = tracing::info_span!("webhook_worker", subscription = %id);
-    let _entered = span.enter();
-    drop(_entered);
     loop {
         if stop.is_cancelled() {
             return;
@@ -51,7 +49,7 @@ pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscrip
             match context.database.claim(id, free * per_request, now, now + lease).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
-                    tracing::error!(parent: &span, %error, "cannot claim webhook deliveries");
+                    tracing::error!(subscription = %id, %error, "cannot claim webhook deliveries");
                     Vec::new()
                 }
             }
@@ -67,11 +65,15 @@ pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscrip
         for group in claimed.chunks(per_request) {
             let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
             let (context, subscription, group) = (context.clone(), current.clone(), group.to_vec());
-            tokio::spawn(async move {
-                attempt(&context, &subscription, group).await;
-                drop(slot);
-                context.wake.send_modify(|generation| *generation += 1);
-            });
+            let span = tracing::info_span!("webhook_delivery", subscription = %id, events = group.len());
+            tokio::spawn(
+                async move {
+                    attempt(&context, &subscription, group).await;
+                    drop(slot);
+                    context.wake.send_modify(|generation| *generation += 1);
+                }
+                .instrument(span),
+            );
         }
     }
 }
