@@ -60,6 +60,10 @@ pub enum ApiError {
     /// No such route, or not with this method.
     #[error("{1}")]
     Route(StatusCode, String),
+    /// A request refused before a handler saw it (by an extractor or a layer),
+    /// answered in plain text there and rewritten here.
+    #[error("{1}")]
+    Rejected(StatusCode, String),
     /// The request took longer than allowed.
     #[error("the request took longer than {0:?}")]
     Timeout(std::time::Duration),
@@ -123,7 +127,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) | Self::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::NotProjectedYet { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Route(status, _) => *status,
+            Self::Route(status, _) | Self::Rejected(status, _) => *status,
             Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -144,6 +148,14 @@ impl ApiError {
             Self::Conflict(_) => ("/problems/conflict", "Conflict"),
             Self::Route(StatusCode::METHOD_NOT_ALLOWED, _) => ("/problems/method-not-allowed", "Method not allowed"),
             Self::Route(..) => ("/problems/no-such-route", "No such route"),
+            Self::Rejected(StatusCode::PAYLOAD_TOO_LARGE, _) => ("/problems/payload-too-large", "Payload too large"),
+            Self::Rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, _) => {
+                ("/problems/unsupported-media-type", "Unsupported media type")
+            }
+            Self::Rejected(status, _) if status.is_client_error() => {
+                ("/problems/malformed-request", "Malformed request")
+            }
+            Self::Rejected(..) => ("/problems/internal", "Internal server error"),
             Self::Timeout(_) => ("/problems/timeout", "Request timed out"),
             Self::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
             Self::Internal(_) => ("/problems/internal", "Internal server error"),

@@ -15,7 +15,7 @@ use axum::{
     BoxError, Router,
     error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, MatchedPath, Request},
-    http::StatusCode,
+    http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -30,7 +30,10 @@ pub use self::projections::Projections;
 pub use events::{IngestResponse, IngestResult, StoredEvent, StreamPage};
 pub use features::PlayerFeaturesView;
 
-use crate::{AppState, problem::ApiError};
+use crate::{
+    AppState,
+    problem::{ApiError, PROBLEM_JSON},
+};
 
 /// Builds the application's router.
 pub fn router(state: AppState) -> Router {
@@ -61,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(record_metrics))
         .layer(
             ServiceBuilder::new()
@@ -91,6 +95,27 @@ fn timed_out(error: BoxError, timeout: Duration) -> Response {
         tracing::error!(%error, "middleware failed");
         ApiError::Route(StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned()).into_response()
     }
+}
+
+/// The longest plain-text rejection kept as a problem's detail.
+const REJECTION_BYTES: usize = 4 * 1024;
+
+/// Rewrites any error answered in something other than problem+json (axum's
+/// extractor rejections, a body over the limit) as a problem.
+async fn problems_only(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), REJECTION_BYTES).await.unwrap_or_default();
+    let detail = match String::from_utf8_lossy(&text).trim() {
+        "" => status.canonical_reason().unwrap_or("rejected").to_owned(),
+        text => text.to_owned(),
+    };
+    ApiError::Rejected(status, detail).into_response()
 }
 
 async fn record_metrics(request: Request, next: Next) -> Response {
