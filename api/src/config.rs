@@ -8,7 +8,7 @@ use domain::{Cooldowns, InterventionKind, Policy};
 use projections::ProjectionConfig;
 use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule, Waits, parse_duration};
 
-use crate::{Limits, telemetry::LogFormat};
+use crate::{Limits, keys::Scope, telemetry::LogFormat};
 
 /// nudge: player events in, timely interventions out.
 #[derive(Debug, Parser)]
@@ -34,11 +34,56 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Train a model version by replaying every player stream, and print its metrics.
     Train(TrainArgs),
+    /// Manage API keys: create (printed once), list, revoke.
+    Keys(KeysArgs),
     /// Replay history with a model version and report who was warned, and when.
     Backtest(BacktestArgs),
     /// Start nudge on SQLite, simulate a month, train and activate a model, then
     /// stream more activity and print recommendations as they happen.
     Demo(DemoArgs),
+}
+
+/// Options of `nudge keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Event store URL: the keys live in its read-model database.
+    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true, global = true)]
+    pub store: String,
+    /// Read-model database URL; defaults as for `nudge serve`.
+    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true, global = true)]
+    pub read_models: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+/// `nudge keys` commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key and print it (only this once).
+    Create {
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+        /// Its scopes: `events:write`, `read`, `admin` (admin implies the others).
+        #[arg(long, value_parser = scopes)]
+        scopes: ScopeList,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Revoke a key, at once.
+    Revoke {
+        /// The key's id, as listed.
+        id: uuid::Uuid,
+    },
+}
+
+/// Scopes written `events:write,read`.
+#[derive(Debug, Clone)]
+pub struct ScopeList(pub Vec<Scope>);
+
+fn scopes(s: &str) -> Result<ScopeList, String> {
+    Scope::parse_list(s).map(ScopeList)
 }
 
 /// Options of `nudge demo`.
@@ -142,6 +187,9 @@ pub struct SimulateArgs {
     /// Base URL of a running nudge to post the events to, e.g. `http://127.0.0.1:8080`.
     #[arg(long)]
     pub target: Option<reqwest::Url>,
+    /// API key (scope `events:write`) for `--target`.
+    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
     /// File to write the events to, one CloudEvent (JSON) per line.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,

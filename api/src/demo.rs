@@ -64,7 +64,7 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
     let bar = ProgressBar::new(u64::from(args.history_days))
         .with_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] day {pos}/{len}: {msg}")?);
     bar.println(format!("simulating {} players over {} days of history", args.players, args.history_days));
-    let sent = post_days(&population, args.history_days, Poster::new(base, 1_000, 4)?, &bar).await?;
+    let sent = post_days(&population, args.history_days, Poster::new(base, 1_000, 4, None)?, &bar).await?;
     bar.finish_and_clear();
     println!("{sent} events of history stored");
 
@@ -79,7 +79,7 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
 
     let printing = CancellationToken::new();
     let printer = tokio::spawn(print_feed(client.clone(), base.clone(), cursor, printing.clone()));
-    let poster = Poster::new(base, 1_000, 4)?;
+    let poster = Poster::new(base, 1_000, 4, None)?;
     for day in args.history_days..days {
         let events = population.day(day);
         for hour in events.chunk_by(|a, b| a.time.hour() == b.time.hour()) {

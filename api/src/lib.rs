@@ -6,6 +6,8 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 mod ingest;
+pub mod key_commands;
+pub mod keys;
 pub mod models;
 pub mod problem;
 pub mod routes;
@@ -57,6 +59,10 @@ pub struct AppState {
     pub models: Models,
     /// Webhook subscriptions and the dispatcher.
     pub webhooks: Webhooks,
+    /// API keys.
+    pub keys: keys::Keys,
+    /// Bound to a loopback address: without keys in force, requests need none.
+    pub loopback_only: bool,
 }
 
 /// Webhook subscriptions, their deliveries and the dispatcher delivering them.
@@ -82,6 +88,15 @@ pub enum StartError {
     /// The model registry could not be read.
     #[error("cannot load the active model: {0}")]
     Models(#[from] ml::MlError),
+    /// Bound to a reachable address with no API key in force.
+    #[error(
+        "nudge refuses to serve on {0} without an API key; create one with \
+         `nudge keys create --name ops --scopes admin`, or listen on 127.0.0.1"
+    )]
+    NoKeys(SocketAddr),
+    /// The API keys could not be read.
+    #[error("cannot read the API keys: {0}")]
+    Keys(#[from] keys::KeyError),
     /// The webhook dispatcher could not start.
     #[error("cannot start the webhook dispatcher: {0}")]
     Webhooks(#[from] webhooks::WebhookError),
@@ -106,6 +121,11 @@ impl Application {
         limits: Limits,
         dispatch: DispatcherConfig,
     ) -> Result<Self, StartError> {
+        let keys = keys_of(&read_model);
+        let loopback_only = listen.ip().is_loopback();
+        if !loopback_only && !keys.any().await? {
+            return Err(StartError::NoKeys(listen));
+        }
         let listener = TcpListener::bind(listen).await?;
         let models = Models::load(read_model.registry(), Arc::clone(&store)).await?;
         let stop_projection = CancellationToken::new();
@@ -123,7 +143,16 @@ impl Application {
             stop_projection.clone(),
         )
         .await?;
-        let state = AppState { store, limits, metrics: telemetry::metrics(), projection, models, webhooks };
+        let state = AppState {
+            store,
+            limits,
+            metrics: telemetry::metrics(),
+            projection,
+            models,
+            webhooks,
+            keys,
+            loopback_only,
+        };
         Ok(Self { listener, state, stop_projection: stop_projection.drop_guard() })
     }
 
@@ -149,5 +178,16 @@ pub(crate) fn webhook_database(read_model: &ReadModel) -> webhooks::Database {
             webhooks::Database::Sqlite { writer: writer.clone(), readers: readers.clone() }
         }
         ReadModel::Postgres(model) => webhooks::Database::Postgres(model.pool().clone()),
+    }
+}
+
+/// The API keys live in the read-model database.
+pub fn keys_of(read_model: &ReadModel) -> keys::Keys {
+    match read_model {
+        ReadModel::Sqlite(model) => {
+            let (writer, readers) = model.pools();
+            keys::Keys::Sqlite { writer: writer.clone(), readers: readers.clone() }
+        }
+        ReadModel::Postgres(model) => keys::Keys::Postgres(model.pool().clone()),
     }
 }

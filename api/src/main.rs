@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Webhooks(args)) => api::bench::webhooks::run(args).await,
         Command::Simulate(args) => api::simulate::run(args).await,
         Command::Train(args) => api::train::run(args).await,
+        Command::Keys(args) => api::key_commands::run(args).await,
         Command::Backtest(args) => api::backtest::run(args).await,
         Command::Demo(args) => api::demo::run(args).await,
     }

@@ -54,6 +54,12 @@ pub enum ApiError {
         /// What was sent.
         len: usize,
     },
+    /// No key, or an unknown or revoked one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The key lacks the scope the route needs.
+    #[error("{0}")]
+    Forbidden(String),
     /// No such resource.
     #[error("{0}")]
     NotFound(String),
@@ -126,6 +132,8 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) | Self::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotProjectedYet { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Route(status, _) | Self::Rejected(status, _) => *status,
             Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -144,6 +152,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => ("/problems/payload-too-large", "Payload too large"),
             Self::BatchTooLarge { .. } => ("/problems/batch-too-large", "Batch too large"),
             Self::NotFound(_) => ("/problems/not-found", "Not found"),
+            Self::Unauthorized(_) => ("/problems/unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => ("/problems/forbidden", "Forbidden"),
             Self::NotProjectedYet { .. } => ("/problems/not-projected-yet", "Not projected yet"),
             Self::Conflict(_) => ("/problems/conflict", "Conflict"),
             Self::Route(StatusCode::METHOD_NOT_ALLOWED, _) => ("/problems/method-not-allowed", "Method not allowed"),
@@ -189,6 +199,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

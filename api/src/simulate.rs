@@ -39,7 +39,8 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     );
     let events = match (&args.target, &args.out) {
         (Some(target), _) => {
-            let poster = Poster::new(target, args.batch as usize, usize::from(args.concurrency))?;
+            let poster =
+                Poster::new(target, args.batch as usize, usize::from(args.concurrency), args.api_key.as_deref())?;
             post_days(&population, args.days, poster, &progress).await?
         }
         (None, Some(out)) => write(&population, args.days, out, &progress)?,
@@ -107,10 +108,18 @@ pub struct Poster {
 }
 
 impl Poster {
-    /// Lanes posting to `target`'s `/v1/events`, `batch` events a request.
-    pub fn new(target: &Url, batch: usize, lanes: usize) -> anyhow::Result<Self> {
+    /// Lanes posting to `target`'s `/v1/events`, `batch` events a request,
+    /// with `api_key` as the bearer when given.
+    pub fn new(target: &Url, batch: usize, lanes: usize, api_key: Option<&str>) -> anyhow::Result<Self> {
         let url = target.join("v1/events").with_context(|| format!("{target} cannot take a path"))?;
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = api_key {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+                .context("the API key is not a valid header value")?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(headers).build()?;
         let (lanes, tasks) = (0..lanes.max(1))
             .map(|_| {
                 let (sender, receiver) = mpsc::channel(2);

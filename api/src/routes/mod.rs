@@ -1,8 +1,10 @@
 //! The HTTP routes and the middleware around them.
 
+mod auth;
 mod events;
 mod features;
 mod health;
+mod keys;
 mod models;
 mod params;
 mod projections;
@@ -56,11 +58,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", post(webhooks::retry))
         .route("/v1/webhooks/{webhook_id}/replay", post(webhooks::replay))
         .route("/v1/webhooks/{webhook_id}/test", post(webhooks::test))
+        .route("/v1/keys", post(keys::create).get(keys::list))
+        .route("/v1/keys/{key_id}", axum::routing::delete(keys::revoke))
         .route("/v1/projections", get(projections::list))
         .route("/v1/projections/features/rebuild", post(projections::rebuild_features))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))

@@ -189,8 +189,13 @@ impl Drop for Nudge {
 /// Starts `nudge serve` on `store` with `extra` arguments and reads the address
 /// it bound from its log (failing after a minute without it).
 pub fn serve(store: &str, extra: &[&str]) -> (Nudge, String) {
+    serve_on("127.0.0.1:0", store, extra)
+}
+
+/// [`serve`] on `listen`.
+pub fn serve_on(listen: &str, store: &str, extra: &[&str]) -> (Nudge, String) {
     let mut child = nudge()
-        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0", "--store", store])
+        .args(["--log-format", "json", "serve", "--listen", listen, "--store", store])
         .args(extra)
         .stdout(Stdio::piped())
         .spawn()

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on a random port against a fresh database.
 #![allow(clippy::unwrap_used)]
 
+mod auth;
 mod errors;
 mod features;
 mod helpers;

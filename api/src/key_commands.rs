@@ -1,0 +1,39 @@
+//! `nudge keys create|list|revoke`.
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use projections::ReadModel;
+
+use crate::{
+    config::{KeysArgs, KeysCommand, read_models_beside},
+    keys_of,
+};
+
+/// Runs a `nudge keys` command.
+pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
+    let url = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
+    let read_model = ReadModel::connect(&url).await.with_context(|| format!("cannot open the read models at {url}"))?;
+    let keys = keys_of(&read_model);
+    match args.command {
+        KeysCommand::Create { name, scopes } => {
+            let made = keys.create(&name, &scopes.0, Utc::now()).await?;
+            let written: Vec<&str> = made.key.scopes.iter().map(|s| s.as_str()).collect();
+            eprintln!("key {} ({name}, scopes {}): keep it now, it is not shown again", made.key.id, written.join(","));
+            println!("{}", made.secret);
+        }
+        KeysCommand::List => {
+            for key in keys.list().await? {
+                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                let state = key.revoked_at.map_or("in force".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
+                println!("{}  {:<20} {:<24} {}", key.id, key.name, scopes.join(","), state);
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if !keys.revoke(id, Utc::now()).await? {
+                bail!("no key {id} in force");
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! API keys: `Authorization: Bearer <key>`, each key with scopes. A key is
+//! shown once, when made; only its SHA-256 is kept, in the read-model database.
+
+use std::fmt;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, SqlitePool};
+use uuid::Uuid;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Scope {
+    /// Ingest events.
+    #[serde(rename = "events:write")]
+    EventsWrite,
+    /// Read players, features, recommendations.
+    #[serde(rename = "read")]
+    Read,
+    /// Webhooks, models, projections and keys; implies the others.
+    #[serde(rename = "admin")]
+    Admin,
+}
+
+impl Scope {
+    /// Every scope.
+    pub const ALL: [Self; 3] = [Self::EventsWrite, Self::Read, Self::Admin];
+
+    /// The scope as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EventsWrite => "events:write",
+            Self::Read => "read",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Reads a list written `events:write,read`.
+    pub fn parse_list(s: &str) -> Result<Vec<Self>, String> {
+        let scopes =
+            s.split(',')
+                .map(|part| {
+                    Self::ALL.into_iter().find(|scope| scope.as_str() == part.trim()).ok_or_else(|| {
+                        format!("unknown scope `{part}`: use {}", Self::ALL.map(Self::as_str).join(", "))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+        if scopes.is_empty() {
+            return Err("give at least one scope".to_owned());
+        }
+        Ok(scopes)
+    }
+}
+
+/// A key as listed (the key itself is never kept).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKey {
+    /// Its id (to revoke it by).
+    pub id: Uuid,
+    /// What it is for.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    /// Whether it may act with `scope` (admin may do everything).
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.iter().any(|s| *s == scope || *s == Scope::Admin)
+    }
+}
+
+/// A key just made: the secret is shown this once.
+pub struct NewKey {
+    /// The key as listed.
+    pub key: ApiKey,
+    /// `nudge_` and 43 characters.
+    pub secret: String,
+}
+
+impl fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewKey").field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+/// Why a key operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// No randomness.
+    #[error("no randomness available: {0}")]
+    Random(String),
+    /// A stored row does not read back.
+    #[error("a stored API key does not read back: {0}")]
+    Stored(String),
+}
+
+/// Where keys are kept: the read-model database.
+#[derive(Debug, Clone)]
+pub enum Keys {
+    /// SQLite: writes through its single writer.
+    Sqlite {
+        /// The one connection that writes.
+        writer: SqlitePool,
+        /// Connections that read.
+        readers: SqlitePool,
+    },
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$writer` and `$reader` bound to the pools.
+macro_rules! with_pools {
+    ($self:ident, $writer:ident, $reader:ident => $body:expr) => {
+        match $self {
+            Keys::Sqlite { writer: $writer, readers: $reader } => $body,
+            Keys::Postgres(pool) => {
+                let ($writer, $reader) = (pool, pool);
+                $body
+            }
+        }
+    };
+}
+
+type Row = (String, String, String, i64, Option<i64>);
+
+fn key((id, name, scopes, created_at, revoked_at): Row) -> Result<ApiKey, KeyError> {
+    let time = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+    Ok(ApiKey {
+        id: id.parse().map_err(|e: uuid::Error| KeyError::Stored(e.to_string()))?,
+        name,
+        scopes: Scope::parse_list(&scopes).map_err(KeyError::Stored)?,
+        created_at: time(created_at),
+        revoked_at: revoked_at.map(time),
+    })
+}
+
+fn hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Keys {
+    /// Makes a key with these scopes.
+    pub async fn create(&self, name: &str, scopes: &[Scope], now: DateTime<Utc>) -> Result<NewKey, KeyError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+        let secret = format!("nudge_{}", URL_SAFE_NO_PAD.encode(bytes));
+        let key = ApiKey {
+            id: Uuid::now_v7(),
+            name: name.to_owned(),
+            scopes: scopes.to_vec(),
+            created_at: now,
+            revoked_at: None,
+        };
+        let written = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+        let sql = "INSERT INTO api_keys (id, name, scopes, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
+        with_pools!(self, writer, _reader => {
+            sqlx::query(sql)
+                .bind(key.id.to_string())
+                .bind(name)
+                .bind(written)
+                .bind(hash(&secret))
+                .bind(now.timestamp_millis())
+                .execute(writer)
+                .await?;
+        });
+        Ok(NewKey { key, secret })
+    }
+
+    /// Every key, oldest first.
+    pub async fn list(&self) -> Result<Vec<ApiKey>, KeyError> {
+        let sql = "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, id";
+        let rows: Vec<Row> = with_pools!(self, _writer, reader => sqlx::query_as(sql).fetch_all(reader).await?);
+        rows.into_iter().map(key).collect()
+    }
+
+    /// Revokes a key at once; whether it was in force.
+    pub async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, KeyError> {
+        let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+        let done = with_pools!(self, writer, _reader => {
+            sqlx::query(sql).bind(now.timestamp_millis()).bind(id.to_string()).execute(writer).await?.rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// The key in force that `secret` is, if any.
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<ApiKey>, KeyError> {
+        let sql =
+            "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
+        let row: Option<Row> =
+            with_pools!(self, writer, _reader => sqlx::query_as(sql).bind(hash(secret)).fetch_optional(writer).await?);
+        row.map(key).transpose()
+    }
+
+    /// Whether any key is in force.
+    pub async fn any(&self) -> Result<bool, KeyError> {
+        let sql = "SELECT id FROM api_keys WHERE revoked_at IS NULL LIMIT 1";
+        let row: Option<(String,)> =
+            with_pools!(self, writer, _reader => sqlx::query_as(sql).fetch_optional(writer).await?);
+        Ok(row.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_read_as_written_and_admin_allows_all() {
+        assert_eq!(Scope::parse_list("events:write, read"), Ok(vec![Scope::EventsWrite, Scope::Read]));
+        assert!(Scope::parse_list("write").is_err());
+        let key =
+            |scopes| ApiKey { id: Uuid::nil(), name: String::new(), scopes, created_at: Utc::now(), revoked_at: None };
+        assert!(key(vec![Scope::Admin]).allows(Scope::EventsWrite));
+        assert!(!key(vec![Scope::Read]).allows(Scope::EventsWrite));
+    }
+}

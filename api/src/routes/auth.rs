@@ -1,0 +1,52 @@
+//! Who may call what: the scope each route group needs, checked against the
+//! `Authorization: Bearer` key.
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{Method, header},
+    middleware::Next,
+    response::Response,
+};
+
+use crate::{AppState, keys::Scope, problem::ApiError};
+
+/// The scope a route needs; `None` for the health and metrics routes.
+fn needed(method: &Method, route: &str) -> Option<Scope> {
+    const ADMIN: [&str; 4] = ["/v1/webhooks", "/v1/models", "/v1/projections", "/v1/keys"];
+    match route {
+        "/healthz" | "/readyz" | "/metrics" => None,
+        "/v1/events" if method == Method::POST => Some(Scope::EventsWrite),
+        _ if ADMIN.iter().any(|prefix| route.starts_with(prefix)) => Some(Scope::Admin),
+        _ => Some(Scope::Read),
+    }
+}
+
+/// Lets the request through if its key has the route's scope, or if nudge is
+/// open: bound to loopback with no key in force.
+pub(crate) async fn authorize(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let Some(scope) = needed(request.method(), &route) else { return Ok(next.run(request).await) };
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let keys = &state.keys;
+    let failed = |e: crate::keys::KeyError| ApiError::Unavailable(e.into());
+    match bearer {
+        None if state.loopback_only && !keys.any().await.map_err(failed)? => Ok(next.run(request).await),
+        None => Err(ApiError::Unauthorized("send an API key: Authorization: Bearer <key>".to_owned())),
+        Some(secret) => match keys.authenticate(secret).await.map_err(failed)? {
+            None => Err(ApiError::Unauthorized("the API key is unknown or revoked".to_owned())),
+            Some(key) if !key.allows(scope) => {
+                Err(ApiError::Forbidden(format!("the key `{}` lacks the scope {}", key.name, scope.as_str())))
+            }
+            Some(_) => Ok(next.run(request).await),
+        },
+    }
+}

@@ -1,0 +1,81 @@
+//! API keys over the API (admin): create, list, revoke.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    keys::{ApiKey, KeyError, Scope},
+    problem::ApiError,
+};
+
+/// A key just made, with its secret (shown this once).
+#[derive(Debug, Serialize)]
+pub struct CreatedKey {
+    /// The key as listed.
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The secret to send as `Authorization: Bearer <key>`.
+    pub key_secret: String,
+}
+
+/// Every key.
+#[derive(Debug, Serialize)]
+pub struct KeyList {
+    /// Oldest first; revoked ones show `revoked_at`.
+    pub keys: Vec<ApiKey>,
+}
+
+impl From<KeyError> for ApiError {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::Database(e) => Self::Unavailable(e.into()),
+            e => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// Makes a key: body `{"name": "...", "scopes": ["read", ...]}`.
+#[tracing::instrument(name = "create_key", skip_all)]
+pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
+    let body: Value = serde_json::from_slice(&body).map_err(|e| ApiError::MalformedBody(format!("not JSON: {e}")))?;
+    let name = body["name"].as_str().filter(|n| !n.trim().is_empty() && n.len() <= 100).ok_or_else(|| {
+        ApiError::InvalidParameter { name: "name", detail: "name must be 1 to 100 characters".into() }
+    })?;
+    let scopes = body["scopes"]
+        .as_array()
+        .map(|list| list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+        .ok_or_else(|| ApiError::InvalidParameter { name: "scopes", detail: "scopes must be a list".into() })
+        .and_then(|written| {
+            Scope::parse_list(&written).map_err(|detail| ApiError::InvalidParameter { name: "scopes", detail })
+        })?;
+    let made = state.keys.create(name, &scopes, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key: made.key, key_secret: made.secret })))
+}
+
+/// Every key.
+#[tracing::instrument(name = "list_keys", skip_all)]
+pub async fn list(State(state): State<AppState>) -> Result<Json<KeyList>, ApiError> {
+    Ok(Json(KeyList { keys: state.keys.list().await? }))
+}
+
+/// Revokes a key, at once.
+#[tracing::instrument(name = "revoke_key", skip(state))]
+pub async fn revoke(State(state): State<AppState>, Path(key_id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = Uuid::parse_str(&key_id)
+        .map_err(|_| ApiError::InvalidParameter { name: "key_id", detail: format!("`{key_id}` is not a key id") })?;
+    if state.keys.revoke(id, Utc::now()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("no key {id} in force")))
+    }
+}
