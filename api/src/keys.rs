@@ -7,7 +7,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, SqlitePool};
+use store::Pools;
 use uuid::Uuid;
 
 /// What a key may do.
@@ -106,28 +106,19 @@ pub enum KeyError {
 
 /// Where keys are kept: the read-model database.
 #[derive(Debug, Clone)]
-pub enum Keys {
-    /// SQLite: writes through its single writer.
-    Sqlite {
-        /// The one connection that writes.
-        writer: SqlitePool,
-        /// Connections that read.
-        readers: SqlitePool,
-    },
-    /// PostgreSQL.
-    Postgres(PgPool),
+pub struct Keys(Pools);
+
+impl Keys {
+    /// The key table in the database of these pools.
+    pub fn new(pools: Pools) -> Self {
+        Self(pools)
+    }
 }
 
 /// Runs `$body` with `$writer` and `$reader` bound to the pools.
 macro_rules! with_pools {
     ($self:ident, $writer:ident, $reader:ident => $body:expr) => {
-        match $self {
-            Keys::Sqlite { writer: $writer, readers: $reader } => $body,
-            Keys::Postgres(pool) => {
-                let ($writer, $reader) = (pool, pool);
-                $body
-            }
-        }
+        store::with_pools!(&$self.0, $writer, $reader => $body)
     };
 }
 

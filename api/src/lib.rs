@@ -170,24 +170,24 @@ impl Application {
     }
 }
 
-/// The webhook tables live in the read-model database, beside the outbox.
-pub(crate) fn webhook_database(read_model: &ReadModel) -> webhooks::Database {
+/// The pools of the read-model database, where the webhook tables (beside the
+/// outbox) and the API keys live.
+fn pools_of(read_model: &ReadModel) -> store::Pools {
     match read_model {
         ReadModel::Sqlite(model) => {
             let (writer, readers) = model.pools();
-            webhooks::Database::Sqlite { writer: writer.clone(), readers: readers.clone() }
+            store::Pools::Sqlite { writer: writer.clone(), readers: readers.clone() }
         }
-        ReadModel::Postgres(model) => webhooks::Database::Postgres(model.pool().clone()),
+        ReadModel::Postgres(model) => store::Pools::Postgres(model.pool().clone()),
     }
 }
 
-/// The API keys live in the read-model database.
+/// The webhook tables of the read-model database.
+pub(crate) fn webhook_database(read_model: &ReadModel) -> webhooks::Database {
+    webhooks::Database::new(pools_of(read_model))
+}
+
+/// The API keys of the read-model database.
 pub fn keys_of(read_model: &ReadModel) -> keys::Keys {
-    match read_model {
-        ReadModel::Sqlite(model) => {
-            let (writer, readers) = model.pools();
-            keys::Keys::Sqlite { writer: writer.clone(), readers: readers.clone() }
-        }
-        ReadModel::Postgres(model) => keys::Keys::Postgres(model.pool().clone()),
-    }
+    keys::Keys::new(pools_of(read_model))
 }

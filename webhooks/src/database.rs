@@ -5,39 +5,37 @@ pub(crate) mod deliveries;
 mod subscriptions;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::{PgPool, SqlitePool};
+use store::Pools;
 
 pub use deliveries::{Claimed, DeliveryQuery, Outcome, Settlement};
 
-/// The read-model database's pools.
+/// The read-model database, where subscriptions and deliveries live.
 #[derive(Debug, Clone)]
-pub enum Database {
-    /// SQLite: writes go through its single writer.
-    Sqlite {
-        /// The one connection that writes.
-        writer: SqlitePool,
-        /// Connections that read.
-        readers: SqlitePool,
-    },
-    /// PostgreSQL.
-    Postgres(PgPool),
+pub struct Database(Pools);
+
+impl Database {
+    /// The webhook tables in the database of these pools.
+    pub fn new(pools: Pools) -> Self {
+        Self(pools)
+    }
+
+    /// The pools.
+    pub fn pools(&self) -> &Pools {
+        &self.0
+    }
+
+    fn is_postgres(&self) -> bool {
+        matches!(self.0, Pools::Postgres(_))
+    }
 }
 
-/// Runs `$body` with `$writer` and `$reader` bound to the database's pools (the
-/// statements use `$n` placeholders, which both databases read).
+/// Runs `$body` with `$writer` and `$reader` bound to the database's pools.
 macro_rules! with_pools {
     ($self:ident, $writer:ident, $reader:ident => $body:expr) => {
-        match $self {
-            Database::Sqlite { writer: $writer, readers: $reader } => $body,
-            Database::Postgres(pool) => {
-                let ($writer, $reader) = (pool, pool);
-                $body
-            }
-        }
+        store::with_pools!(&$self.0, $writer, $reader => $body)
     };
 }
 pub(crate) use with_pools;
-
 /// Milliseconds since the epoch, as the webhook tables keep times.
 pub(crate) fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()

@@ -5,7 +5,10 @@
 
 use chrono::Utc;
 use sqlx::{postgres::PgPoolOptions, sqlite::SqlitePoolOptions};
-use store::testing::{PgSchema, TempSqlite};
+use store::{
+    Pools,
+    testing::{PgSchema, TempSqlite},
+};
 use uuid::Uuid;
 use webhooks::{Database, EVENT_TYPE, Mode, NewSubscription, Outcome, Settlement, SigningSecret, Subscription};
 
@@ -33,15 +36,15 @@ async fn recommend(database: &Database, position: i64) {
         "INSERT INTO webhook_outbox (position) VALUES ($1)",
     ];
     for sql in statements {
-        match database {
-            Database::Sqlite { writer, .. } => sqlx::query(sql)
+        match database.pools() {
+            Pools::Sqlite { writer, .. } => sqlx::query(sql)
                 .bind(position)
                 .bind(Uuid::now_v7().to_string())
                 .bind(Utc::now())
                 .execute(writer)
                 .await
                 .map(drop),
-            Database::Postgres(pool) => sqlx::query(sql)
+            Pools::Postgres(pool) => sqlx::query(sql)
                 .bind(position)
                 .bind(Uuid::now_v7().to_string())
                 .bind(Utc::now())
@@ -97,7 +100,7 @@ async fn a_lane_never_stalls_when_routing_and_settling_race_on_postgres() {
     let schema = PgSchema::new().await.unwrap();
     let pool = PgPoolOptions::new().max_connections(4).connect_with(schema.options().unwrap()).await.unwrap();
     store::postgres::MIGRATOR.run(&pool).await.unwrap();
-    lanes_hold_under_concurrency(Database::Postgres(pool)).await;
+    lanes_hold_under_concurrency(Database::new(Pools::Postgres(pool))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,5 +114,5 @@ async fn a_lane_never_stalls_when_routing_and_settling_race_on_sqlite() {
         .unwrap();
     store::sqlite::MIGRATOR.run(&writer).await.unwrap();
     let readers = SqlitePoolOptions::new().max_connections(2).connect_with(options).await.unwrap();
-    lanes_hold_under_concurrency(Database::Sqlite { writer, readers }).await;
+    lanes_hold_under_concurrency(Database::new(Pools::Sqlite { writer, readers })).await;
 }

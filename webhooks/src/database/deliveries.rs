@@ -8,6 +8,8 @@ use domain::InterventionKind;
 use serde::Serialize;
 use uuid::Uuid;
 
+use store::Pools;
+
 use super::{Database, millis, time, with_pools};
 use crate::{EVENT_TYPE, Event, Subscription, WebhookError};
 
@@ -44,7 +46,7 @@ const LANES_LOCK: &str = "SELECT pg_advisory_xact_lock(7315553)";
 /// makes due those that head their lane.
 macro_rules! insert_deliveries {
     ($db:expr, $tx:expr, $deliveries:expr, $now:expr) => {{
-        if matches!($db, Database::Postgres(_)) {
+        if $db.is_postgres() {
             sqlx::query(LANES_LOCK).execute(&mut *$tx).await?;
         }
         let before: i64 =
@@ -349,7 +351,7 @@ impl Database {
         let enabled: Vec<&Subscription> = subscriptions.iter().filter(|s| s.enabled).collect();
         with_pools!(self, writer, _reader => {
             let mut tx = writer.begin().await?;
-            if matches!(self, Database::Postgres(_)) {
+            if self.is_postgres() {
                 sqlx::query(LANES_LOCK).execute(&mut *tx).await?;
             }
             let rows: Vec<StoredRecommendation> =
@@ -460,9 +462,9 @@ impl Database {
     /// delivery of each settled one's player go.
     pub async fn settle(&self, outcomes: &[Outcome]) -> Result<(), WebhookError> {
         let rows: Vec<Settled<'_>> = outcomes.iter().map(Settled::of).collect();
-        match self {
+        match self.pools() {
             // In process: a statement per row costs little.
-            Database::Sqlite { writer, .. } => {
+            Pools::Sqlite { writer, .. } => {
                 let sql = "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, \
                      last_error = $4, last_latency_ms = $5, delivered_at = $6 WHERE seq = $7 AND status = 'pending'";
                 let mut tx = writer.begin().await?;
@@ -490,7 +492,7 @@ impl Database {
                 tx.commit().await?;
             }
             // Over the network: two statements for the whole batch.
-            Database::Postgres(pool) => {
+            Pools::Postgres(pool) => {
                 let column = |f: &dyn Fn(&Settled<'_>) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
                 let settled: Vec<&Settled<'_>> = rows.iter().filter(|r| r.status != "pending").collect();
                 let mut tx = pool.begin().await?;
@@ -599,10 +601,7 @@ impl Database {
 /// The statement inserting `rows` deliveries. SQLite looks a `$n` parameter's
 /// name up in a list, so thousands of them cost quadratic time: it gets `?`.
 fn insert_sql(database: &Database, rows: usize) -> String {
-    let mark = |n: usize| match database {
-        Database::Sqlite { .. } => "?".to_owned(),
-        Database::Postgres(_) => format!("${n}"),
-    };
+    let mark = |n: usize| if database.is_postgres() { format!("${n}") } else { "?".to_owned() };
     let rows: Vec<String> =
         (0..rows).map(|r| format!("({})", (1..=12).map(|c| mark(r * 12 + c)).collect::<Vec<_>>().join(", "))).collect();
     format!("INSERT INTO webhook_deliveries ({INSERT_COLUMNS}) VALUES {}", rows.join(", "))
