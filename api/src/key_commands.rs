@@ -9,6 +9,9 @@ use crate::{
     keys_of,
 };
 
+/// Keys read at a time by `nudge keys list`.
+const PAGE: usize = 1_000;
+
 /// Runs a `nudge keys` command.
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     let url = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
@@ -22,10 +25,19 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
             println!("{}", made.secret);
         }
         KeysCommand::List => {
-            for key in keys.list().await? {
-                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
-                let state = key.revoked_at.map_or("in force".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
-                println!("{}  {:<20} {:<24} {}", key.id, key.name, scopes.join(","), state);
+            let mut after = None;
+            loop {
+                let page = keys.list(after, PAGE).await?;
+                for key in &page {
+                    let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                    let state =
+                        key.revoked_at.map_or("in force".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
+                    println!("{}  {:<20} {:<24} {}", key.id, key.name, scopes.join(","), state);
+                }
+                match page.last() {
+                    Some(last) if page.len() == PAGE => after = Some(last.id),
+                    _ => break,
+                }
             }
         }
         KeysCommand::Revoke { id } => {

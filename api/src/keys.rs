@@ -167,10 +167,13 @@ impl Keys {
         Ok(NewKey { key, secret })
     }
 
-    /// Every key, oldest first.
-    pub async fn list(&self) -> Result<Vec<ApiKey>, KeyError> {
-        let sql = "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, id";
-        let rows: Vec<Row> = with_pools!(self, _writer, reader => sqlx::query_as(sql).fetch_all(reader).await?);
+    /// A page of keys in id order (oldest first: ids are UUIDv7), those after `after`.
+    pub async fn list(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<ApiKey>, KeyError> {
+        let sql = "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let rows: Vec<Row> = with_pools!(self, _writer, reader => {
+            sqlx::query_as(sql).bind(after).bind(limit as i64).fetch_all(reader).await?
+        });
         rows.into_iter().map(key).collect()
     }
 

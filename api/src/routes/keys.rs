@@ -3,7 +3,7 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, State},
+    extract::{Path, Query, State, rejection::QueryRejection},
     http::StatusCode,
     response::IntoResponse,
 };
@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::params;
 use crate::{
     AppState,
     keys::{ApiKey, KeyError, Scope},
@@ -28,11 +29,13 @@ pub struct CreatedKey {
     pub key_secret: String,
 }
 
-/// Every key.
+/// A page of keys.
 #[derive(Debug, Serialize)]
 pub struct KeyList {
     /// Oldest first; revoked ones show `revoked_at`.
     pub keys: Vec<ApiKey>,
+    /// The `after` of the next page; `null` when this one is the last.
+    pub next: Option<Uuid>,
 }
 
 impl From<KeyError> for ApiError {
@@ -62,10 +65,17 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl I
     Ok((StatusCode::CREATED, Json(CreatedKey { key: made.key, key_secret: made.secret })))
 }
 
-/// Every key.
+/// A page of keys, oldest first.
 #[tracing::instrument(name = "list_keys", skip_all)]
-pub async fn list(State(state): State<AppState>) -> Result<Json<KeyList>, ApiError> {
-    Ok(Json(KeyList { keys: state.keys.list().await? }))
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<params::IdPage>, QueryRejection>,
+) -> Result<Json<KeyList>, ApiError> {
+    let query = params::query(query)?;
+    let limit = params::limit(query.limit, state.limits.max_page)?;
+    let keys = state.keys.list(query.after, limit).await?;
+    let next = keys.last().filter(|_| keys.len() == limit).map(|k| k.id);
+    Ok(Json(KeyList { keys, next }))
 }
 
 /// Revokes a key, at once.

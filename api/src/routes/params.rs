@@ -25,3 +25,13 @@ pub(crate) fn limit(limit: Option<usize>, max: usize) -> Result<usize, ApiError>
         _ => Err(ApiError::InvalidParameter { name: "limit", detail: format!("limit must be between 1 and {max}") }),
     }
 }
+
+/// The query of a list ordered by id: `after` (the last id seen) and `limit`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IdPage {
+    /// Only items after this id.
+    pub(crate) after: Option<uuid::Uuid>,
+    /// At most this many.
+    pub(crate) limit: Option<usize>,
+}

@@ -30,11 +30,13 @@ pub struct WithSecret {
     pub secret: String,
 }
 
-/// Every subscription.
+/// A page of subscriptions.
 #[derive(Debug, Serialize)]
 pub struct WebhookList {
     /// Oldest first.
     pub webhooks: Vec<Subscription>,
+    /// The `after` of the next page; `null` when this one is the last.
+    pub next: Option<Uuid>,
 }
 
 /// A page of deliveries.
@@ -179,10 +181,17 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl I
     ))
 }
 
-/// Every subscription.
+/// A page of subscriptions, oldest first.
 #[tracing::instrument(name = "list_webhooks", skip_all)]
-pub async fn list(State(state): State<AppState>) -> Result<Json<WebhookList>, ApiError> {
-    Ok(Json(WebhookList { webhooks: state.webhooks.database.subscriptions().await? }))
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<params::IdPage>, QueryRejection>,
+) -> Result<Json<WebhookList>, ApiError> {
+    let query = params::query(query)?;
+    let limit = params::limit(query.limit, state.limits.max_page)?;
+    let webhooks = state.webhooks.database.subscription_page(query.after, limit).await?;
+    let next = webhooks.last().filter(|_| webhooks.len() == limit).map(|s| s.id);
+    Ok(Json(WebhookList { webhooks, next }))
 }
 
 /// One subscription.

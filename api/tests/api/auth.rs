@@ -95,6 +95,10 @@ async fn a_revoked_key_is_refused_at_once() {
         .await
         .unwrap();
     assert!(listed.to_string().find(reader).is_none(), "a listing never shows a key");
+    assert_eq!((listed["keys"].as_array().map(Vec::len), &listed["next"]), (Some(2), &Value::Null));
+    let page = app.client.get(format!("{}/v1/keys?limit=1", app.address)).bearer_auth(&admin).send().await.unwrap();
+    let page: Value = page.json().await.unwrap();
+    assert_eq!(page["next"], page["keys"][0]["id"]);
     let revoked = app.client.delete(format!("{}/v1/keys/{id}", app.address)).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(revoked.status(), 204);
     problem(call(&app, &Method::GET, "/v1/recommendations", Some(reader)).await, 401).await;

@@ -46,6 +46,21 @@ async fn subscriptions_are_checked_listed_changed_and_deleted() {
     assert!(shown.get("secret").is_none(), "the secret is shown only once: {shown}");
     let list: Value = app.get("/v1/webhooks").await.json().await.unwrap();
     assert_eq!(list["webhooks"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["next"], Value::Null);
+
+    // Pages follow the ids (UUIDv7: creation order).
+    for _ in 0..2 {
+        assert_eq!(app.post("/v1/webhooks", &body).await.status(), 201);
+    }
+    let first: Value = app.get("/v1/webhooks?limit=2").await.json().await.unwrap();
+    let after = first["next"].as_str().unwrap();
+    assert_eq!(first["webhooks"][0]["id"], id.as_str());
+    assert_eq!(first["webhooks"][1]["id"], after);
+    let second: Value = app.get(&format!("/v1/webhooks?limit=2&after={after}")).await.json().await.unwrap();
+    assert_eq!((second["webhooks"].as_array().map(Vec::len), &second["next"]), (Some(1), &Value::Null));
+    assert!(second["webhooks"][0]["id"].as_str() > Some(after));
+    problem(app.get("/v1/webhooks?after=yesterday").await, 400).await;
+    problem(app.get("/v1/webhooks?limit=0").await, 400).await;
 
     let patch = json!({"kinds": null, "mode": "binary", "enabled": false, "description": "off for now"});
     let changed: Value =

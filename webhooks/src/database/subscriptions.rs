@@ -124,6 +124,21 @@ impl Database {
         rows.into_iter().map(Subscription::try_from).collect()
     }
 
+    /// A page of subscriptions in id order (oldest first: ids are UUIDv7),
+    /// those after `after`.
+    pub async fn subscription_page(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>, WebhookError> {
+        let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id > $1 ORDER BY id LIMIT $2");
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let rows: Vec<Row> = with_pools!(self, _writer, reader => {
+            sqlx::query_as(&sql).bind(after).bind(limit as i64).fetch_all(reader).await?
+        });
+        rows.into_iter().map(Subscription::try_from).collect()
+    }
+
     /// One subscription.
     pub async fn subscription(&self, id: Uuid) -> Result<Option<Subscription>, WebhookError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1");
