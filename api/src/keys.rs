@@ -191,7 +191,7 @@ impl Keys {
         let sql =
             "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
         let row: Option<Row> =
-            with_pools!(self, writer, _reader => sqlx::query_as(sql).bind(hash(secret)).fetch_optional(writer).await?);
+            with_pools!(self, _writer, reader => sqlx::query_as(sql).bind(hash(secret)).fetch_optional(reader).await?);
         row.map(key).transpose()
     }
 
@@ -199,7 +199,7 @@ impl Keys {
     pub async fn any(&self) -> Result<bool, KeyError> {
         let sql = "SELECT id FROM api_keys WHERE revoked_at IS NULL LIMIT 1";
         let row: Option<(String,)> =
-            with_pools!(self, writer, _reader => sqlx::query_as(sql).fetch_optional(writer).await?);
+            with_pools!(self, _writer, reader => sqlx::query_as(sql).fetch_optional(reader).await?);
         Ok(row.is_some())
     }
 }

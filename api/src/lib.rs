@@ -121,7 +121,7 @@ impl Application {
         limits: Limits,
         dispatch: DispatcherConfig,
     ) -> Result<Self, StartError> {
-        let keys = keys_of(&read_model);
+        let keys = keys::Keys::new(read_model.pools());
         let loopback_only = listen.ip().is_loopback();
         if !loopback_only && !keys.any().await? {
             return Err(StartError::NoKeys(listen));
@@ -129,7 +129,7 @@ impl Application {
         let listener = TcpListener::bind(listen).await?;
         let models = Models::load(read_model.registry(), Arc::clone(&store)).await?;
         let stop_projection = CancellationToken::new();
-        let database = webhook_database(&read_model);
+        let database = webhooks::Database::new(read_model.pools());
         let webhooks = Webhooks {
             allow_private: dispatch.client.allow_private,
             dispatcher: Dispatcher::start(database.clone(), dispatch, stop_projection.clone())?,
@@ -168,26 +168,4 @@ impl Application {
         let app = routes::router(self.state);
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
     }
-}
-
-/// The pools of the read-model database, where the webhook tables (beside the
-/// outbox) and the API keys live.
-fn pools_of(read_model: &ReadModel) -> store::Pools {
-    match read_model {
-        ReadModel::Sqlite(model) => {
-            let (writer, readers) = model.pools();
-            store::Pools::Sqlite { writer: writer.clone(), readers: readers.clone() }
-        }
-        ReadModel::Postgres(model) => store::Pools::Postgres(model.pool().clone()),
-    }
-}
-
-/// The webhook tables of the read-model database.
-pub(crate) fn webhook_database(read_model: &ReadModel) -> webhooks::Database {
-    webhooks::Database::new(pools_of(read_model))
-}
-
-/// The API keys of the read-model database.
-pub fn keys_of(read_model: &ReadModel) -> keys::Keys {
-    keys::Keys::new(pools_of(read_model))
 }

@@ -2,23 +2,13 @@
 //! the one, at most, that scores.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, SqlitePool};
+use store::Pools;
 
 use crate::{MlError, artifact::ModelArtifact};
 
-/// Where model versions are kept.
+/// Where model versions are kept: the read-model database.
 #[derive(Debug, Clone)]
-pub enum Registry {
-    /// A SQLite read model: writes go through its single writer.
-    Sqlite {
-        /// The one connection that writes.
-        writer: SqlitePool,
-        /// Connections that read.
-        readers: SqlitePool,
-    },
-    /// A PostgreSQL read model.
-    Postgres(PgPool),
-}
+pub struct Registry(Pools);
 
 /// A registered model version.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,21 +27,19 @@ type Row = (String, DateTime<Utc>, bool, Option<DateTime<Utc>>);
 
 const COLUMNS: &str = "artifact, trained_at, active, activated_at";
 
-/// Runs `$body` with `$writer` and `$reader` bound to the database's pools (the
-/// statements use `$n` placeholders, which both databases read).
+/// Runs `$body` with `$writer` and `$reader` bound to the registry's pools.
 macro_rules! with_pools {
     ($self:ident, $writer:ident, $reader:ident => $body:expr) => {
-        match $self {
-            Registry::Sqlite { writer: $writer, readers: $reader } => $body,
-            Registry::Postgres(pool) => {
-                let ($writer, $reader) = (pool, pool);
-                $body
-            }
-        }
+        store::with_pools!(&$self.0, $writer, $reader => $body)
     };
 }
 
 impl Registry {
+    /// The registry in the database of these pools.
+    pub fn new(pools: Pools) -> Self {
+        Self(pools)
+    }
+
     /// Registers a version (once: the same version again changes nothing).
     pub async fn save(&self, artifact: &ModelArtifact, trained_at: DateTime<Utc>) -> Result<(), MlError> {
         let json = artifact.to_json()?;
@@ -87,7 +75,7 @@ impl Registry {
     /// Makes `version` the active one (and no other) in one transaction;
     /// answers false when there is no such version.
     pub async fn activate(&self, version: &str, now: DateTime<Utc>) -> Result<bool, MlError> {
-        let postgres = matches!(self, Self::Postgres(_));
+        let postgres = matches!(self.0, Pools::Postgres(_));
         let found = with_pools!(self, writer, _reader => {
             let mut tx = writer.begin().await?;
             // One activation at a time (SQLite's single writer already is): the

@@ -190,12 +190,14 @@ impl ReadModel {
         }
     }
 
+    /// The database's pools, for the other tables it holds (webhooks, API keys).
+    pub fn pools(&self) -> store::Pools {
+        dispatch!(self, model => model.pools())
+    }
+
     /// The model registry in the same database.
     pub fn registry(&self) -> ml::Registry {
-        match self {
-            Self::Sqlite(model) => model.registry(),
-            Self::Postgres(model) => model.registry(),
-        }
+        ml::Registry::new(self.pools())
     }
 
     /// The stored rows of these players (those that have one).

@@ -51,11 +51,34 @@ pub(crate) struct Settled {
     pub(crate) gone: bool,
 }
 
+/// A wake-up that many tasks wait on; one raised while a task is busy is seen
+/// when it next waits.
+#[derive(Clone)]
+pub(crate) struct Signal(Arc<watch::Sender<u64>>);
+
+impl Signal {
+    fn new() -> Self {
+        Self(Arc::new(watch::channel(0).0))
+    }
+
+    /// Wakes every task waiting on it.
+    pub(crate) fn raise(&self) {
+        self.0.send_modify(|generation| *generation += 1);
+    }
+
+    /// A receiver whose `changed()` completes once the signal is raised.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
 /// The running dispatcher; [`Dispatcher::wake`] has it look at once.
 #[derive(Clone)]
 pub struct Dispatcher {
-    /// Bumped when there may be work: new deliveries, settled ones, changed subscriptions.
-    wake: Arc<watch::Sender<u64>>,
+    /// Raised when deliveries may be due: routed, settled, retried, queued.
+    work: Signal,
+    /// Raised when subscriptions may have changed.
+    subscriptions: Signal,
 }
 
 impl Dispatcher {
@@ -66,8 +89,7 @@ impl Dispatcher {
         shutdown: CancellationToken,
     ) -> Result<Self, WebhookError> {
         let sender = Sender::new(config.client.clone())?;
-        let (wake, _) = watch::channel(0u64);
-        let wake = Arc::new(wake);
+        let (work, subscriptions) = (Signal::new(), Signal::new());
         let (settled_tx, settled_rx) = mpsc::unbounded_channel();
         let context = worker::Context {
             database: database.clone(),
@@ -76,29 +98,31 @@ impl Dispatcher {
             concurrency: config.concurrency.max(1),
             poll: config.poll,
             settled: settled_tx,
-            wake: Arc::clone(&wake),
+            work: work.clone(),
+            subscriptions: subscriptions.clone(),
         };
-        tokio::spawn(route(database.clone(), Arc::clone(&wake), config.poll, shutdown.clone()));
-        tokio::spawn(record(database.clone(), settled_rx, Arc::clone(&wake)));
+        tokio::spawn(route(database.clone(), work.clone(), config.poll, shutdown.clone()));
+        tokio::spawn(record(database.clone(), settled_rx, work.clone(), subscriptions.clone()));
         tokio::spawn(supervise(context, shutdown.clone()));
         tokio::spawn(measure(database, shutdown));
-        Ok(Self { wake })
+        Ok(Self { work, subscriptions })
     }
 
-    /// Has the dispatcher look at the outbox and the subscriptions now.
+    /// Has the dispatcher look at the subscriptions and the due deliveries now.
     pub fn wake(&self) {
-        self.wake.send_modify(|generation| *generation += 1);
+        self.subscriptions.raise();
+        self.work.raise();
     }
 }
 
-/// Moves the outbox into deliveries, as fast as it fills.
-async fn route(database: Database, wake: Arc<watch::Sender<u64>>, poll: Duration, shutdown: CancellationToken) {
-    let mut woken = wake.subscribe();
+/// Moves the outbox into deliveries: at once while it holds rows, else every
+/// `poll` (the projection fills it without a signal).
+async fn route(database: Database, work: Signal, poll: Duration, shutdown: CancellationToken) {
     loop {
         match database.route(1_000, Utc::now()).instrument(tracing::info_span!("webhook_route")).await {
             Ok(0) => {}
             Ok(_) => {
-                wake.send_modify(|generation| *generation += 1);
+                work.raise();
                 continue;
             }
             Err(error) => tracing::error!(%error, "cannot route the webhook outbox"),
@@ -106,13 +130,17 @@ async fn route(database: Database, wake: Arc<watch::Sender<u64>>, poll: Duration
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(poll) => {}
-            _ = woken.changed() => {}
         }
     }
 }
 
 /// Writes settled attempts in batches; keeps them until they are written.
-async fn record(database: Database, mut settled: mpsc::UnboundedReceiver<Settled>, wake: Arc<watch::Sender<u64>>) {
+async fn record(
+    database: Database,
+    mut settled: mpsc::UnboundedReceiver<Settled>,
+    work: Signal,
+    subscriptions: Signal,
+) {
     let mut pending: Vec<Settled> = Vec::new();
     loop {
         if pending.is_empty() {
@@ -140,9 +168,10 @@ async fn record(database: Database, mut settled: mpsc::UnboundedReceiver<Settled
                 Ok(()) => tracing::warn!(subscription = %gone.subscription, "webhook subscription disabled: {reason}"),
                 Err(error) => tracing::error!(%error, "cannot disable a webhook subscription"),
             }
+            subscriptions.raise();
         }
         pending.clear();
-        wake.send_modify(|generation| *generation += 1);
+        work.raise();
     }
 }
 
@@ -151,7 +180,7 @@ async fn record(database: Database, mut settled: mpsc::UnboundedReceiver<Settled
 async fn supervise(context: worker::Context, shutdown: CancellationToken) {
     let mut workers: HashMap<Uuid, (watch::Sender<Subscription>, CancellationToken)> = HashMap::new();
     let mut handshakes = handshakes::Handshakes::default();
-    let mut woken = context.wake.subscribe();
+    let mut woken = context.subscriptions.subscribe();
     loop {
         match context.database.subscriptions().await {
             Ok(subscriptions) => {

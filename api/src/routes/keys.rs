@@ -81,8 +81,7 @@ pub async fn list(
 /// Revokes a key, at once.
 #[tracing::instrument(name = "revoke_key", skip(state))]
 pub async fn revoke(State(state): State<AppState>, Path(key_id): Path<String>) -> Result<StatusCode, ApiError> {
-    let id = Uuid::parse_str(&key_id)
-        .map_err(|_| ApiError::InvalidParameter { name: "key_id", detail: format!("`{key_id}` is not a key id") })?;
+    let id = params::id(&key_id, "key_id")?;
     if state.keys.revoke(id, Utc::now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

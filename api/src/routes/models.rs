@@ -10,7 +10,6 @@ use axum::{
 use chrono::{DateTime, Utc};
 use ml::{MlError, ModelArtifact, ModelEntry, TargetModel, TrainConfig, TrainingSummary};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::{AppState, models::Job, problem::ApiError};
 
@@ -174,8 +173,7 @@ pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl In
 /// A training job's progress and outcome.
 #[tracing::instrument(name = "training_job", skip(state))]
 pub async fn job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>, ApiError> {
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| ApiError::InvalidParameter { name: "job_id", detail: format!("`{id}` is not a job id") })?;
+    let id = super::params::id(&id, "job_id")?;
     state
         .models
         .job(id)

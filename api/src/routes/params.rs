@@ -13,6 +13,12 @@ pub(crate) fn player_id(raw: &str) -> Result<PlayerId, ApiError> {
     PlayerId::parse(raw).map_err(|e| ApiError::InvalidParameter { name: "player_id", detail: format!("player_id {e}") })
 }
 
+/// A path segment naming something by UUID (`name` is the parameter), checked.
+pub(crate) fn id(raw: &str, name: &'static str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map_err(|_| ApiError::InvalidParameter { name, detail: format!("`{raw}` is not a {name}: ids are UUIDs") })
+}
+
 /// The query string, or a problem saying what is wrong with it.
 pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     query.map(|Query(q)| q).map_err(|e| ApiError::InvalidParameter { name: "query", detail: e.body_text() })

@@ -146,12 +146,8 @@ fn unknown_fields(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), Api
     }
 }
 
-fn id(raw: &str, name: &'static str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| invalid(name, format!("`{raw}` is not a {name}")))
-}
-
 async fn subscription(state: &AppState, raw: &str) -> Result<Subscription, ApiError> {
-    let id = id(raw, "webhook_id")?;
+    let id = params::id(raw, "webhook_id")?;
     state.webhooks.database.subscription(id).await?.ok_or_else(|| ApiError::NotFound(format!("no webhook {id}")))
 }
 
@@ -235,7 +231,7 @@ pub async fn update(
 /// Deletes a subscription and its deliveries.
 #[tracing::instrument(name = "delete_webhook", skip(state))]
 pub async fn delete(State(state): State<AppState>, Path(webhook_id): Path<String>) -> Result<StatusCode, ApiError> {
-    let id = id(&webhook_id, "webhook_id")?;
+    let id = params::id(&webhook_id, "webhook_id")?;
     if !state.webhooks.database.delete_subscription(id).await? {
         return Err(ApiError::NotFound(format!("no webhook {id}")));
     }
@@ -275,7 +271,7 @@ pub async fn deliveries(
     let limit = params::limit(query.limit, state.limits.max_page)?;
     let read = DeliveryQuery { subscription: subscription.id, status, after: query.after, limit };
     let deliveries = state.webhooks.database.deliveries(&read).await?;
-    let next = (deliveries.len() == limit).then(|| deliveries.last().map(|d| d.sequence)).flatten();
+    let next = deliveries.last().filter(|_| deliveries.len() == limit).map(|d| d.sequence);
     Ok(Json(DeliveryPage { deliveries, next }))
 }
 
@@ -286,7 +282,7 @@ pub async fn retry(
     Path((webhook_id, delivery_id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     let subscription = subscription(&state, &webhook_id).await?;
-    let delivery = id(&delivery_id, "delivery_id")?;
+    let delivery = params::id(&delivery_id, "delivery_id")?;
     let database = &state.webhooks.database;
     match database.retry(subscription.id, delivery, Utc::now()).await? {
         Some(retried) => {

@@ -46,13 +46,8 @@ impl PostgresReadModel {
         Ok(Self { pool })
     }
 
-    /// The pool, for what else the database holds.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    pub(super) fn registry(&self) -> ml::Registry {
-        ml::Registry::Postgres(self.pool.clone())
+    pub(super) fn pools(&self) -> store::Pools {
+        store::Pools::Postgres(self.pool.clone())
     }
 
     pub(super) async fn load(&self, table: Table, players: &[String]) -> Result<Vec<PlayerRow>, ProjectionError> {

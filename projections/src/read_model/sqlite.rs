@@ -61,13 +61,8 @@ impl SqliteReadModel {
         Ok(Self { writer, readers })
     }
 
-    /// The pool that writes and the one that reads, for what else the database holds.
-    pub fn pools(&self) -> (&SqlitePool, &SqlitePool) {
-        (&self.writer, &self.readers)
-    }
-
-    pub(super) fn registry(&self) -> ml::Registry {
-        ml::Registry::Sqlite { writer: self.writer.clone(), readers: self.readers.clone() }
+    pub(super) fn pools(&self) -> store::Pools {
+        store::Pools::Sqlite { writer: self.writer.clone(), readers: self.readers.clone() }
     }
 
     pub(super) async fn load(&self, table: Table, players: &[String]) -> Result<Vec<PlayerRow>, ProjectionError> {

@@ -347,8 +347,6 @@ impl Database {
             "SELECT {RECOMMENDATION_COLUMNS} FROM webhook_outbox o JOIN recommendations r ON r.position = o.position \
              ORDER BY o.position LIMIT $1"
         );
-        let subscriptions = self.subscriptions().await?;
-        let enabled: Vec<&Subscription> = subscriptions.iter().filter(|s| s.enabled).collect();
         with_pools!(self, writer, _reader => {
             let mut tx = writer.begin().await?;
             if self.is_postgres() {
@@ -357,6 +355,8 @@ impl Database {
             let rows: Vec<StoredRecommendation> =
                 sqlx::query_as(&select).bind(limit as i64).fetch_all(&mut *tx).await?;
             let Some(last) = rows.last().map(|r| r.0) else { return Ok(0) };
+            let subscriptions = self.subscriptions().await?;
+            let enabled: Vec<&Subscription> = subscriptions.iter().filter(|s| s.enabled).collect();
             let deliveries = deliveries_of(&rows, &enabled)?;
             insert_deliveries!(self, tx, deliveries, now);
             sqlx::query("DELETE FROM webhook_outbox WHERE position <= $1").bind(last).execute(&mut *tx).await?;

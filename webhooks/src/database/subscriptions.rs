@@ -142,7 +142,7 @@ impl Database {
     /// One subscription.
     pub async fn subscription(&self, id: Uuid) -> Result<Option<Subscription>, WebhookError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1");
-        let row: Option<Row> = with_pools!(self, writer, _reader => sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(writer).await?);
+        let row: Option<Row> = with_pools!(self, _writer, reader => sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(reader).await?);
         row.map(Subscription::try_from).transpose()
     }
 

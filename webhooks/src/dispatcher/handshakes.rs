@@ -61,7 +61,7 @@ impl Handshakes {
                     Next::DeadLetter => now + chrono::Duration::hours(6),
                 });
             }
-            context.wake.send_modify(|generation| *generation += 1);
+            context.subscriptions.raise();
         });
     }
 

@@ -9,7 +9,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::Settled;
+use super::{Settled, Signal};
 use crate::{Claimed, Database, Mode, Next, Outcome, RetrySchedule, Sender, Settlement, Subscription, client::Answer};
 
 /// Events per batch request.
@@ -24,13 +24,16 @@ pub(crate) struct Context {
     pub(crate) concurrency: usize,
     pub(crate) poll: Duration,
     pub(crate) settled: mpsc::UnboundedSender<Settled>,
-    pub(crate) wake: Arc<watch::Sender<u64>>,
+    /// Raised when deliveries may be due.
+    pub(crate) work: Signal,
+    /// Raised when subscriptions may have changed.
+    pub(crate) subscriptions: Signal,
 }
 
 /// Delivers one subscription's events until `stop`; requests in flight finish.
 pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscription>, stop: CancellationToken) {
     let slots = Arc::new(Semaphore::new(context.concurrency));
-    let mut woken = context.wake.subscribe();
+    let mut woken = context.work.subscribe();
     let id = subscription.borrow().id;
     loop {
         if stop.is_cancelled() {
@@ -70,7 +73,7 @@ pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscrip
                 async move {
                     attempt(&context, &subscription, group).await;
                     drop(slot);
-                    context.wake.send_modify(|generation| *generation += 1);
+                    context.work.raise();
                 }
                 .instrument(span),
             );
