@@ -41,6 +41,8 @@ pub enum Command {
     /// Start nudge on SQLite, simulate a month, train and activate a model, then
     /// stream more activity and print recommendations as they happen.
     Demo(DemoArgs),
+    /// Print the OpenAPI 3.1 document of the HTTP API (the committed `openapi.json`).
+    Openapi,
 }
 
 /// Options of `nudge keys`.

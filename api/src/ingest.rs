@@ -44,11 +44,9 @@ fn validate(values: &[Value]) -> Result<Vec<PlayerEvent>, ApiError> {
     for (index, value) in values.iter().enumerate() {
         match PlayerEvent::from_json(value) {
             Ok(event) => events.push(event),
-            Err(ValidationErrors(errors)) => problems.extend(errors.into_iter().map(|e| FieldProblem {
-                index,
-                pointer: e.pointer,
-                message: e.message,
-            })),
+            Err(ValidationErrors(errors)) => {
+                problems.extend(errors.into_iter().map(|e| FieldProblem::event(index, e.pointer, e.message)))
+            }
         }
     }
     if problems.is_empty() { Ok(events) } else { Err(ApiError::InvalidEvents(problems)) }
@@ -65,11 +63,8 @@ fn binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<Value,
     for (name, value) in headers {
         let Some(attribute) = name.as_str().strip_prefix("ce-") else { continue };
         let value = value.to_str().map_err(|_| {
-            ApiError::InvalidEvents(vec![FieldProblem {
-                index: 0,
-                pointer: format!("/{attribute}"),
-                message: format!("header {name} must be visible ASCII"),
-            }])
+            let message = format!("header {name} must be visible ASCII");
+            ApiError::InvalidEvents(vec![FieldProblem::event(0, format!("/{attribute}"), message)])
         })?;
         event.insert(attribute.to_owned(), Value::String(value.to_owned()));
     }
@@ -78,11 +73,8 @@ fn binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<Value,
     }
     if !body.is_empty() {
         let data = serde_json::from_slice(body).map_err(|e| {
-            ApiError::InvalidEvents(vec![FieldProblem {
-                index: 0,
-                pointer: "/data".to_owned(),
-                message: format!("the body is not valid JSON: {e}"),
-            }])
+            let message = format!("the body is not valid JSON: {e}");
+            ApiError::InvalidEvents(vec![FieldProblem::event(0, "/data".to_owned(), message)])
         })?;
         event.insert("data".to_owned(), data);
     }

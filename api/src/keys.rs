@@ -11,7 +11,7 @@ use store::Pools;
 use uuid::Uuid;
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum Scope {
     /// Ingest events.
     #[serde(rename = "events:write")]
@@ -55,7 +55,7 @@ impl Scope {
 }
 
 /// A key as listed (the key itself is never kept).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// Its id (to revoke it by).
     pub id: Uuid,

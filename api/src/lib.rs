@@ -9,6 +9,7 @@ mod ingest;
 pub mod key_commands;
 pub mod keys;
 pub mod models;
+pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod simulate;

@@ -30,6 +30,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys(args) => api::key_commands::run(args).await,
         Command::Backtest(args) => api::backtest::run(args).await,
         Command::Demo(args) => api::demo::run(args).await,
+        Command::Openapi => {
+            println!("{}", api::routes::openapi().to_pretty_json()?);
+            Ok(())
+        }
     }
 }
 

@@ -8,19 +8,34 @@ use axum::{
 use projections::ProjectionError;
 use serde::Serialize;
 use store::StoreError;
+use utoipa::ToSchema;
 
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// One invalid field of one event.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One invalid part of a request: a field of the body (`pointer`) or a query
+/// or path parameter (`parameter`).
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct FieldProblem {
-    /// Which event of the request (0 for a single event).
-    pub index: usize,
-    /// JSON pointer to the field inside that event, e.g. `/data/stake`.
-    pub pointer: String,
+    /// Which event of an ingest request (0 for a single event); absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// JSON pointer to the field: inside the event on ingest (`/data/stake`),
+    /// inside the body elsewhere (`/url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// The query or path parameter, e.g. `limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
     /// What is wrong with it.
     pub message: String,
+}
+
+impl FieldProblem {
+    /// A field of event `index`, at `pointer` inside it.
+    pub fn event(index: usize, pointer: String, message: String) -> Self {
+        Self { index: Some(index), pointer: Some(pointer), parameter: None, message }
+    }
 }
 
 /// Everything an API call can fail with, each mapped to one problem type.
@@ -32,6 +47,14 @@ pub enum ApiError {
     /// The body is not what its content type says.
     #[error("{0}")]
     MalformedBody(String),
+    /// A field of a (non-event) body is invalid.
+    #[error("{detail}")]
+    InvalidField {
+        /// JSON pointer to the field, e.g. `/url`.
+        pointer: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// A path or query parameter is invalid.
     #[error("{detail}")]
     InvalidParameter {
@@ -112,23 +135,37 @@ impl From<ProjectionError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem: every error answer's body.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/invalid-parameter",
+    "title": "Invalid parameter",
+    "status": 400,
+    "detail": "limit must be between 1 and 1000",
+    "errors": [{"parameter": "limit", "message": "limit must be between 1 and 1000"}]
+}))]
+pub struct Problem {
+    /// The problem type, a URI reference relative to the API, e.g. `/problems/not-found`.
     #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: String,
+    pub kind: &'static str,
+    /// A short summary of the type.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What happened here.
+    pub detail: String,
+    /// For validation problems: each invalid field or parameter.
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [FieldProblem]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parameter: Option<&'a str>,
+    pub errors: Option<Vec<FieldProblem>>,
 }
 
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidEvents(_) | Self::MalformedBody(_) | Self::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::InvalidEvents(_)
+            | Self::MalformedBody(_)
+            | Self::InvalidField { .. }
+            | Self::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) | Self::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -147,6 +184,7 @@ impl ApiError {
         match self {
             Self::InvalidEvents(_) => ("/problems/invalid-events", "Invalid events"),
             Self::MalformedBody(_) => ("/problems/malformed-body", "Malformed body"),
+            Self::InvalidField { .. } => ("/problems/invalid-field", "Invalid field"),
             Self::InvalidParameter { .. } => ("/problems/invalid-parameter", "Invalid parameter"),
             Self::UnsupportedMediaType(_) => ("/problems/unsupported-media-type", "Unsupported media type"),
             Self::PayloadTooLarge(_) => ("/problems/payload-too-large", "Payload too large"),
@@ -158,6 +196,7 @@ impl ApiError {
             Self::Conflict(_) => ("/problems/conflict", "Conflict"),
             Self::Route(StatusCode::METHOD_NOT_ALLOWED, _) => ("/problems/method-not-allowed", "Method not allowed"),
             Self::Route(..) => ("/problems/no-such-route", "No such route"),
+            Self::Rejected(StatusCode::NOT_FOUND, _) => ("/problems/not-found", "Not found"),
             Self::Rejected(StatusCode::PAYLOAD_TOO_LARGE, _) => ("/problems/payload-too-large", "Payload too large"),
             Self::Rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, _) => {
                 ("/problems/unsupported-media-type", "Unsupported media type")
@@ -182,20 +221,21 @@ impl IntoResponse for ApiError {
         }
         let status = self.status();
         let (kind, title) = self.kind();
-        let problem = Problem {
-            kind,
-            title,
-            status: status.as_u16(),
-            detail: self.to_string(),
-            errors: match &self {
-                Self::InvalidEvents(errors) => Some(errors),
-                _ => None,
-            },
-            parameter: match &self {
-                Self::InvalidParameter { name, .. } => Some(name),
-                _ => None,
-            },
+        let detail = self.to_string();
+        let errors = match self {
+            Self::InvalidEvents(errors) => Some(errors),
+            Self::InvalidField { pointer, detail } => {
+                Some(vec![FieldProblem { index: None, pointer: Some(pointer), parameter: None, message: detail }])
+            }
+            Self::InvalidParameter { name, detail } => Some(vec![FieldProblem {
+                index: None,
+                pointer: None,
+                parameter: Some(name.to_owned()),
+                message: detail,
+            }]),
+            _ => None,
         };
+        let problem = Problem { kind, title, status: status.as_u16(), detail, errors };
         let mut response = (status, Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

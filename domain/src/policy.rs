@@ -15,7 +15,7 @@ use crate::{EventData, Features};
 pub const LONG_SESSION_SECONDS: i64 = 3 * 3_600;
 
 /// What nudge can recommend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InterventionKind {
     /// Show the player how long they have played and what they spent (safer gambling).
@@ -67,7 +67,7 @@ impl InterventionKind {
 }
 
 /// Which rule of the policy made a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// A session of three hours or more (a hard rule, no model needed).

@@ -11,7 +11,7 @@ use crate::{InterventionKind, InterventionResponse, Rule};
 const RECOMMENDATION_NAMESPACE: Uuid = Uuid::from_u128(0x6e75_6467_652d_5265_636f_6d6d_656e_0001);
 
 /// A recommendation as stored and served.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recommendation {
     /// Deterministic: the same player, triggering event and model version give the same id.
     pub id: Uuid,
@@ -39,7 +39,7 @@ pub struct Recommendation {
 }
 
 /// The event a recommendation follows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TriggeredBy {
     /// Its CloudEvent `id`.
     pub id: String,
@@ -50,7 +50,7 @@ pub struct TriggeredBy {
 }
 
 /// The model's risks.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Scores {
     /// P(self-exclusion within 7 days).
     pub harm: f64,
@@ -59,7 +59,7 @@ pub struct Scores {
 }
 
 /// A feature that weighed in a decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     /// The feature's name.
     pub feature: String,
@@ -71,8 +71,9 @@ pub struct Reason {
 }
 
 /// Where a recommendation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = RecommendationStatus)]
 pub enum Status {
     /// Not answered yet.
     Pending,

@@ -73,7 +73,7 @@ pub struct FamilyMetrics {
 }
 
 /// What a model version was trained on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrainingSummary {
     /// Position of the first event replayed.
     pub first_position: u64,

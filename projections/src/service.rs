@@ -25,7 +25,7 @@ const RESTART_AFTER: Duration = Duration::from_secs(1);
 const LAG_TICK: Duration = Duration::from_millis(500);
 
 /// What a projection is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectionState {
     /// Following the store.
@@ -37,7 +37,7 @@ pub enum ProjectionState {
 }
 
 /// Where a projection is, for `GET /v1/projections`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProjectionStatus {
     /// Its name.
     pub name: &'static str,
@@ -59,7 +59,7 @@ pub struct ProjectionStatus {
 }
 
 /// A rebuild in progress: it replaces the served rows once it reaches their checkpoint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RebuildStatus {
     /// Global position it has rebuilt up to.
     pub checkpoint: u64,

@@ -11,7 +11,7 @@ use crate::SigningSecret;
 pub const ROTATION_OVERLAP: Duration = Duration::hours(24);
 
 /// How events travel over HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// One event per request, as `application/cloudevents+json`.
@@ -40,7 +40,7 @@ impl Mode {
 }
 
 /// Where the CloudEvents webhook validation handshake stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Validation {
     /// Not answered yet, or refused so far: nothing is delivered.
@@ -68,7 +68,7 @@ impl Validation {
 }
 
 /// A subscription as the API shows it (its secrets never).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Subscription {
     /// Its id.
     pub id: Uuid,

@@ -8,13 +8,13 @@ use axum::{
     response::Response,
 };
 
-use crate::{AppState, keys::Scope, problem::ApiError};
+use crate::{AppState, keys::Scope, openapi, problem::ApiError};
 
-/// The scope a route needs; `None` for the health and metrics routes.
+/// The scope a route needs; `None` for the open ones.
 fn needed(method: &Method, route: &str) -> Option<Scope> {
     const ADMIN: [&str; 4] = ["/v1/webhooks", "/v1/models", "/v1/projections", "/v1/keys"];
     match route {
-        "/healthz" | "/readyz" | "/metrics" => None,
+        _ if openapi::is_open(route) => None,
         "/v1/events" if method == Method::POST => Some(Scope::EventsWrite),
         _ if ADMIN.iter().any(|prefix| route.starts_with(prefix)) => Some(Scope::Admin),
         _ => Some(Scope::Read),

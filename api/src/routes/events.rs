@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use store::StreamAppend;
 
 use super::params;
-use crate::{AppState, ingest, problem::ApiError};
+use crate::{AppState, ingest, openapi::CloudEvent, problem::ApiError};
 
 /// Where one ingested event is stored.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct IngestResult {
     /// CloudEvent `id`.
     pub id: String,
@@ -30,13 +30,32 @@ pub struct IngestResult {
 }
 
 /// The answer to an ingest, in request order.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IngestResponse {
     /// One result per event sent.
     pub results: Vec<IngestResult>,
 }
 
 /// Appends the events of a structured, batch or binary-mode request, all or nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    description = "Appends one event (structured mode, `application/cloudevents+json`), a batch \
+                   (`application/cloudevents-batch+json`), or a binary-mode event (its attributes in `ce-*` \
+                   headers, `data` as the JSON body), all or nothing. A resent event (same `source` and `id`) \
+                   is stored once and answered as a duplicate.",
+    request_body(content(
+        (CloudEvent = "application/cloudevents+json"),
+        (Vec<CloudEvent> = "application/cloudevents-batch+json"),
+    )),
+    responses(
+        (status = 202, description = "Stored: where each event is, in request order", body = IngestResponse),
+        (status = 400, description = "Invalid events: `errors` names each field (`index`, `pointer`); nothing was stored"),
+        (status = 413, description = "The body or the batch is larger than allowed"),
+        (status = 415, description = "Neither a CloudEvent content type nor a binary-mode event"),
+    ),
+)]
 #[tracing::instrument(name = "ingest", skip_all, fields(events))]
 pub async fn ingest(
     State(state): State<AppState>,
@@ -74,17 +93,19 @@ pub async fn ingest(
 }
 
 /// Query of a stream read.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
-    /// First revision to return.
-    #[serde(default)]
-    from_revision: u64,
-    /// Most events to return.
+    /// Only events after this revision (the `next` of the page before); from the first when absent.
+    after: Option<u64>,
+    /// At most this many events (default 100).
+    #[param(minimum = 1)]
     limit: Option<usize>,
 }
 
 /// One stored event.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     /// Revision in the stream.
     pub revision: u64,
@@ -95,15 +116,25 @@ pub struct StoredEvent {
 }
 
 /// A page of a player's stream.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamPage {
     /// Events in stream order.
     pub events: Vec<StoredEvent>,
-    /// Where the next page starts, `null` at the end of the stream.
-    pub next_revision: Option<u64>,
+    /// The `after` of the next page: the last revision here; `null` at the end of the stream.
+    pub next: Option<u64>,
 }
 
 /// Reads a player's events in stream order.
+#[utoipa::path(
+    get,
+    path = "/v1/players/{player_id}/events",
+    tag = "events",
+    params(("player_id" = String, Path, description = "The player (the events' `subject`)"), StreamQuery),
+    responses(
+        (status = 200, description = "A page of the stream", body = StreamPage),
+        (status = 404, description = "The player has no stream"),
+    ),
+)]
 #[tracing::instrument(name = "read_stream", skip(state, query))]
 pub async fn read_stream(
     State(state): State<AppState>,
@@ -113,10 +144,11 @@ pub async fn read_stream(
     let player = params::player_id(&player_id)?;
     let query = params::query(query)?;
     let limit = params::limit(query.limit, state.limits.max_page)?;
-    let mut events = state.store.read_stream(&player.stream_name(), query.from_revision, limit + 1).await?;
-    let next_revision = if events.len() > limit {
+    let from = query.after.map_or(0, |after| after.saturating_add(1));
+    let mut events = state.store.read_stream(&player.stream_name(), from, limit + 1).await?;
+    let next = if events.len() > limit {
         events.truncate(limit);
-        events.last().map(|e| e.revision + 1)
+        events.last().map(|e| e.revision)
     } else {
         None
     };
@@ -124,5 +156,5 @@ pub async fn read_stream(
         .into_iter()
         .map(|e| StoredEvent { revision: e.revision, position: e.position, event: e.payload })
         .collect();
-    Ok(Json(StreamPage { events, next_revision }))
+    Ok(Json(StreamPage { events, next }))
 }

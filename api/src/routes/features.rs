@@ -21,7 +21,8 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 const REPLAY_PAGE: usize = 1_000;
 
 /// Query of a features read.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeaturesQuery {
     /// Wait until the read model includes this global position.
     min_position: Option<u64>,
@@ -30,7 +31,7 @@ pub struct FeaturesQuery {
 }
 
 /// A player's features and the last event they include.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlayerFeaturesView {
     /// Whose.
     pub player_id: String,
@@ -43,6 +44,17 @@ pub struct PlayerFeaturesView {
 }
 
 /// Answers a player's features from the read model, or replayed up to `at`.
+#[utoipa::path(
+    get,
+    path = "/v1/players/{player_id}/features",
+    tag = "players",
+    params(("player_id" = String, Path, description = "The player (the events' `subject`)"), FeaturesQuery),
+    responses(
+        (status = 200, description = "The player's features", body = PlayerFeaturesView),
+        (status = 404, description = "No event of the player's is projected (or none before `at`)"),
+        (status = 409, description = "The read model has not reached `min_position` within 2 seconds"),
+    ),
+)]
 #[tracing::instrument(name = "read_features", skip(state, query))]
 pub async fn read(
     State(state): State<AppState>,

@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// A key just made, with its secret (shown this once).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     /// The key as listed.
     #[serde(flatten)]
@@ -29,8 +29,19 @@ pub struct CreatedKey {
     pub key_secret: String,
 }
 
+/// The body of `POST /v1/keys`.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct NewKey {
+    /// What it is for, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    /// What it may do.
+    #[schema(min_items = 1)]
+    pub scopes: Vec<Scope>,
+}
+
 /// A page of keys.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyList {
     /// Oldest first; revoked ones show `revoked_at`.
     pub keys: Vec<ApiKey>,
@@ -48,24 +59,38 @@ impl From<KeyError> for ApiError {
 }
 
 /// Makes a key: body `{"name": "...", "scopes": ["read", ...]}`.
+#[utoipa::path(
+    post,
+    path = "/v1/keys",
+    tag = "keys",
+    request_body = NewKey,
+    responses((status = 201, description = "The key, with its secret (shown this once)", body = CreatedKey)),
+)]
 #[tracing::instrument(name = "create_key", skip_all)]
 pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
     let body: Value = serde_json::from_slice(&body).map_err(|e| ApiError::MalformedBody(format!("not JSON: {e}")))?;
     let name = body["name"].as_str().filter(|n| !n.trim().is_empty() && n.len() <= 100).ok_or_else(|| {
-        ApiError::InvalidParameter { name: "name", detail: "name must be 1 to 100 characters".into() }
+        ApiError::InvalidField { pointer: "/name".into(), detail: "name must be 1 to 100 characters".into() }
     })?;
     let scopes = body["scopes"]
         .as_array()
         .map(|list| list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
-        .ok_or_else(|| ApiError::InvalidParameter { name: "scopes", detail: "scopes must be a list".into() })
+        .ok_or_else(|| ApiError::InvalidField { pointer: "/scopes".into(), detail: "scopes must be a list".into() })
         .and_then(|written| {
-            Scope::parse_list(&written).map_err(|detail| ApiError::InvalidParameter { name: "scopes", detail })
+            Scope::parse_list(&written).map_err(|detail| ApiError::InvalidField { pointer: "/scopes".into(), detail })
         })?;
     let made = state.keys.create(name, &scopes, Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key: made.key, key_secret: made.secret })))
 }
 
 /// A page of keys, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "keys",
+    params(params::IdPage),
+    responses((status = 200, description = "A page of keys", body = KeyList)),
+)]
 #[tracing::instrument(name = "list_keys", skip_all)]
 pub async fn list(
     State(state): State<AppState>,
@@ -79,6 +104,16 @@ pub async fn list(
 }
 
 /// Revokes a key, at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/keys/{key_id}",
+    tag = "keys",
+    params(("key_id" = Uuid, Path, description = "The key")),
+    responses(
+        (status = 204, description = "Revoked: refused from now on"),
+        (status = 404, description = "No such key in force"),
+    ),
+)]
 #[tracing::instrument(name = "revoke_key", skip(state))]
 pub async fn revoke(State(state): State<AppState>, Path(key_id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = params::id(&key_id, "key_id")?;

@@ -11,16 +11,18 @@ mod projections;
 mod recommendations;
 mod webhooks;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
-    BoxError, Router,
+    BoxError, Extension, Router,
     error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, MatchedPath, Request},
     http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use tower::ServiceBuilder;
 use tower_http::{
@@ -32,39 +34,64 @@ pub use self::projections::Projections;
 pub use events::{IngestResponse, IngestResult, StoredEvent, StreamPage};
 pub use features::PlayerFeaturesView;
 
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
+
+pub use self::{
+    keys::NewKey,
+    webhooks::{NewWebhook, Replay, Replayed, WebhookEventType, WebhookPatch},
+};
 use crate::{
-    AppState,
+    AppState, openapi,
     problem::{ApiError, PROBLEM_JSON},
 };
+
+/// Every route, each with its part of the OpenAPI document.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::root())
+        .routes(routes!(events::ingest))
+        .routes(routes!(events::read_stream))
+        .routes(routes!(features::read))
+        .routes(routes!(recommendations::for_player))
+        .routes(routes!(recommendations::feed))
+        .routes(routes!(models::list))
+        .routes(routes!(models::train))
+        .routes(routes!(models::job))
+        .routes(routes!(models::get))
+        .routes(routes!(models::activate))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::retry))
+        .routes(routes!(webhooks::replay))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(projections::list))
+        .routes(routes!(projections::rebuild_features))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi::document))
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut document = documented().into_openapi();
+    openapi::complete(&mut document);
+    document
+}
 
 /// Builds the application's router.
 pub fn router(state: AppState) -> Router {
     let timeout = state.limits.request_timeout;
-    Router::new()
-        .route("/v1/events", post(events::ingest))
-        .route("/v1/players/{player_id}/events", get(events::read_stream))
-        .route("/v1/players/{player_id}/features", get(features::read))
-        .route("/v1/players/{player_id}/recommendations", get(recommendations::for_player))
-        .route("/v1/recommendations", get(recommendations::feed))
-        .route("/v1/models", get(models::list))
-        .route("/v1/models/train", post(models::train))
-        .route("/v1/models/jobs/{job_id}", get(models::job))
-        .route("/v1/models/{version}", get(models::get))
-        .route("/v1/models/{version}/activate", post(models::activate))
-        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
-        .route("/v1/webhooks/{webhook_id}", get(webhooks::get).patch(webhooks::update).delete(webhooks::delete))
-        .route("/v1/webhooks/{webhook_id}/rotate-secret", post(webhooks::rotate_secret))
-        .route("/v1/webhooks/{webhook_id}/deliveries", get(webhooks::deliveries))
-        .route("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", post(webhooks::retry))
-        .route("/v1/webhooks/{webhook_id}/replay", post(webhooks::replay))
-        .route("/v1/webhooks/{webhook_id}/test", post(webhooks::test))
-        .route("/v1/keys", post(keys::create).get(keys::list))
-        .route("/v1/keys/{key_id}", axum::routing::delete(keys::revoke))
-        .route("/v1/projections", get(projections::list))
-        .route("/v1/projections/features/rebuild", post(projections::rebuild_features))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+    let (routes, mut document) = documented().split_for_parts();
+    openapi::complete(&mut document);
+    let json = document.to_pretty_json().unwrap_or_default();
+    routes
+        .merge(SwaggerUi::new("/docs").config(SwaggerConfig::from("/openapi.json")))
+        .layer(Extension(openapi::Served(Arc::new(json))))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)

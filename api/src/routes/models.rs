@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::{AppState, models::Job, problem::ApiError};
 
 /// Every version, and what decides now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelList {
     /// The active version; none when no model is active.
     pub active: Option<String>,
@@ -25,7 +25,7 @@ pub struct ModelList {
 }
 
 /// A version at a glance.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelSummary {
     /// The version (a content hash of its artifact).
     pub version: String,
@@ -44,7 +44,7 @@ pub struct ModelSummary {
 }
 
 /// The chosen model of one target, on the test points.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TargetSummary {
     /// `logistic` or `tree`.
     pub family: &'static str,
@@ -61,17 +61,18 @@ pub struct TargetSummary {
 }
 
 /// A version with its whole artifact.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelDetail {
     /// The summary.
     #[serde(flatten)]
     pub summary: ModelSummary,
     /// The artifact: inputs, scaler, parameters, thresholds, metrics.
+    #[schema(value_type = Object)]
     pub artifact: ModelArtifact,
 }
 
 /// Options of a training job; all optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainRequest {
     /// Precision the harm threshold is chosen for (default 0.5).
@@ -119,6 +120,12 @@ impl From<MlError> for ApiError {
 }
 
 /// Lists every version and says what decides now.
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    tag = "models",
+    responses((status = 200, description = "Every version", body = ModelList)),
+)]
 #[tracing::instrument(name = "list_models", skip_all)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
     let entries = state.models.registry().list().await?;
@@ -131,6 +138,16 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiE
 }
 
 /// One version with its artifact.
+#[utoipa::path(
+    get,
+    path = "/v1/models/{version}",
+    tag = "models",
+    params(("version" = String, Path, description = "The model version")),
+    responses(
+        (status = 200, description = "The version and its artifact", body = ModelDetail),
+        (status = 404, description = "No such version"),
+    ),
+)]
 #[tracing::instrument(name = "get_model", skip(state))]
 pub async fn get(State(state): State<AppState>, Path(version): Path<String>) -> Result<Json<ModelDetail>, ApiError> {
     let entry = state.models.registry().get(&version).await?.ok_or_else(|| unknown(&version))?;
@@ -138,6 +155,16 @@ pub async fn get(State(state): State<AppState>, Path(version): Path<String>) -> 
 }
 
 /// Makes a version the one that scores, without a restart or a pause.
+#[utoipa::path(
+    post,
+    path = "/v1/models/{version}/activate",
+    tag = "models",
+    params(("version" = String, Path, description = "The model version")),
+    responses(
+        (status = 200, description = "The version, now active", body = ModelSummary),
+        (status = 404, description = "No such version"),
+    ),
+)]
 #[tracing::instrument(name = "activate_model", skip(state))]
 pub async fn activate(
     State(state): State<AppState>,
@@ -148,6 +175,17 @@ pub async fn activate(
 }
 
 /// Starts training a version from every stream; answers the job to follow.
+#[utoipa::path(
+    post,
+    path = "/v1/models/train",
+    tag = "models",
+    request_body(content = Option<TrainRequest>, description = "Options; an empty body takes the defaults"),
+    responses(
+        (status = 202, description = "The job started", body = Job,
+         headers(("location" = String, description = "The job's URL"))),
+        (status = 409, description = "A training job is already running"),
+    ),
+)]
 #[tracing::instrument(name = "train_model", skip_all)]
 pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
     let request: TrainRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -171,6 +209,16 @@ pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl In
 }
 
 /// A training job's progress and outcome.
+#[utoipa::path(
+    get,
+    path = "/v1/models/jobs/{job_id}",
+    tag = "models",
+    params(("job_id" = Uuid, Path, description = "The job")),
+    responses(
+        (status = 200, description = "The job", body = Job),
+        (status = 404, description = "No such job (jobs are forgotten on restart)"),
+    ),
+)]
 #[tracing::instrument(name = "training_job", skip(state))]
 pub async fn job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>, ApiError> {
     let id = super::params::id(&id, "job_id")?;
@@ -185,7 +233,10 @@ fn precision(name: &'static str, value: Option<f64>, default: f64) -> Result<f64
     match value {
         None => Ok(default),
         Some(p) if p > 0.0 && p < 1.0 => Ok(p),
-        Some(p) => Err(ApiError::InvalidParameter { name, detail: format!("{name} must be between 0 and 1, not {p}") }),
+        Some(p) => Err(ApiError::InvalidField {
+            pointer: format!("/{name}"),
+            detail: format!("{name} must be between 0 and 1, not {p}"),
+        }),
     }
 }
 

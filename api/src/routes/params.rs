@@ -33,11 +33,13 @@ pub(crate) fn limit(limit: Option<usize>, max: usize) -> Result<usize, ApiError>
 }
 
 /// The query of a list ordered by id: `after` (the last id seen) and `limit`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct IdPage {
-    /// Only items after this id.
+    /// Only items after this id (the `next` of the page before).
     pub(crate) after: Option<uuid::Uuid>,
-    /// At most this many.
+    /// At most this many (default 100).
+    #[param(minimum = 1)]
     pub(crate) limit: Option<usize>,
 }

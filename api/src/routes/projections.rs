@@ -7,13 +7,19 @@ use serde::Serialize;
 use crate::{AppState, problem::ApiError};
 
 /// Every projection and where it is.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Projections {
     /// One entry per projection.
     pub projections: Vec<ProjectionStatus>,
 }
 
 /// Lists the projections with their checkpoint, lag and state.
+#[utoipa::path(
+    get,
+    path = "/v1/projections",
+    tag = "projections",
+    responses((status = 200, description = "Every projection", body = Projections)),
+)]
 #[tracing::instrument(name = "projections", skip_all)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Projections>, ApiError> {
     Ok(Json(Projections { projections: vec![state.projection.status().await?] }))
@@ -21,6 +27,15 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Projections>, Ap
 
 /// Starts rebuilding the feature read model from position 0; the current rows stay
 /// served, and kept up to date, until the rebuilt ones reach them.
+#[utoipa::path(
+    post,
+    path = "/v1/projections/features/rebuild",
+    tag = "projections",
+    responses(
+        (status = 202, description = "The rebuild started", body = ProjectionStatus),
+        (status = 409, description = "A rebuild is already running"),
+    ),
+)]
 #[tracing::instrument(name = "rebuild_features", skip_all)]
 pub async fn rebuild_features(State(state): State<AppState>) -> Result<(StatusCode, Json<ProjectionStatus>), ApiError> {
     if !state.projection.rebuild().await? {

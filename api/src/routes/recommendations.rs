@@ -12,26 +12,37 @@ use super::params;
 use crate::{AppState, problem::ApiError};
 
 /// Query of a recommendation list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only those after this cursor (a `next` from an earlier page).
     after: Option<u64>,
     /// Only of this kind.
+    #[param(value_type = Option<InterventionKind>)]
     kind: Option<String>,
     /// At most this many (default 100).
+    #[param(minimum = 1)]
     limit: Option<usize>,
 }
 
 /// A page of recommendations.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecommendationPage {
     /// Oldest first.
     pub recommendations: Vec<Recommendation>,
-    /// The cursor to pass as `after` for what follows (also at the end, to follow the feed).
+    /// The `after` of the next page: the last position here; at the end, the `after` sent (or `null`),
+    /// so that a client follows the feed by asking again with it.
     pub next: Option<u64>,
 }
 
 /// One player's recommendations, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/players/{player_id}/recommendations",
+    tag = "recommendations",
+    params(("player_id" = String, Path, description = "The player (the events' `subject`)"), ListQuery),
+    responses((status = 200, description = "A page of the player's recommendations", body = RecommendationPage)),
+)]
 #[tracing::instrument(name = "player_recommendations", skip(state, query))]
 pub async fn for_player(
     State(state): State<AppState>,
@@ -43,6 +54,13 @@ pub async fn for_player(
 }
 
 /// Every recommendation, oldest first, maybe of one kind.
+#[utoipa::path(
+    get,
+    path = "/v1/recommendations",
+    tag = "recommendations",
+    params(ListQuery),
+    responses((status = 200, description = "A page of the feed", body = RecommendationPage)),
+)]
 #[tracing::instrument(name = "recommendations", skip_all)]
 pub async fn feed(
     State(state): State<AppState>,

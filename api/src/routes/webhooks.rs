@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use domain::InterventionKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use uuid::Uuid;
 use webhooks::{
     Delivery, DeliveryQuery, DeliveryStatus, EVENT_TYPES, Event, Mode, NewSubscription, SigningSecret, Subscription,
@@ -21,7 +22,7 @@ use super::params;
 use crate::{AppState, problem::ApiError};
 
 /// A subscription, with its secret: only when created and on rotation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WithSecret {
     /// The subscription.
     #[serde(flatten)]
@@ -31,7 +32,7 @@ pub struct WithSecret {
 }
 
 /// A page of subscriptions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookList {
     /// Oldest first.
     pub webhooks: Vec<Subscription>,
@@ -40,7 +41,7 @@ pub struct WebhookList {
 }
 
 /// A page of deliveries.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryPage {
     /// Oldest first.
     pub deliveries: Vec<Delivery>,
@@ -49,15 +50,87 @@ pub struct DeliveryPage {
 }
 
 /// Query of the deliveries list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesParams {
-    /// `pending`, `delivered` or `dead`.
+    /// Only deliveries in this status.
+    #[param(value_type = Option<DeliveryStatus>)]
     status: Option<String>,
     /// Only deliveries after this sequence number.
     after: Option<u64>,
-    /// At most this many.
+    /// At most this many (default 100).
+    #[param(minimum = 1)]
     limit: Option<usize>,
+}
+
+/// The body of `POST /v1/webhooks`.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct NewWebhook {
+    /// Where deliveries are POSTed: `https`, or `http`; a public address unless nudge allows private ones.
+    #[schema(format = "uri")]
+    pub url: String,
+    /// The event types to receive.
+    #[schema(min_items = 1, inline, value_type = Vec<WebhookEventType>)]
+    pub types: Vec<String>,
+    /// Only these kinds of recommendation; all when absent or `null`.
+    #[schema(min_items = 1)]
+    pub kinds: Option<Vec<InterventionKind>>,
+    /// How events travel (default `structured`).
+    pub mode: Option<Mode>,
+    /// What it is for, at most 500 characters.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    /// Whether to run the CloudEvents validation handshake first (default true).
+    pub handshake: Option<bool>,
+}
+
+/// The body of `PATCH /v1/webhooks/{webhook_id}`: the fields to change.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct WebhookPatch {
+    /// Where deliveries are POSTed.
+    #[schema(format = "uri")]
+    pub url: Option<String>,
+    /// The event types to receive.
+    #[schema(min_items = 1, inline, value_type = Option<Vec<WebhookEventType>>)]
+    pub types: Option<Vec<String>>,
+    /// Only these kinds of recommendation; `null` for all.
+    #[schema(min_items = 1)]
+    pub kinds: Option<Vec<InterventionKind>>,
+    /// How events travel.
+    pub mode: Option<Mode>,
+    /// What it is for, at most 500 characters.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    /// Whether events are routed and delivered to it.
+    pub enabled: Option<bool>,
+    /// Whether to run the CloudEvents validation handshake.
+    pub handshake: Option<bool>,
+}
+
+/// An event type a subscription can receive: one of [`EVENT_TYPES`].
+pub struct WebhookEventType;
+
+impl utoipa::PartialSchema for WebhookEventType {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(EVENT_TYPES)).into()
+    }
+}
+
+impl utoipa::ToSchema for WebhookEventType {}
+
+/// The body of `POST /v1/webhooks/{webhook_id}/replay`.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct Replay {
+    /// Queue again every recommendation made since this time (RFC 3339).
+    pub since: DateTime<Utc>,
+}
+
+/// The answer to a replay.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Replayed {
+    /// Deliveries queued.
+    pub queued: usize,
 }
 
 impl From<WebhookError> for ApiError {
@@ -69,8 +142,8 @@ impl From<WebhookError> for ApiError {
     }
 }
 
-fn invalid(name: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::InvalidParameter { name, detail: detail.into() }
+fn invalid(field: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidField { pointer: format!("/{field}"), detail: detail.into() }
 }
 
 /// The body as a JSON object.
@@ -152,6 +225,16 @@ async fn subscription(state: &AppState, raw: &str) -> Result<Subscription, ApiEr
 }
 
 /// Creates a subscription; answers it with its signing secret.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks",
+    tag = "webhooks",
+    request_body = NewWebhook,
+    responses(
+        (status = 201, description = "The subscription, with its signing secret (shown this once)", body = WithSecret,
+         headers(("location" = String, description = "The subscription's URL"))),
+    ),
+)]
 #[tracing::instrument(name = "create_webhook", skip_all)]
 pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
     let body = object(&body)?;
@@ -178,6 +261,13 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl I
 }
 
 /// A page of subscriptions, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks",
+    tag = "webhooks",
+    params(params::IdPage),
+    responses((status = 200, description = "A page of subscriptions", body = WebhookList)),
+)]
 #[tracing::instrument(name = "list_webhooks", skip_all)]
 pub async fn list(
     State(state): State<AppState>,
@@ -191,6 +281,16 @@ pub async fn list(
 }
 
 /// One subscription.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{webhook_id}",
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    responses(
+        (status = 200, description = "The subscription", body = Subscription),
+        (status = 404, description = "No such subscription"),
+    ),
+)]
 #[tracing::instrument(name = "get_webhook", skip(state))]
 pub async fn get(
     State(state): State<AppState>,
@@ -200,6 +300,17 @@ pub async fn get(
 }
 
 /// Changes the fields given: url, types, kinds, mode, description, enabled, handshake.
+#[utoipa::path(
+    patch,
+    path = "/v1/webhooks/{webhook_id}",
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    request_body = WebhookPatch,
+    responses(
+        (status = 200, description = "The subscription as changed", body = Subscription),
+        (status = 404, description = "No such subscription"),
+    ),
+)]
 #[tracing::instrument(name = "update_webhook", skip(state, body))]
 pub async fn update(
     State(state): State<AppState>,
@@ -229,6 +340,16 @@ pub async fn update(
 }
 
 /// Deletes a subscription and its deliveries.
+#[utoipa::path(
+    delete,
+    path = "/v1/webhooks/{webhook_id}",
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    responses(
+        (status = 204, description = "Deleted, with its deliveries"),
+        (status = 404, description = "No such subscription"),
+    ),
+)]
 #[tracing::instrument(name = "delete_webhook", skip(state))]
 pub async fn delete(State(state): State<AppState>, Path(webhook_id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = params::id(&webhook_id, "webhook_id")?;
@@ -240,6 +361,16 @@ pub async fn delete(State(state): State<AppState>, Path(webhook_id): Path<String
 }
 
 /// Gives the subscription a new secret; the old one signs alongside for 24 h.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{webhook_id}/rotate-secret",
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    responses(
+        (status = 200, description = "The subscription with its new secret (shown this once)", body = WithSecret),
+        (status = 404, description = "No such subscription"),
+    ),
+)]
 #[tracing::instrument(name = "rotate_webhook_secret", skip(state))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
@@ -254,6 +385,16 @@ pub async fn rotate_secret(
 }
 
 /// A subscription's deliveries, oldest first, maybe in one status.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{webhook_id}/deliveries",
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription"), DeliveriesParams),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryPage),
+        (status = 404, description = "No such subscription"),
+    ),
+)]
 #[tracing::instrument(name = "list_deliveries", skip(state, query))]
 pub async fn deliveries(
     State(state): State<AppState>,
@@ -264,9 +405,10 @@ pub async fn deliveries(
     let subscription = subscription(&state, &webhook_id).await?;
     let status = match query.status.as_deref() {
         None => None,
-        Some(s) => Some(
-            DeliveryStatus::parse(s).ok_or_else(|| invalid("status", "status must be pending, delivered or dead"))?,
-        ),
+        Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+            name: "status",
+            detail: "status must be pending, delivered or dead".to_owned(),
+        })?),
     };
     let limit = params::limit(query.limit, state.limits.max_page)?;
     let read = DeliveryQuery { subscription: subscription.id, status, after: query.after, limit };
@@ -276,6 +418,17 @@ pub async fn deliveries(
 }
 
 /// Makes a delivery due now with a fresh retry window: a dead-lettered one too.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription"), ("delivery_id" = Uuid, Path, description = "The delivery")),
+    responses(
+        (status = 202, description = "Due again now", body = Delivery),
+        (status = 404, description = "No such subscription or delivery"),
+        (status = 409, description = "The delivery was delivered already"),
+    ),
+)]
 #[tracing::instrument(name = "retry_delivery", skip(state))]
 pub async fn retry(
     State(state): State<AppState>,
@@ -297,6 +450,17 @@ pub async fn retry(
 }
 
 /// Queues again every recommendation the subscription wants made since `since`.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{webhook_id}/replay",
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    request_body = Replay,
+    responses(
+        (status = 202, description = "Queued again", body = Replayed),
+        (status = 404, description = "No such subscription"),
+    ),
+)]
 #[tracing::instrument(name = "replay_webhook", skip(state, body))]
 pub async fn replay(
     State(state): State<AppState>,
@@ -314,10 +478,20 @@ pub async fn replay(
         .with_timezone(&Utc);
     let queued = state.webhooks.database.replay(&subscription, since, Utc::now()).await?;
     state.webhooks.dispatcher.wake();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
+    Ok((StatusCode::ACCEPTED, Json(Replayed { queued })))
 }
 
 /// Sends the subscription a `nudge.webhook.test` event.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{webhook_id}/test",
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    responses(
+        (status = 202, description = "A `nudge.webhook.test` delivery, queued", body = Delivery),
+        (status = 404, description = "No such subscription"),
+    ),
+)]
 #[tracing::instrument(name = "test_webhook", skip(state))]
 pub async fn test(
     State(state): State<AppState>,

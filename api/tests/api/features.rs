@@ -64,7 +64,7 @@ async fn features_follow_ingest(app: TestApp) {
     problem(app.get("/v1/players/nobody/features").await, 404).await;
     problem(app.get("/v1/players/eve/features?at=2020-01-01T00:00:00Z").await, 404).await;
     let body = problem(app.get("/v1/players/eve/features?at=yesterday").await, 400).await;
-    assert_eq!(body["parameter"], "query");
+    assert_eq!(body["errors"][0]["parameter"], "query");
     let body = problem(app.get(&format!("/v1/players/eve/features?min_position={}", last + 1000)).await, 409).await;
     assert!(body["detail"].as_str().unwrap().contains(&format!("not yet {}", last + 1000)), "{body}");
 }

@@ -45,7 +45,7 @@ async fn ingest_modes_and_duplicates(app: TestApp) {
     assert_eq!(ids, ["e1", "e2", "e3"]);
     assert_eq!(events[1]["event"]["type"], "player.game.launched");
     assert_eq!(events[1]["event"]["data"]["category"], "slots");
-    assert_eq!(page["next_revision"], Value::Null);
+    assert_eq!(page["next"], Value::Null);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod ingest;
 mod kill;
 mod lifecycle;
 mod models;
+mod openapi;
 mod reads;
 mod receiver;
 mod recommendations;

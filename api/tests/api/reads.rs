@@ -10,12 +10,12 @@ async fn a_stream_reads_in_pages() {
 
     let page: Value = app.get("/v1/players/pager/events?limit=2").await.json().await.unwrap();
     assert_eq!(page["events"].as_array().unwrap().len(), 2);
-    assert_eq!(page["next_revision"], 2);
-    let page: Value = app.get("/v1/players/pager/events?from_revision=2&limit=3").await.json().await.unwrap();
+    assert_eq!(page["next"], 1);
+    let page: Value = app.get("/v1/players/pager/events?after=1&limit=3").await.json().await.unwrap();
     let revisions: Vec<_> =
         page["events"].as_array().unwrap().iter().map(|e| e["revision"].as_u64().unwrap()).collect();
     assert_eq!(revisions, [2, 3, 4]);
-    assert_eq!(page["next_revision"], Value::Null);
+    assert_eq!(page["next"], Value::Null);
 }
 
 #[tokio::test]
@@ -23,10 +23,10 @@ async fn bad_reads_are_problems() {
     let app = TestApp::sqlite().await;
     problem(app.get("/v1/players/nobody/events").await, 404).await;
     let body = problem(app.get("/v1/players/bad%20id/events").await, 400).await;
-    assert_eq!(body["parameter"], "player_id");
+    assert_eq!(body["errors"][0]["parameter"], "player_id");
     let body = problem(app.get("/v1/players/p/events?limit=0").await, 400).await;
-    assert_eq!(body["parameter"], "limit");
-    problem(app.get("/v1/players/p/events?from_revision=-1").await, 400).await;
+    assert_eq!(body["errors"][0]["parameter"], "limit");
+    problem(app.get("/v1/players/p/events?after=-1").await, 400).await;
     problem(app.get("/no/such/route").await, 404).await;
     let put = app.client.put(format!("{}/v1/events", app.address)).send().await.unwrap();
     problem(put, 405).await;

@@ -20,7 +20,7 @@ async fn subscriptions_are_checked_listed_changed_and_deleted() {
         let app = &app;
         async move {
             let answer = problem(app.post("/v1/webhooks", &body).await, 400).await;
-            assert_eq!(answer["parameter"], field, "{answer}");
+            assert_eq!(answer["errors"][0]["pointer"], format!("/{field}"), "{answer}");
         }
     };
     refused(json!({"url": "http://127.0.0.1:9/hooks", "types": types}), "url").await;

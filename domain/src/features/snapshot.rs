@@ -31,7 +31,7 @@ pub enum FeatureValue<'a> {
 macro_rules! features {
     ($($(#[$doc:meta])* $name:ident: $ty:ty => $variant:ident),+ $(,)?) => {
         /// A player's features as of the latest event seen. Money is in minor units.
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
         pub struct Features {
             $($(#[$doc])* pub $name: $ty,)+
         }

@@ -66,8 +66,9 @@ const COLUMNS: &str = "seq, id, subscription_id, player_id, event_type, event_id
      status, attempts, retry_from, next_attempt_at, last_attempt_at, last_status, last_error, last_latency_ms, delivered_at";
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = DeliveryStatus)]
 pub enum Status {
     /// Not delivered yet: due, in flight or waiting to be retried.
     Pending,
@@ -94,7 +95,7 @@ impl Status {
 }
 
 /// A delivery as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     /// Its id.
     pub id: Uuid,

@@ -1,0 +1,226 @@
+//! The OpenAPI 3.1 document: what each route declares (`#[utoipa::path]`), plus
+//! what every route can answer, added here once.
+
+use axum::{
+    http::{HeaderValue, header},
+    response::IntoResponse,
+};
+use serde_json::json;
+use utoipa::{
+    Modify, OpenApi, PartialSchema, ToSchema,
+    openapi::{
+        self, ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder,
+        header::HeaderBuilder,
+        path::{Operation, Parameter, ParameterIn},
+        schema::{Schema, Type},
+        security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme},
+    },
+};
+
+use crate::problem::{FieldProblem, PROBLEM_JSON, Problem};
+
+/// Whether anyone may call the route, key or not: health, metrics and the documentation.
+pub fn is_open(route: &str) -> bool {
+    matches!(route, "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/docs") || route.starts_with("/docs/")
+}
+
+/// The name of the API-key security scheme.
+const BEARER: &str = "api_key";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nudge",
+        description = "Player events in, safer-gambling prompts, retention offers and game suggestions out. \
+                       Every error is an RFC 9457 problem (`application/problem+json`); every answer carries \
+                       an `x-request-id`. Lists are cursor pages: `limit` (at most the server's maximum), \
+                       `after` (the `next` of the page before) and `next` in the answer.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    tags(
+        (name = "events", description = "Ingest CloudEvents and read a player's stream"),
+        (name = "players", description = "Features of a player"),
+        (name = "recommendations", description = "What the policy decided, per player and as a feed"),
+        (name = "models", description = "Model versions: train, inspect, activate"),
+        (name = "webhooks", description = "Webhook subscriptions and their deliveries"),
+        (name = "keys", description = "API keys"),
+        (name = "projections", description = "Read models and their rebuilds"),
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+    ),
+    components(schemas(Problem, FieldProblem, CloudEvent)),
+)]
+struct Declared;
+
+/// The document's root: info, tags and shared schemas; the routes add their paths.
+pub fn root() -> Document {
+    Declared::openapi()
+}
+
+/// Adds what every route shares: the security scheme, the `x-request-id`
+/// header, and the problems any route can answer.
+pub fn complete(document: &mut Document) {
+    for (path, item) in docs_paths() {
+        document.paths.paths.insert(path, item);
+    }
+    Conventions.modify(document);
+}
+
+/// The documentation page's routes (served by Swagger UI, not by a handler).
+fn docs_paths() -> Vec<(String, openapi::PathItem)> {
+    let page = |summary: &str, status: &str, description: &str, content: serde_json::Value| {
+        json!({"get": {
+            "tags": ["operations"],
+            "summary": summary,
+            "operationId": summary.to_lowercase().replace(' ', "_"),
+            "responses": {status: {"description": description, "content": content}},
+        }})
+    };
+    let html = json!({"text/html": {"schema": {"type": "string"}}});
+    [
+        ("/docs", page("Docs redirect", "303", "To `/docs/`", json!({}))),
+        ("/docs/", page("Docs page", "200", "This API's documentation (Swagger UI), served offline", html)),
+        (
+            "/docs/{asset}",
+            json!({"get": {
+                "tags": ["operations"],
+                "summary": "Docs asset",
+                "operationId": "docs_asset",
+                "parameters": [{"name": "asset", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "A script, style sheet or image of the page", "content": {"*/*": {}}},
+                    "404": {"description": "No such asset", "content": {}},
+                },
+            }}),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(path, item)| serde_json::from_value(item).ok().map(|item| (path.to_owned(), item)))
+    .collect()
+}
+
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, document: &mut Document) {
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key: `nudge keys create --name <n> --scopes <s>`."))
+                    .build(),
+            ),
+        );
+        for (path, item) in document.paths.paths.iter_mut() {
+            let open = is_open(path);
+            for operation in operations(item) {
+                let takes_body = operation.request_body.is_some();
+                let mut common =
+                    vec![(500, "Internal error"), (503, "A database is unavailable, or the request timed out")];
+                if !open {
+                    operation.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+                    common.extend([
+                        (401, "No API key, or an unknown or revoked one"),
+                        (403, "The key lacks the scope this route needs"),
+                        (429, "Too many requests for this key: see `Retry-After`"),
+                    ]);
+                }
+                if takes_body {
+                    common.push((413, "The body is larger than allowed"));
+                }
+                if takes_body || operation.parameters.iter().flatten().any(checked) {
+                    common.push((400, "Invalid parameters or body: see `errors`"));
+                }
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| RefOr::T(ResponseBuilder::new().description(description).build()));
+                }
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else { continue };
+                    if status.starts_with('4') || status.starts_with('5') {
+                        response.content.entry(PROBLEM_JSON.to_owned()).or_insert_with(|| {
+                            RefOr::T(ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+                        });
+                        response.content.retain(|media_type, _| media_type == PROBLEM_JSON);
+                    }
+                    response.headers.insert("x-request-id".to_owned(), RefOr::T(request_id_header()));
+                }
+            }
+        }
+    }
+}
+
+fn operations(item: &mut openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [item.get.as_mut(), item.post.as_mut(), item.put.as_mut(), item.patch.as_mut(), item.delete.as_mut()]
+        .into_iter()
+        .flatten()
+}
+
+/// Whether nudge checks the parameter's value (and so may answer 400): every
+/// query parameter, and the ids in paths (a model `version` is any string).
+fn checked(parameter: &RefOr<Parameter>) -> bool {
+    matches!(parameter, RefOr::T(p) if p.parameter_in == ParameterIn::Query || p.name.ends_with("_id"))
+}
+
+fn request_id_header() -> openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(openapi::ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some("The request's id: the one sent, or a new UUID"))
+        .build()
+}
+
+/// The document as JSON, for `GET /openapi.json`.
+#[derive(Clone)]
+pub struct Served(pub std::sync::Arc<String>);
+
+/// The OpenAPI document of this API.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)),
+)]
+pub async fn document(axum::Extension(Served(json)): axum::Extension<Served>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], (*json).clone())
+}
+
+/// A CloudEvent (structured mode) of one of the player event types.
+pub struct CloudEvent;
+
+impl PartialSchema for CloudEvent {
+    fn schema() -> RefOr<Schema> {
+        let schema = json!({
+            "type": "object",
+            "description": "A CloudEvents 1.0 event. `data` holds the type's fields: money as an integer of minor \
+                            units with a `currency` (ISO 4217). Unknown `data` fields and extension attributes \
+                            are kept as sent.",
+            "required": ["specversion", "id", "source", "type", "subject", "time"],
+            "properties": {
+                "specversion": {"type": "string", "const": "1.0"},
+                "id": {"type": "string", "minLength": 1, "description": "Unique within `source`: a resend is a duplicate, stored once"},
+                "source": {"type": "string", "minLength": 1, "description": "The system that saw it happen"},
+                "type": {"type": "string", "enum": domain::EVENT_TYPES},
+                "subject": {"type": "string", "description": "The player id"},
+                "time": {"type": "string", "format": "date-time"},
+                "datacontenttype": {"type": "string", "const": "application/json"},
+                "data": {"type": "object"},
+            },
+            "example": {
+                "specversion": "1.0",
+                "id": "bet-1",
+                "source": "casino",
+                "type": "player.bet.placed",
+                "subject": "42",
+                "time": "2026-11-24T12:00:00Z",
+                "data": {"bet_id": "b1", "game_id": "starburst", "stake": 250, "currency": "EUR"},
+            },
+        });
+        serde_json::from_value(schema).map_or_else(|_| RefOr::T(Schema::default()), RefOr::T)
+    }
+}
+
+impl ToSchema for CloudEvent {}

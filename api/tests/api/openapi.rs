@@ -1,0 +1,111 @@
+//! The OpenAPI document: committed, served, complete, and the page that shows it.
+
+use std::path::Path;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+const REGENERATE: &str = "cargo run --bin nudge -- openapi > openapi.json";
+
+fn generated() -> Value {
+    serde_json::to_value(api::routes::openapi()).unwrap()
+}
+
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(committed == generated(), "openapi.json is out of date with the routes: run `{REGENERATE}`");
+}
+
+/// The API's router is built in `src/routes` (and served from `src/lib.rs`):
+/// there, every way of adding a route without `#[utoipa::path]` is refused; the
+/// one `merge` is the documentation page, whose routes the document adds.
+#[test]
+fn no_route_is_added_around_the_document() {
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut undocumented = Vec::new();
+    let mut merges = 0;
+    let mut files = vec![sources.join("routes"), sources.join("lib.rs"), sources.join("openapi.rs")];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for call in [".route(", ".route_service(", ".nest(", ".nest_service(", ".fallback_service("] {
+            if text.contains(call) {
+                undocumented.push(format!("{} calls {call}", path.display()));
+            }
+        }
+        merges += text.matches(".merge(").count();
+    }
+    assert!(undocumented.is_empty(), "routes outside OpenApiRouter::routes(routes!(..)): {undocumented:?}");
+    assert_eq!(merges, 1, "only the Swagger UI page is merged in");
+}
+
+/// A value for each path parameter that reaches the handler.
+fn sample(parameter: &str) -> &'static str {
+    match parameter {
+        "player_id" => "p1",
+        "version" => "v1",
+        "asset" => "index.css",
+        _ => "0190a0b0-0000-7000-8000-000000000000",
+    }
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed_and_the_served_document_is_the_generated_one() {
+    let app = TestApp::sqlite().await;
+    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(served, generated());
+    let paths = served["paths"].as_object().unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert!(paths.len() >= 28, "{} paths", paths.len());
+    for (path, item) in paths {
+        let concrete = path
+            .split('/')
+            .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(parameter) => sample(parameter),
+                None => segment,
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().unwrap() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = client.request(method.clone(), format!("{}{concrete}", app.address)).send().await.unwrap();
+            let status = response.status().as_u16().to_string();
+            assert!(
+                operation["responses"].get(&status).is_some(),
+                "{method} {concrete} answered {status}, which the document does not list"
+            );
+            if response.status().is_client_error() {
+                let problem: Value = response.json().await.unwrap();
+                let kind = problem["type"].as_str().unwrap_or_default();
+                assert!(
+                    !["/problems/no-such-route", "/problems/method-not-allowed"].contains(&kind),
+                    "{method} {path} is documented but not routed: {problem}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_documentation_page_is_served_offline() {
+    let app = TestApp::sqlite().await;
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let assets: Vec<&str> = html.split(['"', '\'']).filter(|s| s.ends_with(".js") || s.ends_with(".css")).collect();
+    assert!(assets.len() >= 3, "{html}");
+    for asset in assets {
+        assert!(!asset.contains("//"), "the page loads {asset} from elsewhere");
+        let response = app.get(&format!("/docs/{}", asset.trim_start_matches("./"))).await;
+        assert_eq!(response.status(), 200, "{asset}");
+    }
+    let initializer = app.get("/docs/swagger-initializer.js").await.text().await.unwrap();
+    assert!(initializer.contains("\"/openapi.json\""), "{initializer}");
+}
