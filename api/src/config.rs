@@ -1,14 +1,15 @@
 //! Command line and environment configuration, typed and validated by clap.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
+use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 
 use domain::{Cooldowns, InterventionKind, Policy};
 use projections::ProjectionConfig;
 use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule, Waits, parse_duration};
 
-use crate::{Limits, keys::Scope, telemetry::LogFormat};
+use crate::{HttpConfig, Limits, keys::Scope, telemetry::LogFormat};
 
 /// nudge: player events in, timely interventions out.
 #[derive(Debug, Parser)]
@@ -235,9 +236,9 @@ pub struct ServeArgs {
     /// store's own database when that is SQLite or PostgreSQL, else `sqlite://data/read-models.db`.
     #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true)]
     pub read_models: Option<String>,
-    /// Request limits.
+    /// Request limits and CORS.
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub http: HttpArgs,
     /// How the projections batch and hold their work.
     #[command(flatten)]
     pub projection: ProjectionArgs,
@@ -402,9 +403,9 @@ impl From<&ProjectionArgs> for ProjectionConfig {
     }
 }
 
-/// Request limits, shared by `serve` and `bench`.
+/// Request limits and CORS.
 #[derive(Debug, Args, Clone)]
-pub struct LimitArgs {
+pub struct HttpArgs {
     /// Largest request body in bytes; larger ones get 413.
     #[arg(long, env = "NUDGE_BODY_LIMIT", default_value_t = 1024 * 1024,
           value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
@@ -417,15 +418,50 @@ pub struct LimitArgs {
     #[arg(long, env = "NUDGE_REQUEST_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u16).range(1..=3_600))]
     pub request_timeout: u16,
+    /// Largest page (`limit`) a list may ask for.
+    #[arg(long, env = "NUDGE_MAX_PAGE", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    pub max_page: u16,
+    /// Requests per second each API key may make (bursts of as many); 0 for no limit.
+    /// Over it: 429 with Retry-After.
+    #[arg(long, env = "NUDGE_RATE_LIMIT", default_value_t = 1_000)]
+    pub rate_limit: u32,
+    /// Origins browsers may call the API from (CORS), comma-separated, e.g.
+    /// `https://ops.example.com`; `*` for any. None by default: CORS off.
+    #[arg(long, env = "NUDGE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<HeaderValue>,
 }
 
-impl From<&LimitArgs> for Limits {
-    fn from(args: &LimitArgs) -> Self {
+/// An origin as browsers send it (`scheme://host[:port]`), or `*`.
+fn parse_origin(raw: &str) -> Result<HeaderValue, String> {
+    let origin = raw.trim();
+    let valid = origin == "*"
+        || reqwest::Url::parse(origin).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.path() == "/"
+                && !origin.ends_with('/')
+                && url.query().is_none()
+        });
+    if !valid {
+        return Err(format!(
+            "`{origin}` is not an origin: write scheme://host[:port], e.g. https://ops.example.com, or *"
+        ));
+    }
+    HeaderValue::from_str(origin).map_err(|e| format!("`{origin}`: {e}"))
+}
+
+impl From<&HttpArgs> for HttpConfig {
+    fn from(args: &HttpArgs) -> Self {
         Self {
-            body_bytes: args.body_limit as usize,
-            max_batch: usize::from(args.max_batch),
-            request_timeout: Duration::from_secs(u64::from(args.request_timeout)),
-            ..Self::default()
+            limits: Limits {
+                body_bytes: args.body_limit as usize,
+                max_batch: usize::from(args.max_batch),
+                max_page: usize::from(args.max_page),
+                request_timeout: Duration::from_secs(u64::from(args.request_timeout)),
+                rate_per_key: NonZeroU32::new(args.rate_limit),
+            },
+            cors_origins: args.cors_origins.clone(),
         }
     }
 }
@@ -554,4 +590,21 @@ pub struct BenchIngestArgs {
     /// Distinct players the events are spread over.
     #[arg(long, env = "NUDGE_BENCH_PLAYERS", default_value_t = 10_000)]
     pub players: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port_or_any() {
+        for origin in ["https://ops.example.com", "http://127.0.0.1:3000", "*"] {
+            assert_eq!(parse_origin(origin).map(|v| v.to_str().map(str::to_owned).ok()), Ok(Some(origin.to_owned())));
+        }
+        for not_origin in
+            ["ops.example.com", "https://ops.example.com/", "https://ops.example.com/app", "ftp://x.org", ""]
+        {
+            assert!(parse_origin(not_origin).is_err(), "{not_origin}");
+        }
+    }
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Application, Limits,
+    Application, HttpConfig,
     config::DemoArgs,
     simulate::{Poster, post_days},
     train::print_metrics,
@@ -35,7 +35,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         store,
         read_model,
         ProjectionConfig::default(),
-        Limits::default(),
+        HttpConfig::default(),
         webhooks::DispatcherConfig::default(),
     )
     .await?;

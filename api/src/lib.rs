@@ -11,20 +11,31 @@ pub mod keys;
 pub mod models;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
 pub mod simulate;
 pub mod telemetry;
 pub mod train;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use models::Models;
 use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadModel};
+use rate_limit::RateLimiter;
 use store::EventStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use webhooks::{Dispatcher, DispatcherConfig};
+
+/// How the HTTP server treats requests.
+#[derive(Debug, Clone, Default)]
+pub struct HttpConfig {
+    /// Request limits.
+    pub limits: Limits,
+    /// Origins browsers may call from (`*`: any); none turns CORS off.
+    pub cors_origins: Vec<axum::http::HeaderValue>,
+}
 
 /// Request limits.
 #[derive(Debug, Clone)]
@@ -37,11 +48,19 @@ pub struct Limits {
     pub max_page: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Requests per second each API key may make; `None`: no limit.
+    pub rate_per_key: Option<NonZeroU32>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { body_bytes: 1024 * 1024, max_batch: 1_000, max_page: 1_000, request_timeout: Duration::from_secs(30) }
+        Self {
+            body_bytes: 1024 * 1024,
+            max_batch: 1_000,
+            max_page: 1_000,
+            request_timeout: Duration::from_secs(30),
+            rate_per_key: NonZeroU32::new(1_000),
+        }
     }
 }
 
@@ -64,6 +83,8 @@ pub struct AppState {
     pub keys: keys::Keys,
     /// Bound to a loopback address: without keys in force, requests need none.
     pub loopback_only: bool,
+    /// Per-key request rates, when limited.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 /// Webhook subscriptions, their deliveries and the dispatcher delivering them.
@@ -107,6 +128,7 @@ pub enum StartError {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    cors_origins: Vec<axum::http::HeaderValue>,
     /// Stops the projection and the dispatcher when the server stops (or is dropped unstarted).
     stop_projection: DropGuard,
 }
@@ -119,7 +141,7 @@ impl Application {
         store: Arc<dyn EventStore>,
         read_model: ReadModel,
         projection: ProjectionConfig,
-        limits: Limits,
+        http: HttpConfig,
         dispatch: DispatcherConfig,
     ) -> Result<Self, StartError> {
         let keys = keys::Keys::new(read_model.pools());
@@ -146,7 +168,8 @@ impl Application {
         .await?;
         let state = AppState {
             store,
-            limits,
+            rate_limiter: http.limits.rate_per_key.map(|rate| Arc::new(RateLimiter::new(rate))),
+            limits: http.limits,
             metrics: telemetry::metrics(),
             projection,
             models,
@@ -154,7 +177,7 @@ impl Application {
             keys,
             loopback_only,
         };
-        Ok(Self { listener, state, stop_projection: stop_projection.drop_guard() })
+        Ok(Self { listener, state, cors_origins: http.cors_origins, stop_projection: stop_projection.drop_guard() })
     }
 
     /// The address actually bound.
@@ -166,7 +189,7 @@ impl Application {
     /// requests in flight (and so their appends) finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let _stop_projection = self.stop_projection;
-        let app = routes::router(self.state);
+        let app = routes::router(self.state, self.cors_origins);
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
     }
 }

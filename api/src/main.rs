@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use api::{
-    Application, Limits,
+    Application, HttpConfig,
     config::{BenchCommand, Cli, Command, ServeArgs},
     telemetry,
 };
@@ -50,7 +50,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store,
         read_model,
         ProjectionConfig { policy: args.policy.policy(), ..ProjectionConfig::from(&args.projection) },
-        Limits::from(&args.limits),
+        HttpConfig::from(&args.http),
         args.webhooks.dispatcher(),
     )
     .await

@@ -93,6 +93,9 @@ pub enum ApiError {
     /// answered in plain text there and rewritten here.
     #[error("{1}")]
     Rejected(StatusCode, String),
+    /// The key made more requests than its rate allows; it may try again after this long.
+    #[error("too many requests for this key: try again in {} s", retry_after_seconds(*.0))]
+    TooManyRequests(std::time::Duration),
     /// The request took longer than allowed.
     #[error("the request took longer than {0:?}")]
     Timeout(std::time::Duration),
@@ -173,6 +176,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotProjectedYet { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Route(status, _) | Self::Rejected(status, _) => *status,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -205,6 +209,7 @@ impl ApiError {
                 ("/problems/malformed-request", "Malformed request")
             }
             Self::Rejected(..) => ("/problems/internal", "Internal server error"),
+            Self::TooManyRequests(_) => ("/problems/too-many-requests", "Too many requests"),
             Self::Timeout(_) => ("/problems/timeout", "Request timed out"),
             Self::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
             Self::Internal(_) => ("/problems/internal", "Internal server error"),
@@ -222,6 +227,10 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let (kind, title) = self.kind();
         let detail = self.to_string();
+        let retry_after = match &self {
+            Self::TooManyRequests(wait) => retry_after_seconds(*wait),
+            _ => 1,
+        };
         let errors = match self {
             Self::InvalidEvents(errors) => Some(errors),
             Self::InvalidField { pointer, detail } => {
@@ -242,9 +251,14 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
     }
+}
+
+/// Whole seconds to wait, rounded up: `Retry-After` takes no fractions.
+fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }

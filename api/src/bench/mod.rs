@@ -13,7 +13,7 @@ use projections::{ProjectionConfig, ReadModel};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Application, Limits, config::read_models_beside};
+use crate::{Application, HttpConfig, config::read_models_beside};
 
 /// Starts nudge in-process on a free loopback port over the store at `url` (read
 /// models beside it); answers its base URL and the task serving until `stop`.
@@ -25,7 +25,7 @@ async fn serve(url: &str, stop: &CancellationToken) -> anyhow::Result<(String, J
         store,
         read_model,
         ProjectionConfig::default(),
-        Limits::default(),
+        HttpConfig::default(),
         ::webhooks::DispatcherConfig::default(),
     )
     .await?;

@@ -1,6 +1,8 @@
 //! Who may call what: the scope each route group needs, checked against the
 //! `Authorization: Bearer` key.
 
+use std::time::Instant;
+
 use axum::{
     extract::{MatchedPath, Request, State},
     http::{Method, header},
@@ -46,7 +48,15 @@ pub(crate) async fn authorize(
             Some(key) if !key.allows(scope) => {
                 Err(ApiError::Forbidden(format!("the key `{}` lacks the scope {}", key.name, scope.as_str())))
             }
-            Some(_) => Ok(next.run(request).await),
+            Some(key) => {
+                if let Some(limiter) = &state.rate_limiter
+                    && let Err(wait) = limiter.check(key.id, Instant::now())
+                {
+                    metrics::counter!("nudge_http_rate_limited_total", "key" => key.name).increment(1);
+                    return Err(ApiError::TooManyRequests(wait));
+                }
+                Ok(next.run(request).await)
+            }
         },
     }
 }

@@ -20,12 +20,13 @@ use axum::{
     BoxError, Extension, Router,
     error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, MatchedPath, Request},
-    http::{StatusCode, header},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 use tower::ServiceBuilder;
 use tower_http::{
+    cors::{AllowHeaders, AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -83,8 +84,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document
 }
 
-/// Builds the application's router.
-pub fn router(state: AppState) -> Router {
+/// Builds the application's router; browsers may call it from `cors_origins`.
+pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
     let timeout = state.limits.request_timeout;
     let (routes, mut document) = documented().split_for_parts();
     openapi::complete(&mut document);
@@ -109,7 +110,26 @@ pub fn router(state: AppState) -> Router {
                 .layer(HandleErrorLayer::new(move |error: BoxError| async move { timed_out(error, timeout) }))
                 .timeout(timeout),
         )
+        .layer(tower::util::option_layer(cors(cors_origins)))
         .with_state(state)
+}
+
+/// CORS for the origins given (`*`: any), preflights answered before the API
+/// key is asked for; no origins, no layer: browsers on other origins cannot
+/// read the answers.
+fn cors(origins: Vec<HeaderValue>) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") { AllowOrigin::any() } else { AllowOrigin::list(origins) };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers([header::LOCATION, header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+            .max_age(Duration::from_secs(3600)),
+    )
 }
 
 async fn no_route() -> ApiError {

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use api::{Application, Limits};
+use api::{Application, HttpConfig};
 use projections::{ProjectionConfig, ReadModel, read_model::PostgresReadModel};
 use reqwest::{Response, header::CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -38,10 +38,19 @@ impl TestApp {
 
     /// nudge on a fresh SQLite file, delivering webhooks so.
     pub async fn sqlite_with(webhooks: DispatcherConfig) -> Self {
+        Self::sqlite_configured(webhooks, HttpConfig::default()).await
+    }
+
+    /// nudge on a fresh SQLite file, serving HTTP so.
+    pub async fn sqlite_http(http: HttpConfig) -> Self {
+        Self::sqlite_configured(quick_webhooks(), http).await
+    }
+
+    async fn sqlite_configured(webhooks: DispatcherConfig, http: HttpConfig) -> Self {
         let db = TempSqlite::new().unwrap();
         let store = Arc::new(db.open().await.unwrap());
         let read_model = ReadModel::connect(&db.url()).await.unwrap();
-        Self::start(store, read_model, Box::new(db), webhooks).await
+        Self::start(store, read_model, Box::new(db), webhooks, http).await
     }
 
     /// nudge on a fresh PostgreSQL schema.
@@ -54,7 +63,7 @@ impl TestApp {
         let schema = PgSchema::new().await.unwrap();
         let store = Arc::new(schema.open().await.unwrap());
         let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
-        Self::start(store, read_model, Box::new(schema), webhooks).await
+        Self::start(store, read_model, Box::new(schema), webhooks, HttpConfig::default()).await
     }
 
     async fn start(
@@ -62,18 +71,13 @@ impl TestApp {
         read_model: ReadModel,
         db: Box<dyn std::any::Any + Send>,
         webhooks: DispatcherConfig,
+        http: HttpConfig,
     ) -> Self {
         let config = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
-        let app = Application::build(
-            ([127, 0, 0, 1], 0).into(),
-            store.clone(),
-            read_model.clone(),
-            config,
-            Limits::default(),
-            webhooks,
-        )
-        .await
-        .unwrap();
+        let app =
+            Application::build(([127, 0, 0, 1], 0).into(), store.clone(), read_model.clone(), config, http, webhooks)
+                .await
+                .unwrap();
         let address = format!("http://{}", app.local_addr().unwrap());
         let stop = CancellationToken::new();
         tokio::spawn(app.run_until(stop.clone().cancelled_owned()));

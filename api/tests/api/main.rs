@@ -8,6 +8,7 @@ mod helpers;
 mod ingest;
 mod kill;
 mod lifecycle;
+mod limits;
 mod models;
 mod openapi;
 mod reads;
