@@ -193,22 +193,12 @@ pub struct CloudEvent;
 
 impl PartialSchema for CloudEvent {
     fn schema() -> RefOr<Schema> {
+        let variants: Vec<_> = domain::EVENT_TYPES.iter().map(|event_type| event_schema(event_type)).collect();
         let schema = json!({
-            "type": "object",
-            "description": "A CloudEvents 1.0 event. `data` holds the type's fields: money as an integer of minor \
-                            units with a `currency` (ISO 4217). Unknown `data` fields and extension attributes \
-                            are kept as sent.",
-            "required": ["specversion", "id", "source", "type", "subject", "time"],
-            "properties": {
-                "specversion": {"type": "string", "const": "1.0"},
-                "id": {"type": "string", "minLength": 1, "description": "Unique within `source`: a resend is a duplicate, stored once"},
-                "source": {"type": "string", "minLength": 1, "description": "The system that saw it happen"},
-                "type": {"type": "string", "enum": domain::EVENT_TYPES},
-                "subject": {"type": "string", "description": "The player id"},
-                "time": {"type": "string", "format": "date-time"},
-                "datacontenttype": {"type": "string", "const": "application/json"},
-                "data": {"type": "object"},
-            },
+            "description": "A CloudEvents 1.0 event of one of the player event types. Money is an integer of \
+                            minor units with its `currency` (ISO 4217). Fields of `data` nudge does not know, \
+                            and extension attributes, are kept as sent.",
+            "oneOf": variants,
             "example": {
                 "specversion": "1.0",
                 "id": "bet-1",
@@ -224,3 +214,113 @@ impl PartialSchema for CloudEvent {
 }
 
 impl ToSchema for CloudEvent {}
+
+/// The schema of one event type: the context attributes, and `data` as the domain reads it.
+fn event_schema(event_type: &str) -> serde_json::Value {
+    let text = json!({"type": "string", "minLength": 1});
+    let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217"});
+    let positive = json!({"type": "integer", "minimum": 1, "maximum": i64::MAX});
+    let one_of = |values: Vec<&str>| json!({"type": "string", "enum": values});
+    let money = |name: &str| {
+        let mut data = json!({"type": "object", "required": [name, "currency"], "properties": {"currency": currency}});
+        data["properties"][name] = positive.clone();
+        data
+    };
+    let object = |required: &[&str], properties: serde_json::Value| json!({"type": "object", "required": required, "properties": properties});
+    let data = match event_type {
+        "player.registered" => object(
+            &["country", "currency"],
+            json!({
+                "country": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
+                "currency": currency,
+                "birth_year": {"type": ["integer", "null"], "minimum": 1900, "maximum": 2100},
+            }),
+        ),
+        "player.session.started" => {
+            object(&["channel"], json!({"channel": one_of(domain::Channel::ALL.iter().map(|c| c.as_str()).collect())}))
+        }
+        "player.session.ended" => json!({"type": ["object", "null"]}),
+        "player.deposit.failed" => {
+            let mut data = money("amount");
+            data["required"] = json!(["amount", "currency", "reason"]);
+            data["properties"]["reason"] = text.clone();
+            data
+        }
+        "player.deposit.succeeded" | "player.withdrawal.requested" | "player.withdrawal.cancelled" => money("amount"),
+        "player.game.launched" => object(&["game_id", "category"], json!({"game_id": text, "category": text})),
+        "player.bet.placed" | "player.bet.settled" => {
+            let (name, amount) = if event_type == "player.bet.placed" {
+                ("stake", positive.clone())
+            } else {
+                (
+                    "payout",
+                    json!({"type": "integer", "minimum": 0, "maximum": i64::MAX, "description": "0 for a lost bet"}),
+                )
+            };
+            let mut data = object(
+                &["bet_id", "game_id", name, "currency"],
+                json!({"bet_id": text, "game_id": text, "currency": currency}),
+            );
+            data["properties"][name] = amount;
+            data
+        }
+        "player.limit.changed" => object(
+            &["kind", "amount", "period"],
+            json!({
+                "kind": one_of(domain::LimitKind::ALL.iter().map(|k| k.as_str()).collect()),
+                "amount": {"type": "integer", "minimum": 1, "maximum": i64::MAX,
+                           "description": "Minor units, or minutes for a session limit"},
+                "period": one_of(domain::LimitPeriod::ALL.iter().map(|p| p.as_str()).collect()),
+            }),
+        ),
+        "player.self_excluded" => {
+            object(&["duration_days"], json!({"duration_days": {"type": "integer", "minimum": 1, "maximum": u32::MAX}}))
+        }
+        _ => object(
+            &["recommendation_id", "response"],
+            json!({
+                "recommendation_id": {"type": "string", "format": "uuid"},
+                "response": one_of(domain::InterventionResponse::ALL.iter().map(|r| r.as_str()).collect()),
+            }),
+        ),
+    };
+    let mut required = vec!["specversion", "id", "source", "type", "subject", "time"];
+    if event_type != "player.session.ended" {
+        required.push("data");
+    }
+    json!({
+        "title": event_type,
+        "type": "object",
+        "required": required,
+        "properties": {
+            "specversion": {"type": "string", "enum": ["1.0"]},
+            "id": {"type": "string", "minLength": 1, "maxLength": 256,
+                   "description": "Unique within `source`: a resend is a duplicate, stored once"},
+            "source": {"type": "string", "minLength": 1, "description": "The system that saw it happen"},
+            "type": {"type": "string", "enum": [event_type]},
+            "subject": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$", "description": "The player id"},
+            "time": {"type": "string", "format": "date-time"},
+            "datacontenttype": {"type": "string", "pattern": "^application/([a-z0-9.-]+\\+)?json(;.*)?$"},
+            "dataschema": {"type": "string"},
+            "data": data,
+        },
+        "propertyNames": {"type": "string", "pattern": "^[a-z0-9]+$"},
+        "additionalProperties": {"type": ["string", "integer", "boolean"],
+                                 "description": "An extension attribute, e.g. `traceparent`"},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_has_a_schema_utoipa_reads() {
+        for event_type in domain::EVENT_TYPES {
+            let read = serde_json::from_value::<Schema>(event_schema(event_type));
+            assert!(read.is_ok(), "{event_type}: {:?}", read.err());
+        }
+        let RefOr::T(Schema::OneOf(one_of)) = CloudEvent::schema() else { panic!("not a oneOf") };
+        assert_eq!(one_of.items.len(), domain::EVENT_TYPES.len());
+    }
+}
