@@ -7,6 +7,7 @@ mod health;
 mod keys;
 mod models;
 mod params;
+mod players;
 mod projections;
 mod recommendations;
 mod webhooks;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.limits.request_timeout;
     Router::new()
         .route("/v1/events", post(events::ingest))
+        .route("/v1/players/{player_id}", axum::routing::delete(players::erase))
         .route("/v1/players/{player_id}/events", get(events::read_stream))
         .route("/v1/players/{player_id}/features", get(features::read))
         .route("/v1/players/{player_id}/recommendations", get(recommendations::for_player))
