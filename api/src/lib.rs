@@ -5,6 +5,7 @@ pub mod backtest;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod erasure;
 mod ingest;
 pub mod key_commands;
 pub mod keys;

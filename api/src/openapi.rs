@@ -39,7 +39,7 @@ const BEARER: &str = "api_key";
     ),
     tags(
         (name = "events", description = "Ingest CloudEvents and read a player's stream"),
-        (name = "players", description = "Features of a player"),
+        (name = "players", description = "A player's features, and their erasure"),
         (name = "recommendations", description = "What the policy decided, per player and as a feed"),
         (name = "models", description = "Model versions: train, inspect, activate"),
         (name = "webhooks", description = "Webhook subscriptions and their deliveries"),

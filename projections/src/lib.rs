@@ -7,6 +7,7 @@
 mod backtest;
 mod error;
 mod partition;
+mod pausable;
 mod player;
 pub mod read_model;
 mod runtime;

@@ -239,6 +239,13 @@ impl ReadModel {
         dispatch!(self, model => model.promote_rebuild().await)
     }
 
+    /// Deletes a player's rows (live and rebuilt), recommendations and the
+    /// outbox rows of those not routed yet, in one transaction. The projection
+    /// must not run meanwhile: see [`crate::FeatureProjection::erase`].
+    pub async fn erase(&self, player_id: &str) -> Result<(), ProjectionError> {
+        dispatch!(self, model => model.erase(player_id).await)
+    }
+
     /// Every row of `table` with its feature columns as text, ordered by player:
     /// what comparing two read models row by row needs.
     pub async fn dump(&self, table: Table) -> Result<Vec<Vec<Option<String>>>, ProjectionError> {
@@ -315,6 +322,15 @@ macro_rules! shared_statements {
             Ok(())
         }
 
+        pub(super) async fn erase(&self, player_id: &str) -> Result<(), ProjectionError> {
+            let mut tx = self.$writer.begin().await?;
+            for statement in sql::erase() {
+                sqlx::query(&statement).bind(player_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
         pub(super) async fn promote_rebuild(&self) -> Result<(), ProjectionError> {
             let mut tx = self.$writer.begin().await?;
             for statement in sql::promote() {
@@ -369,6 +385,18 @@ mod sql {
         }
         sql.push_str(&format!(" ORDER BY position LIMIT ${}", n + 1));
         (sql, query.player_id, query.kind.map(|k| k.as_str()))
+    }
+
+    /// Deletes everything of player `$1`: the outbox rows first, found through
+    /// the recommendations they stand for.
+    pub(super) fn erase() -> [String; 4] {
+        [
+            "DELETE FROM webhook_outbox WHERE position IN (SELECT position FROM recommendations WHERE player_id = $1)"
+                .to_owned(),
+            "DELETE FROM recommendations WHERE player_id = $1".to_owned(),
+            format!("DELETE FROM {} WHERE player_id = $1", Table::Live.name()),
+            format!("DELETE FROM {} WHERE player_id = $1", Table::Rebuild.name()),
+        ]
     }
 
     /// Copies the rebuilt rows over the live ones and moves the checkpoint along.

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     ProjectionConfig, ProjectionError,
+    pausable::Pausable,
     read_model::{ReadModel, Table},
     runtime::Runner,
 };
@@ -86,10 +87,10 @@ struct Inner {
     error: Arc<Mutex<Option<String>>>,
     /// The latest moment the live run had nothing left to project.
     caught_up_at: Mutex<Instant>,
-    /// Cancels the current live run (a promotion restarts it on the new rows).
-    live_run: Mutex<CancellationToken>,
-    /// Held by the live run; a promotion takes it to swap the rows under it.
-    live_gate: tokio::sync::Mutex<()>,
+    /// The live run: a promotion or an erasure stops it and holds it stopped.
+    live_run: Pausable,
+    /// The rebuild's run: an erasure stops it and holds it stopped.
+    rebuild_run: Pausable,
     shutdown: CancellationToken,
 }
 
@@ -117,8 +118,8 @@ impl FeatureProjection {
             rebuild: watch::Sender::new(rebuild),
             error: Arc::new(Mutex::new(None)),
             caught_up_at: Mutex::new(Instant::now()),
-            live_run: Mutex::new(shutdown.child_token()),
-            live_gate: tokio::sync::Mutex::new(()),
+            live_run: Pausable::default(),
+            rebuild_run: Pausable::default(),
             shutdown,
         });
         tokio::spawn(inner.clone().keep_live());
@@ -183,6 +184,19 @@ impl FeatureProjection {
         Ok(true)
     }
 
+    /// Forgets a player whose stream was deleted: stops the live run and any
+    /// rebuild (each lands its commit in flight), deletes the player's rows,
+    /// recommendations and unrouted outbox rows, and lets the runs start again
+    /// from their checkpoints. A run that had read the player's events before
+    /// the delete (into a batch, a partition's memory or the subscription's
+    /// buffer) is gone with them, and its successor reads a store without them.
+    pub async fn erase(&self, player_id: &str) -> Result<(), ProjectionError> {
+        // Always live first, then rebuild: the one order every holder takes.
+        let _live = self.inner.live_run.hold().await;
+        let _rebuild = self.inner.rebuild_run.hold().await;
+        self.inner.read_model.erase(player_id).await
+    }
+
     /// The read model it writes.
     pub fn read_model(&self) -> &ReadModel {
         &self.inner.read_model
@@ -227,11 +241,7 @@ impl Inner {
     async fn keep_live(self: Arc<Self>) {
         let runner = self.runner(Table::Live);
         while !self.shutdown.is_cancelled() {
-            // The token is in place before the gate is taken: a promotion that
-            // cancels it either stops this run or is first in line for the gate.
-            let run = self.shutdown.child_token();
-            *lock(&self.live_run) = run.clone();
-            let gate = self.live_gate.lock().await;
+            let (gate, run) = self.live_run.enter(&self.shutdown).await;
             let result = runner.run(&self.live, &run, |_| false).await;
             drop(gate);
             self.settle(Table::Live, result).await;
@@ -252,9 +262,15 @@ impl Inner {
         });
         loop {
             let caught_up = |position: u64| position >= *self.live.borrow();
-            let result = runner.run(&progress, &self.shutdown, caught_up).await;
+            let (gate, run) = self.rebuild_run.enter(&self.shutdown).await;
+            let result = runner.run(&progress, &run, caught_up).await;
+            drop(gate);
             if self.shutdown.is_cancelled() {
                 return;
+            }
+            if run.is_cancelled() {
+                // Stopped by an erasure: go on from the checkpoint.
+                continue;
             }
             match result {
                 Ok(()) => match self.promote().await {
@@ -268,8 +284,7 @@ impl Inner {
 
     /// Stops the live run, swaps the rebuilt rows in, and lets the live run restart on them.
     async fn promote(&self) -> Result<(), ProjectionError> {
-        lock(&self.live_run).cancel();
-        let _gate = self.live_gate.lock().await;
+        let _live = self.live_run.hold().await;
         self.read_model.promote_rebuild().await?;
         let checkpoint = self.read_model.checkpoint(Table::Live).await?.unwrap_or_default();
         self.live.send_replace(checkpoint);

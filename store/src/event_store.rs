@@ -37,8 +37,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// exactly once, in global order.
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream;
 
-    /// The position of the last event appended to a player stream (0 before the
-    /// first), as seen by every process sharing the store.
+    /// Deletes a stream for good (a player's erasure) and answers how many events
+    /// it held: they leave every later read, and an append to the same name starts
+    /// the stream afresh. A stream that does not exist deletes nothing.
+    async fn delete_stream(&self, stream: &str) -> Result<u64, StoreError>;
+
+    /// The position of the last event stored in a player stream (0 when there
+    /// is none), as seen by every process sharing the store.
     async fn head(&self) -> Result<u64, StoreError>;
 
     /// Checks that the store answers.

@@ -16,20 +16,27 @@
 //! of `source` and `id`). Beyond that window a repeat is appended again, and the
 //! projections skip already-applied (`source`, `id`) pairs (DESIGN.md).
 //!
+//! Deletes: a player's erasure soft-deletes their stream (see
+//! [`EventStore::delete_stream`] below); reads of `$all` leave the deleted events
+//! out ([`deletions`]).
+//!
 //! [`KurrentStore::connect`] only parses the URL (the client connects lazily);
 //! [`EventStore::ping`] tells whether the server answers.
 
-use std::{collections::HashMap, collections::HashSet, time::Duration};
+mod deletions;
+
+use std::{collections::HashMap, collections::HashSet, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use kurrentdb::{
-    AppendToStreamOptions, Client, ClientSettings, CurrentRevision, EventData, Position, ReadAllOptions,
-    ReadStreamOptions, RetryOptions, StreamPosition, StreamState, SubscribeToAllOptions, Subscription,
+    AppendToStreamOptions, Client, ClientSettings, CurrentRevision, DeleteStreamOptions, EventData, Position,
+    ReadAllOptions, ReadStreamOptions, RetryOptions, StreamPosition, StreamState, SubscribeToAllOptions, Subscription,
     SubscriptionFilter,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use self::deletions::Deletions;
 use crate::{
     Appended, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError, StreamAppend, plan::check,
 };
@@ -39,6 +46,9 @@ const DEDUPE_WINDOW: usize = 1_000;
 
 /// How many more times an append with `ExpectedRevision::Any` tries after losing a race.
 const RACE_RETRIES: usize = 5;
+
+/// Events `head` reads back at a time, looking for one not deleted.
+const HEAD_PAGE: usize = 100;
 
 /// How long a subscription waits after an error before it asks again.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
@@ -54,6 +64,7 @@ struct Metadata {
 #[derive(Clone)]
 pub struct KurrentStore {
     client: Client,
+    deletions: Arc<Deletions>,
 }
 
 impl std::fmt::Debug for KurrentStore {
@@ -67,7 +78,7 @@ impl KurrentStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let settings: ClientSettings = url.parse().map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
         let client = Client::new(settings).map_err(|e| StoreError::Kurrent(e.to_string()))?;
-        Ok(Self { client })
+        Ok(Self { client, deletions: Arc::default() })
     }
 
     /// Appends to one stream, trying again when an `Any` append loses a race.
@@ -146,6 +157,15 @@ impl KurrentStore {
             .map(|e| Ok((e.id, Appended { revision: e.revision, position: position(e)?, duplicate: true })))
             .collect::<Result<_, StoreError>>()?;
         Ok((last, known))
+    }
+
+    /// The revision of the stream's first or last readable event (`None` when
+    /// it does not exist or was deleted).
+    async fn edge(&self, stream: &str, options: ReadStreamOptions) -> Result<Option<u64>, StoreError> {
+        match self.read(stream, &options.max_count(1)).await {
+            Err(StoreError::StreamNotFound(_)) => Ok(None),
+            result => Ok(result?.first().map(|e| e.revision)),
+        }
     }
 
     /// Runs a stream read to its end. A missing stream is `StreamNotFound`, whether
@@ -245,33 +265,59 @@ struct Feed {
     options: SubscribeToAllOptions,
     subscription: Option<Subscription>,
     failed: bool,
+    deletions: Arc<Deletions>,
+    /// An event received but not handed out yet: looking for deletions failed.
+    pending: Option<RecordedEvent>,
 }
 
 impl Feed {
     /// The next nudge event. The client resubscribes by itself after the last event
     /// it handed out, so after an error the same subscription goes on.
     async fn next(mut self) -> Option<(Result<RecordedEvent, StoreError>, Self)> {
-        if std::mem::take(&mut self.failed) {
-            tokio::time::sleep(RETRY_PAUSE).await;
+        loop {
+            if std::mem::take(&mut self.failed) {
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            let event = match self.pending.take() {
+                Some(event) => event,
+                None => match self.receive().await {
+                    Ok(event) => event,
+                    Err(e) => return Some((Err(e), self)),
+                },
+            };
+            // Past the end of the log last looked at, deletions may be unknown yet.
+            if self.deletions.behind(event.position)
+                && let Err(e) = self.deletions.look(&self.client).await
+            {
+                self.pending = Some(event);
+                self.failed = true;
+                return Some((Err(e), self));
+            }
+            if !self.deletions.covers(&event) {
+                return Some((Ok(event), self));
+            }
         }
+    }
+
+    /// The next nudge event from the server.
+    async fn receive(&mut self) -> Result<RecordedEvent, StoreError> {
         let subscription = match &mut self.subscription {
             Some(subscription) => subscription,
             slot @ None => slot.insert(self.client.subscribe_to_all(&self.options).await),
         };
-        let item = loop {
+        loop {
             match subscription.next().await {
                 Ok(resolved) => match resolved.event.map(recorded) {
-                    Some(Ok(Some(event))) => break Ok(event),
-                    Some(Err(e)) => break Err(e),
+                    Some(Ok(Some(event))) => return Ok(event),
+                    Some(Err(e)) => return Err(e),
                     Some(Ok(None)) | None => {}
                 },
                 Err(e) => {
                     self.failed = true;
-                    break Err(error(e, "$all"));
+                    return Err(error(e, "$all"));
                 }
             }
-        };
-        Some((item, self))
+        }
     }
 }
 
@@ -305,6 +351,7 @@ impl EventStore for KurrentStore {
     }
 
     async fn read_all(&self, after: Option<u64>, limit: usize, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.deletions.look(&self.client).await?;
         let mut events = Vec::new();
         let mut cursor = after;
         // System events count in the server's page but are dropped here: read on
@@ -328,7 +375,7 @@ impl EventStore for KurrentStore {
                 }
                 cursor = Some(at);
                 if events.len() < limit {
-                    events.extend(recorded(event)?);
+                    events.extend(recorded(event)?.filter(|e| !self.deletions.covers(e)));
                 }
             }
             if received < count || cursor == start {
@@ -343,20 +390,72 @@ impl EventStore for KurrentStore {
             .position(from_position(after))
             .filter(filter(prefix))
             .retry_options(RetryOptions::default().retry_forever());
-        let feed = Feed { client: self.client.clone(), options, subscription: None, failed: false };
+        let feed = Feed {
+            client: self.client.clone(),
+            options,
+            subscription: None,
+            failed: false,
+            deletions: self.deletions.clone(),
+            pending: None,
+        };
         Box::pin(futures::stream::unfold(feed, Feed::next))
     }
 
+    /// Soft-deletes the stream rather than tombstoning it: a tombstone forbids
+    /// the stream for ever, while a player who comes back after their erasure
+    /// must get a stream again. The server hides the events from stream reads at
+    /// once and scavenging removes them; until then they are left out of `$all`
+    /// reads here ([`deletions`]). The recreated stream's revisions go on from the
+    /// deleted one's (the server's rule), where SQL stores start again at 0.
+    async fn delete_stream(&self, stream: &str) -> Result<u64, StoreError> {
+        let mut retries = 0;
+        loop {
+            let Some(last) =
+                self.edge(stream, ReadStreamOptions::default().backwards().position(StreamPosition::End)).await?
+            else {
+                return Ok(0);
+            };
+            let first =
+                self.edge(stream, ReadStreamOptions::default().forwards().position(StreamPosition::Start)).await?;
+            // Guarded by the last revision seen, so that the count is of what was deleted.
+            let options = DeleteStreamOptions::default().stream_state(StreamState::StreamRevision(last));
+            match self.client.delete_stream(stream, &options).await {
+                Ok(position) => {
+                    match position {
+                        Some(position) => self.deletions.deleted(stream, position.prepare),
+                        None => self.deletions.look(&self.client).await?,
+                    }
+                    return Ok(last - first.unwrap_or(last) + 1);
+                }
+                Err(kurrentdb::Error::WrongExpectedVersion { .. }) if retries < RACE_RETRIES => retries += 1,
+                Err(e) => return Err(error(e, stream)),
+            }
+        }
+    }
+
+    /// The last player event in `$all` that is not deleted.
     async fn head(&self) -> Result<u64, StoreError> {
-        let options = ReadAllOptions::default()
-            .backwards()
-            .position(StreamPosition::End)
-            .filter(filter(domain::STREAM_PREFIX))
-            .max_count(1);
-        let mut read = self.client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
-        match read.next().await.map_err(|e| error(e, "$all"))?.and_then(|resolved| resolved.event) {
-            Some(event) => position(&event),
-            None => Ok(0),
+        self.deletions.look(&self.client).await?;
+        let mut before = StreamPosition::End;
+        loop {
+            let options = ReadAllOptions::default()
+                .backwards()
+                .position(before)
+                .filter(filter(domain::STREAM_PREFIX))
+                .max_count(HEAD_PAGE);
+            let mut read = self.client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
+            let mut received = 0;
+            while let Some(resolved) = read.next().await.map_err(|e| error(e, "$all"))? {
+                received += 1;
+                let Some(event) = resolved.event else { continue };
+                before = StreamPosition::Position(event.position);
+                if let Some(event) = recorded(event)?.filter(|e| !self.deletions.covers(e)) {
+                    return Ok(event.position);
+                }
+            }
+            if received < HEAD_PAGE {
+                return Ok(0);
+            }
         }
     }
 

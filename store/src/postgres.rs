@@ -120,6 +120,26 @@ impl EventStore for PostgresStore {
         subscription::follow(self.clone(), after, prefix, self.head.subscribe())
     }
 
+    /// Moves the head row by one in the same transaction: every writer
+    /// (of this process or another) trusts the stream revisions it remembers
+    /// only while the head stays where its last write left it (see [`Writer`]),
+    /// so after a delete each one reads the stream afresh and starts it at
+    /// revision 0. The position moved past holds no event; readers skip gaps.
+    async fn delete_stream(&self, stream: &str) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The head row lock also waits for appends in flight, so none of the
+        // stream's events commits after the delete.
+        sqlx::query("UPDATE event_store_head SET position = position + 1").execute(&mut *tx).await?;
+        let deleted = sqlx::query("DELETE FROM events WHERE stream = $1").bind(stream).execute(&mut *tx).await?;
+        if deleted.rows_affected() == 0 {
+            // Nothing to forget: leave the head (and every writer's memory) as it is.
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(deleted.rows_affected())
+    }
+
     async fn head(&self) -> Result<u64, StoreError> {
         reads::head(&self.pool).await
     }
@@ -137,7 +157,8 @@ impl EventStore for PostgresStore {
 /// never skips a late commit. Three paths, cheapest first:
 ///
 /// - One round trip: the head is where this writer's last write left it (so
-///   nothing else has been appended since) and it remembers every stream of the
+///   nothing else has been appended or deleted since: a delete moves the head
+///   too) and it remembers every stream of the
 ///   group: it plans from memory. A repeat of a stored event fails the unique
 ///   index, a moved head writes nothing; either way the next path follows.
 /// - Two round trips: read the head, the stored events and the streams' revisions
@@ -156,7 +177,8 @@ struct Writer {
 const MAX_KNOWN_STREAMS: usize = 100_000;
 
 /// What the writer knows of the store since its last write: true while the head
-/// is still where that write left it, as then nothing else has been appended.
+/// is still where that write left it, as then nothing else has been appended or
+/// deleted.
 #[derive(Default)]
 struct Known {
     head: Option<u64>,

@@ -110,9 +110,11 @@ macro_rules! reads {
             Ok(())
         }
 
-        /// The position of the last event appended, 0 before the first.
+        /// The position of the last event stored, 0 when there is none. Not the
+        /// head row: that one also moves when a stream is deleted (and never goes
+        /// back), while this is the position a reader can reach.
         pub(crate) async fn head(pool: &$pool) -> Result<u64, $crate::StoreError> {
-            let head: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(pool).await?;
+            let head: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events").fetch_one(pool).await?;
             $crate::sql::to_u64(head)
         }
     };

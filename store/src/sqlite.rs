@@ -42,6 +42,9 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     readers: SqlitePool,
+    /// The writer's one connection, also taken by deletes so that they queue
+    /// behind the group commits.
+    writer_pool: SqlitePool,
     writer: GroupCommit,
     head: Arc<watch::Sender<u64>>,
 }
@@ -65,8 +68,9 @@ impl SqliteStore {
         let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&writer).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
+        let writer_pool = writer.clone();
         let writer = GroupCommit::spawn(Writer { pool: writer, head: head.clone() });
-        Ok(Self { readers, writer, head })
+        Ok(Self { readers, writer_pool, writer, head })
     }
 }
 
@@ -96,6 +100,14 @@ impl EventStore for SqliteStore {
 
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
         subscription::follow(self.clone(), after, prefix, self.head.subscribe())
+    }
+
+    /// The writer plans every group from what it reads under SQLite's write
+    /// lock and remembers no revision, so deleting the rows is all it takes.
+    async fn delete_stream(&self, stream: &str) -> Result<u64, StoreError> {
+        let deleted =
+            sqlx::query("DELETE FROM events WHERE stream = ?1").bind(stream).execute(&self.writer_pool).await?;
+        Ok(deleted.rows_affected())
     }
 
     async fn head(&self) -> Result<u64, StoreError> {

@@ -78,7 +78,7 @@ macro_rules! fixture {
 }
 
 macro_rules! suite {
-    ($backend:ident, required = $required:expr, atomic = $atomic:expr) => {
+    ($backend:ident, required = $required:expr, atomic = $atomic:expr, restarts = $restarts:expr) => {
         mod $backend {
             use super::*;
 
@@ -113,6 +113,11 @@ macro_rules! suite {
             }
 
             #[tokio::test]
+            async fn a_deleted_stream_leaves_every_read_and_starts_afresh() {
+                cases::delete_stream(fixture!($backend, $required), $restarts).await;
+            }
+
+            #[tokio::test]
             async fn a_multi_stream_append_is_all_or_nothing() {
                 if $atomic {
                     cases::multi_stream_atomic(fixture!($backend, $required)).await;
@@ -122,9 +127,11 @@ macro_rules! suite {
     };
 }
 
-suite!(sqlite, required = true, atomic = true);
-suite!(postgres, required = true, atomic = true);
-suite!(kurrentdb, required = false, atomic = false);
+// `restarts`: a stream appended to after its delete starts again at revision 0
+// (KurrentDB goes on from the deleted stream's revisions).
+suite!(sqlite, required = true, atomic = true, restarts = true);
+suite!(postgres, required = true, atomic = true, restarts = true);
+suite!(kurrentdb, required = false, atomic = false, restarts = false);
 
 mod cases {
     use super::*;
@@ -228,6 +235,32 @@ mod cases {
         assert_eq!(ids, ["2", "3"]);
     }
 
+    pub async fn delete_stream(f: Fixture, restarts: bool) {
+        f.store.append(vec![f.append("gone", ExpectedRevision::Any, &["1", "2"])]).await.unwrap();
+        f.store.append(vec![f.append("kept", ExpectedRevision::Any, &["3"])]).await.unwrap();
+        f.store.append(vec![f.append("gone", ExpectedRevision::Exact(1), &["4"])]).await.unwrap();
+
+        assert_eq!(f.store.delete_stream(&f.stream("gone")).await.unwrap(), 3);
+        let missing = f.store.read_stream(&f.stream("gone"), 0, 10).await;
+        assert!(matches!(missing, Err(StoreError::StreamNotFound(_))), "{missing:?}");
+        assert_eq!(f.store.delete_stream(&f.stream("gone")).await.unwrap(), 0, "nothing left to delete");
+        let ids = |events: Vec<store::RecordedEvent>| events.into_iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!(ids(f.store.read_all(None, 100, &f.prefix).await.unwrap()), ["3"]);
+
+        // `Any`: on PostgreSQL the writer plans from the revisions it remembers
+        // unless the delete moved the head.
+        let again = f.store.append(vec![f.append("gone", ExpectedRevision::Any, &["5"])]).await.unwrap();
+        if restarts {
+            assert_eq!(again[0][0].revision, 0, "the stream starts afresh");
+        }
+        assert_eq!(ids(f.store.read_stream(&f.stream("gone"), 0, 10).await.unwrap()), ["5"]);
+        assert_eq!(ids(f.store.read_stream(&f.stream("kept"), 0, 10).await.unwrap()), ["3"]);
+        assert_eq!(ids(f.store.read_all(None, 100, &f.prefix).await.unwrap()), ["3", "5"]);
+        let fed: Vec<String> = f.store.subscribe_all(None, &f.prefix).take(2).map(|e| e.unwrap().id).collect().await;
+        assert_eq!(fed, ["3", "5"]);
+        assert_eq!(f.store.head().await.unwrap(), again[0][0].position);
+    }
+
     pub async fn multi_stream_atomic(f: Fixture) {
         f.store.append(vec![f.append("m", ExpectedRevision::Any, &["1"])]).await.unwrap();
         let call =
@@ -321,4 +354,34 @@ async fn sqlite_concurrent_appenders_never_let_a_subscriber_skip() {
     let db = TempSqlite::new().unwrap();
     let store: Arc<dyn EventStore> = Arc::new(db.open().await.unwrap());
     concurrent_appenders_are_seen_once_in_order(vec![store.clone()], store).await;
+}
+
+/// A stream deleted through one store (one nudge process) and appended to through
+/// another that remembers its revisions starts again at revision 0: the delete
+/// moved the head, so the appending writer does not plan from memory.
+#[tokio::test]
+async fn postgres_a_delete_makes_every_writer_forget_the_stream() {
+    let schema = PgSchema::new().await.unwrap();
+    let (writer, deleter) = (schema.open().await.unwrap(), schema.open().await.unwrap());
+    let append = |ids: &[&str]| {
+        let events = ids
+            .iter()
+            .map(|id| NewEvent {
+                event_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, id.as_bytes()),
+                source: "/erasure".to_owned(),
+                id: (*id).to_owned(),
+                event_type: "player.session.ended".to_owned(),
+                time: chrono::Utc::now(),
+                payload: serde_json::json!({ "id": id }),
+            })
+            .collect();
+        vec![StreamAppend { stream: "player-a".to_owned(), expected: ExpectedRevision::Any, events }]
+    };
+    writer.append(append(&["1", "2"])).await.unwrap();
+    writer.append(append(&["3"])).await.unwrap();
+    assert_eq!(deleter.delete_stream("player-a").await.unwrap(), 3);
+    let again = writer.append(append(&["4"])).await.unwrap();
+    assert_eq!(again[0][0].revision, 0);
+    let stored: Vec<u64> = writer.read_stream("player-a", 0, 10).await.unwrap().iter().map(|e| e.revision).collect();
+    assert_eq!(stored, [0]);
 }

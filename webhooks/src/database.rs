@@ -2,6 +2,7 @@
 //! the recommendations and the outbox the projection writes.
 
 pub(crate) mod deliveries;
+mod erasure;
 mod subscriptions;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -18,16 +18,17 @@ fn needed(method: &Method, route: &str) -> Option<Scope> {
     match route {
         _ if openapi::is_open(route) => None,
         "/v1/events" if method == Method::POST => Some(Scope::EventsWrite),
+        "/v1/players/{player_id}" if method == Method::DELETE => Some(Scope::Admin),
         _ if ADMIN.iter().any(|prefix| route.starts_with(prefix)) => Some(Scope::Admin),
         _ => Some(Scope::Read),
     }
 }
 
-/// Lets the request through if its key has the route's scope, or if nudge is
-/// open: bound to loopback with no key in force.
+/// Lets the request through, with its key as an extension, if the key has the
+/// route's scope, or if nudge is open: bound to loopback with no key in force.
 pub(crate) async fn authorize(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
@@ -55,6 +56,8 @@ pub(crate) async fn authorize(
                     metrics::counter!("nudge_http_rate_limited_total", "key" => key.name).increment(1);
                     return Err(ApiError::TooManyRequests(wait));
                 }
+                // Handlers that record who asked (an erasure) read it from here.
+                request.extensions_mut().insert(key);
                 Ok(next.run(request).await)
             }
         },

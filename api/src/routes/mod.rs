@@ -7,6 +7,7 @@ mod health;
 mod keys;
 mod models;
 mod params;
+mod players;
 mod projections;
 mod recommendations;
 mod webhooks;
@@ -52,6 +53,7 @@ fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::root())
         .routes(routes!(events::ingest))
         .routes(routes!(events::read_stream))
+        .routes(routes!(players::erase))
         .routes(routes!(features::read))
         .routes(routes!(recommendations::for_player))
         .routes(routes!(recommendations::feed))

@@ -9,12 +9,13 @@ use store::testing::TempSqlite;
 use crate::helpers::{STRUCTURED, TestApp, bet, nudge, problem, serve_on};
 
 /// Every route group: (method, path, scope it needs).
-const GROUPS: [(Method, &str, &str); 9] = [
+const GROUPS: [(Method, &str, &str); 10] = [
     (Method::POST, "/v1/events", "events:write"),
     (Method::GET, "/v1/players/p1/events", "read"),
     (Method::GET, "/v1/players/p1/features", "read"),
     (Method::GET, "/v1/players/p1/recommendations", "read"),
     (Method::GET, "/v1/recommendations", "read"),
+    (Method::DELETE, "/v1/players/p1", "admin"),
     (Method::GET, "/v1/webhooks", "admin"),
     (Method::GET, "/v1/models", "admin"),
     (Method::GET, "/v1/projections", "admin"),

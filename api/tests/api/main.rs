@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod erasure;
 mod errors;
 mod features;
 mod helpers;

@@ -40,7 +40,7 @@ const PROMOTE_NEXT: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1 \
 /// processes, so a player's deliveries keep their order), other inserts, and
 /// settling. Without it an insert could see the head pending and wait while
 /// the settlement, not seeing the insert, promoted nothing.
-const LANES_LOCK: &str = "SELECT pg_advisory_xact_lock(7315553)";
+pub(super) const LANES_LOCK: &str = "SELECT pg_advisory_xact_lock(7315553)";
 
 /// Inserts deliveries in a transaction `$tx` of database `$db`, waiting, then
 /// makes due those that head their lane.
