@@ -4,6 +4,7 @@
 pub mod backtest;
 pub mod bench;
 pub mod config;
+pub mod dapr;
 pub mod demo;
 mod ingest;
 pub mod key_commands;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub keys: keys::Keys,
     /// Bound to a loopback address: without keys in force, requests need none.
     pub loopback_only: bool,
+    /// Dapr pub/sub: the subscription and the app API token.
+    pub dapr: dapr::Dapr,
 }
 
 /// Webhook subscriptions, their deliveries and the dispatcher delivering them.
@@ -152,8 +155,15 @@ impl Application {
             webhooks,
             keys,
             loopback_only,
+            dapr: dapr::Dapr::default(),
         };
         Ok(Self { listener, state, stop_projection: stop_projection.drop_guard() })
+    }
+
+    /// Subscribes to a Dapr topic and admits Dapr's app API token, as `dapr` says.
+    pub fn with_dapr(mut self, dapr: dapr::Dapr) -> Self {
+        self.state.dapr = dapr;
+        self
     }
 
     /// The address actually bound.

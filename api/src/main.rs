@@ -50,7 +50,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.webhooks.dispatcher(),
     )
     .await
-    .with_context(|| format!("cannot start on {}", args.listen))?;
+    .with_context(|| format!("cannot start on {}", args.listen))?
+    .with_dapr(args.dapr.dapr());
     tracing::info!(
         address = %app.local_addr()?,
         store = %redact(&args.store),

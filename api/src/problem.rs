@@ -126,7 +126,8 @@ struct Problem<'a> {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    /// The HTTP status the error answers with.
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::InvalidEvents(_) | Self::MalformedBody(_) | Self::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

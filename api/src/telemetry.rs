@@ -1,6 +1,9 @@
-//! Logs (tracing) and metrics (Prometheus) set-up.
+//! Logs (tracing), traces and metrics (Prometheus) set-up.
 
 use std::sync::OnceLock;
+
+use axum::{extract::Request, http::HeaderMap};
+use domain::{TRACEPARENT, TraceParent};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
@@ -37,4 +40,29 @@ pub fn metrics() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// The request's `traceparent` header, when there is exactly one and it is valid.
+pub fn traceparent(headers: &HeaderMap) -> Option<TraceParent> {
+    let mut values = headers.get_all(TRACEPARENT).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok().and_then(TraceParent::parse),
+        _ => None,
+    }
+}
+
+/// The span of one HTTP request, with its id and the trace its `traceparent` names.
+pub fn request_span(request: &Request) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        uri = %request.uri(),
+        request_id = id,
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(trace) = traceparent(request.headers()) {
+        span.record("trace_id", trace.trace_id_hex());
+    }
+    span
 }

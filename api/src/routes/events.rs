@@ -1,16 +1,18 @@
-//! Ingest (`POST /v1/events`) and stream reads (`GET /v1/players/{id}/events`).
+//! Ingest (`POST /v1/events`, Dapr's deliveries too) and stream reads (`GET /v1/players/{id}/events`).
 
 use axum::{
     Json,
     extract::{Path, Query, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
 };
 use bytes::Bytes;
+use domain::PlayerEvent;
 use serde::{Deserialize, Serialize};
 use store::StreamAppend;
 
 use super::params;
-use crate::{AppState, ingest, problem::ApiError};
+use crate::{AppState, dapr, ingest, problem::ApiError, telemetry};
 
 /// Where one ingested event is stored.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -36,20 +38,34 @@ pub struct IngestResponse {
     pub results: Vec<IngestResult>,
 }
 
-/// Appends the events of a structured, batch or binary-mode request, all or nothing.
+/// Appends the events of a structured, batch or binary-mode request, all or
+/// nothing; an event Dapr delivered gets Dapr's answer.
 #[tracing::instrument(name = "ingest", skip_all, fields(events))]
 pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
+) -> Result<Response, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(state.limits.body_bytes),
         _ => ApiError::MalformedBody(rejection.body_text()),
     })?;
-    let events = ingest::events(&headers, &body, state.limits.max_batch)?;
+    let received = ingest::read(&headers, &body, state.limits.max_batch)?;
+    let trace = telemetry::traceparent(&headers);
+    let appended = match ingest::validate(&received.values, trace) {
+        Ok(events) => append(&state, &events).await,
+        Err(error) => Err(error),
+    };
+    if received.from_dapr {
+        return Ok(dapr::answer(appended));
+    }
+    Ok((StatusCode::ACCEPTED, Json(appended?)).into_response())
+}
+
+/// Appends validated events; answers where each one is.
+async fn append(state: &AppState, events: &[PlayerEvent]) -> Result<IngestResponse, ApiError> {
     tracing::Span::current().record("events", events.len());
-    let (appends, slots) = StreamAppend::per_stream(&events);
+    let (appends, slots) = StreamAppend::per_stream(events);
     let answers = state.store.append(appends).await?;
     let results = events
         .iter()
@@ -70,7 +86,7 @@ pub async fn ingest(
     metrics::counter!("nudge_ingested_events_total", "outcome" => "appended")
         .increment(results.len() as u64 - duplicates);
     metrics::counter!("nudge_ingested_events_total", "outcome" => "duplicate").increment(duplicates);
-    Ok((StatusCode::ACCEPTED, Json(IngestResponse { results })))
+    Ok(IngestResponse { results })
 }
 
 /// Query of a stream read.

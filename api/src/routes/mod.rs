@@ -1,6 +1,7 @@
 //! The HTTP routes and the middleware around them.
 
 mod auth;
+mod dapr;
 mod events;
 mod features;
 mod health;
@@ -35,6 +36,7 @@ pub use features::PlayerFeaturesView;
 use crate::{
     AppState,
     problem::{ApiError, PROBLEM_JSON},
+    telemetry,
 };
 
 /// Builds the application's router.
@@ -62,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys/{key_id}", axum::routing::delete(keys::revoke))
         .route("/v1/projections", get(projections::list))
         .route("/v1/projections/features/rebuild", post(projections::rebuild_features))
+        .route("/dapr/subscribe", get(dapr::subscribe))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
@@ -74,10 +77,7 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = id)
-                }))
+                .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(HandleErrorLayer::new(move |error: BoxError| async move { timed_out(error, timeout) }))
                 .timeout(timeout),

@@ -4,7 +4,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, Query, State, rejection::QueryRejection},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::IntoResponse,
 };
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ use webhooks::{
 };
 
 use super::params;
-use crate::{AppState, problem::ApiError};
+use crate::{AppState, problem::ApiError, telemetry};
 
 /// A subscription, with its secret: only when created and on rotation.
 #[derive(Debug, Serialize)]
@@ -317,11 +317,12 @@ pub async fn replay(
     Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
 }
 
-/// Sends the subscription a `nudge.webhook.test` event.
-#[tracing::instrument(name = "test_webhook", skip(state))]
+/// Sends the subscription a `nudge.webhook.test` event, in the request's trace.
+#[tracing::instrument(name = "test_webhook", skip(state, headers))]
 pub async fn test(
     State(state): State<AppState>,
     Path(webhook_id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let subscription = subscription(&state, &webhook_id).await?;
     let now = Utc::now();
@@ -331,6 +332,7 @@ pub async fn test(
         subject: subscription.id.to_string(),
         time: now,
         data: json!({ "webhook_id": subscription.id, "message": "a test event from nudge" }),
+        traceparent: telemetry::traceparent(&headers),
     };
     let delivery = state.webhooks.database.enqueue(subscription.id, &event, now).await?;
     state.webhooks.dispatcher.wake();

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use api::{Application, Limits};
+use api::{Application, Limits, dapr::Dapr};
 use projections::{ProjectionConfig, ReadModel, read_model::PostgresReadModel};
 use reqwest::{Response, header::CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -38,10 +38,15 @@ impl TestApp {
 
     /// nudge on a fresh SQLite file, delivering webhooks so.
     pub async fn sqlite_with(webhooks: DispatcherConfig) -> Self {
+        Self::sqlite_dapr(webhooks, Dapr::default()).await
+    }
+
+    /// nudge on a fresh SQLite file, delivering webhooks so, meeting Dapr so.
+    pub async fn sqlite_dapr(webhooks: DispatcherConfig, dapr: Dapr) -> Self {
         let db = TempSqlite::new().unwrap();
         let store = Arc::new(db.open().await.unwrap());
         let read_model = ReadModel::connect(&db.url()).await.unwrap();
-        Self::start(store, read_model, Box::new(db), webhooks).await
+        Self::start(store, read_model, Box::new(db), webhooks, dapr).await
     }
 
     /// nudge on a fresh PostgreSQL schema.
@@ -51,10 +56,15 @@ impl TestApp {
 
     /// nudge on a fresh PostgreSQL schema, delivering webhooks so.
     pub async fn postgres_with(webhooks: DispatcherConfig) -> Self {
+        Self::postgres_dapr(webhooks, Dapr::default()).await
+    }
+
+    /// nudge on a fresh PostgreSQL schema, delivering webhooks so, meeting Dapr so.
+    pub async fn postgres_dapr(webhooks: DispatcherConfig, dapr: Dapr) -> Self {
         let schema = PgSchema::new().await.unwrap();
         let store = Arc::new(schema.open().await.unwrap());
         let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
-        Self::start(store, read_model, Box::new(schema), webhooks).await
+        Self::start(store, read_model, Box::new(schema), webhooks, dapr).await
     }
 
     async fn start(
@@ -62,6 +72,7 @@ impl TestApp {
         read_model: ReadModel,
         db: Box<dyn std::any::Any + Send>,
         webhooks: DispatcherConfig,
+        dapr: Dapr,
     ) -> Self {
         let config = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
         let app = Application::build(
@@ -73,7 +84,8 @@ impl TestApp {
             webhooks,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .with_dapr(dapr);
         let address = format!("http://{}", app.local_addr().unwrap());
         let stop = CancellationToken::new();
         tokio::spawn(app.run_until(stop.clone().cancelled_owned()));

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod dapr;
 mod errors;
 mod features;
 mod helpers;
@@ -12,6 +13,7 @@ mod models;
 mod reads;
 mod receiver;
 mod recommendations;
+mod tracing;
 mod webhooks;
 mod webhooks_api;
 mod webhooks_kill;
