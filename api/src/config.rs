@@ -22,6 +22,10 @@ pub struct Cli {
     /// Log line format.
     #[arg(long, env = "NUDGE_LOG_FORMAT", value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
+    /// Export spans over OTLP/HTTP to this collector, e.g. `http://127.0.0.1:4318`
+    /// (`/v1/traces` is appended to a URL without a path). Off when not given.
+    #[arg(long, env = "NUDGE_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<reqwest::Url>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -1,11 +1,17 @@
 //! One W3C trace from ingest to the webhook: the `traceparent` of the request
 //! (or the event's own, which wins) is stored with the event, kept on the
-//! recommendation, and continued by the webhook request.
+//! recommendation, and continued by the webhook request; with OTLP export the
+//! request's span joins the caller's trace.
 
+use std::sync::{Arc, Mutex};
+
+use axum::{Router, body::Bytes, extract::State, routing::post};
 use serde_json::{Value, json};
+use store::testing::TempSqlite;
+use tokio::net::TcpListener;
 
 use crate::{
-    helpers::{BATCH, TestApp},
+    helpers::{BATCH, STRUCTURED, TestApp, bet, serve},
     receiver::{Arrival, Receiver},
     webhooks::{long_session, recommendations, subscribe},
 };
@@ -137,4 +143,51 @@ async fn an_invalid_traceparent_is_ignored_not_refused() {
     let events = stored["events"].as_array().unwrap();
     assert_eq!(events.len(), 4);
     assert!(events.iter().all(|e| e["event"].get("traceparent").is_none()), "{stored}");
+}
+
+/// An OTLP/HTTP collector on a loopback port: keeps every export request's body.
+async fn collector() -> (String, Arc<Mutex<Vec<Bytes>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let keep = |State(bodies): State<Arc<Mutex<Vec<Bytes>>>>, body: Bytes| async move {
+        bodies.lock().unwrap().push(body);
+    };
+    let app = Router::new().route("/v1/traces", post(keep)).with_state(Arc::clone(&bodies));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, bodies)
+}
+
+fn bytes_of(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_otlp_export_the_request_span_joins_the_callers_trace() {
+    let (collector, bodies) = collector().await;
+    let db = TempSqlite::new().unwrap();
+    let (_nudge, address) = serve(&db.url(), &["--otlp-endpoint", &collector]);
+    let response = reqwest::Client::new()
+        .post(format!("{address}/v1/events"))
+        .header("content-type", STRUCTURED)
+        .header("traceparent", HEADER)
+        .body(bet("o1", "otlp", 100).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    // The exported spans (protobuf) name the caller's trace and, as the parent, its span.
+    let (trace, parent) = (bytes_of(HEADER_TRACE), bytes_of(parts(HEADER).1));
+    let joined = |body: &Bytes| {
+        let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+        has(&trace) && has(&parent)
+    };
+    for _ in 0..600 {
+        if bodies.lock().unwrap().iter().any(joined) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no span of the caller's trace reached the collector within a minute");
 }
