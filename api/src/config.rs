@@ -9,7 +9,12 @@ use domain::{Cooldowns, InterventionKind, Policy};
 use projections::ProjectionConfig;
 use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule, Waits, parse_duration};
 
-use crate::{HttpConfig, Limits, keys::Scope, telemetry::LogFormat};
+use crate::{
+    HttpConfig, Limits,
+    dapr::{AppToken, Dapr, Topic},
+    keys::Scope,
+    telemetry::LogFormat,
+};
 
 /// nudge: player events in, timely interventions out.
 #[derive(Debug, Parser)]
@@ -18,6 +23,10 @@ pub struct Cli {
     /// Log line format.
     #[arg(long, env = "NUDGE_LOG_FORMAT", value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
+    /// Export spans over OTLP/HTTP to this collector, e.g. `http://127.0.0.1:4318`
+    /// (`/v1/traces` is appended to a URL without a path). Off when not given.
+    #[arg(long, env = "NUDGE_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<reqwest::Url>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -248,6 +257,9 @@ pub struct ServeArgs {
     /// Webhook delivery.
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    /// Dapr pub/sub.
+    #[command(flatten)]
+    pub dapr: DaprArgs,
 }
 
 impl ServeArgs {
@@ -263,6 +275,41 @@ pub fn read_models_beside(store: &str) -> String {
         Some("sqlite" | "postgres" | "postgresql") => store.to_owned(),
         _ => "sqlite://data/read-models.db".to_owned(),
     }
+}
+
+/// Dapr pub/sub settings.
+#[derive(Debug, Args, Clone)]
+pub struct DaprArgs {
+    /// The Dapr pub/sub component whose `--dapr-topic` nudge subscribes to (answered at `GET /dapr/subscribe`).
+    #[arg(long, env = "NUDGE_DAPR_PUBSUB", requires = "dapr_topic", value_parser = dapr_name)]
+    pub dapr_pubsub: Option<String>,
+    /// The topic of player events, delivered to `POST /v1/events`.
+    #[arg(long, env = "NUDGE_DAPR_TOPIC", requires = "dapr_pubsub", value_parser = dapr_name)]
+    pub dapr_topic: Option<String>,
+    /// Dapr's app API token (`APP_API_TOKEN`): a call bearing it in `dapr-api-token`
+    /// may ingest events and read the subscription, as a key of scope `events:write`.
+    #[arg(long, env = "NUDGE_DAPR_APP_TOKEN", hide_env_values = true, value_parser = dapr_token)]
+    pub dapr_app_token: Option<String>,
+}
+
+impl DaprArgs {
+    /// The Dapr settings.
+    pub fn dapr(&self) -> Dapr {
+        let subscription =
+            self.dapr_pubsub.clone().zip(self.dapr_topic.clone()).map(|(pubsub, topic)| Topic { pubsub, topic });
+        Dapr { subscription, app_token: self.dapr_app_token.as_deref().map(AppToken::new) }
+    }
+}
+
+/// A pub/sub component or topic name: not empty, no spaces or control characters.
+fn dapr_name(s: &str) -> Result<String, String> {
+    let fits = !s.is_empty() && s.len() <= 256 && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    if fits { Ok(s.to_owned()) } else { Err("1 to 256 characters, no spaces".to_owned()) }
+}
+
+/// An app API token long enough not to be guessed.
+fn dapr_token(s: &str) -> Result<String, String> {
+    if s.len() >= 16 { Ok(s.to_owned()) } else { Err("use a token of at least 16 characters".to_owned()) }
 }
 
 /// Projection tuning.

@@ -1,22 +1,38 @@
 //! Reading CloudEvents from an HTTP request in any of the three content modes:
-//! structured (`application/cloudevents+json`), batch
+//! structured (`application/cloudevents+json`, Dapr's envelope among them), batch
 //! (`application/cloudevents-batch+json`) and binary (`ce-*` headers, JSON body).
 
 use axum::http::{HeaderMap, header};
-use domain::{PlayerEvent, ValidationErrors};
+use domain::{PlayerEvent, TraceParent, ValidationErrors};
 use serde_json::{Map, Value};
 
-use crate::problem::{ApiError, FieldProblem};
+use crate::{
+    dapr,
+    problem::{ApiError, FieldProblem},
+};
 
 const STRUCTURED: &str = "application/cloudevents+json";
 const BATCH: &str = "application/cloudevents-batch+json";
 
-/// Parses and validates every event of a request; all or nothing.
-pub fn events(headers: &HeaderMap, body: &[u8], max_batch: usize) -> Result<Vec<PlayerEvent>, ApiError> {
+/// The CloudEvents a request holds, not yet validated.
+pub struct Received {
+    /// The events, in request order.
+    pub values: Vec<Value>,
+    /// Whether Dapr delivered them, and so expects Dapr's answer.
+    pub from_dapr: bool,
+}
+
+/// Reads the events of a request in whichever mode it was sent.
+pub fn read(headers: &HeaderMap, body: &[u8], max_batch: usize) -> Result<Received, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     let values = match media_type.as_str() {
-        STRUCTURED => vec![json(body)?],
+        STRUCTURED => match json(body)? {
+            value if dapr::is_envelope(&value) => {
+                return Ok(Received { values: vec![dapr::open(value)], from_dapr: true });
+            }
+            value => vec![value],
+        },
         BATCH => match json(body)? {
             Value::Array(values) if values.len() > max_batch => {
                 return Err(ApiError::BatchTooLarge { max: max_batch, len: values.len() });
@@ -35,15 +51,20 @@ pub fn events(headers: &HeaderMap, body: &[u8], max_batch: usize) -> Result<Vec<
             )));
         }
     };
-    validate(&values)
+    Ok(Received { values, from_dapr: false })
 }
 
-fn validate(values: &[Value]) -> Result<Vec<PlayerEvent>, ApiError> {
+/// Validates every event, all or nothing, and settles each one's trace context:
+/// its own `traceparent`, else `trace` (the request's).
+pub fn validate(values: &[Value], trace: Option<TraceParent>) -> Result<Vec<PlayerEvent>, ApiError> {
     let mut events = Vec::with_capacity(values.len());
     let mut problems = Vec::new();
     for (index, value) in values.iter().enumerate() {
         match PlayerEvent::from_json(value) {
-            Ok(event) => events.push(event),
+            Ok(mut event) => {
+                event.adopt_trace(trace);
+                events.push(event);
+            }
             Err(ValidationErrors(errors)) => {
                 problems.extend(errors.into_iter().map(|e| FieldProblem::event(index, e.pointer, e.message)))
             }

@@ -4,6 +4,7 @@
 pub mod backtest;
 pub mod bench;
 pub mod config;
+pub mod dapr;
 pub mod demo;
 pub mod erasure;
 mod ingest;
@@ -86,6 +87,8 @@ pub struct AppState {
     pub loopback_only: bool,
     /// Per-key request rates, when limited.
     pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// Dapr pub/sub: the subscription and the app API token.
+    pub dapr: dapr::Dapr,
 }
 
 /// Webhook subscriptions, their deliveries and the dispatcher delivering them.
@@ -177,8 +180,15 @@ impl Application {
             webhooks,
             keys,
             loopback_only,
+            dapr: dapr::Dapr::default(),
         };
         Ok(Self { listener, state, cors_origins: http.cors_origins, stop_projection: stop_projection.drop_guard() })
+    }
+
+    /// Subscribes to a Dapr topic and admits Dapr's app API token, as `dapr` says.
+    pub fn with_dapr(mut self, dapr: dapr::Dapr) -> Self {
+        self.state.dapr = dapr;
+        self
     }
 
     /// The address actually bound.

@@ -17,7 +17,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init_tracing(cli.log_format);
+    let _telemetry = telemetry::init_tracing(cli.log_format, cli.otlp_endpoint.as_ref())?;
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Bench(BenchCommand::Ingest(args)) => api::bench::ingest::run(args).await,
@@ -54,7 +54,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.webhooks.dispatcher(),
     )
     .await
-    .with_context(|| format!("cannot start on {}", args.listen))?;
+    .with_context(|| format!("cannot start on {}", args.listen))?
+    .with_dapr(args.dapr.dapr());
     tracing::info!(
         address = %app.local_addr()?,
         store = %redact(&args.store),

@@ -163,7 +163,8 @@ pub struct Problem {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    /// The HTTP status the error answers with.
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::InvalidEvents(_)
             | Self::MalformedBody(_)

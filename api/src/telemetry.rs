@@ -1,8 +1,18 @@
-//! Logs (tracing) and metrics (Prometheus) set-up.
+//! Logs (tracing), traces and metrics (Prometheus) set-up.
 
 use std::sync::OnceLock;
 
+use axum::{extract::Request, http::HeaderMap};
+use domain::{TRACEPARENT, TraceParent};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use opentelemetry::{
+    Context,
+    trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider},
+};
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
+use reqwest::Url;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Log line format.
@@ -14,14 +24,51 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global tracing subscriber; `RUST_LOG` overrides the default level.
-pub fn init_tracing(format: LogFormat) {
+/// Why tracing could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The OTLP exporter could not be built.
+    #[error("cannot export spans over OTLP: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+}
+
+/// The tracing set-up; dropping it sends the spans still buffered for export.
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(Err(error)) = self.provider.take().map(|provider| provider.shutdown()) {
+            tracing::warn!(%error, "spans may not all have been exported");
+        }
+    }
+}
+
+/// Installs the global tracing subscriber, `RUST_LOG` overriding the default
+/// level, and with `otlp` (an OTLP/HTTP collector) exports the spans there.
+pub fn init_tracing(format: LogFormat, otlp: Option<&Url>) -> Result<Telemetry, TelemetryError> {
+    let provider = otlp.map(exporter).transpose()?;
+    let spans = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("nudge")));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry().with(filter).with(spans);
     match format {
         LogFormat::Text => registry.with(fmt::layer()).init(),
         LogFormat::Json => registry.with(fmt::layer().json()).init(),
     }
+    Ok(Telemetry { provider })
+}
+
+/// Spans batched to the collector at `url` over OTLP/HTTP (protobuf): its base
+/// URL gets the traces path `/v1/traces`, a URL with a path is used as it is.
+fn exporter(url: &Url) -> Result<SdkTracerProvider, TelemetryError> {
+    let endpoint = match url.path() {
+        "" | "/" => format!("{}/v1/traces", url.as_str().trim_end_matches('/')),
+        _ => url.to_string(),
+    };
+    let exporter = SpanExporter::builder().with_http().with_endpoint(endpoint).build()?;
+    let resource = Resource::builder().with_service_name("nudge").build();
+    Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -37,4 +84,42 @@ pub fn metrics() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// The request's `traceparent` header, when there is exactly one and it is valid.
+pub fn traceparent(headers: &HeaderMap) -> Option<TraceParent> {
+    let mut values = headers.get_all(TRACEPARENT).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok().and_then(TraceParent::parse),
+        _ => None,
+    }
+}
+
+/// The span of one HTTP request, with its id and the trace its `traceparent` names.
+pub fn request_span(request: &Request) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        uri = %request.uri(),
+        request_id = id,
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(trace) = traceparent(request.headers()) {
+        span.record("trace_id", trace.trace_id_hex());
+        span.set_parent(remote(trace));
+    }
+    span
+}
+
+/// The caller's span, as the parent of nudge's (a no-op without OTLP export).
+fn remote(trace: TraceParent) -> Context {
+    let span = SpanContext::new(
+        TraceId::from_bytes(trace.trace_id()),
+        SpanId::from_bytes(trace.parent_id()),
+        TraceFlags::new(trace.flags()),
+        true,
+        TraceState::default(),
+    );
+    Context::new().with_remote_span_context(span)
 }

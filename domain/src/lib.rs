@@ -9,6 +9,7 @@ mod money;
 mod player;
 mod policy;
 mod recommendation;
+mod trace_context;
 mod validation;
 
 pub use cloudevent::{EVENT_TYPES, event_uuid};
@@ -20,4 +21,5 @@ pub use policy::{
     Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, Policy, Recent, Rule, Situation,
 };
 pub use recommendation::{Reason, Recommendation, Scores, Status, TriggeredBy, recommendation_id};
+pub use trace_context::{TRACEPARENT, TraceParent};
 pub use validation::{FieldError, ValidationErrors};

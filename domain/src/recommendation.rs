@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{InterventionKind, InterventionResponse, Rule};
+use crate::{InterventionKind, InterventionResponse, Rule, TraceParent};
 
 /// The namespace of recommendation ids.
 const RECOMMENDATION_NAMESPACE: Uuid = Uuid::from_u128(0x6e75_6467_652d_5265_636f_6d6d_656e_0001);
@@ -47,6 +47,10 @@ pub struct TriggeredBy {
     pub source: String,
     /// Its global position.
     pub position: u64,
+    /// Its trace context: the recommendation and its deliveries join that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")]
+    pub traceparent: Option<TraceParent>,
 }
 
 /// The model's risks.

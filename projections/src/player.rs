@@ -123,7 +123,12 @@ impl PlayerState {
             player_id: player_id.to_owned(),
             kind: decision.kind,
             created_at: event.time,
-            triggered_by: TriggeredBy { id: event.id.clone(), source: event.source.clone(), position },
+            triggered_by: TriggeredBy {
+                id: event.id.clone(),
+                source: event.source.clone(),
+                position,
+                traceparent: event.trace_parent(),
+            },
             scores: scoring.map(|s| Scores { harm: s.assessment.harm, churn: s.assessment.churn }),
             model_version,
             rule: decision.rule,

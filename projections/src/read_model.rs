@@ -274,6 +274,7 @@ macro_rules! shared_statements {
                     .bind(recommendation.kind.as_str())
                     .bind(recommendation.created_at)
                     .bind(body)
+                    .bind(recommendation.triggered_by.traceparent.map(|t| t.to_string()))
                     .execute(&mut **tx)
                     .await?;
                 if stored.rows_affected() == 1 {
@@ -359,7 +360,8 @@ mod sql {
 
     /// Stores a recommendation once (a replay of its batch finds it there).
     pub(super) const INSERT_RECOMMENDATION: &str = "INSERT INTO recommendations \
-         (position, id, player_id, kind, created_at, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+         (position, id, player_id, kind, created_at, body, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT DO NOTHING";
 
     /// Queues a new recommendation for the webhook subscriptions.
     pub(super) const INSERT_OUTBOX: &str = "INSERT INTO webhook_outbox (position) VALUES ($1)";

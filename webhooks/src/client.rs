@@ -9,6 +9,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
+use domain::TRACEPARENT;
 use reqwest::{
     StatusCode,
     dns::{Addrs, Name, Resolve, Resolving},
@@ -129,22 +130,28 @@ impl Sender {
             return Answer { status: None, error: Some(error), retry_after: None, latency: start.elapsed() };
         }
         let instance = &self.config.instance;
-        let (message_id, body, headers) = match (subscription.mode, events) {
+        // One event's request carries its trace; a batch's events may belong to
+        // several traces, so they carry theirs in their extensions only.
+        let (message_id, body, mut headers, trace) = match (subscription.mode, events) {
             (Mode::Structured, [event]) => (
                 event.id.clone(),
                 structured(event, instance),
                 vec![(CONTENT_TYPE.to_string(), STRUCTURED_CONTENT_TYPE.to_owned())],
+                event.traceparent,
             ),
             (Mode::Binary, [event]) => {
                 let Binary { headers, body } = binary(event, instance);
-                (event.id.clone(), body, headers)
+                (event.id.clone(), body, headers, event.traceparent)
             }
             _ => {
                 let ids = events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(",");
                 let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, ids.as_bytes()).to_string();
-                (id, batch(events, instance), vec![(CONTENT_TYPE.to_string(), BATCH_CONTENT_TYPE.to_owned())])
+                (id, batch(events, instance), vec![(CONTENT_TYPE.to_string(), BATCH_CONTENT_TYPE.to_owned())], None)
             }
         };
+        if let Some(trace) = trace {
+            headers.push((TRACEPARENT.to_owned(), trace.to_string()));
+        }
         let signed = sign(&subscription.secrets_at(now), &message_id, now.timestamp(), &body);
         let mut request = self
             .client

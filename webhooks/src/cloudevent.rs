@@ -2,7 +2,7 @@
 //! three HTTP modes: structured, binary and batch.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::Recommendation;
+use domain::{Recommendation, TRACEPARENT, TraceParent};
 use serde_json::{Value, json};
 
 /// The CloudEvent type of a recommendation.
@@ -29,6 +29,8 @@ pub struct Event {
     pub time: DateTime<Utc>,
     /// `data`, as JSON.
     pub data: Value,
+    /// The `traceparent` extension: the trace of the player event it follows.
+    pub traceparent: Option<TraceParent>,
 }
 
 impl Event {
@@ -40,19 +42,31 @@ impl Event {
             subject: recommendation.player_id.clone(),
             time: recommendation.created_at,
             data: serde_json::to_value(recommendation)?,
+            traceparent: recommendation.triggered_by.traceparent,
         })
     }
 
+    /// The event as an attempt sends it: its trace continued by the attempt's
+    /// span `span_id` (none when there is no trace or no span id).
+    pub fn sent_by(&self, span_id: Option<[u8; 8]>) -> Self {
+        let traceparent = self.traceparent.zip(span_id).and_then(|(trace, span)| trace.child(span));
+        Self { traceparent, ..self.clone() }
+    }
+
     /// The attributes, `data` aside.
-    fn attributes(&self, instance: &str) -> [(&'static str, String); 6] {
-        [
+    fn attributes(&self, instance: &str) -> Vec<(&'static str, String)> {
+        let mut attributes = vec![
             ("specversion", "1.0".to_owned()),
             ("id", self.id.clone()),
             ("source", format!("/nudge/{instance}")),
             ("type", self.event_type.clone()),
             ("subject", self.subject.clone()),
             ("time", self.time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-        ]
+        ];
+        if let Some(trace) = self.traceparent {
+            attributes.push((TRACEPARENT, trace.to_string()));
+        }
+        attributes
     }
 
     fn envelope(&self, instance: &str) -> Value {
@@ -106,7 +120,7 @@ mod tests {
             player_id: player.to_owned(),
             kind: InterventionKind::RealityCheck,
             created_at: Utc.with_ymd_and_hms(2026, 11, 24, 21, 0, 0).single().unwrap(),
-            triggered_by: TriggeredBy { id: "b9".into(), source: "/casino".into(), position },
+            triggered_by: TriggeredBy { id: "b9".into(), source: "/casino".into(), position, traceparent: None },
             scores: None,
             model_version: None,
             rule: Rule::LongSession,
@@ -143,5 +157,24 @@ mod tests {
         assert_eq!(both.as_array().map(Vec::len), Some(2));
         assert_eq!(both[0], event);
         assert_eq!(both[1]["subject"], "p2");
+    }
+
+    #[test]
+    fn an_attempt_continues_the_trace_as_a_span_of_its_own() {
+        let mut r = recommendation("p1", 7);
+        let trace = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        r.triggered_by.traceparent = trace;
+        let e = Event::recommendation(&r).unwrap();
+        assert_eq!(e.traceparent, trace);
+        let sent = e.sent_by(Some([1, 2, 3, 4, 5, 6, 7, 8]));
+        let expected = "00-4bf92f3577b34da6a3ce929d0e0e4736-0102030405060708-01";
+        assert_eq!(sent.traceparent.map(|t| t.to_string()).as_deref(), Some(expected));
+        let event: Value = serde_json::from_slice(&structured(&sent, "eu-1")).unwrap();
+        assert_eq!(event["traceparent"], expected);
+        assert!(binary(&sent, "eu-1").headers.contains(&("ce-traceparent".to_owned(), expected.to_owned())));
+        assert_eq!(e.sent_by(None).traceparent, None);
+        let untraced = Event::recommendation(&recommendation("p2", 9)).unwrap().sent_by(Some([1; 8]));
+        let event: Value = serde_json::from_slice(&structured(&untraced, "eu-1")).unwrap();
+        assert!(event.get("traceparent").is_none());
     }
 }

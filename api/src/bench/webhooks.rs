@@ -120,7 +120,12 @@ fn recommendation(position: u64, players: u64) -> Recommendation {
         player_id: player,
         kind: InterventionKind::RealityCheck,
         created_at: Utc::now(),
-        triggered_by: TriggeredBy { id: format!("e{position}"), source: "/bench".to_owned(), position },
+        triggered_by: TriggeredBy {
+            id: format!("e{position}"),
+            source: "/bench".to_owned(),
+            position,
+            traceparent: None,
+        },
         scores: None,
         model_version: None,
         rule: Rule::LongSession,

@@ -1,5 +1,5 @@
 //! Who may call what: the scope each route group needs, checked against the
-//! `Authorization: Bearer` key.
+//! `Authorization: Bearer` key, or Dapr's app API token on Dapr's routes.
 
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use axum::{
     response::Response,
 };
 
-use crate::{AppState, keys::Scope, openapi, problem::ApiError};
+use crate::{AppState, dapr, keys::Scope, openapi, problem::ApiError};
 
 /// The scope a route needs; `None` for the open ones.
 fn needed(method: &Method, route: &str) -> Option<Scope> {
@@ -19,13 +19,16 @@ fn needed(method: &Method, route: &str) -> Option<Scope> {
         _ if openapi::is_open(route) => None,
         "/v1/events" if method == Method::POST => Some(Scope::EventsWrite),
         "/v1/players/{player_id}" if method == Method::DELETE => Some(Scope::Admin),
+        "/dapr/subscribe" => Some(Scope::EventsWrite),
         _ if ADMIN.iter().any(|prefix| route.starts_with(prefix)) => Some(Scope::Admin),
         _ => Some(Scope::Read),
     }
 }
 
 /// Lets the request through, with its key as an extension, if the key has the
-/// route's scope, or if nudge is open: bound to loopback with no key in force.
+/// route's scope, if it is Dapr's with the app API token on a route that needs
+/// no more than `events:write`, or if nudge is open: bound to loopback with no
+/// key in force.
 pub(crate) async fn authorize(
     State(state): State<AppState>,
     mut request: Request,
@@ -39,10 +42,17 @@ pub(crate) async fn authorize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
+    let dapr_token = request.headers().get(dapr::TOKEN_HEADER).map(|v| v.as_bytes());
     let keys = &state.keys;
     let failed = |e: crate::keys::KeyError| ApiError::Unavailable(e.into());
     match bearer {
         None if state.loopback_only && !keys.any().await.map_err(failed)? => Ok(next.run(request).await),
+        None if scope == Scope::EventsWrite && dapr_token.is_some_and(|t| state.dapr.admits(t)) => {
+            Ok(next.run(request).await)
+        }
+        None if dapr_token.is_some() => {
+            Err(ApiError::Unauthorized("the dapr-api-token is not the one given with --dapr-app-token".to_owned()))
+        }
         None => Err(ApiError::Unauthorized("send an API key: Authorization: Bearer <key>".to_owned())),
         Some(secret) => match keys.authenticate(secret).await.map_err(failed)? {
             None => Err(ApiError::Unauthorized("the API key is unknown or revoked".to_owned())),

@@ -1,16 +1,18 @@
-//! Ingest (`POST /v1/events`) and stream reads (`GET /v1/players/{id}/events`).
+//! Ingest (`POST /v1/events`, Dapr's deliveries too) and stream reads (`GET /v1/players/{id}/events`).
 
 use axum::{
     Json,
     extract::{Path, Query, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
 };
 use bytes::Bytes;
+use domain::PlayerEvent;
 use serde::{Deserialize, Serialize};
 use store::StreamAppend;
 
 use super::params;
-use crate::{AppState, ingest, openapi::CloudEvent, problem::ApiError};
+use crate::{AppState, dapr, ingest, openapi::CloudEvent, problem::ApiError, telemetry};
 
 /// Where one ingested event is stored.
 #[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -36,7 +38,8 @@ pub struct IngestResponse {
     pub results: Vec<IngestResult>,
 }
 
-/// Appends the events of a structured, batch or binary-mode request, all or nothing.
+/// Appends the events of a structured, batch or binary-mode request, all or
+/// nothing; an event Dapr delivered gets Dapr's answer.
 #[utoipa::path(
     post,
     path = "/v1/events",
@@ -44,13 +47,17 @@ pub struct IngestResponse {
     description = "Appends one event (structured mode, `application/cloudevents+json`), a batch \
                    (`application/cloudevents-batch+json`), or a binary-mode event (its attributes in `ce-*` \
                    headers, `data` as the JSON body), all or nothing. A resent event (same `source` and `id`) \
-                   is stored once and answered as a duplicate.",
+                   is stored once and answered as a duplicate. A structured event with Dapr's `pubsubname` \
+                   and `topic` attributes is a Dapr delivery: it is answered `200` with Dapr's status \
+                   (`SUCCESS`; `DROP` for an event that can never be taken; `RETRY` when the store is \
+                   unavailable), never with an error.",
     request_body(content(
         (CloudEvent = "application/cloudevents+json"),
         (Vec<CloudEvent> = "application/cloudevents-batch+json"),
     )),
     responses(
         (status = 202, description = "Stored: where each event is, in request order", body = IngestResponse),
+        (status = 200, description = "A Dapr delivery, answered as Dapr expects", body = dapr::DaprAnswer),
         (status = 400, description = "Invalid events: `errors` names each field (`index`, `pointer`); nothing was stored"),
         (status = 413, description = "The body or the batch is larger than allowed"),
         (status = 415, description = "Neither a CloudEvent content type nor a binary-mode event"),
@@ -61,14 +68,27 @@ pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
+) -> Result<Response, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(state.limits.body_bytes),
         _ => ApiError::MalformedBody(rejection.body_text()),
     })?;
-    let events = ingest::events(&headers, &body, state.limits.max_batch)?;
+    let received = ingest::read(&headers, &body, state.limits.max_batch)?;
+    let trace = telemetry::traceparent(&headers);
+    let appended = match ingest::validate(&received.values, trace) {
+        Ok(events) => append(&state, &events).await,
+        Err(error) => Err(error),
+    };
+    if received.from_dapr {
+        return Ok(dapr::answer(appended));
+    }
+    Ok((StatusCode::ACCEPTED, Json(appended?)).into_response())
+}
+
+/// Appends validated events; answers where each one is.
+async fn append(state: &AppState, events: &[PlayerEvent]) -> Result<IngestResponse, ApiError> {
     tracing::Span::current().record("events", events.len());
-    let (appends, slots) = StreamAppend::per_stream(&events);
+    let (appends, slots) = StreamAppend::per_stream(events);
     let answers = state.store.append(appends).await?;
     let results = events
         .iter()
@@ -89,7 +109,7 @@ pub async fn ingest(
     metrics::counter!("nudge_ingested_events_total", "outcome" => "appended")
         .increment(results.len() as u64 - duplicates);
     metrics::counter!("nudge_ingested_events_total", "outcome" => "duplicate").increment(duplicates);
-    Ok((StatusCode::ACCEPTED, Json(IngestResponse { results })))
+    Ok(IngestResponse { results })
 }
 
 /// Query of a stream read.

@@ -1,6 +1,7 @@
 //! The HTTP routes and the middleware around them.
 
 mod auth;
+mod dapr;
 mod events;
 mod features;
 mod health;
@@ -46,6 +47,7 @@ pub use self::{
 use crate::{
     AppState, openapi,
     problem::{ApiError, PROBLEM_JSON},
+    telemetry,
 };
 
 /// Every route, each with its part of the OpenAPI document.
@@ -77,6 +79,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
         .routes(routes!(openapi::document))
+        .routes(routes!(dapr::subscribe))
 }
 
 /// The OpenAPI document of every route.
@@ -104,10 +107,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = id)
-                }))
+                .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(HandleErrorLayer::new(move |error: BoxError| async move { timed_out(error, timeout) }))
                 .timeout(timeout),

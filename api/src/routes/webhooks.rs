@@ -4,7 +4,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, Query, State, rejection::QueryRejection},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::IntoResponse,
 };
 use chrono::{DateTime, Utc};
@@ -19,7 +19,7 @@ use webhooks::{
 };
 
 use super::params;
-use crate::{AppState, problem::ApiError};
+use crate::{AppState, problem::ApiError, telemetry};
 
 /// A subscription, with its secret: only when created and on rotation.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -481,7 +481,7 @@ pub async fn replay(
     Ok((StatusCode::ACCEPTED, Json(Replayed { queued })))
 }
 
-/// Sends the subscription a `nudge.webhook.test` event.
+/// Sends the subscription a `nudge.webhook.test` event, in the request's trace.
 #[utoipa::path(
     post,
     path = "/v1/webhooks/{webhook_id}/test",
@@ -492,10 +492,11 @@ pub async fn replay(
         (status = 404, description = "No such subscription"),
     ),
 )]
-#[tracing::instrument(name = "test_webhook", skip(state))]
+#[tracing::instrument(name = "test_webhook", skip(state, headers))]
 pub async fn test(
     State(state): State<AppState>,
     Path(webhook_id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let subscription = subscription(&state, &webhook_id).await?;
     let now = Utc::now();
@@ -505,6 +506,7 @@ pub async fn test(
         subject: subscription.id.to_string(),
         time: now,
         data: json!({ "webhook_id": subscription.id, "message": "a test event from nudge" }),
+        traceparent: telemetry::traceparent(&headers),
     };
     let delivery = state.webhooks.database.enqueue(subscription.id, &event, now).await?;
     state.webhooks.dispatcher.wake();

@@ -9,8 +9,9 @@ use store::testing::TempSqlite;
 use crate::helpers::{STRUCTURED, TestApp, bet, nudge, problem, serve_on};
 
 /// Every route group: (method, path, scope it needs).
-const GROUPS: [(Method, &str, &str); 10] = [
+const GROUPS: [(Method, &str, &str); 11] = [
     (Method::POST, "/v1/events", "events:write"),
+    (Method::GET, "/dapr/subscribe", "events:write"),
     (Method::GET, "/v1/players/p1/events", "read"),
     (Method::GET, "/v1/players/p1/features", "read"),
     (Method::GET, "/v1/players/p1/recommendations", "read"),

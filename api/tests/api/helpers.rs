@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use api::{Application, HttpConfig};
+use api::{Application, HttpConfig, dapr::Dapr};
 use projections::{ProjectionConfig, ReadModel, read_model::PostgresReadModel};
 use reqwest::{Response, header::CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -38,19 +38,24 @@ impl TestApp {
 
     /// nudge on a fresh SQLite file, delivering webhooks so.
     pub async fn sqlite_with(webhooks: DispatcherConfig) -> Self {
-        Self::sqlite_configured(webhooks, HttpConfig::default()).await
+        Self::sqlite_configured(webhooks, HttpConfig::default(), Dapr::default()).await
     }
 
     /// nudge on a fresh SQLite file, serving HTTP so.
     pub async fn sqlite_http(http: HttpConfig) -> Self {
-        Self::sqlite_configured(quick_webhooks(), http).await
+        Self::sqlite_configured(quick_webhooks(), http, Dapr::default()).await
     }
 
-    async fn sqlite_configured(webhooks: DispatcherConfig, http: HttpConfig) -> Self {
+    /// nudge on a fresh SQLite file, delivering webhooks so, meeting Dapr so.
+    pub async fn sqlite_dapr(webhooks: DispatcherConfig, dapr: Dapr) -> Self {
+        Self::sqlite_configured(webhooks, HttpConfig::default(), dapr).await
+    }
+
+    async fn sqlite_configured(webhooks: DispatcherConfig, http: HttpConfig, dapr: Dapr) -> Self {
         let db = TempSqlite::new().unwrap();
         let store = Arc::new(db.open().await.unwrap());
         let read_model = ReadModel::connect(&db.url()).await.unwrap();
-        Self::start(store, read_model, Box::new(db), webhooks, http).await
+        Self::start(store, read_model, Box::new(db), webhooks, http, dapr).await
     }
 
     /// nudge on a fresh PostgreSQL schema.
@@ -60,10 +65,15 @@ impl TestApp {
 
     /// nudge on a fresh PostgreSQL schema, delivering webhooks so.
     pub async fn postgres_with(webhooks: DispatcherConfig) -> Self {
+        Self::postgres_dapr(webhooks, Dapr::default()).await
+    }
+
+    /// nudge on a fresh PostgreSQL schema, delivering webhooks so, meeting Dapr so.
+    pub async fn postgres_dapr(webhooks: DispatcherConfig, dapr: Dapr) -> Self {
         let schema = PgSchema::new().await.unwrap();
         let store = Arc::new(schema.open().await.unwrap());
         let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
-        Self::start(store, read_model, Box::new(schema), webhooks, HttpConfig::default()).await
+        Self::start(store, read_model, Box::new(schema), webhooks, HttpConfig::default(), dapr).await
     }
 
     async fn start(
@@ -72,12 +82,14 @@ impl TestApp {
         db: Box<dyn std::any::Any + Send>,
         webhooks: DispatcherConfig,
         http: HttpConfig,
+        dapr: Dapr,
     ) -> Self {
         let config = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
         let app =
             Application::build(([127, 0, 0, 1], 0).into(), store.clone(), read_model.clone(), config, http, webhooks)
                 .await
-                .unwrap();
+                .unwrap()
+                .with_dapr(dapr);
         let address = format!("http://{}", app.local_addr().unwrap());
         let stop = CancellationToken::new();
         tokio::spawn(app.run_until(stop.clone().cancelled_owned()));

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod dapr;
 mod erasure;
 mod errors;
 mod features;
@@ -15,6 +16,7 @@ mod openapi;
 mod reads;
 mod receiver;
 mod recommendations;
+mod tracing;
 mod webhooks;
 mod webhooks_api;
 mod webhooks_kill;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use domain::InterventionKind;
+use domain::{InterventionKind, TraceParent};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ use store::Pools;
 use super::{Database, millis, time, with_pools};
 use crate::{EVENT_TYPE, Event, Subscription, WebhookError};
 
-/// Rows per multi-row insert: 12 parameters each, under both databases' limits.
+/// Rows per multi-row insert: 13 parameters each, under both databases' limits.
 const INSERT_CHUNK: usize = 400;
 
 /// The `next_attempt_at` of a delivery waiting behind an earlier pending one of
@@ -60,10 +60,11 @@ macro_rules! insert_deliveries {
 }
 
 const INSERT_COLUMNS: &str = "id, subscription_id, player_id, event_type, event_id, event_time, data, created_at, \
-     status, attempts, retry_from, next_attempt_at";
+     status, attempts, retry_from, next_attempt_at, traceparent";
 
 const COLUMNS: &str = "seq, id, subscription_id, player_id, event_type, event_id, event_time, data, created_at, \
-     status, attempts, retry_from, next_attempt_at, last_attempt_at, last_status, last_error, last_latency_ms, delivered_at";
+     status, attempts, retry_from, next_attempt_at, last_attempt_at, last_status, last_error, last_latency_ms, delivered_at, \
+     traceparent";
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -150,6 +151,7 @@ struct Row {
     last_error: Option<String>,
     last_latency_ms: Option<i64>,
     delivered_at: Option<i64>,
+    traceparent: Option<String>,
 }
 
 impl TryFrom<Row> for Delivery {
@@ -213,6 +215,7 @@ impl TryFrom<Row> for Claimed {
                 subject: row.player_id,
                 time: time(row.event_time),
                 data: serde_json::from_str(&row.data).map_err(|e| bad(e.to_string()))?,
+                traceparent: row.traceparent.as_deref().and_then(TraceParent::parse),
             },
         })
     }
@@ -308,13 +311,14 @@ struct NewDelivery<'a> {
     event_type: &'a str,
     time: DateTime<Utc>,
     data: &'a str,
+    traceparent: Option<&'a str>,
 }
 
 /// A stored recommendation as the outbox and a replay read it: (position, id,
-/// player, kind, created_at, body). The body is the event's data as it is.
-type StoredRecommendation = (i64, String, String, String, DateTime<Utc>, String);
+/// player, kind, created_at, body, traceparent). The body is the event's data as it is.
+type StoredRecommendation = (i64, String, String, String, DateTime<Utc>, String, Option<String>);
 
-const RECOMMENDATION_COLUMNS: &str = "r.position, r.id, r.player_id, r.kind, r.created_at, r.body";
+const RECOMMENDATION_COLUMNS: &str = "r.position, r.id, r.player_id, r.kind, r.created_at, r.body, r.traceparent";
 
 /// One delivery of each recommendation to each subscription that wants it.
 fn deliveries_of<'a>(
@@ -322,7 +326,7 @@ fn deliveries_of<'a>(
     subscriptions: &'a [&'a Subscription],
 ) -> Result<Vec<NewDelivery<'a>>, WebhookError> {
     let mut deliveries = Vec::with_capacity(rows.len() * subscriptions.len());
-    for (position, id, player, kind, created_at, body) in rows {
+    for (position, id, player, kind, created_at, body, traceparent) in rows {
         let kind = InterventionKind::parse(kind)
             .ok_or_else(|| WebhookError::stored("recommendation", format!("at {position}: kind {kind}")))?;
         for subscription in subscriptions.iter().filter(|s| s.wants(EVENT_TYPE, Some(kind))) {
@@ -333,6 +337,7 @@ fn deliveries_of<'a>(
                 event_type: EVENT_TYPE,
                 time: *created_at,
                 data: body,
+                traceparent: traceparent.as_deref(),
             });
         }
     }
@@ -375,6 +380,7 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<Delivery, WebhookError> {
         let data = event.data.to_string();
+        let traceparent = event.traceparent.map(|t| t.to_string());
         let delivery = [NewDelivery {
             subscription,
             event_id: &event.id,
@@ -382,6 +388,7 @@ impl Database {
             event_type: &event.event_type,
             time: event.time,
             data: &data,
+            traceparent: traceparent.as_deref(),
         }];
         with_pools!(self, writer, _reader => {
             let mut tx = writer.begin().await?;
@@ -604,7 +611,7 @@ impl Database {
 fn insert_sql(database: &Database, rows: usize) -> String {
     let mark = |n: usize| if database.is_postgres() { format!("${n}") } else { "?".to_owned() };
     let rows: Vec<String> =
-        (0..rows).map(|r| format!("({})", (1..=12).map(|c| mark(r * 12 + c)).collect::<Vec<_>>().join(", "))).collect();
+        (0..rows).map(|r| format!("({})", (1..=13).map(|c| mark(r * 13 + c)).collect::<Vec<_>>().join(", "))).collect();
     format!("INSERT INTO webhook_deliveries ({INSERT_COLUMNS}) VALUES {}", rows.join(", "))
 }
 
@@ -619,6 +626,7 @@ where
     &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let mut query = sqlx::query(sql);
     let now = millis(now);
@@ -635,7 +643,8 @@ where
             .bind("pending")
             .bind(0i32)
             .bind(now)
-            .bind(WAITING);
+            .bind(WAITING)
+            .bind(delivery.traceparent);
     }
     query
 }

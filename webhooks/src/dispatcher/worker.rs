@@ -83,7 +83,8 @@ pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscrip
 
 /// Sends one request and hands its outcome to the recorder.
 async fn attempt(context: &Context, subscription: &Subscription, claimed: Vec<Claimed>) {
-    let events: Vec<_> = claimed.iter().map(|c| c.event.clone()).collect();
+    let span_id = span_id();
+    let events: Vec<_> = claimed.iter().map(|c| c.event.sent_by(span_id)).collect();
     let answer = context.sender.deliver(subscription, &events, Utc::now()).await;
     let label = subscription.id.to_string();
     metrics::histogram!("nudge_webhook_delivery_duration_seconds", "subscription" => label.clone())
@@ -132,6 +133,12 @@ fn outcome(schedule: &RetrySchedule, claimed: &Claimed, answer: &Answer, at: Dat
         latency_ms: answer.latency.as_millis() as u64,
         at,
     }
+}
+
+/// A new span id for an attempt, the parent its requests name in their trace.
+fn span_id() -> Option<[u8; 8]> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).ok().map(|()| bytes)
 }
 
 /// A number in [0, 1) for the jitter.
