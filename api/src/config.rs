@@ -625,6 +625,9 @@ pub struct BenchIngestArgs {
     /// Base URL of a running nudge to measure instead (loopback only).
     #[arg(long, env = "NUDGE_BENCH_TARGET")]
     pub target: Option<reqwest::Url>,
+    /// API key (scope `events:write`) for `--target`; mind its rate limit (`--rate-limit`).
+    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true, requires = "target")]
+    pub api_key: Option<String>,
     /// Concurrent HTTP clients.
     #[arg(long, env = "NUDGE_BENCH_CLIENTS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub clients: u16,

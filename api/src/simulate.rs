@@ -107,19 +107,25 @@ pub struct Poster {
     batch: usize,
 }
 
+/// The `Authorization: Bearer` header of `api_key`, when there is one.
+pub fn bearer(api_key: Option<&str>) -> anyhow::Result<reqwest::header::HeaderMap> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = api_key {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+            .context("the API key is not a valid header value")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
 impl Poster {
     /// Lanes posting to `target`'s `/v1/events`, `batch` events a request,
     /// with `api_key` as the bearer when given.
     pub fn new(target: &Url, batch: usize, lanes: usize, api_key: Option<&str>) -> anyhow::Result<Self> {
         let url = target.join("v1/events").with_context(|| format!("{target} cannot take a path"))?;
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(key) = api_key {
-            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
-                .context("the API key is not a valid header value")?;
-            value.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, value);
-        }
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(headers).build()?;
+        let client =
+            reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(bearer(api_key)?).build()?;
         let (lanes, tasks) = (0..lanes.max(1))
             .map(|_| {
                 let (sender, receiver) = mpsc::channel(2);

@@ -149,7 +149,7 @@ pub struct StreamPage {
     get,
     path = "/v1/players/{player_id}/events",
     tag = "events",
-    params(("player_id" = String, Path, description = "The player (the events' `subject`)"), StreamQuery),
+    params(params::PlayerPath, StreamQuery),
     responses(
         (status = 200, description = "A page of the stream", body = StreamPage),
         (status = 404, description = "The player has no stream"),
@@ -158,7 +158,7 @@ pub struct StreamPage {
 #[tracing::instrument(name = "read_stream", skip(state, query))]
 pub async fn read_stream(
     State(state): State<AppState>,
-    Path(player_id): Path<String>,
+    Path(params::PlayerPath { player_id }): Path<params::PlayerPath>,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<StreamPage>, ApiError> {
     let player = params::player_id(&player_id)?;

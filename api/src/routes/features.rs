@@ -48,7 +48,7 @@ pub struct PlayerFeaturesView {
     get,
     path = "/v1/players/{player_id}/features",
     tag = "players",
-    params(("player_id" = String, Path, description = "The player (the events' `subject`)"), FeaturesQuery),
+    params(params::PlayerPath, FeaturesQuery),
     responses(
         (status = 200, description = "The player's features", body = PlayerFeaturesView),
         (status = 404, description = "No event of the player's is projected (or none before `at`)"),
@@ -58,7 +58,7 @@ pub struct PlayerFeaturesView {
 #[tracing::instrument(name = "read_features", skip(state, query))]
 pub async fn read(
     State(state): State<AppState>,
-    Path(player_id): Path<String>,
+    Path(params::PlayerPath { player_id }): Path<params::PlayerPath>,
     query: Result<Query<FeaturesQuery>, QueryRejection>,
 ) -> Result<Json<PlayerFeaturesView>, ApiError> {
     let player = params::player_id(&player_id)?;

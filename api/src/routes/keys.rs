@@ -31,6 +31,7 @@ pub struct CreatedKey {
 
 /// The body of `POST /v1/keys`.
 #[derive(Debug, utoipa::ToSchema)]
+#[schema(example = json!({"name": "crm", "scopes": ["read"]}))]
 pub struct NewKey {
     /// What it is for, 1 to 100 characters.
     #[schema(min_length = 1, max_length = 100)]

@@ -104,6 +104,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
         .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(record_metrics))
+        .layer(tower::util::option_layer(cors(cors_origins)))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -112,7 +113,6 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
                 .layer(HandleErrorLayer::new(move |error: BoxError| async move { timed_out(error, timeout) }))
                 .timeout(timeout),
         )
-        .layer(tower::util::option_layer(cors(cors_origins)))
         .with_state(state)
 }
 

@@ -3,7 +3,7 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, State},
+    extract::{Path, Query, State, rejection::QueryRejection},
     http::{StatusCode, header},
     response::IntoResponse,
 };
@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use ml::{MlError, ModelArtifact, ModelEntry, TargetModel, TrainConfig, TrainingSummary};
 use serde::{Deserialize, Serialize};
 
+use super::params;
 use crate::{AppState, models::Job, problem::ApiError};
 
 /// Every version, and what decides now.
@@ -20,8 +21,22 @@ pub struct ModelList {
     pub active: Option<String>,
     /// `model_and_hard_rules`, or `hard_rules_only` when no model is active.
     pub decisions: &'static str,
-    /// Every version, the latest trained first.
+    /// A page of versions, the latest trained first.
     pub models: Vec<ModelSummary>,
+    /// The `after` of the next page; `null` when this one is the last.
+    pub next: Option<String>,
+}
+
+/// Query of the model list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ModelPage {
+    /// Only versions listed after this one (the `next` of the page before).
+    after: Option<String>,
+    /// At most this many (default 100).
+    #[param(minimum = 1)]
+    limit: Option<usize>,
 }
 
 /// A version at a glance.
@@ -74,6 +89,7 @@ pub struct ModelDetail {
 /// Options of a training job; all optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"harm_precision": 0.5, "churn_precision": 0.6, "activate": true}))]
 pub struct TrainRequest {
     /// Precision the harm threshold is chosen for (default 0.5).
     pub harm_precision: Option<f64>,
@@ -124,16 +140,31 @@ impl From<MlError> for ApiError {
     get,
     path = "/v1/models",
     tag = "models",
-    responses((status = 200, description = "Every version", body = ModelList)),
+    params(ModelPage),
+    responses((status = 200, description = "A page of versions, and what decides now", body = ModelList)),
 )]
 #[tracing::instrument(name = "list_models", skip_all)]
-pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ModelPage>, QueryRejection>,
+) -> Result<Json<ModelList>, ApiError> {
+    let query = params::query(query)?;
+    let limit = params::limit(query.limit, state.limits.max_page)?;
     let entries = state.models.registry().list().await?;
+    let start = match &query.after {
+        None => 0,
+        Some(after) => entries.iter().position(|e| e.artifact.version == *after).map(|i| i + 1).ok_or_else(|| {
+            ApiError::InvalidParameter { name: "after", detail: format!("after: no model version {after}") }
+        })?,
+    };
+    let page = &entries[start..entries.len().min(start + limit)];
+    let next = page.last().filter(|_| start + page.len() < entries.len()).map(|e| e.artifact.version.clone());
     let active = state.models.active().get().map(|scorer| scorer.version().to_owned());
     Ok(Json(ModelList {
         decisions: if active.is_some() { "model_and_hard_rules" } else { "hard_rules_only" },
         active,
-        models: entries.iter().map(summary).collect(),
+        models: page.iter().map(summary).collect(),
+        next,
     }))
 }
 
@@ -221,7 +252,7 @@ pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl In
 )]
 #[tracing::instrument(name = "training_job", skip(state))]
 pub async fn job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>, ApiError> {
-    let id = super::params::id(&id, "job_id")?;
+    let id = params::id(&id, "job_id")?;
     state
         .models
         .job(id)

@@ -8,6 +8,23 @@ use crate::problem::ApiError;
 /// Page size when a list request names none.
 const DEFAULT_LIMIT: usize = 100;
 
+/// A path naming a player.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct PlayerPath {
+    /// The player (the events' `subject`).
+    pub(crate) player_id: String,
+}
+
+/// A path naming a webhook subscription.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct WebhookPath {
+    /// The subscription.
+    #[param(value_type = uuid::Uuid)]
+    pub(crate) webhook_id: String,
+}
+
 /// The `player_id` path segment, checked.
 pub(crate) fn player_id(raw: &str) -> Result<PlayerId, ApiError> {
     PlayerId::parse(raw).map_err(|e| ApiError::InvalidParameter { name: "player_id", detail: format!("player_id {e}") })

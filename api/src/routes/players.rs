@@ -31,13 +31,13 @@ impl From<ErasureError> for ApiError {
     delete,
     path = "/v1/players/{player_id}",
     tag = "players",
-    params(("player_id" = String, Path, description = "The player (the events' `subject`)")),
+    params(params::PlayerPath),
     responses((status = 200, description = "Erased: the record of it (no personal data)", body = Erasure)),
 )]
 #[tracing::instrument(name = "erase_player", skip_all, fields(erasure_id = tracing::field::Empty, events_deleted = tracing::field::Empty))]
 pub async fn erase(
     State(state): State<AppState>,
-    Path(player_id): Path<String>,
+    Path(params::PlayerPath { player_id }): Path<params::PlayerPath>,
     key: Option<Extension<ApiKey>>,
 ) -> Result<Json<Erasure>, ApiError> {
     let player = params::player_id(&player_id)?;

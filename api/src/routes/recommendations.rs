@@ -40,13 +40,13 @@ pub struct RecommendationPage {
     get,
     path = "/v1/players/{player_id}/recommendations",
     tag = "recommendations",
-    params(("player_id" = String, Path, description = "The player (the events' `subject`)"), ListQuery),
+    params(params::PlayerPath, ListQuery),
     responses((status = 200, description = "A page of the player's recommendations", body = RecommendationPage)),
 )]
 #[tracing::instrument(name = "player_recommendations", skip(state, query))]
 pub async fn for_player(
     State(state): State<AppState>,
-    Path(player_id): Path<String>,
+    Path(params::PlayerPath { player_id }): Path<params::PlayerPath>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<RecommendationPage>, ApiError> {
     let player = params::player_id(&player_id)?;

@@ -66,6 +66,13 @@ pub struct DeliveriesParams {
 
 /// The body of `POST /v1/webhooks`.
 #[derive(Debug, utoipa::ToSchema)]
+#[schema(example = json!({
+    "url": "https://crm.example.com/hooks/nudge",
+    "types": ["nudge.intervention.recommended"],
+    "kinds": ["reality_check", "deposit_limit_suggestion"],
+    "mode": "structured",
+    "description": "safer-gambling prompts to the CRM"
+}))]
 pub struct NewWebhook {
     /// Where deliveries are POSTed: `https`, or `http`; a public address unless nudge allows private ones.
     #[schema(format = "uri")]
@@ -87,6 +94,7 @@ pub struct NewWebhook {
 
 /// The body of `PATCH /v1/webhooks/{webhook_id}`: the fields to change.
 #[derive(Debug, utoipa::ToSchema)]
+#[schema(example = json!({"enabled": false}))]
 pub struct WebhookPatch {
     /// Where deliveries are POSTed.
     #[schema(format = "uri")]
@@ -121,6 +129,7 @@ impl utoipa::ToSchema for WebhookEventType {}
 
 /// The body of `POST /v1/webhooks/{webhook_id}/replay`.
 #[derive(Debug, utoipa::ToSchema)]
+#[schema(example = json!({"since": "2026-11-24T00:00:00Z"}))]
 pub struct Replay {
     /// Queue again every recommendation made since this time (RFC 3339).
     pub since: DateTime<Utc>,
@@ -285,7 +294,7 @@ pub async fn list(
     get,
     path = "/v1/webhooks/{webhook_id}",
     tag = "webhooks",
-    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    params(params::WebhookPath),
     responses(
         (status = 200, description = "The subscription", body = Subscription),
         (status = 404, description = "No such subscription"),
@@ -294,7 +303,7 @@ pub async fn list(
 #[tracing::instrument(name = "get_webhook", skip(state))]
 pub async fn get(
     State(state): State<AppState>,
-    Path(webhook_id): Path<String>,
+    Path(params::WebhookPath { webhook_id }): Path<params::WebhookPath>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(subscription(&state, &webhook_id).await?))
 }
@@ -304,7 +313,7 @@ pub async fn get(
     patch,
     path = "/v1/webhooks/{webhook_id}",
     tag = "webhooks",
-    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    params(params::WebhookPath),
     request_body = WebhookPatch,
     responses(
         (status = 200, description = "The subscription as changed", body = Subscription),
@@ -314,7 +323,7 @@ pub async fn get(
 #[tracing::instrument(name = "update_webhook", skip(state, body))]
 pub async fn update(
     State(state): State<AppState>,
-    Path(webhook_id): Path<String>,
+    Path(params::WebhookPath { webhook_id }): Path<params::WebhookPath>,
     body: Bytes,
 ) -> Result<Json<Subscription>, ApiError> {
     let mut current = subscription(&state, &webhook_id).await?;
@@ -344,14 +353,17 @@ pub async fn update(
     delete,
     path = "/v1/webhooks/{webhook_id}",
     tag = "webhooks",
-    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    params(params::WebhookPath),
     responses(
         (status = 204, description = "Deleted, with its deliveries"),
         (status = 404, description = "No such subscription"),
     ),
 )]
 #[tracing::instrument(name = "delete_webhook", skip(state))]
-pub async fn delete(State(state): State<AppState>, Path(webhook_id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(params::WebhookPath { webhook_id }): Path<params::WebhookPath>,
+) -> Result<StatusCode, ApiError> {
     let id = params::id(&webhook_id, "webhook_id")?;
     if !state.webhooks.database.delete_subscription(id).await? {
         return Err(ApiError::NotFound(format!("no webhook {id}")));
@@ -365,7 +377,7 @@ pub async fn delete(State(state): State<AppState>, Path(webhook_id): Path<String
     post,
     path = "/v1/webhooks/{webhook_id}/rotate-secret",
     tag = "webhooks",
-    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    params(params::WebhookPath),
     responses(
         (status = 200, description = "The subscription with its new secret (shown this once)", body = WithSecret),
         (status = 404, description = "No such subscription"),
@@ -374,7 +386,7 @@ pub async fn delete(State(state): State<AppState>, Path(webhook_id): Path<String
 #[tracing::instrument(name = "rotate_webhook_secret", skip(state))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
-    Path(webhook_id): Path<String>,
+    Path(params::WebhookPath { webhook_id }): Path<params::WebhookPath>,
 ) -> Result<Json<WithSecret>, ApiError> {
     let mut subscription = subscription(&state, &webhook_id).await?;
     let secret = SigningSecret::generate().map_err(|e| ApiError::Internal(e.into()))?;
@@ -389,7 +401,7 @@ pub async fn rotate_secret(
     get,
     path = "/v1/webhooks/{webhook_id}/deliveries",
     tag = "webhooks",
-    params(("webhook_id" = Uuid, Path, description = "The subscription"), DeliveriesParams),
+    params(params::WebhookPath, DeliveriesParams),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
         (status = 404, description = "No such subscription"),
@@ -398,7 +410,7 @@ pub async fn rotate_secret(
 #[tracing::instrument(name = "list_deliveries", skip(state, query))]
 pub async fn deliveries(
     State(state): State<AppState>,
-    Path(webhook_id): Path<String>,
+    Path(params::WebhookPath { webhook_id }): Path<params::WebhookPath>,
     query: Result<Query<DeliveriesParams>, QueryRejection>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     let query = params::query(query)?;
@@ -422,7 +434,7 @@ pub async fn deliveries(
     post,
     path = "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
     tag = "webhooks",
-    params(("webhook_id" = Uuid, Path, description = "The subscription"), ("delivery_id" = Uuid, Path, description = "The delivery")),
+    params(params::WebhookPath, ("delivery_id" = Uuid, Path, description = "The delivery")),
     responses(
         (status = 202, description = "Due again now", body = Delivery),
         (status = 404, description = "No such subscription or delivery"),
@@ -454,7 +466,7 @@ pub async fn retry(
     post,
     path = "/v1/webhooks/{webhook_id}/replay",
     tag = "webhooks",
-    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    params(params::WebhookPath),
     request_body = Replay,
     responses(
         (status = 202, description = "Queued again", body = Replayed),
@@ -464,7 +476,7 @@ pub async fn retry(
 #[tracing::instrument(name = "replay_webhook", skip(state, body))]
 pub async fn replay(
     State(state): State<AppState>,
-    Path(webhook_id): Path<String>,
+    Path(params::WebhookPath { webhook_id }): Path<params::WebhookPath>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let subscription = subscription(&state, &webhook_id).await?;
@@ -486,7 +498,7 @@ pub async fn replay(
     post,
     path = "/v1/webhooks/{webhook_id}/test",
     tag = "webhooks",
-    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    params(params::WebhookPath),
     responses(
         (status = 202, description = "A `nudge.webhook.test` delivery, queued", body = Delivery),
         (status = 404, description = "No such subscription"),
@@ -495,7 +507,7 @@ pub async fn replay(
 #[tracing::instrument(name = "test_webhook", skip(state, headers))]
 pub async fn test(
     State(state): State<AppState>,
-    Path(webhook_id): Path<String>,
+    Path(params::WebhookPath { webhook_id }): Path<params::WebhookPath>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let subscription = subscription(&state, &webhook_id).await?;

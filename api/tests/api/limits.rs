@@ -51,6 +51,7 @@ async fn cors_is_off_by_default_and_answers_only_the_origins_configured() {
     let answer = preflight(&open, "https://ops.example.com").await.unwrap();
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["access-control-allow-origin"], "https://ops.example.com");
+    assert!(answer.headers().contains_key("x-request-id"), "a preflight is an answer too");
     assert!(answer.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
     let answer = preflight(&open, "https://elsewhere.example.com").await.unwrap();
     assert!(answer.headers().get("access-control-allow-origin").is_none());

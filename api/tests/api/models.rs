@@ -34,7 +34,7 @@ async fn finished(app: &TestApp, job: &str) -> Value {
 
 async fn train_then_activate(app: TestApp) {
     let none: Value = app.get("/v1/models").await.json().await.unwrap();
-    assert_eq!(none, json!({"active": null, "decisions": "hard_rules_only", "models": []}));
+    assert_eq!(none, json!({"active": null, "decisions": "hard_rules_only", "models": [], "next": null}));
     history(&app).await;
 
     let started = post(&app, "/v1/models/train", "").await;
@@ -68,6 +68,11 @@ async fn train_then_activate(app: TestApp) {
     let listed: Value = app.get("/v1/models").await.json().await.unwrap();
     assert_eq!(listed["models"].as_array().unwrap().len(), 1);
     assert_eq!(listed["active"], version.as_str());
+    assert_eq!(listed["next"], Value::Null);
+    let after: Value = app.get(&format!("/v1/models?after={version}&limit=1")).await.json().await.unwrap();
+    assert_eq!((after["models"].as_array().unwrap().len(), &after["next"]), (0, &Value::Null));
+    let body = problem(app.get("/v1/models?after=no-such-version").await, 400).await;
+    assert_eq!(body["errors"][0]["parameter"], "after");
 }
 
 #[tokio::test]
