@@ -12,8 +12,13 @@ use opentelemetry::{
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
 use reqwest::Url;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use tracing::{
+    Subscriber,
+    field::{Field, Visit},
+    span::{Attributes, Id},
+};
+use tracing_opentelemetry::{OpenTelemetrySpanExt, OtelData};
+use tracing_subscriber::{EnvFilter, Layer, fmt, layer, prelude::*, registry::LookupSpan};
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,8 +55,9 @@ impl Drop for Telemetry {
 pub fn init_tracing(format: LogFormat, otlp: Option<&Url>) -> Result<Telemetry, TelemetryError> {
     let provider = otlp.map(exporter).transpose()?;
     let spans = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("nudge")));
+    let joined = provider.as_ref().map(|_| TraceFields);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter).with(spans);
+    let registry = tracing_subscriber::registry().with(filter).with(spans).with(joined);
     match format {
         LogFormat::Text => registry.with(fmt::layer()).init(),
         LogFormat::Json => registry.with(fmt::layer().json()).init(),
@@ -122,4 +128,49 @@ fn remote(trace: TraceParent) -> Context {
         TraceState::default(),
     );
     Context::new().with_remote_span_context(span)
+}
+
+/// Exports spans that carry a `traceparent` field (the projection's and the
+/// webhook dispatcher's, crates that know nothing of OpenTelemetry) in that
+/// trace, as children of its span, and with the id their `span_id` field gives
+/// (the one a webhook request names as its parent), so that one trace runs from
+/// the event to its delivery.
+struct TraceFields;
+
+impl<S> Layer<S> for TraceFields
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, context: layer::Context<'_, S>) {
+        let mut fields = SpanTrace::default();
+        attributes.record(&mut fields);
+        let (Some(parent), Some(span)) = (fields.parent, context.span(id)) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(data) = extensions.get_mut::<OtelData>() else { return };
+        data.parent_cx = remote(parent);
+        data.builder.sampling_result = None;
+        if let Some(span_id) = fields.span_id {
+            data.builder.span_id = Some(SpanId::from_bytes(span_id));
+        }
+    }
+}
+
+/// The `traceparent` and `span_id` fields of a span, when valid.
+#[derive(Default)]
+struct SpanTrace {
+    parent: Option<TraceParent>,
+    span_id: Option<[u8; 8]>,
+}
+
+impl Visit for SpanTrace {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        match field.name() {
+            TRACEPARENT => self.parent = TraceParent::parse(&text),
+            "span_id" => {
+                self.span_id = u64::from_str_radix(&text, 16).ok().filter(|_| text.len() == 16).map(u64::to_be_bytes)
+            }
+            _ => {}
+        }
+    }
 }

@@ -118,8 +118,14 @@ impl PlayerState {
         };
         let player_id = event.player_id.as_str();
         let model_version = scorer.map(|s| s.version().to_owned());
+        let id = recommendation_id(player_id, position, model_version.as_deref());
+        if let Some(trace) = event.trace_parent() {
+            // A mark in the event's trace: the telemetry set-up exports it there.
+            tracing::info_span!("recommendation", %id, kind = decision.kind.as_str(), traceparent = %trace)
+                .in_scope(|| {});
+        }
         Some(Recommendation {
-            id: recommendation_id(player_id, position, model_version.as_deref()),
+            id,
             player_id: player_id.to_owned(),
             kind: decision.kind,
             created_at: event.time,

@@ -145,6 +145,45 @@ async fn an_invalid_traceparent_is_ignored_not_refused() {
     assert!(events.iter().all(|e| e["event"].get("traceparent").is_none()), "{stored}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_otlp_export_the_webhook_names_an_exported_span_of_the_trace_as_its_parent() {
+    let (collector, bodies) = collector().await;
+    let db = TempSqlite::new().unwrap();
+    let (_nudge, address) = serve(&db.url(), &["--otlp-endpoint", &collector, "--allow-private-webhooks"]);
+    let client = reqwest::Client::new();
+    let receiver = Receiver::start().await;
+    let subscription = json!({"url": receiver.url, "types": ["nudge.intervention.recommended"], "handshake": false});
+    let created = client.post(format!("{address}/v1/webhooks")).json(&subscription).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let response = client
+        .post(format!("{address}/v1/events"))
+        .header("content-type", BATCH)
+        .header("traceparent", HEADER)
+        .body(Value::Array(long_session("o2", 0, 3)).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    receiver.wait_until("a recommendation", |a| !a.is_empty()).await;
+    let arrival = receiver.arrivals().remove(0);
+    let (trace, delivery_span) = parts(header(&arrival, "traceparent"));
+    assert_eq!(trace, HEADER_TRACE);
+    // The span the webhook request names as its parent was exported, in that trace.
+    let (trace, span) = (bytes_of(trace), bytes_of(delivery_span));
+    let exported = |body: &Bytes| {
+        let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+        has(&trace) && has(&span)
+    };
+    for _ in 0..600 {
+        if bodies.lock().unwrap().iter().any(exported) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the delivery span {delivery_span} never reached the collector");
+}
+
 /// An OTLP/HTTP collector on a loopback port: keeps every export request's body.
 async fn collector() -> (String, Arc<Mutex<Vec<Bytes>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -68,10 +68,11 @@ pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscrip
         for group in claimed.chunks(per_request) {
             let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
             let (context, subscription, group) = (context.clone(), current.clone(), group.to_vec());
-            let span = tracing::info_span!("webhook_delivery", subscription = %id, events = group.len());
+            let span_id = span_id();
+            let span = delivery_span(id, &group, span_id);
             tokio::spawn(
                 async move {
-                    attempt(&context, &subscription, group).await;
+                    attempt(&context, &subscription, group, span_id).await;
                     drop(slot);
                     context.work.raise();
                 }
@@ -81,9 +82,26 @@ pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscrip
     }
 }
 
+/// The span of one attempt. Its `traceparent` field names the trace its
+/// events share (none when they are of several), and `span_id` the id its
+/// requests name as their parent: the telemetry set-up exports the span so.
+fn delivery_span(subscription: uuid::Uuid, group: &[Claimed], span_id: Option<[u8; 8]>) -> tracing::Span {
+    let first = group.first().and_then(|c| c.event.traceparent);
+    let shared =
+        first.filter(|t| group.iter().all(|c| c.event.traceparent.map(|o| o.trace_id()) == Some(t.trace_id())));
+    let traceparent = shared.map(|t| t.to_string()).unwrap_or_default();
+    let span_id = span_id.map(|id| id.iter().map(|b| format!("{b:02x}")).collect::<String>()).unwrap_or_default();
+    tracing::info_span!(
+        "webhook_delivery",
+        subscription = %subscription,
+        events = group.len(),
+        traceparent = %traceparent,
+        span_id = %span_id,
+    )
+}
+
 /// Sends one request and hands its outcome to the recorder.
-async fn attempt(context: &Context, subscription: &Subscription, claimed: Vec<Claimed>) {
-    let span_id = span_id();
+async fn attempt(context: &Context, subscription: &Subscription, claimed: Vec<Claimed>, span_id: Option<[u8; 8]>) {
     let events: Vec<_> = claimed.iter().map(|c| c.event.sent_by(span_id)).collect();
     let answer = context.sender.deliver(subscription, &events, Utc::now()).await;
     let label = subscription.id.to_string();
