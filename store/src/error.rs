@@ -47,9 +47,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether retrying later may succeed (the backend is unreachable or overloaded).
+    /// Whether retrying later may succeed (the backend is unreachable or
+    /// overloaded, or another process held SQLite's lock longer than nudge waits).
     pub fn is_unavailable(&self) -> bool {
         match self {
+            Self::Database(sqlx::Error::Database(e)) => sqlite_locked(e.as_ref()),
             Self::Database(e) => matches!(
                 e,
                 sqlx::Error::Io(_)
@@ -62,4 +64,15 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, whatever their extended code.
+fn sqlite_locked(error: &dyn sqlx::error::DatabaseError) -> bool {
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+        && error
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, BUSY | LOCKED))
 }

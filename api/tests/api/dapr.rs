@@ -5,6 +5,8 @@
 use api::dapr::{AppToken, Dapr, Topic};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
+use sqlx::{Connection, SqliteConnection};
+use store::testing::TempSqlite;
 
 use crate::helpers::{STRUCTURED, TestApp, bet, problem, quick_webhooks};
 
@@ -174,4 +176,23 @@ async fn dapr_is_admitted_by_its_app_token_only() {
         401,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_dapr_delivery_the_store_cannot_take_now_is_retried() {
+    let db = TempSqlite::new().unwrap();
+    let app = TestApp::on_sqlite(&db, dapr()).await;
+    let event = passed_through(bet("r1", "retried", 100));
+
+    // Another process holds the database's write lock for longer than nudge waits for it.
+    let mut holder = SqliteConnection::connect(&db.url()).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut holder).await.unwrap();
+    assert_eq!(deliver(&app, &event).await, json!({"status": "RETRY"}));
+    let plain = app.post_json(STRUCTURED, &bet("r2", "retried", 100)).await;
+    assert_eq!(plain.headers()["retry-after"], "1", "a client outside Dapr is told to come back");
+    problem(plain, 503).await;
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+
+    assert_eq!(deliver(&app, &event).await, json!({"status": "SUCCESS"}));
+    assert_eq!(stream(&app, "retried").await.len(), 1);
 }

@@ -51,6 +51,13 @@ impl TestApp {
         Self::sqlite_configured(webhooks, HttpConfig::default(), dapr).await
     }
 
+    /// nudge on the SQLite file `db`, which the caller keeps, meeting Dapr so.
+    pub async fn on_sqlite(db: &TempSqlite, dapr: Dapr) -> Self {
+        let store = Arc::new(db.open().await.unwrap());
+        let read_model = ReadModel::connect(&db.url()).await.unwrap();
+        Self::start(store, read_model, Box::new(()), quick_webhooks(), HttpConfig::default(), dapr).await
+    }
+
     async fn sqlite_configured(webhooks: DispatcherConfig, http: HttpConfig, dapr: Dapr) -> Self {
         let db = TempSqlite::new().unwrap();
         let store = Arc::new(db.open().await.unwrap());
