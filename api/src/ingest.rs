@@ -3,7 +3,7 @@
 //! (`application/cloudevents-batch+json`) and binary (`ce-*` headers, JSON body).
 
 use axum::http::{HeaderMap, header};
-use domain::{PlayerEvent, TraceParent, ValidationErrors};
+use domain::{PlayerEvent, TraceContext, ValidationErrors};
 use serde_json::{Map, Value};
 
 use crate::{
@@ -56,7 +56,7 @@ pub fn read(headers: &HeaderMap, body: &[u8], max_batch: usize) -> Result<Receiv
 
 /// Validates every event, all or nothing, and settles each one's trace context:
 /// its own `traceparent`, else `trace` (the request's).
-pub fn validate(values: &[Value], trace: Option<TraceParent>) -> Result<Vec<PlayerEvent>, ApiError> {
+pub fn validate(values: &[Value], trace: Option<&TraceContext>) -> Result<Vec<PlayerEvent>, ApiError> {
     let mut events = Vec::with_capacity(values.len());
     let mut problems = Vec::new();
     for (index, value) in values.iter().enumerate() {

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use axum::{extract::Request, http::HeaderMap};
-use domain::{TRACEPARENT, TraceParent};
+use domain::{TRACEPARENT, TRACESTATE, TraceContext, TraceParent};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use opentelemetry::{
     Context,
@@ -94,11 +94,17 @@ pub fn metrics() -> PrometheusHandle {
 
 /// The request's `traceparent` header, when there is exactly one and it is valid.
 pub fn traceparent(headers: &HeaderMap) -> Option<TraceParent> {
+    trace_context(headers).map(|context| context.parent)
+}
+
+/// The request's trace context: its one valid `traceparent`, and its
+/// `tracestate` (several headers joined, as Trace Context allows).
+pub fn trace_context(headers: &HeaderMap) -> Option<TraceContext> {
     let mut values = headers.get_all(TRACEPARENT).iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => value.to_str().ok().and_then(TraceParent::parse),
-        _ => None,
-    }
+    let (Some(value), None) = (values.next(), values.next()) else { return None };
+    let states: Vec<&str> = headers.get_all(TRACESTATE).iter().filter_map(|v| v.to_str().ok()).collect();
+    let state = (!states.is_empty()).then(|| states.join(","));
+    TraceContext::parse(value.to_str().ok()?, state.as_deref())
 }
 
 /// The span of one HTTP request, with its id and the trace its `traceparent` names.

@@ -21,5 +21,5 @@ pub use policy::{
     Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, Policy, Recent, Rule, Situation,
 };
 pub use recommendation::{Reason, Recommendation, Scores, Status, TriggeredBy, recommendation_id};
-pub use trace_context::{TRACEPARENT, TraceParent};
+pub use trace_context::{TRACEPARENT, TRACESTATE, TraceContext, TraceParent};
 pub use validation::{FieldError, ValidationErrors};

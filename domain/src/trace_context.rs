@@ -10,6 +10,32 @@ use crate::PlayerEvent;
 /// The name of the HTTP header and of the CloudEvent extension.
 pub const TRACEPARENT: &str = "traceparent";
 
+/// The name of the vendor trace state's HTTP header and CloudEvent extension.
+pub const TRACESTATE: &str = "tracestate";
+
+/// Most characters of a `tracestate` kept (W3C Trace Context: 512 at least).
+const TRACESTATE_LEN: usize = 512;
+
+/// A request's trace context: its `traceparent` and, with it, its `tracestate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// Which trace, which span.
+    pub parent: TraceParent,
+    /// Vendors' trace state, kept as sent when it is printable ASCII of at most 512 characters.
+    pub state: Option<String>,
+}
+
+impl TraceContext {
+    /// The context of `traceparent` and `tracestate` as sent; none without a valid `traceparent`.
+    pub fn parse(traceparent: &str, tracestate: Option<&str>) -> Option<Self> {
+        let state = tracestate
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= TRACESTATE_LEN && s.bytes().all(|b| (b' '..=b'~').contains(&b)))
+            .map(str::to_owned);
+        TraceParent::parse(traceparent).map(|parent| Self { parent, state })
+    }
+}
+
 /// Characters of a version-00 `traceparent`.
 const LEN: usize = 55;
 
@@ -99,13 +125,24 @@ impl PlayerEvent {
         self.extensions.get(TRACEPARENT).and_then(|v| v.as_str()).and_then(TraceParent::parse)
     }
 
-    /// Settles the event's `traceparent` extension: its own when valid, else
-    /// `fallback` (the request's), else none. An invalid one is dropped, so a
+    /// Settles the event's trace context: its own `traceparent` (and
+    /// `tracestate`) when valid, else `fallback`'s (the request's), else none.
+    /// An invalid one is dropped, with the `tracestate` that went with it, so a
     /// stored `traceparent` can always be trusted.
-    pub fn adopt_trace(&mut self, fallback: Option<TraceParent>) {
-        match self.trace_parent().or(fallback) {
-            Some(trace) => self.extensions.insert(TRACEPARENT.to_owned(), trace.to_string().into()),
-            None => self.extensions.remove(TRACEPARENT),
+    pub fn adopt_trace(&mut self, fallback: Option<&TraceContext>) {
+        let (parent, state) = match (self.trace_parent(), fallback) {
+            (Some(own), _) => (own, self.extensions.get(TRACESTATE).cloned()),
+            (None, Some(request)) => (request.parent, request.state.clone().map(Into::into)),
+            (None, None) => {
+                self.extensions.remove(TRACEPARENT);
+                self.extensions.remove(TRACESTATE);
+                return;
+            }
+        };
+        self.extensions.insert(TRACEPARENT.to_owned(), parent.to_string().into());
+        match state {
+            Some(state) => self.extensions.insert(TRACESTATE.to_owned(), state),
+            None => self.extensions.remove(TRACESTATE),
         };
     }
 }

@@ -74,8 +74,8 @@ pub async fn ingest(
         _ => ApiError::MalformedBody(rejection.body_text()),
     })?;
     let received = ingest::read(&headers, &body, state.limits.max_batch)?;
-    let trace = telemetry::traceparent(&headers);
-    let appended = match ingest::validate(&received.values, trace) {
+    let trace = telemetry::trace_context(&headers);
+    let appended = match ingest::validate(&received.values, trace.as_ref()) {
         Ok(events) => append(&state, &events).await,
         Err(error) => Err(error),
     };

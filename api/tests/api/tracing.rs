@@ -28,6 +28,7 @@ async fn post_traced(app: &TestApp, events: Vec<Value>, traceparent: &str) {
         .post(format!("{}/v1/events", app.address))
         .header("content-type", BATCH)
         .header("traceparent", traceparent)
+        .header("tracestate", "vendor=1")
         .body(Value::Array(events).to_string())
         .send()
         .await
@@ -75,6 +76,7 @@ async fn runs_to_the_webhook(app: TestApp) {
 
     let stored: Value = app.get("/v1/players/t1/events?limit=1").await.json().await.unwrap();
     assert_eq!(stored["events"][0]["event"]["traceparent"], HEADER);
+    assert_eq!(stored["events"][0]["event"]["tracestate"], "vendor=1", "the request's state goes with its trace");
     let made = recommendations(&app).await;
     let id = made.keys().next().unwrap_or_else(|| panic!("no recommendation"));
     let page: Value = app.get("/v1/players/t1/recommendations").await.json().await.unwrap();
@@ -110,6 +112,7 @@ async fn own_wins(app: TestApp) {
 
     let stored: Value = app.get("/v1/players/t2/events?limit=1").await.json().await.unwrap();
     assert_eq!(stored["events"][0]["event"]["traceparent"], EVENT);
+    assert_eq!(stored["events"][0]["event"].get("tracestate"), None, "the request's state is of another trace");
     let made = recommendations(&app).await;
     let id = made.keys().next().unwrap_or_else(|| panic!("no recommendation"));
     let arrival = arrival_of(&receiver, id).await;

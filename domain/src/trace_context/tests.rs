@@ -60,13 +60,16 @@ fn the_event_extension_wins_an_invalid_one_is_dropped() {
         }
         PlayerEvent::from_json(&value).expect("valid event")
     };
+    let request = TraceContext { parent: other, state: Some("vendor=1".to_owned()) };
     let mut own = event(Some(EXAMPLE));
-    own.adopt_trace(Some(other));
+    own.adopt_trace(Some(&request));
     assert_eq!(own.trace_parent().map(|t| t.to_string()).as_deref(), Some(EXAMPLE));
 
+    assert!(!own.extensions.contains_key(TRACESTATE), "the request's state is not the event's trace's");
     let mut invalid = event(Some("not a traceparent"));
-    invalid.adopt_trace(Some(other));
+    invalid.adopt_trace(Some(&request));
     assert_eq!(invalid.trace_parent(), Some(other));
+    assert_eq!(invalid.extensions[TRACESTATE], "vendor=1");
     let mut invalid = event(Some("not a traceparent"));
     invalid.adopt_trace(None);
     assert!(!invalid.extensions.contains_key(TRACEPARENT));
