@@ -95,9 +95,14 @@ impl Partition {
             let Some(player_id) = recorded.stream.strip_prefix(STREAM_PREFIX) else { continue };
             let Some(actor) = self.players.get_mut(player_id) else { continue };
             actor.last_used = now;
-            // Already folded in: a redelivery changes nothing.
             if actor.revision.is_some_and(|r| recorded.revision <= r) {
-                continue;
+                // Already folded in: a redelivery changes nothing.
+                if recorded.position <= actor.position {
+                    continue;
+                }
+                // A later event at an earlier revision: the stream was erased (by
+                // this process or another) and started again: fold it afresh.
+                *actor = Actor { state: PlayerState::default(), revision: None, position: 0, last_used: now };
             }
             match PlayerEvent::from_json(&recorded.payload) {
                 Ok(event) => match actor.state.apply(&event, recorded.position, decider) {

@@ -7,12 +7,13 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{TimeZone, Utc};
+use domain::PlayerEvent;
 use ml::{ActiveModel, Population};
 use projections::{
     FeatureProjection, ProjectionConfig, ReadModel, RecommendationQuery, Table, read_model::PostgresReadModel,
 };
 use store::{
-    EventStore,
+    EventStore, StreamAppend,
     testing::{PgSchema, TempSqlite},
 };
 use tokio_util::sync::CancellationToken;
@@ -92,4 +93,51 @@ async fn postgres_erased_players_stay_out_of_the_read_model() {
     let store = Arc::new(schema.open().await.unwrap());
     let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
     erasing_while_projecting(store, read_model).await;
+}
+
+/// A projection that folded a player's stream before another process erased it
+/// (so nothing told this one) folds the stream started again afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_started_again_is_folded_afresh_by_a_projection_that_held_the_old_one() {
+    let db = TempSqlite::new().unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(db.open().await.unwrap());
+    let read_model = ReadModel::connect(&db.url()).await.unwrap();
+    let stop = CancellationToken::new();
+    let _stop = stop.clone().drop_guard();
+    let config = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
+    let projection =
+        FeatureProjection::start(store.clone(), read_model.clone(), config, ActiveModel::default(), stop.clone())
+            .await
+            .unwrap();
+    let append = |ids: std::ops::Range<u32>| {
+        let events: Vec<PlayerEvent> = ids
+            .map(|i| {
+                PlayerEvent::from_json(&serde_json::json!({
+                    "specversion": "1.0", "id": format!("bet-{i}"), "source": "/casino", "type": "player.bet.placed",
+                    "subject": "again", "time": format!("2026-11-24T10:{i:02}:00Z"),
+                    "data": {"bet_id": format!("b{i}"), "game_id": "g", "stake": 100, "currency": "EUR"},
+                }))
+                .unwrap()
+            })
+            .collect();
+        let store = store.clone();
+        async move { store.append(StreamAppend::per_stream(&events).0).await.unwrap() }
+    };
+    let projected = |projection: &FeatureProjection| {
+        let (projection, store) = (projection.clone(), store.clone());
+        async move {
+            let head = store.head().await.unwrap();
+            assert!(projection.wait_for(head, Duration::from_secs(60)).await, "the projection did not reach {head}");
+        }
+    };
+
+    append(0..3).await;
+    projected(&projection).await;
+    assert_eq!(store.delete_stream("player-again").await.unwrap(), 3);
+    append(3..4).await;
+    projected(&projection).await;
+
+    let rows = read_model.load(Table::Live, &["again".to_owned()]).await.unwrap();
+    let row = rows.first().unwrap();
+    assert_eq!((row.revision, row.state.fold.features().bet_count), (0, 1), "the erased bets are gone from the fold");
 }
