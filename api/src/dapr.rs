@@ -153,6 +153,7 @@ impl Status {
 
 /// The answer to a Dapr delivery.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"status": "SUCCESS"}))]
 pub struct DaprAnswer {
     /// What Dapr is to do with the message.
     pub status: Status,

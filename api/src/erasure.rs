@@ -14,6 +14,12 @@ use webhooks::WebhookError;
 
 /// The record of one erasure: no player id, not even hashed.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": "019ac0de-7f00-7a3b-9c1e-2f5d8a6b4c3d",
+    "erased_at": "2026-11-26T12:00:00.123Z",
+    "events_deleted": 1284,
+    "api_key_id": "019ab2c4-1e00-7d2a-8b3f-9a0c1d2e3f40"
+}))]
 pub struct Erasure {
     /// Its id (UUIDv7).
     pub id: Uuid,

@@ -33,6 +33,9 @@ pub struct IngestResult {
 
 /// The answer to an ingest, in request order.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"results": [
+    {"id": "bet-1", "source": "casino", "stream": "player-42", "revision": 0, "position": 1, "duplicate": false}
+]}))]
 pub struct IngestResponse {
     /// One result per event sent.
     pub results: Vec<IngestResult>,
