@@ -73,6 +73,11 @@ impl fmt::Debug for AppToken {
     }
 }
 
+/// Marks a request the Dapr app token admitted: whatever befalls it, it is
+/// answered as Dapr expects (a body too large to read is dropped, not retried).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller;
+
 /// One entry of the programmatic subscription (`GET /dapr/subscribe`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = DaprSubscription)]

@@ -46,10 +46,11 @@ pub(crate) async fn authorize(
     let keys = &state.keys;
     let failed = |e: crate::keys::KeyError| ApiError::Unavailable(e.into());
     match bearer {
-        None if state.loopback_only && !keys.any().await.map_err(failed)? => Ok(next.run(request).await),
         None if scope == Scope::EventsWrite && dapr_token.is_some_and(|t| state.dapr.admits(t)) => {
+            request.extensions_mut().insert(dapr::Caller);
             Ok(next.run(request).await)
         }
+        None if state.loopback_only && !keys.any().await.map_err(failed)? => Ok(next.run(request).await),
         None if dapr_token.is_some() => {
             Err(ApiError::Unauthorized("the dapr-api-token is not the one given with --dapr-app-token".to_owned()))
         }

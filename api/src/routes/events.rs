@@ -1,7 +1,7 @@
 //! Ingest (`POST /v1/events`, Dapr's deliveries too) and stream reads (`GET /v1/players/{id}/events`).
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, Query, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -51,7 +51,7 @@ pub struct IngestResponse {
                    (`application/cloudevents-batch+json`), or a binary-mode event (its attributes in `ce-*` \
                    headers, `data` as the JSON body), all or nothing. A resent event (same `source` and `id`) \
                    is stored once and answered as a duplicate. A structured event with Dapr's `pubsubname` \
-                   and `topic` attributes is a Dapr delivery: it is answered `200` with Dapr's status \
+                   and `topic` attributes, or any request the Dapr app token admits, is a Dapr delivery: it is answered `200` with Dapr's status \
                    (`SUCCESS`; `DROP` for an event that can never be taken; `RETRY` when the store is \
                    unavailable), never with an error.",
     request_body(content(
@@ -70,19 +70,26 @@ pub struct IngestResponse {
 pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
+    dapr_caller: Option<Extension<dapr::Caller>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(state.limits.body_bytes),
-        _ => ApiError::MalformedBody(rejection.body_text()),
-    })?;
-    let received = ingest::read(&headers, &body, state.limits.max_batch)?;
+    let received = body
+        .map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(state.limits.body_bytes),
+            _ => ApiError::MalformedBody(rejection.body_text()),
+        })
+        .and_then(|body| ingest::read(&headers, &body, state.limits.max_batch));
+    let received = match received {
+        Ok(received) => received,
+        Err(error) if dapr_caller.is_some() => return Ok(dapr::answer::<()>(Err(error))),
+        Err(error) => return Err(error),
+    };
     let trace = telemetry::trace_context(&headers);
     let appended = match ingest::validate(&received.values, trace.as_ref()) {
         Ok(events) => append(&state, &events).await,
         Err(error) => Err(error),
     };
-    if received.from_dapr {
+    if received.from_dapr || dapr_caller.is_some() {
         return Ok(dapr::answer(appended));
     }
     Ok((StatusCode::ACCEPTED, Json(appended?)).into_response())

@@ -64,8 +64,10 @@ async fn deliver(app: &TestApp, envelope: &Value) -> Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 async fn stream(app: &TestApp, player: &str) -> Vec<Value> {
@@ -195,4 +197,14 @@ async fn a_dapr_delivery_the_store_cannot_take_now_is_retried() {
 
     assert_eq!(deliver(&app, &event).await, json!({"status": "SUCCESS"}));
     assert_eq!(stream(&app, "retried").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_dapr_delivery_too_large_to_read_is_dropped_not_retried() {
+    let app = TestApp::sqlite_dapr(quick_webhooks(), dapr()).await;
+    let mut event = passed_through(bet("big", "p-big", 100));
+    event["data"]["padding"] = "x".repeat(2 * 1024 * 1024).into();
+    assert_eq!(deliver(&app, &event).await, json!({"status": "DROP"}));
+    let unread = app.post_json(STRUCTURED, &event).await;
+    problem(unread, 413).await;
 }
