@@ -419,19 +419,26 @@ impl Database {
         let mut queued = 0;
         let mut after = -1i64;
         loop {
-            let rows: Vec<StoredRecommendation> = with_pools!(self, _writer, reader => {
-                sqlx::query_as(&select).bind(since).bind(after).fetch_all(reader).await?
-            });
-            let Some(last) = rows.last().map(|r| r.0) else { return Ok(queued) };
-            after = last;
-            let only = [subscription];
-            let deliveries = deliveries_of(&rows, &only)?;
-            with_pools!(self, writer, _reader => {
+            // Each page is read and queued in one transaction under the lanes
+            // lock (SQLite's one writer, PostgreSQL's advisory lock), which an
+            // erasure takes too: a recommendation read here cannot be erased
+            // before its deliveries are queued, and then they are erased with it.
+            let page = with_pools!(self, writer, _reader => {
                 let mut tx = writer.begin().await?;
+                if self.is_postgres() {
+                    sqlx::query(LANES_LOCK).execute(&mut *tx).await?;
+                }
+                let rows: Vec<StoredRecommendation> =
+                    sqlx::query_as(&select).bind(since).bind(after).fetch_all(&mut *tx).await?;
+                let only = [subscription];
+                let deliveries = deliveries_of(&rows, &only)?;
                 insert_deliveries!(self, tx, deliveries, now);
                 tx.commit().await?;
+                rows.last().map(|r| (r.0, deliveries.len()))
             });
-            queued += deliveries.len();
+            let Some((last, count)) = page else { return Ok(queued) };
+            after = last;
+            queued += count;
         }
     }
 
