@@ -135,7 +135,7 @@ impl From<MlError> for ApiError {
     }
 }
 
-/// Lists every version and says what decides now.
+/// Lists the versions, latest trained first, a page at a time, and says what decides now.
 #[utoipa::path(
     get,
     path = "/v1/models",
