@@ -509,6 +509,7 @@ impl From<&HttpArgs> for HttpConfig {
                 rate_per_key: NonZeroU32::new(args.rate_limit),
             },
             cors_origins: args.cors_origins.clone(),
+            dapr: Dapr::default(),
         }
     }
 }

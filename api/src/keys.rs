@@ -115,13 +115,6 @@ impl Keys {
     }
 }
 
-/// Runs `$body` with `$writer` and `$reader` bound to the pools.
-macro_rules! with_pools {
-    ($self:ident, $writer:ident, $reader:ident => $body:expr) => {
-        store::with_pools!(&$self.0, $writer, $reader => $body)
-    };
-}
-
 type Row = (String, String, String, i64, Option<i64>);
 
 fn key((id, name, scopes, created_at, revoked_at): Row) -> Result<ApiKey, KeyError> {
@@ -154,7 +147,7 @@ impl Keys {
         };
         let written = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
         let sql = "INSERT INTO api_keys (id, name, scopes, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
-        with_pools!(self, writer, _reader => {
+        store::with_pools!(&self.0, writer, _reader => {
             sqlx::query(sql)
                 .bind(key.id.to_string())
                 .bind(name)
@@ -171,7 +164,7 @@ impl Keys {
     pub async fn list(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<ApiKey>, KeyError> {
         let sql = "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
         let after = after.map(|id| id.to_string()).unwrap_or_default();
-        let rows: Vec<Row> = with_pools!(self, _writer, reader => {
+        let rows: Vec<Row> = store::with_pools!(&self.0, _writer, reader => {
             sqlx::query_as(sql).bind(after).bind(limit as i64).fetch_all(reader).await?
         });
         rows.into_iter().map(key).collect()
@@ -180,7 +173,7 @@ impl Keys {
     /// Revokes a key at once; whether it was in force.
     pub async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, KeyError> {
         let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
-        let done = with_pools!(self, writer, _reader => {
+        let done = store::with_pools!(&self.0, writer, _reader => {
             sqlx::query(sql).bind(now.timestamp_millis()).bind(id.to_string()).execute(writer).await?.rows_affected()
         });
         Ok(done == 1)
@@ -190,8 +183,7 @@ impl Keys {
     pub async fn authenticate(&self, secret: &str) -> Result<Option<ApiKey>, KeyError> {
         let sql =
             "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
-        let row: Option<Row> =
-            with_pools!(self, _writer, reader => sqlx::query_as(sql).bind(hash(secret)).fetch_optional(reader).await?);
+        let row: Option<Row> = store::with_pools!(&self.0, _writer, reader => sqlx::query_as(sql).bind(hash(secret)).fetch_optional(reader).await?);
         row.map(key).transpose()
     }
 
@@ -199,7 +191,7 @@ impl Keys {
     pub async fn any(&self) -> Result<bool, KeyError> {
         let sql = "SELECT id FROM api_keys WHERE revoked_at IS NULL LIMIT 1";
         let row: Option<(String,)> =
-            with_pools!(self, _writer, reader => sqlx::query_as(sql).fetch_optional(reader).await?);
+            store::with_pools!(&self.0, _writer, reader => sqlx::query_as(sql).fetch_optional(reader).await?);
         Ok(row.is_some())
     }
 }

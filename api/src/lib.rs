@@ -37,6 +37,8 @@ pub struct HttpConfig {
     pub limits: Limits,
     /// Origins browsers may call from (`*`: any); none turns CORS off.
     pub cors_origins: Vec<axum::http::HeaderValue>,
+    /// The Dapr topic subscribed to and Dapr's app API token.
+    pub dapr: dapr::Dapr,
 }
 
 /// Request limits.
@@ -180,15 +182,9 @@ impl Application {
             webhooks,
             keys,
             loopback_only,
-            dapr: dapr::Dapr::default(),
+            dapr: http.dapr,
         };
         Ok(Self { listener, state, cors_origins: http.cors_origins, stop_projection: stop_projection.drop_guard() })
-    }
-
-    /// Subscribes to a Dapr topic and admits Dapr's app API token, as `dapr` says.
-    pub fn with_dapr(mut self, dapr: dapr::Dapr) -> Self {
-        self.state.dapr = dapr;
-        self
     }
 
     /// The address actually bound.

@@ -50,12 +50,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store,
         read_model,
         ProjectionConfig { policy: args.policy.policy(), ..ProjectionConfig::from(&args.projection) },
-        HttpConfig::from(&args.http),
+        HttpConfig { dapr: args.dapr.dapr(), ..HttpConfig::from(&args.http) },
         args.webhooks.dispatcher(),
     )
     .await
-    .with_context(|| format!("cannot start on {}", args.listen))?
-    .with_dapr(args.dapr.dapr());
+    .with_context(|| format!("cannot start on {}", args.listen))?;
     tracing::info!(
         address = %app.local_addr()?,
         store = %redact(&args.store),

@@ -175,7 +175,7 @@ fn request_id_header() -> openapi::header::Header {
 
 /// The document as JSON, for `GET /openapi.json`.
 #[derive(Clone)]
-pub struct Served(pub std::sync::Arc<String>);
+pub struct Served(pub bytes::Bytes);
 
 /// The OpenAPI document of this API.
 #[utoipa::path(
@@ -185,7 +185,7 @@ pub struct Served(pub std::sync::Arc<String>);
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)),
 )]
 pub async fn document(axum::Extension(Served(json)): axum::Extension<Served>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], (*json).clone())
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json)
 }
 
 /// A CloudEvent (structured mode) of one of the player event types.
@@ -322,5 +322,11 @@ mod tests {
         }
         let RefOr::T(Schema::OneOf(one_of)) = CloudEvent::schema() else { panic!("not a oneOf") };
         assert_eq!(one_of.items.len(), domain::EVENT_TYPES.len());
+    }
+
+    #[test]
+    fn the_documentation_page_routes_read_as_path_items() {
+        let paths: Vec<String> = docs_paths().into_iter().map(|(path, _)| path).collect();
+        assert_eq!(paths, ["/docs", "/docs/", "/docs/{asset}"]);
     }
 }

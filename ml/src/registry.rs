@@ -27,13 +27,6 @@ type Row = (String, DateTime<Utc>, bool, Option<DateTime<Utc>>);
 
 const COLUMNS: &str = "artifact, trained_at, active, activated_at";
 
-/// Runs `$body` with `$writer` and `$reader` bound to the registry's pools.
-macro_rules! with_pools {
-    ($self:ident, $writer:ident, $reader:ident => $body:expr) => {
-        store::with_pools!(&$self.0, $writer, $reader => $body)
-    };
-}
-
 impl Registry {
     /// The registry in the database of these pools.
     pub fn new(pools: Pools) -> Self {
@@ -44,7 +37,7 @@ impl Registry {
     pub async fn save(&self, artifact: &ModelArtifact, trained_at: DateTime<Utc>) -> Result<(), MlError> {
         let json = artifact.to_json()?;
         let sql = "INSERT INTO models (version, trained_at, artifact) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
-        with_pools!(self, writer, _reader => {
+        store::with_pools!(&self.0, writer, _reader => {
             sqlx::query(sql).bind(&artifact.version).bind(trained_at).bind(json).execute(writer).await?;
         });
         Ok(())
@@ -53,22 +46,23 @@ impl Registry {
     /// Every version, the latest trained first.
     pub async fn list(&self) -> Result<Vec<ModelEntry>, MlError> {
         let sql = format!("SELECT {COLUMNS} FROM models ORDER BY trained_at DESC, version");
-        let rows: Vec<Row> = with_pools!(self, _writer, reader => sqlx::query_as(&sql).fetch_all(reader).await?);
+        let rows: Vec<Row> =
+            store::with_pools!(&self.0, _writer, reader => sqlx::query_as(&sql).fetch_all(reader).await?);
         rows.into_iter().map(entry).collect()
     }
 
     /// One version.
     pub async fn get(&self, version: &str) -> Result<Option<ModelEntry>, MlError> {
         let sql = format!("SELECT {COLUMNS} FROM models WHERE version = $1");
-        let row: Option<Row> =
-            with_pools!(self, _writer, reader => sqlx::query_as(&sql).bind(version).fetch_optional(reader).await?);
+        let row: Option<Row> = store::with_pools!(&self.0, _writer, reader => sqlx::query_as(&sql).bind(version).fetch_optional(reader).await?);
         row.map(entry).transpose()
     }
 
     /// The active version, if one is.
     pub async fn active(&self) -> Result<Option<ModelEntry>, MlError> {
         let sql = format!("SELECT {COLUMNS} FROM models WHERE active");
-        let row: Option<Row> = with_pools!(self, _writer, reader => sqlx::query_as(&sql).fetch_optional(reader).await?);
+        let row: Option<Row> =
+            store::with_pools!(&self.0, _writer, reader => sqlx::query_as(&sql).fetch_optional(reader).await?);
         row.map(entry).transpose()
     }
 
@@ -76,7 +70,7 @@ impl Registry {
     /// answers false when there is no such version.
     pub async fn activate(&self, version: &str, now: DateTime<Utc>) -> Result<bool, MlError> {
         let postgres = matches!(self.0, Pools::Postgres(_));
-        let found = with_pools!(self, writer, _reader => {
+        let found = store::with_pools!(&self.0, writer, _reader => {
             let mut tx = writer.begin().await?;
             // One activation at a time (SQLite's single writer already is): the
             // unique index would fail a concurrent one.

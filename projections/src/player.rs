@@ -119,7 +119,8 @@ impl PlayerState {
         let player_id = event.player_id.as_str();
         let model_version = scorer.map(|s| s.version().to_owned());
         let id = recommendation_id(player_id, position, model_version.as_deref());
-        if let Some(trace) = event.trace_parent() {
+        let traceparent = event.trace_parent();
+        if let Some(trace) = traceparent {
             // A mark in the event's trace: the telemetry set-up exports it there.
             tracing::info_span!("recommendation", %id, kind = decision.kind.as_str(), traceparent = %trace)
                 .in_scope(|| {});
@@ -129,12 +130,7 @@ impl PlayerState {
             player_id: player_id.to_owned(),
             kind: decision.kind,
             created_at: event.time,
-            triggered_by: TriggeredBy {
-                id: event.id.clone(),
-                source: event.source.clone(),
-                position,
-                traceparent: event.trace_parent(),
-            },
+            triggered_by: TriggeredBy { id: event.id.clone(), source: event.source.clone(), position, traceparent },
             scores: scoring.map(|s| Scores { harm: s.assessment.harm, churn: s.assessment.churn }),
             model_version,
             rule: decision.rule,

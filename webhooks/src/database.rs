@@ -30,13 +30,6 @@ impl Database {
     }
 }
 
-/// Runs `$body` with `$writer` and `$reader` bound to the database's pools.
-macro_rules! with_pools {
-    ($self:ident, $writer:ident, $reader:ident => $body:expr) => {
-        store::with_pools!(&$self.0, $writer, $reader => $body)
-    };
-}
-pub(crate) use with_pools;
 /// Milliseconds since the epoch, as the webhook tables keep times.
 pub(crate) fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()

@@ -13,10 +13,7 @@ mod projections;
 mod recommendations;
 mod webhooks;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use axum::{
     BoxError, Extension, Router,
@@ -97,7 +94,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
     let json = document.to_pretty_json().unwrap_or_default();
     routes
         .merge(SwaggerUi::new("/docs").config(SwaggerConfig::from("/openapi.json")))
-        .layer(Extension(openapi::Served(Arc::new(json))))
+        .layer(Extension(openapi::Served(json.into())))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)

@@ -38,31 +38,32 @@ impl TestApp {
 
     /// nudge on a fresh SQLite file, delivering webhooks so.
     pub async fn sqlite_with(webhooks: DispatcherConfig) -> Self {
-        Self::sqlite_configured(webhooks, HttpConfig::default(), Dapr::default()).await
+        Self::sqlite_configured(webhooks, HttpConfig::default()).await
     }
 
     /// nudge on a fresh SQLite file, serving HTTP so.
     pub async fn sqlite_http(http: HttpConfig) -> Self {
-        Self::sqlite_configured(quick_webhooks(), http, Dapr::default()).await
+        Self::sqlite_configured(quick_webhooks(), http).await
     }
 
     /// nudge on a fresh SQLite file, delivering webhooks so, meeting Dapr so.
     pub async fn sqlite_dapr(webhooks: DispatcherConfig, dapr: Dapr) -> Self {
-        Self::sqlite_configured(webhooks, HttpConfig::default(), dapr).await
+        Self::sqlite_configured(webhooks, HttpConfig { dapr, ..HttpConfig::default() }).await
     }
 
     /// nudge on the SQLite file `db`, which the caller keeps, meeting Dapr so.
     pub async fn on_sqlite(db: &TempSqlite, dapr: Dapr) -> Self {
         let store = Arc::new(db.open().await.unwrap());
         let read_model = ReadModel::connect(&db.url()).await.unwrap();
-        Self::start(store, read_model, Box::new(()), quick_webhooks(), HttpConfig::default(), dapr).await
+        Self::start(store, read_model, Box::new(()), quick_webhooks(), HttpConfig { dapr, ..HttpConfig::default() })
+            .await
     }
 
-    async fn sqlite_configured(webhooks: DispatcherConfig, http: HttpConfig, dapr: Dapr) -> Self {
+    async fn sqlite_configured(webhooks: DispatcherConfig, http: HttpConfig) -> Self {
         let db = TempSqlite::new().unwrap();
         let store = Arc::new(db.open().await.unwrap());
         let read_model = ReadModel::connect(&db.url()).await.unwrap();
-        Self::start(store, read_model, Box::new(db), webhooks, http, dapr).await
+        Self::start(store, read_model, Box::new(db), webhooks, http).await
     }
 
     /// nudge on a fresh PostgreSQL schema.
@@ -80,7 +81,7 @@ impl TestApp {
         let schema = PgSchema::new().await.unwrap();
         let store = Arc::new(schema.open().await.unwrap());
         let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
-        Self::start(store, read_model, Box::new(schema), webhooks, HttpConfig::default(), dapr).await
+        Self::start(store, read_model, Box::new(schema), webhooks, HttpConfig { dapr, ..HttpConfig::default() }).await
     }
 
     async fn start(
@@ -89,14 +90,12 @@ impl TestApp {
         db: Box<dyn std::any::Any + Send>,
         webhooks: DispatcherConfig,
         http: HttpConfig,
-        dapr: Dapr,
     ) -> Self {
         let config = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
         let app =
             Application::build(([127, 0, 0, 1], 0).into(), store.clone(), read_model.clone(), config, http, webhooks)
                 .await
-                .unwrap()
-                .with_dapr(dapr);
+                .unwrap();
         let address = format!("http://{}", app.local_addr().unwrap());
         let stop = CancellationToken::new();
         tokio::spawn(app.run_until(stop.clone().cancelled_owned()));

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use store::Pools;
 
-use super::{Database, millis, time, with_pools};
+use super::{Database, millis, time};
 use crate::{EVENT_TYPE, Event, Subscription, WebhookError};
 
 /// Rows per multi-row insert: 13 parameters each, under both databases' limits.
@@ -353,7 +353,7 @@ impl Database {
             "SELECT {RECOMMENDATION_COLUMNS} FROM webhook_outbox o JOIN recommendations r ON r.position = o.position \
              ORDER BY o.position LIMIT $1"
         );
-        with_pools!(self, writer, _reader => {
+        store::with_pools!(&self.0, writer, _reader => {
             let mut tx = writer.begin().await?;
             if self.is_postgres() {
                 sqlx::query(LANES_LOCK).execute(&mut *tx).await?;
@@ -390,7 +390,7 @@ impl Database {
             data: &data,
             traceparent: traceparent.as_deref(),
         }];
-        with_pools!(self, writer, _reader => {
+        store::with_pools!(&self.0, writer, _reader => {
             let mut tx = writer.begin().await?;
             insert_deliveries!(self, tx, delivery, now);
             tx.commit().await?;
@@ -398,7 +398,7 @@ impl Database {
         let sql = format!(
             "SELECT {COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 AND event_id = $2 ORDER BY seq DESC LIMIT 1"
         );
-        let row: Row = with_pools!(self, writer, _reader => {
+        let row: Row = store::with_pools!(&self.0, writer, _reader => {
             sqlx::query_as(&sql).bind(subscription.to_string()).bind(&event.id).fetch_one(writer).await?
         });
         Delivery::try_from(row)
@@ -423,7 +423,7 @@ impl Database {
             // lock (SQLite's one writer, PostgreSQL's advisory lock), which an
             // erasure takes too: a recommendation read here cannot be erased
             // before its deliveries are queued, and then they are erased with it.
-            let page = with_pools!(self, writer, _reader => {
+            let page = store::with_pools!(&self.0, writer, _reader => {
                 let mut tx = writer.begin().await?;
                 if self.is_postgres() {
                     sqlx::query(LANES_LOCK).execute(&mut *tx).await?;
@@ -459,7 +459,7 @@ impl Database {
                  ORDER BY next_attempt_at, seq LIMIT $4) \
              AND status = 'pending' AND next_attempt_at <= $2 RETURNING {COLUMNS}"
         );
-        let rows: Vec<Row> = with_pools!(self, writer, _reader => {
+        let rows: Vec<Row> = store::with_pools!(&self.0, writer, _reader => {
             sqlx::query_as(&sql)
                 .bind(millis(lease_until))
                 .bind(millis(now))
@@ -553,7 +553,7 @@ impl Database {
             sql.push_str(" AND status = $4");
         }
         sql.push_str(" ORDER BY seq LIMIT $3");
-        let rows: Vec<Row> = with_pools!(self, _writer, reader => {
+        let rows: Vec<Row> = store::with_pools!(&self.0, _writer, reader => {
             let mut statement = sqlx::query_as(&sql)
                 .bind(query.subscription.to_string())
                 .bind(query.after.unwrap_or(0) as i64)
@@ -578,7 +578,7 @@ impl Database {
             "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, retry_from = $1, next_attempt_at = $1 \
              WHERE subscription_id = $2 AND id = $3 AND status <> 'delivered' RETURNING {COLUMNS}"
         );
-        let row: Option<Row> = with_pools!(self, writer, _reader => {
+        let row: Option<Row> = store::with_pools!(&self.0, writer, _reader => {
             sqlx::query_as(&sql).bind(millis(now)).bind(subscription.to_string()).bind(delivery.to_string()).fetch_optional(writer).await?
         });
         row.map(Delivery::try_from).transpose()
@@ -587,7 +587,7 @@ impl Database {
     /// One delivery of a subscription.
     pub async fn delivery(&self, subscription: Uuid, delivery: Uuid) -> Result<Option<Delivery>, WebhookError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 AND id = $2");
-        let row: Option<Row> = with_pools!(self, _writer, reader => {
+        let row: Option<Row> = store::with_pools!(&self.0, _writer, reader => {
             sqlx::query_as(&sql).bind(subscription.to_string()).bind(delivery.to_string()).fetch_optional(reader).await?
         });
         row.map(Delivery::try_from).transpose()
@@ -598,7 +598,7 @@ impl Database {
         let sql = "SELECT subscription_id, COUNT(*), MIN(created_at) FROM webhook_deliveries \
              WHERE status = 'pending' GROUP BY subscription_id";
         let rows: Vec<(String, i64, i64)> =
-            with_pools!(self, _writer, reader => sqlx::query_as(sql).fetch_all(reader).await?);
+            store::with_pools!(&self.0, _writer, reader => sqlx::query_as(sql).fetch_all(reader).await?);
         Ok(rows
             .into_iter()
             .filter_map(|(id, count, oldest)| Some((id.parse().ok()?, (count.max(0) as u64, time(oldest)))))
@@ -608,7 +608,8 @@ impl Database {
     /// Recommendations still in the outbox.
     pub async fn outbox_len(&self) -> Result<u64, WebhookError> {
         let sql = "SELECT COUNT(*) FROM webhook_outbox";
-        let count: i64 = with_pools!(self, _writer, reader => sqlx::query_scalar(sql).fetch_one(reader).await?);
+        let count: i64 =
+            store::with_pools!(&self.0, _writer, reader => sqlx::query_scalar(sql).fetch_one(reader).await?);
         Ok(count.max(0) as u64)
     }
 }

@@ -1,6 +1,6 @@
 //! A player's erasure: every delivery that carries their data goes.
 
-use super::{Database, deliveries::LANES_LOCK, with_pools};
+use super::{Database, deliveries::LANES_LOCK};
 use crate::WebhookError;
 
 impl Database {
@@ -13,7 +13,7 @@ impl Database {
     /// finishes; its outcome then finds no row to settle.
     pub async fn erase_player(&self, player_id: &str) -> Result<u64, WebhookError> {
         let sql = "DELETE FROM webhook_deliveries WHERE player_id = $1";
-        with_pools!(self, writer, _reader => {
+        store::with_pools!(&self.0, writer, _reader => {
             let mut tx = writer.begin().await?;
             if self.is_postgres() {
                 sqlx::query(LANES_LOCK).execute(&mut *tx).await?;

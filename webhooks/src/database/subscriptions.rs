@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::InterventionKind;
 use uuid::Uuid;
 
-use super::{Database, millis, time, with_pools};
+use super::{Database, millis, time};
 use crate::{Mode, SigningSecret, Subscription, Validation, WebhookError};
 
 const COLUMNS: &str = "id, url, types, kinds, mode, description, enabled, disabled_reason, handshake, validation, \
@@ -93,7 +93,7 @@ impl Database {
 
     async fn write_subscription(&self, sql: &str, s: &Subscription) -> Result<(), WebhookError> {
         let (types, kinds) = lists(s);
-        with_pools!(self, writer, _reader => {
+        store::with_pools!(&self.0, writer, _reader => {
             sqlx::query(sql)
                 .bind(s.id.to_string())
                 .bind(&s.url)
@@ -120,7 +120,8 @@ impl Database {
     /// Every subscription, oldest first.
     pub async fn subscriptions(&self) -> Result<Vec<Subscription>, WebhookError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id");
-        let rows: Vec<Row> = with_pools!(self, _writer, reader => sqlx::query_as(&sql).fetch_all(reader).await?);
+        let rows: Vec<Row> =
+            store::with_pools!(&self.0, _writer, reader => sqlx::query_as(&sql).fetch_all(reader).await?);
         rows.into_iter().map(Subscription::try_from).collect()
     }
 
@@ -133,7 +134,7 @@ impl Database {
     ) -> Result<Vec<Subscription>, WebhookError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id > $1 ORDER BY id LIMIT $2");
         let after = after.map(|id| id.to_string()).unwrap_or_default();
-        let rows: Vec<Row> = with_pools!(self, _writer, reader => {
+        let rows: Vec<Row> = store::with_pools!(&self.0, _writer, reader => {
             sqlx::query_as(&sql).bind(after).bind(limit as i64).fetch_all(reader).await?
         });
         rows.into_iter().map(Subscription::try_from).collect()
@@ -142,14 +143,14 @@ impl Database {
     /// One subscription.
     pub async fn subscription(&self, id: Uuid) -> Result<Option<Subscription>, WebhookError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1");
-        let row: Option<Row> = with_pools!(self, _writer, reader => sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(reader).await?);
+        let row: Option<Row> = store::with_pools!(&self.0, _writer, reader => sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(reader).await?);
         row.map(Subscription::try_from).transpose()
     }
 
     /// Deletes a subscription and its deliveries; whether it existed.
     pub async fn delete_subscription(&self, id: Uuid) -> Result<bool, WebhookError> {
         let id = id.to_string();
-        let deleted = with_pools!(self, writer, _reader => {
+        let deleted = store::with_pools!(&self.0, writer, _reader => {
             let mut tx = writer.begin().await?;
             sqlx::query("DELETE FROM webhook_deliveries WHERE subscription_id = $1").bind(&id).execute(&mut *tx).await?;
             let deleted = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(&id).execute(&mut *tx).await?;
@@ -169,7 +170,7 @@ impl Database {
     ) -> Result<(), WebhookError> {
         let sql =
             "UPDATE webhook_subscriptions SET validation = $1, validation_error = $2, updated_at = $3 WHERE id = $4";
-        with_pools!(self, writer, _reader => {
+        store::with_pools!(&self.0, writer, _reader => {
             sqlx::query(sql).bind(validation.as_str()).bind(error).bind(millis(now)).bind(id.to_string()).execute(writer).await?;
         });
         Ok(())
@@ -178,7 +179,7 @@ impl Database {
     /// Disables a subscription (its receiver answered `410 Gone`).
     pub async fn disable(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), WebhookError> {
         let sql = "UPDATE webhook_subscriptions SET enabled = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4";
-        with_pools!(self, writer, _reader => {
+        store::with_pools!(&self.0, writer, _reader => {
             sqlx::query(sql).bind(false).bind(reason).bind(millis(now)).bind(id.to_string()).execute(writer).await?;
         });
         Ok(())
