@@ -2,5 +2,5 @@
 //! (stable Rust does not track the folder otherwise).
 
 fn main() {
-    println!("cargo:rerun-if-changed=../migrations");
+    println!("cargo:rerun-if-changed=migrations");
 }

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use database::{Database, query};
 use domain::PlayerId;
 use projections::{FeatureProjection, ProjectionError};
 use serde::Serialize;
-use store::{EventStore, Pools, StoreError};
+use store::{EventStore, StoreError};
 use uuid::Uuid;
 use webhooks::WebhookError;
 
@@ -58,7 +59,7 @@ pub struct Eraser {
     /// The webhook deliveries.
     pub webhooks: webhooks::Database,
     /// The read-model database, where the records go.
-    pub pools: Pools,
+    pub database: Database,
 }
 
 impl Eraser {
@@ -73,15 +74,13 @@ impl Eraser {
         self.webhooks.erase_player(player.as_str()).await?;
         let erasure = Erasure { id: Uuid::now_v7(), erased_at: now_millis(), events_deleted, api_key_id };
         let sql = "INSERT INTO erasures (id, erased_at, events_deleted, api_key_id) VALUES ($1, $2, $3, $4)";
-        store::with_pools!(&self.pools, writer, _reader => {
-            sqlx::query(sql)
-                .bind(erasure.id.to_string())
-                .bind(erasure.erased_at.timestamp_millis())
-                .bind(i64::try_from(events_deleted).unwrap_or(i64::MAX))
-                .bind(api_key_id.map(|id| id.to_string()))
-                .execute(writer)
-                .await?;
-        });
+        query(sql)
+            .bind(erasure.id.to_string())
+            .bind(erasure.erased_at.timestamp_millis())
+            .bind(i64::try_from(events_deleted).unwrap_or(i64::MAX))
+            .bind(api_key_id.map(|id| id.to_string()))
+            .execute(self.database.writer())
+            .await?;
         metrics::counter!("nudge_erasures_total").increment(1);
         Ok(erasure)
     }

@@ -16,7 +16,7 @@ const PAGE: usize = 1_000;
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     let url = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
     let read_model = ReadModel::connect(&url).await.with_context(|| format!("cannot open the read models at {url}"))?;
-    let keys = Keys::new(read_model.pools());
+    let keys = Keys::new(read_model.database().clone());
     match args.command {
         KeysCommand::Create { name, scopes } => {
             let made = keys.create(&name, &scopes.0, Utc::now()).await?;

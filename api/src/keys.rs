@@ -5,9 +5,9 @@ use std::fmt;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeZone, Utc};
+use database::{Database, query};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use store::Pools;
 use uuid::Uuid;
 
 /// What a key may do.
@@ -106,12 +106,12 @@ pub enum KeyError {
 
 /// Where keys are kept: the read-model database.
 #[derive(Debug, Clone)]
-pub struct Keys(Pools);
+pub struct Keys(Database);
 
 impl Keys {
-    /// The key table in the database of these pools.
-    pub fn new(pools: Pools) -> Self {
-        Self(pools)
+    /// The key table in the read-model database.
+    pub fn new(database: Database) -> Self {
+        Self(database)
     }
 }
 
@@ -147,16 +147,14 @@ impl Keys {
         };
         let written = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
         let sql = "INSERT INTO api_keys (id, name, scopes, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
-        store::with_pools!(&self.0, writer, _reader => {
-            sqlx::query(sql)
-                .bind(key.id.to_string())
-                .bind(name)
-                .bind(written)
-                .bind(hash(&secret))
-                .bind(now.timestamp_millis())
-                .execute(writer)
-                .await?;
-        });
+        query(sql)
+            .bind(key.id.to_string())
+            .bind(name)
+            .bind(written)
+            .bind(hash(&secret))
+            .bind(now.timestamp_millis())
+            .execute(self.0.writer())
+            .await?;
         Ok(NewKey { key, secret })
     }
 
@@ -164,18 +162,14 @@ impl Keys {
     pub async fn list(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<ApiKey>, KeyError> {
         let sql = "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
         let after = after.map(|id| id.to_string()).unwrap_or_default();
-        let rows: Vec<Row> = store::with_pools!(&self.0, _writer, reader => {
-            sqlx::query_as(sql).bind(after).bind(limit as i64).fetch_all(reader).await?
-        });
+        let rows: Vec<Row> = query(sql).bind(after).bind(limit as i64).fetch_all(self.0.reader()).await?;
         rows.into_iter().map(key).collect()
     }
 
     /// Revokes a key at once; whether it was in force.
     pub async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, KeyError> {
         let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
-        let done = store::with_pools!(&self.0, writer, _reader => {
-            sqlx::query(sql).bind(now.timestamp_millis()).bind(id.to_string()).execute(writer).await?.rows_affected()
-        });
+        let done = query(sql).bind(now.timestamp_millis()).bind(id.to_string()).execute(self.0.writer()).await?;
         Ok(done == 1)
     }
 
@@ -183,15 +177,14 @@ impl Keys {
     pub async fn authenticate(&self, secret: &str) -> Result<Option<ApiKey>, KeyError> {
         let sql =
             "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
-        let row: Option<Row> = store::with_pools!(&self.0, _writer, reader => sqlx::query_as(sql).bind(hash(secret)).fetch_optional(reader).await?);
+        let row: Option<Row> = query(sql).bind(hash(secret)).fetch_optional(self.0.reader()).await?;
         row.map(key).transpose()
     }
 
     /// Whether any key is in force.
     pub async fn any(&self) -> Result<bool, KeyError> {
         let sql = "SELECT id FROM api_keys WHERE revoked_at IS NULL LIMIT 1";
-        let row: Option<(String,)> =
-            store::with_pools!(&self.0, _writer, reader => sqlx::query_as(sql).fetch_optional(reader).await?);
+        let row: Option<(String,)> = query(sql).fetch_optional(self.0.reader()).await?;
         Ok(row.is_some())
     }
 }

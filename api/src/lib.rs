@@ -150,7 +150,7 @@ impl Application {
         http: HttpConfig,
         dispatch: DispatcherConfig,
     ) -> Result<Self, StartError> {
-        let keys = keys::Keys::new(read_model.pools());
+        let keys = keys::Keys::new(read_model.database().clone());
         let loopback_only = listen.ip().is_loopback();
         if !loopback_only && !keys.any().await? {
             return Err(StartError::NoKeys(listen));
@@ -158,7 +158,7 @@ impl Application {
         let listener = TcpListener::bind(listen).await?;
         let models = Models::load(read_model.registry(), Arc::clone(&store)).await?;
         let stop_projection = CancellationToken::new();
-        let database = webhooks::Database::new(read_model.pools());
+        let database = read_model.webhooks();
         let webhooks = Webhooks {
             allow_private: dispatch.client.allow_private,
             dispatcher: Dispatcher::start(database.clone(), dispatch, stop_projection.clone())?,

@@ -9,9 +9,9 @@ pub enum ProjectionError {
     /// The read-model database failed.
     #[error("read-model database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// The read-model migrations failed.
-    #[error("read-model migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The read-model database could not be opened.
+    #[error(transparent)]
+    Open(#[from] database::DatabaseError),
     /// A stored fold state could not be read back or written.
     #[error("fold state of player {player_id}: {source}")]
     State {
@@ -23,9 +23,6 @@ pub enum ProjectionError {
     /// A recommendation could not be written or read back as JSON.
     #[error("recommendation JSON: {0}")]
     Encode(#[source] serde_json::Error),
-    /// The read-model URL could not be understood.
-    #[error("invalid read-model url: {0}")]
-    InvalidUrl(String),
     /// A stored number is out of range.
     #[error("stored {what} is out of range: {value}")]
     OutOfRange {

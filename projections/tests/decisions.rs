@@ -9,10 +9,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::{TimeZone, Utc};
 use domain::{EventData, InterventionKind, InterventionResponse, PlayerEvent, Recommendation, Status};
 use ml::{ActiveModel, Population, Scorer, TrainConfig, TrainingSet};
-use projections::{
-    Decider, Effect, FeatureProjection, PlayerState, ProjectionConfig, ReadModel, RecommendationQuery,
-    read_model::PostgresReadModel,
-};
+use projections::{Decider, Effect, FeatureProjection, PlayerState, ProjectionConfig, ReadModel, RecommendationQuery};
 use serde_json::Map;
 use store::{
     EventStore,
@@ -88,7 +85,7 @@ async fn the_same_events_give_the_same_recommendations_whatever_the_batching_and
     let (_projection, first, stop) = project(store.clone(), read_model.clone(), &events, &scorer, small_batches).await;
 
     let schema = PgSchema::new().await.unwrap();
-    let pg_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
+    let pg_model = ReadModel::connect(&schema.url()).await.unwrap();
     let one_partition = ProjectionConfig { partitions: 1, ..ProjectionConfig::default() };
     let (_other, second, other_stop) =
         project(Arc::new(schema.open().await.unwrap()), pg_model, &events, &scorer, one_partition).await;

@@ -9,9 +9,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::{TimeZone, Utc};
 use domain::PlayerEvent;
 use ml::{ActiveModel, Population};
-use projections::{
-    FeatureProjection, ProjectionConfig, ReadModel, RecommendationQuery, Table, read_model::PostgresReadModel,
-};
+use projections::{FeatureProjection, ProjectionConfig, ReadModel, RecommendationQuery, Table};
 use store::{
     EventStore, StreamAppend,
     testing::{PgSchema, TempSqlite},
@@ -91,7 +89,7 @@ async fn sqlite_erased_players_stay_out_of_the_read_model() {
 async fn postgres_erased_players_stay_out_of_the_read_model() {
     let schema = PgSchema::new().await.unwrap();
     let store = Arc::new(schema.open().await.unwrap());
-    let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
+    let read_model = ReadModel::connect(&schema.url()).await.unwrap();
     erasing_while_projecting(store, read_model).await;
 }
 

@@ -9,9 +9,7 @@ use chrono::{TimeZone, Utc};
 use domain::{EventData, PlayerEvent};
 use ml::ActiveModel;
 use ml::Population;
-use projections::{
-    Decider, FeatureProjection, PlayerState, ProjectionConfig, ReadModel, Table, read_model::PostgresReadModel,
-};
+use projections::{Decider, FeatureProjection, PlayerState, ProjectionConfig, ReadModel, Table};
 use store::{
     EventStore,
     testing::{PgSchema, TempSqlite},
@@ -132,7 +130,7 @@ async fn sqlite_projects_then_rebuilds_identically() {
 async fn postgres_projects_then_rebuilds_identically() {
     let schema = PgSchema::new().await.unwrap();
     let store = Arc::new(schema.open().await.unwrap());
-    let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
+    let read_model = ReadModel::connect(&schema.url()).await.unwrap();
     projects_then_rebuilds_identically(store, read_model).await;
 }
 
@@ -143,10 +141,7 @@ async fn every_feature_has_a_column_in_both_databases() {
     let _store = db.open().await.unwrap();
     let schema = PgSchema::new().await.unwrap();
     let _pg = schema.open().await.unwrap();
-    for read_model in [
-        ReadModel::connect(&db.url()).await.unwrap(),
-        ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap()),
-    ] {
+    for read_model in [ReadModel::connect(&db.url()).await.unwrap(), ReadModel::connect(&schema.url()).await.unwrap()] {
         // A row written with every column, read back as text: one value per column.
         let mut state = PlayerState::default();
         state.apply(&population().day(0)[0], 1, &Decider::default());

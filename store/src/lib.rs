@@ -9,7 +9,6 @@ mod event_store;
 mod group_commit;
 pub mod kurrentdb;
 mod plan;
-mod pools;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -22,7 +21,6 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use event::{Appended, ExpectedRevision, NewEvent, RecordedEvent, StreamAppend};
 pub use event_store::{EventStore, EventStream};
-pub use pools::Pools;
 
 /// Opens the event store named by `url`: `sqlite://path`, `postgres://...` or
 /// `kurrentdb://...` (also `esdb://`).

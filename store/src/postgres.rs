@@ -5,7 +5,6 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use sqlx::{
     Connection, PgConnection, Postgres,
-    migrate::Migrator,
     pool::PoolConnection,
     postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
@@ -26,9 +25,6 @@ const CHANNEL: &str = "nudge_events";
 
 /// Connections in the pool: readers plus the one the group-commit writer keeps.
 const POOL_SIZE: u32 = 16;
-
-/// The PostgreSQL schema: the event store and the read models, so one database can hold both.
-pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// An event store in a PostgreSQL database.
 #[derive(Clone, Debug)]
@@ -56,7 +52,7 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
+        sql::schema(sqlx::migrate!("./migrations/postgres")).run(&pool).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));

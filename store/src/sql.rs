@@ -147,3 +147,11 @@ pub(crate) fn to_u64(value: i64) -> Result<u64, StoreError> {
 pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
+
+/// The event store's migrations. When the read models share its database they
+/// keep their own history in the same bookkeeping table, so migrations this
+/// one does not know are left alone.
+pub(crate) fn schema(mut migrator: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}

@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use chrono::SecondsFormat;
 use sqlx::{
     SqliteConnection,
-    migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::watch;
@@ -35,9 +34,6 @@ fn insert_statement(rows: usize) -> String {
     )
 }
 
-/// The SQLite schema: the event store and the read models, so one file can hold both.
-pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
-
 /// An event store in one SQLite file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -64,7 +60,7 @@ impl SqliteStore {
             create_folder(folder)?;
         }
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        MIGRATOR.run(&writer).await?;
+        sql::schema(sqlx::migrate!("./migrations/sqlite")).run(&writer).await?;
         let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&writer).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));

@@ -1,32 +1,41 @@
 //! Where subscriptions and deliveries live: the read-model database, next to
-//! the recommendations and the outbox the projection writes.
+//! the recommendations they carry.
 
 pub(crate) mod deliveries;
 mod erasure;
+mod lanes;
+mod routing;
+mod settlement;
 mod subscriptions;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeZone, Utc};
-use store::Pools;
 
-pub use deliveries::{Claimed, DeliveryQuery, Outcome, Settlement};
+use crate::{Outbox, Recommendations};
 
-/// The read-model database, where subscriptions and deliveries live.
+pub use deliveries::{Claimed, DeliveryQuery};
+pub use settlement::{Outcome, Settlement};
+
+/// The webhook tables (subscriptions, the outbox, deliveries) in the
+/// read-model database, and the recommendations they route.
 #[derive(Debug, Clone)]
-pub struct Database(Pools);
+pub struct Database {
+    database: database::Database,
+    outbox: Outbox,
+    recommendations: Arc<dyn Recommendations>,
+}
 
 impl Database {
-    /// The webhook tables in the database of these pools.
-    pub fn new(pools: Pools) -> Self {
-        Self(pools)
+    /// The webhook tables in `database`; the router follows `outbox` and reads
+    /// what it queues from `recommendations`.
+    pub fn new(database: database::Database, outbox: Outbox, recommendations: Arc<dyn Recommendations>) -> Self {
+        Self { database, outbox, recommendations }
     }
 
-    /// The pools.
-    pub fn pools(&self) -> &Pools {
-        &self.0
-    }
-
-    fn is_postgres(&self) -> bool {
-        matches!(self.0, Pools::Postgres(_))
+    /// The outbox the router follows.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 }
 

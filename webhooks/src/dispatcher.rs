@@ -115,8 +115,9 @@ impl Dispatcher {
     }
 }
 
-/// Moves the outbox into deliveries: at once while it holds rows, else every
-/// `poll` (the projection fills it without a signal).
+/// Moves the outbox into deliveries: at once while it holds rows, else when the
+/// projection has queued more, or every `poll` (another process's projection
+/// queues without waking this one).
 async fn route(database: Database, work: Signal, poll: Duration, shutdown: CancellationToken) {
     loop {
         match database.route(1_000, Utc::now()).instrument(tracing::info_span!("webhook_route")).await {
@@ -129,6 +130,7 @@ async fn route(database: Database, work: Signal, poll: Duration, shutdown: Cance
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
+            () = database.outbox().queued() => {}
             () = tokio::time::sleep(poll) => {}
         }
     }

@@ -4,15 +4,13 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Utc;
-use sqlx::{postgres::PgPoolOptions, sqlite::SqlitePoolOptions};
-use store::{
-    Pools,
-    testing::{PgSchema, TempSqlite},
-};
+use domain::{InterventionKind, Recommendation, Rule, Status, TriggeredBy, recommendation_id};
+use projections::{Changes, ReadModel, Table};
+use store::testing::{PgSchema, TempSqlite};
 use uuid::Uuid;
 use webhooks::{Database, EVENT_TYPE, Mode, NewSubscription, Outcome, Settlement, SigningSecret, Subscription};
 
-const ROUNDS: i64 = 150;
+const ROUNDS: u64 = 150;
 
 async fn subscription(database: &Database) -> Subscription {
     let subscription = NewSubscription {
@@ -28,32 +26,29 @@ async fn subscription(database: &Database) -> Subscription {
     subscription
 }
 
-/// A recommendation of player `p` at `position`, and its outbox row.
-async fn recommend(database: &Database, position: i64) {
-    let statements = [
-        "INSERT INTO recommendations (position, id, player_id, kind, created_at, body) \
-         VALUES ($1, $2, 'p', 'reality_check', $3, '{}')",
-        "INSERT INTO webhook_outbox (position) VALUES ($1)",
-    ];
-    for sql in statements {
-        match database.pools() {
-            Pools::Sqlite { writer, .. } => sqlx::query(sql)
-                .bind(position)
-                .bind(Uuid::now_v7().to_string())
-                .bind(Utc::now())
-                .execute(writer)
-                .await
-                .map(drop),
-            Pools::Postgres(pool) => sqlx::query(sql)
-                .bind(position)
-                .bind(Uuid::now_v7().to_string())
-                .bind(Utc::now())
-                .execute(pool)
-                .await
-                .map(drop),
-        }
-        .unwrap();
-    }
+/// A recommendation of player `p` at `position`, committed as the projection
+/// commits it (queued in the outbox in the same transaction).
+async fn recommend(read_model: &ReadModel, position: u64) {
+    let recommendation = Recommendation {
+        id: recommendation_id("p", position, None),
+        player_id: "p".to_owned(),
+        kind: InterventionKind::RealityCheck,
+        created_at: Utc::now(),
+        triggered_by: TriggeredBy {
+            id: format!("e{position}"),
+            source: "/test".to_owned(),
+            position,
+            traceparent: None,
+        },
+        scores: None,
+        model_version: None,
+        rule: Rule::LongSession,
+        reasons: Vec::new(),
+        game_id: None,
+        status: Status::Pending,
+    };
+    let changes = Changes { recommendations: vec![recommendation], ..Changes::default() };
+    read_model.commit(Table::Live, &changes, position).await.unwrap();
 }
 
 fn delivered(subscription: Uuid, seq: i64) -> Outcome {
@@ -75,15 +70,16 @@ async fn claim(database: &Database, subscription: Uuid) -> Vec<i64> {
     claimed.iter().map(|c| c.seq).collect()
 }
 
-async fn lanes_hold_under_concurrency(database: Database) {
+async fn lanes_hold_under_concurrency(read_model: ReadModel) {
+    let database = read_model.webhooks();
     let subscription = subscription(&database).await.id;
-    recommend(&database, 1).await;
+    recommend(&read_model, 1).await;
     database.route(100, Utc::now()).await.unwrap();
     let mut head = claim(&database, subscription).await;
     assert_eq!(head.len(), 1);
     for round in 1..=ROUNDS {
         // The next recommendation is routed while the head is settled.
-        recommend(&database, round + 1).await;
+        recommend(&read_model, round + 1).await;
         let (router, recorder) = (database.clone(), database.clone());
         let settled = head[0];
         let route = tokio::spawn(async move { router.route(100, Utc::now()).await.unwrap() });
@@ -98,21 +94,11 @@ async fn lanes_hold_under_concurrency(database: Database) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lane_never_stalls_when_routing_and_settling_race_on_postgres() {
     let schema = PgSchema::new().await.unwrap();
-    let pool = PgPoolOptions::new().max_connections(4).connect_with(schema.options().unwrap()).await.unwrap();
-    store::postgres::MIGRATOR.run(&pool).await.unwrap();
-    lanes_hold_under_concurrency(Database::new(Pools::Postgres(pool))).await;
+    lanes_hold_under_concurrency(ReadModel::connect(&schema.url()).await.unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lane_never_stalls_when_routing_and_settling_race_on_sqlite() {
     let file = TempSqlite::new().unwrap();
-    let options: sqlx::sqlite::SqliteConnectOptions = file.url().parse().unwrap();
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.clone().create_if_missing(true))
-        .await
-        .unwrap();
-    store::sqlite::MIGRATOR.run(&writer).await.unwrap();
-    let readers = SqlitePoolOptions::new().max_connections(2).connect_with(options).await.unwrap();
-    lanes_hold_under_concurrency(Database::new(Pools::Sqlite { writer, readers })).await;
+    lanes_hold_under_concurrency(ReadModel::connect(&file.url()).await.unwrap()).await;
 }

@@ -34,7 +34,7 @@ pub async fn run(args: BenchWebhooksArgs) -> anyhow::Result<()> {
     if !read_model.recommendations(&any).await?.is_empty() {
         bail!("{url} already holds recommendations: give the benchmark a scratch database");
     }
-    let database = ::webhooks::Database::new(read_model.pools());
+    let database = read_model.webhooks();
 
     let seeding = Instant::now();
     for first in (1..=args.deliveries).step_by(SEED_BATCH as usize) {

@@ -45,7 +45,7 @@ pub async fn erase(
         store: state.store.clone(),
         projection: state.projection.clone(),
         webhooks: state.webhooks.database.clone(),
-        pools: state.projection.read_model().pools(),
+        database: state.projection.read_model().database().clone(),
     };
     let api_key_id = key.map(|Extension(key)| key.id);
     let erasure = tokio::spawn(async move { eraser.erase(&player, api_key_id).await })

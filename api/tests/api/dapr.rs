@@ -147,7 +147,7 @@ async fn dropped(app: TestApp) {
 #[tokio::test]
 async fn dapr_is_admitted_by_its_app_token_only() {
     let app = TestApp::sqlite_dapr(quick_webhooks(), dapr()).await;
-    api::keys::Keys::new(app.read_model.pools())
+    api::keys::Keys::new(app.read_model.database().clone())
         .create("ops", &[api::keys::Scope::Admin], chrono::Utc::now())
         .await
         .unwrap();

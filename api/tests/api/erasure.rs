@@ -107,7 +107,7 @@ async fn erased_everywhere(app: TestApp) {
 #[tokio::test]
 async fn the_erasure_record_names_the_key_that_asked_and_no_player() {
     let app = TestApp::sqlite().await;
-    let key = api::keys::Keys::new(app.read_model.pools())
+    let key = api::keys::Keys::new(app.read_model.database().clone())
         .create("dpo", &[api::keys::Scope::Admin], chrono::Utc::now())
         .await
         .unwrap();
@@ -117,10 +117,9 @@ async fn the_erasure_record_names_the_key_that_asked_and_no_player() {
     let second: Value = erase().await.unwrap().json().await.unwrap();
     assert_ne!(first["id"], second["id"], "erasing again is answered, and recorded, again");
 
-    let store::Pools::Sqlite { readers, .. } = app.read_model.pools() else { panic!("a SQLite read model") };
     let rows: Vec<(String, i64, i64, Option<String>)> =
-        sqlx::query_as("SELECT id, erased_at, events_deleted, api_key_id FROM erasures ORDER BY id")
-            .fetch_all(&readers)
+        database::query("SELECT id, erased_at, events_deleted, api_key_id FROM erasures ORDER BY id")
+            .fetch_all(app.read_model.database().reader())
             .await
             .unwrap();
     assert_eq!(rows.len(), 2);

@@ -8,7 +8,7 @@ use std::{
 };
 
 use api::{Application, HttpConfig, dapr::Dapr};
-use projections::{ProjectionConfig, ReadModel, read_model::PostgresReadModel};
+use projections::{ProjectionConfig, ReadModel};
 use reqwest::{Response, header::CONTENT_TYPE};
 use serde_json::{Value, json};
 use store::{
@@ -80,7 +80,7 @@ impl TestApp {
     pub async fn postgres_dapr(webhooks: DispatcherConfig, dapr: Dapr) -> Self {
         let schema = PgSchema::new().await.unwrap();
         let store = Arc::new(schema.open().await.unwrap());
-        let read_model = ReadModel::Postgres(PostgresReadModel::connect_with(schema.options().unwrap()).await.unwrap());
+        let read_model = ReadModel::connect(&schema.url()).await.unwrap();
         Self::start(store, read_model, Box::new(schema), webhooks, HttpConfig { dapr, ..HttpConfig::default() }).await
     }
 

@@ -8,7 +8,7 @@ use axum::http::HeaderValue;
 use crate::helpers::{TestApp, problem};
 
 async fn key(app: &TestApp, name: &str) -> String {
-    let keys = api::keys::Keys::new(app.read_model.pools());
+    let keys = api::keys::Keys::new(app.read_model.database().clone());
     keys.create(name, &[Scope::Read], chrono::Utc::now()).await.unwrap().secret
 }
 

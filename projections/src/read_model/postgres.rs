@@ -1,76 +1,26 @@
-//! The read model in PostgreSQL: by default the same database as the event store.
-
-use std::time::Duration;
+//! The feature rows in PostgreSQL: every column bound as one array.
 
 use chrono::{DateTime, Utc};
 use domain::FeatureValue;
-use sqlx::{
-    Postgres,
-    postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions},
-    query::Query,
-};
+use sqlx::{PgConnection, PgPool, Postgres, postgres::PgArguments, query::Query};
 
 use super::{
-    Changes, PlayerRow, RecommendationQuery, RowUpdate, Table, columns, kinds, player_row, recommendation, sql, to_i64,
-    to_u64, update_set,
+    Table,
+    rows::{RowUpdate, StoredRow, columns, kinds, to_i64, update_set},
 };
 use crate::ProjectionError;
-use domain::Recommendation;
 
-/// The read model in a PostgreSQL database.
-#[derive(Debug, Clone)]
-pub struct PostgresReadModel {
-    pool: PgPool,
+/// The stored rows of these players.
+pub(super) async fn load(pool: &PgPool, table: Table, players: &[String]) -> Result<Vec<StoredRow>, ProjectionError> {
+    let sql = format!("SELECT player_id, revision, position, state FROM {} WHERE player_id = ANY($1)", table.name());
+    Ok(sqlx::query_as(&sql).bind(players).fetch_all(pool).await?)
 }
 
-impl PostgresReadModel {
-    shared_statements!(pool, pool, sqlx::Postgres);
-
-    /// The state column as hex text.
-    const STATE_HEX: &str = "encode(state, 'hex')";
-
-    /// Connects to (and migrates) the database at `url`.
-    pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
-        let options: PgConnectOptions = url.parse().map_err(|e| ProjectionError::InvalidUrl(format!("{e}")))?;
-        Self::connect_with(options).await
-    }
-
-    /// Connects with ready-made options (tests use them to pick a schema).
-    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, ProjectionError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
-        store::postgres::MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
-    }
-
-    pub(super) fn pools(&self) -> store::Pools {
-        store::Pools::Postgres(self.pool.clone())
-    }
-
-    pub(super) async fn load(&self, table: Table, players: &[String]) -> Result<Vec<PlayerRow>, ProjectionError> {
-        let sql =
-            format!("SELECT player_id, revision, position, state FROM {} WHERE player_id = ANY($1)", table.name());
-        let rows: Vec<(String, i64, i64, Vec<u8>)> = sqlx::query_as(&sql).bind(players).fetch_all(&self.pool).await?;
-        rows.into_iter().map(player_row).collect()
-    }
-
-    pub(super) async fn commit(&self, table: Table, changes: &Changes, checkpoint: u64) -> Result<(), ProjectionError> {
-        let rows = changes.rows.as_slice();
-        let mut tx = self.pool.begin().await?;
-        if !rows.is_empty() {
-            let sql = upsert(table);
-            bind_columns(sqlx::query(&sql), rows).execute(&mut *tx).await?;
-        }
-        if table == Table::Live {
-            Self::write_decisions(&mut tx, changes).await?;
-        }
-        sqlx::query(&sql::save_checkpoint(table)).bind(to_i64(checkpoint)).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
+/// Writes every row in one statement.
+pub(super) async fn upsert(tx: &mut PgConnection, table: Table, rows: &[RowUpdate]) -> Result<(), ProjectionError> {
+    let sql = upsert_sql(table);
+    bind_columns(sqlx::query(&sql), rows).execute(tx).await?;
+    Ok(())
 }
 
 /// The PostgreSQL array type of a column holding `kind`.
@@ -86,7 +36,7 @@ fn array_type(kind: &FeatureValue<'_>) -> &'static str {
 
 /// One upsert of any number of rows: every column bound as an array and unnested,
 /// so a batch is one statement with a fixed text (prepared once).
-fn upsert(table: Table) -> String {
+fn upsert_sql(table: Table) -> String {
     let mut types = vec!["text[]", "int8[]", "int8[]"];
     types.extend(kinds().iter().map(array_type));
     types.push("bytea[]");

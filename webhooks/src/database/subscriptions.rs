@@ -1,6 +1,7 @@
 //! Subscription rows.
 
 use chrono::{DateTime, Utc};
+use database::query;
 use domain::InterventionKind;
 use uuid::Uuid;
 
@@ -93,35 +94,32 @@ impl Database {
 
     async fn write_subscription(&self, sql: &str, s: &Subscription) -> Result<(), WebhookError> {
         let (types, kinds) = lists(s);
-        store::with_pools!(&self.0, writer, _reader => {
-            sqlx::query(sql)
-                .bind(s.id.to_string())
-                .bind(&s.url)
-                .bind(&types)
-                .bind(&kinds)
-                .bind(s.mode.as_str())
-                .bind(&s.description)
-                .bind(s.enabled)
-                .bind(&s.disabled_reason)
-                .bind(s.handshake)
-                .bind(s.validation.as_str())
-                .bind(&s.validation_error)
-                .bind(s.secret.to_string())
-                .bind(s.previous_secret.as_ref().map(ToString::to_string))
-                .bind(s.previous_secret_expires_at.map(millis))
-                .bind(millis(s.created_at))
-                .bind(millis(s.updated_at))
-                .execute(writer)
-                .await?;
-        });
+        query(sql)
+            .bind(s.id.to_string())
+            .bind(&s.url)
+            .bind(&types)
+            .bind(&kinds)
+            .bind(s.mode.as_str())
+            .bind(&s.description)
+            .bind(s.enabled)
+            .bind(&s.disabled_reason)
+            .bind(s.handshake)
+            .bind(s.validation.as_str())
+            .bind(&s.validation_error)
+            .bind(s.secret.to_string())
+            .bind(s.previous_secret.as_ref().map(ToString::to_string))
+            .bind(s.previous_secret_expires_at.map(millis))
+            .bind(millis(s.created_at))
+            .bind(millis(s.updated_at))
+            .execute(self.database.writer())
+            .await?;
         Ok(())
     }
 
     /// Every subscription, oldest first.
     pub async fn subscriptions(&self) -> Result<Vec<Subscription>, WebhookError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id");
-        let rows: Vec<Row> =
-            store::with_pools!(&self.0, _writer, reader => sqlx::query_as(&sql).fetch_all(reader).await?);
+        let rows: Vec<Row> = query(&sql).fetch_all(self.database.reader()).await?;
         rows.into_iter().map(Subscription::try_from).collect()
     }
 
@@ -134,29 +132,25 @@ impl Database {
     ) -> Result<Vec<Subscription>, WebhookError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id > $1 ORDER BY id LIMIT $2");
         let after = after.map(|id| id.to_string()).unwrap_or_default();
-        let rows: Vec<Row> = store::with_pools!(&self.0, _writer, reader => {
-            sqlx::query_as(&sql).bind(after).bind(limit as i64).fetch_all(reader).await?
-        });
+        let rows: Vec<Row> = query(&sql).bind(after).bind(limit as i64).fetch_all(self.database.reader()).await?;
         rows.into_iter().map(Subscription::try_from).collect()
     }
 
     /// One subscription.
     pub async fn subscription(&self, id: Uuid) -> Result<Option<Subscription>, WebhookError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1");
-        let row: Option<Row> = store::with_pools!(&self.0, _writer, reader => sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(reader).await?);
+        let row: Option<Row> = query(&sql).bind(id.to_string()).fetch_optional(self.database.reader()).await?;
         row.map(Subscription::try_from).transpose()
     }
 
     /// Deletes a subscription and its deliveries; whether it existed.
     pub async fn delete_subscription(&self, id: Uuid) -> Result<bool, WebhookError> {
         let id = id.to_string();
-        let deleted = store::with_pools!(&self.0, writer, _reader => {
-            let mut tx = writer.begin().await?;
-            sqlx::query("DELETE FROM webhook_deliveries WHERE subscription_id = $1").bind(&id).execute(&mut *tx).await?;
-            let deleted = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(&id).execute(&mut *tx).await?;
-            tx.commit().await?;
-            deleted.rows_affected()
-        });
+        let mut tx = self.database.begin().await?;
+        query("DELETE FROM webhook_deliveries WHERE subscription_id = $1").bind(id.as_str()).execute(&mut tx).await?;
+        let deleted =
+            query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id.as_str()).execute(&mut tx).await?;
+        tx.commit().await?;
         Ok(deleted == 1)
     }
 
@@ -170,18 +164,26 @@ impl Database {
     ) -> Result<(), WebhookError> {
         let sql =
             "UPDATE webhook_subscriptions SET validation = $1, validation_error = $2, updated_at = $3 WHERE id = $4";
-        store::with_pools!(&self.0, writer, _reader => {
-            sqlx::query(sql).bind(validation.as_str()).bind(error).bind(millis(now)).bind(id.to_string()).execute(writer).await?;
-        });
+        query(sql)
+            .bind(validation.as_str())
+            .bind(error)
+            .bind(millis(now))
+            .bind(id.to_string())
+            .execute(self.database.writer())
+            .await?;
         Ok(())
     }
 
     /// Disables a subscription (its receiver answered `410 Gone`).
     pub async fn disable(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), WebhookError> {
         let sql = "UPDATE webhook_subscriptions SET enabled = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4";
-        store::with_pools!(&self.0, writer, _reader => {
-            sqlx::query(sql).bind(false).bind(reason).bind(millis(now)).bind(id.to_string()).execute(writer).await?;
-        });
+        query(sql)
+            .bind(false)
+            .bind(reason)
+            .bind(millis(now))
+            .bind(id.to_string())
+            .execute(self.database.writer())
+            .await?;
         Ok(())
     }
 }

@@ -1,0 +1,159 @@
+//! The read-model database of nudge: one SQLite file or one PostgreSQL database
+//! holding every table but the event store's (features, recommendations, the
+//! webhook tables, models, API keys, erasures).
+//!
+//! This crate owns the schema (its migrations are one history, applied in
+//! order) and the choice between SQLite and PostgreSQL; the crates that own the
+//! tables write their SQL once, with `$n` placeholders, and run it through
+//! [`query`] on a [`Pool`] or a [`Tx`]. Where the two databases need different
+//! SQL, an owner matches on the [`Pool`] or [`Tx`] variant.
+
+mod error;
+mod statement;
+mod tx;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+pub use error::DatabaseError;
+pub use statement::{On, Record, Statement, Value, query};
+pub use tx::Tx;
+
+/// Connections that read a SQLite file at once; WAL lets them run beside the writer.
+const SQLITE_READERS: u32 = 4;
+
+/// Connections to PostgreSQL.
+const POSTGRES_CONNECTIONS: u32 = 8;
+
+/// Which database the read models live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file.
+    Sqlite,
+    /// A PostgreSQL database.
+    Postgres,
+}
+
+/// The read-model database: its pools, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Database(Pools);
+
+#[derive(Debug, Clone)]
+enum Pools {
+    Sqlite { writer: SqlitePool, readers: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// A pool to run a statement on: SQLite's writer or readers, or PostgreSQL's.
+#[derive(Debug, Clone, Copy)]
+pub enum Pool<'a> {
+    /// A SQLite pool.
+    Sqlite(&'a SqlitePool),
+    /// The PostgreSQL pool.
+    Postgres(&'a PgPool),
+}
+
+impl Database {
+    /// Opens and migrates the database at `url`: `sqlite://path` (the file and
+    /// its folder are created) or `postgres://...`.
+    pub async fn connect(url: &str) -> Result<Self, DatabaseError> {
+        match url.split_once("://").map(|(scheme, _)| scheme) {
+            Some("sqlite") => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
+                Self::connect_sqlite(options).await
+            }
+            Some("postgres" | "postgresql") => {
+                let options: PgConnectOptions =
+                    url.parse().map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
+                Self::connect_postgres(options).await
+            }
+            _ => Err(DatabaseError::InvalidUrl(format!("{url}: the scheme must be sqlite:// or postgres://"))),
+        }
+    }
+
+    /// Opens and migrates a SQLite file: one writer, a few read-only readers.
+    pub async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Self, DatabaseError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Read models are recoverable by replay from their checkpoint: NORMAL is enough.
+            .synchronous(SqliteSynchronous::Normal)
+            // A multi-row upsert keeps a statement journal: in memory, not a temp file.
+            .pragma("temp_store", "memory")
+            // Batches touch rows all over the feature table: keep 64 MiB of its pages cached.
+            .pragma("cache_size", "-65536")
+            // Rows hit again and again are copied back once per checkpoint:
+            // checkpoint every 40 MiB of WAL rather than 4 MiB.
+            .pragma("wal_autocheckpoint", "10000")
+            .busy_timeout(Duration::from_secs(30));
+        if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| DatabaseError::InvalidUrl(format!("cannot create folder {}: {e}", folder.display())))?;
+        }
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        schema(sqlx::migrate!("./migrations/sqlite")).run(&writer).await?;
+        let readers =
+            SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options.read_only(true)).await?;
+        Ok(Self(Pools::Sqlite { writer, readers }))
+    }
+
+    /// Connects to and migrates a PostgreSQL database (tests pass options that
+    /// pick a schema of their own).
+    pub async fn connect_postgres(options: PgConnectOptions) -> Result<Self, DatabaseError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POSTGRES_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        schema(sqlx::migrate!("./migrations/postgres")).run(&pool).await?;
+        Ok(Self(Pools::Postgres(pool)))
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self.0 {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The pool that writes (SQLite's one writer), also for reads that must see
+    /// the latest commit.
+    pub fn writer(&self) -> Pool<'_> {
+        match &self.0 {
+            Pools::Sqlite { writer, .. } => Pool::Sqlite(writer),
+            Pools::Postgres(pool) => Pool::Postgres(pool),
+        }
+    }
+
+    /// The pool that reads (SQLite's read-only connections).
+    pub fn reader(&self) -> Pool<'_> {
+        match &self.0 {
+            Pools::Sqlite { readers, .. } => Pool::Sqlite(readers),
+            Pools::Postgres(pool) => Pool::Postgres(pool),
+        }
+    }
+
+    /// Begins a transaction on the writer.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match &self.0 {
+            Pools::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
+            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+}
+
+/// The read-model schema's migrations. The event store keeps its own history
+/// in the same bookkeeping table when both share a database, so migrations this
+/// history does not know are left alone.
+fn schema(mut migrator: Migrator) -> Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}

@@ -1,0 +1,150 @@
+//! The recommendations table: at most one recommendation per triggering event,
+//! its global position the feed's cursor, its body the JSON webhooks send.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use database::{Tx, query};
+use domain::{InterventionKind, Recommendation, Status};
+use webhooks::Queued;
+
+use super::{
+    ReadModel,
+    rows::{Changes, to_i64},
+};
+use crate::ProjectionError;
+
+/// Which recommendations to read.
+#[derive(Debug, Clone, Copy)]
+pub struct RecommendationQuery<'a> {
+    /// Only this player's.
+    pub player_id: Option<&'a str>,
+    /// Only of this kind.
+    pub kind: Option<InterventionKind>,
+    /// Only those triggered after this position (the feed's cursor).
+    pub after: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Stores a recommendation once (a replay of its batch finds it there).
+const INSERT: &str = "INSERT INTO recommendations \
+     (position, id, player_id, kind, created_at, body, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT DO NOTHING";
+
+/// Records a player's answer to one of their own recommendations.
+const ANSWER: &str = "UPDATE recommendations SET status = $1, answered_at = $2 WHERE id = $3 AND player_id = $4";
+
+/// The columns a delivery carries.
+const QUEUED_COLUMNS: &str = "position, id, player_id, kind, created_at, body, traceparent";
+
+type QueuedRow = (i64, String, String, String, DateTime<Utc>, String, Option<String>);
+
+impl ReadModel {
+    /// Writes a batch's recommendations, queues the new ones in the outbox, and
+    /// records the answers, inside its transaction; answers how many it queued.
+    pub(super) async fn write_decisions(&self, tx: &mut Tx, changes: &Changes) -> Result<usize, ProjectionError> {
+        let mut queued = Vec::new();
+        for recommendation in &changes.recommendations {
+            let body = serde_json::to_string(recommendation).map_err(ProjectionError::Encode)?;
+            let position = recommendation.triggered_by.position;
+            let stored = query(INSERT)
+                .bind(to_i64(position))
+                .bind(recommendation.id.to_string())
+                .bind(recommendation.player_id.as_str())
+                .bind(recommendation.kind.as_str())
+                .bind(recommendation.created_at)
+                .bind(body)
+                .bind(recommendation.triggered_by.traceparent.map(|t| t.to_string()))
+                .execute(&mut *tx)
+                .await?;
+            if stored == 1 {
+                queued.push(position);
+            }
+        }
+        self.outbox.enqueue(tx, &queued).await?;
+        for answer in &changes.answers {
+            query(ANSWER)
+                .bind(answer.status.as_str())
+                .bind(answer.at)
+                .bind(answer.id.to_string())
+                .bind(answer.player_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(queued.len())
+    }
+
+    /// Stored recommendations, oldest first.
+    pub async fn recommendations(
+        &self,
+        filter: &RecommendationQuery<'_>,
+    ) -> Result<Vec<Recommendation>, ProjectionError> {
+        let mut sql = "SELECT status, body FROM recommendations WHERE position > $1".to_owned();
+        let mut n = 1;
+        if filter.player_id.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND player_id = ${n}"));
+        }
+        if filter.kind.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND kind = ${n}"));
+        }
+        sql.push_str(&format!(" ORDER BY position LIMIT ${}", n + 1));
+        let mut statement = query(&sql).bind(to_i64(filter.after.unwrap_or(0)));
+        if let Some(player) = filter.player_id {
+            statement = statement.bind(player);
+        }
+        if let Some(kind) = filter.kind {
+            statement = statement.bind(kind.as_str());
+        }
+        let rows: Vec<(String, String)> = statement.bind(filter.limit as i64).fetch_all(self.database.reader()).await?;
+        rows.into_iter().map(recommendation).collect()
+    }
+}
+
+/// Reads a stored recommendation back, with its current status.
+fn recommendation((status, body): (String, String)) -> Result<Recommendation, ProjectionError> {
+    let mut recommendation: Recommendation = serde_json::from_str(&body).map_err(ProjectionError::Encode)?;
+    recommendation.status = Status::parse(&status).unwrap_or(recommendation.status);
+    Ok(recommendation)
+}
+
+fn queued((position, id, player_id, kind, created_at, body, traceparent): QueuedRow) -> Queued {
+    Queued { position: position.max(0).unsigned_abs(), id, player_id, kind, created_at, body, traceparent }
+}
+
+#[async_trait]
+impl webhooks::Recommendations for ReadModel {
+    async fn at(&self, tx: &mut Tx, positions: &[u64]) -> Result<Vec<Queued>, sqlx::Error> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=positions.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT {QUEUED_COLUMNS} FROM recommendations WHERE position IN ({}) ORDER BY position",
+            marks.join(", ")
+        );
+        let mut statement = query(&sql);
+        for position in positions {
+            statement = statement.bind(to_i64(*position));
+        }
+        let rows: Vec<QueuedRow> = statement.fetch_all(tx).await?;
+        Ok(rows.into_iter().map(queued).collect())
+    }
+
+    async fn since(
+        &self,
+        tx: &mut Tx,
+        since: DateTime<Utc>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Queued>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {QUEUED_COLUMNS} FROM recommendations WHERE created_at >= $1 AND position > $2 \
+             ORDER BY position LIMIT $3"
+        );
+        let after = after.map_or(-1, to_i64);
+        let rows: Vec<QueuedRow> = query(&sql).bind(since).bind(after).bind(limit as i64).fetch_all(tx).await?;
+        Ok(rows.into_iter().map(queued).collect())
+    }
+}
