@@ -11,6 +11,7 @@ mod ingest;
 mod kill;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod models;
 mod openapi;
 mod reads;
