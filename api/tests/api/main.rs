@@ -13,6 +13,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod models;
+mod monitoring;
 mod openapi;
 mod reads;
 mod receiver;
