@@ -238,6 +238,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "NUDGE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Also serve `GET /metrics` (and nothing else) on this address, e.g. for a
+    /// scraper on another network; `/metrics` stays on `--listen` too.
+    #[arg(long, env = "NUDGE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Event store URL: `sqlite://path`, `postgres://...` or `kurrentdb://...`.
     #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
     pub store: String,

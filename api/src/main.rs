@@ -8,6 +8,7 @@ use api::{
 };
 use clap::Parser;
 use projections::{ProjectionConfig, ReadModel};
+use tokio::net::TcpListener;
 
 /// mimalloc: ingest allocates and frees many small JSON values per event, which
 /// glibc's allocator serves markedly slower (measured in BENCHMARKS.md).
@@ -45,6 +46,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let read_model = ReadModel::connect(&read_models)
         .await
         .with_context(|| format!("cannot open the read models {}", redact(&read_models)))?;
+    let metrics = match args.metrics_listen {
+        Some(address) => {
+            Some(TcpListener::bind(address).await.with_context(|| format!("cannot serve metrics on {address}"))?)
+        }
+        None => None,
+    };
     let app = Application::build(
         args.listen,
         store,
@@ -55,6 +62,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("cannot start on {}", args.listen))?;
+    if let Some(listener) = metrics {
+        tracing::info!(metrics_address = %listener.local_addr()?, "serving /metrics");
+        tokio::spawn(telemetry::prometheus::serve_metrics(listener));
+    }
     tracing::info!(
         address = %app.local_addr()?,
         store = %redact(&args.store),

@@ -1,10 +1,11 @@
 //! Logs (tracing), traces and metrics (Prometheus) set-up.
 
-use std::sync::OnceLock;
+pub mod prometheus;
+
+pub use prometheus::metrics;
 
 use axum::{extract::Request, http::HeaderMap};
 use domain::{TRACEPARENT, TRACESTATE, TraceContext, TraceParent};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use opentelemetry::{
     Context,
     trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider},
@@ -75,21 +76,6 @@ fn exporter(url: &Url) -> Result<SdkTracerProvider, TelemetryError> {
     let exporter = SpanExporter::builder().with_http().with_endpoint(endpoint).build()?;
     let resource = Resource::builder().with_service_name("nudge").build();
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
-}
-
-/// The process-wide Prometheus recorder, installed on first use.
-pub fn metrics() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Another recorder may already be installed (a test harness): then this
-            // handle renders nothing, which is what such a process wants anyway.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }
 
 /// The request's `traceparent` header, when there is exactly one and it is valid.

@@ -155,7 +155,7 @@ impl FeatureProjection {
             checkpoint,
             head,
             lag_events,
-            lag_seconds: if lag_events == 0 { 0.0 } else { caught_up_at.elapsed().as_secs_f64() },
+            lag_seconds: lag_seconds(lag_events, caught_up_at),
             rebuild,
         })
     }
@@ -203,6 +203,12 @@ impl FeatureProjection {
     }
 }
 
+/// How long a projection `lag_events` behind has been behind: 0 when caught up,
+/// else the time since it last was, at `caught_up_at`.
+fn lag_seconds(lag_events: u64, caught_up_at: Instant) -> f64 {
+    if lag_events == 0 { 0.0 } else { caught_up_at.elapsed().as_secs_f64() }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -230,10 +236,16 @@ impl Inner {
             }
             let Ok(head) = self.store.head().await else { continue };
             let lag = head.saturating_sub(*self.live.borrow());
-            if lag == 0 {
-                *lock(&self.caught_up_at) = Instant::now();
-            }
+            let caught_up_at = {
+                let mut at = lock(&self.caught_up_at);
+                if lag == 0 {
+                    *at = Instant::now();
+                }
+                *at
+            };
             metrics::gauge!("nudge_projection_lag_events", "projection" => FeatureProjection::NAME).set(lag as f64);
+            metrics::gauge!("nudge_projection_lag_seconds", "projection" => FeatureProjection::NAME)
+                .set(lag_seconds(lag, caught_up_at));
         }
     }
 

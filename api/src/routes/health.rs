@@ -1,9 +1,9 @@
 //! Liveness, readiness and metrics.
 
-use axum::{Json, extract::State, http::header, response::IntoResponse};
+use axum::{Json, extract::State, response::IntoResponse};
 use serde::Serialize;
 
-use crate::{AppState, problem::ApiError};
+use crate::{AppState, problem::ApiError, telemetry};
 
 /// What the health routes answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -44,5 +44,5 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
                content_type = "text/plain; version=0.0.4")),
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    telemetry::prometheus::exposition(&state.metrics)
 }

@@ -216,6 +216,13 @@ pub fn serve(store: &str, extra: &[&str]) -> (Nudge, String) {
 
 /// [`serve`] on `listen`.
 pub fn serve_on(listen: &str, store: &str, extra: &[&str]) -> (Nudge, String) {
+    let (child, mut addresses) = serve_reporting(listen, store, extra, &["address"]);
+    (child, addresses.remove(0))
+}
+
+/// Starts `nudge serve` on `store` with `extra` arguments and reads from its log
+/// the address each of `fields` names, as URLs (failing after a minute without them).
+pub fn serve_reporting(listen: &str, store: &str, extra: &[&str], fields: &[&'static str]) -> (Nudge, Vec<String>) {
     let mut child = nudge()
         .args(["--log-format", "json", "serve", "--listen", listen, "--store", store])
         .args(extra)
@@ -225,16 +232,23 @@ pub fn serve_on(listen: &str, store: &str, extra: &[&str]) -> (Nudge, String) {
     let stdout = child.stdout.take().unwrap();
     let child = Nudge(child);
     let (address_tx, address_rx) = std::sync::mpsc::channel();
+    let wanted = fields.to_vec();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
             let log: Value = serde_json::from_str(&line).unwrap_or_default();
-            if let Some(address) = log["fields"]["address"].as_str() {
-                let _ = address_tx.send(address.to_owned());
+            for (index, field) in wanted.iter().enumerate() {
+                if let Some(address) = log["fields"][field].as_str() {
+                    let _ = address_tx.send((index, address.to_owned()));
+                }
             }
         }
     });
-    let address =
-        address_rx.recv_timeout(Duration::from_secs(60)).expect("nudge did not start serving within a minute");
-    (child, format!("http://{address}"))
+    let mut addresses = vec![String::new(); fields.len()];
+    while addresses.iter().any(String::is_empty) {
+        let (index, address) =
+            address_rx.recv_timeout(Duration::from_secs(60)).expect("nudge did not start serving within a minute");
+        addresses[index] = format!("http://{address}");
+    }
+    (child, addresses)
 }

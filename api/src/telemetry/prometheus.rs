@@ -1,0 +1,363 @@
+//! The Prometheus exporter: every metric nudge exports with its help text and,
+//! for a histogram, its buckets; the recorder, its upkeep, and `/metrics` on a
+//! listener of its own.
+
+use std::{sync::OnceLock, time::Duration};
+
+use axum::{
+    Router,
+    http::{HeaderName, header},
+    routing::get,
+};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+/// What a metric is, for Prometheus.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations counted into these buckets (upper bounds).
+    Histogram(&'static [f64]),
+}
+
+/// One metric family nudge exports.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    /// Its name, as scraped.
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: Kind,
+    /// Its labels.
+    pub labels: &'static [&'static str],
+    /// Its `# HELP` text.
+    pub help: &'static str,
+}
+
+/// HTTP requests: sub-millisecond reads up to the 30 s request timeout.
+const REQUEST_SECONDS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Read-model commits: a few milliseconds, seconds on a struggling database.
+const COMMIT_SECONDS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Webhook attempts: a subscriber's answer, up to the 15 s attempt timeout.
+const DELIVERY_SECONDS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0];
+/// Micro-batch sizes: one event up to the largest `--projection-batch-events`.
+const BATCH_SIZES: &[f64] =
+    &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 100_000.0];
+/// Appends sharing one group commit: one up to the queue's depth.
+const GROUP_SIZES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1_024.0, 4_096.0];
+
+/// Every metric nudge exports.
+pub const METRICS: &[Metric] = &[
+    Metric {
+        name: "nudge_build_info",
+        kind: Kind::Gauge,
+        labels: &["version"],
+        help: "Always 1; the version of nudge running.",
+    },
+    Metric {
+        name: "nudge_http_requests_total",
+        kind: Kind::Counter,
+        labels: &["method", "route", "status"],
+        help: "HTTP requests answered.",
+    },
+    Metric {
+        name: "nudge_http_request_duration_seconds",
+        kind: Kind::Histogram(REQUEST_SECONDS),
+        labels: &["method", "route", "status"],
+        help: "Time to answer an HTTP request.",
+    },
+    Metric {
+        name: "nudge_http_rate_limited_total",
+        kind: Kind::Counter,
+        labels: &["key"],
+        help: "Requests refused with 429 because their API key went over its rate.",
+    },
+    Metric {
+        name: "nudge_ingested_events_total",
+        kind: Kind::Counter,
+        labels: &["outcome"],
+        help: "Events ingested: appended, or duplicate (already stored, appended once).",
+    },
+    Metric {
+        name: "nudge_store_appended_events_total",
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Events appended to the event store.",
+    },
+    Metric {
+        name: "nudge_store_group_commit_calls",
+        kind: Kind::Histogram(GROUP_SIZES),
+        labels: &[],
+        help: "Append requests committed together in one group commit.",
+    },
+    Metric {
+        name: "nudge_store_append_lock_fallbacks_total",
+        kind: Kind::Counter,
+        labels: &[],
+        help: "PostgreSQL appends that lost the race to another process and were retried under the lock.",
+    },
+    Metric {
+        name: "nudge_projection_events_total",
+        kind: Kind::Counter,
+        labels: &["projection"],
+        help: "Events projected into the read model.",
+    },
+    Metric {
+        name: "nudge_projection_batch_events",
+        kind: Kind::Histogram(BATCH_SIZES),
+        labels: &["projection"],
+        help: "Events in one projection micro-batch.",
+    },
+    Metric {
+        name: "nudge_projection_batch_rows",
+        kind: Kind::Histogram(BATCH_SIZES),
+        labels: &["projection"],
+        help: "Read-model rows written by one projection micro-batch.",
+    },
+    Metric {
+        name: "nudge_projection_commit_seconds",
+        kind: Kind::Histogram(COMMIT_SECONDS),
+        labels: &["projection"],
+        help: "Time to commit one micro-batch to the read model.",
+    },
+    Metric {
+        name: "nudge_projection_lag_events",
+        kind: Kind::Gauge,
+        labels: &["projection"],
+        help: "Events (log distance on KurrentDB) between the projection's checkpoint and the store's head.",
+    },
+    Metric {
+        name: "nudge_projection_lag_seconds",
+        kind: Kind::Gauge,
+        labels: &["projection"],
+        help: "How long the projection has been behind the store's head: 0 when caught up.",
+    },
+    Metric {
+        name: "nudge_projection_players_in_memory",
+        kind: Kind::Gauge,
+        labels: &["projection", "partition"],
+        help: "Players whose fold state a projection partition holds in memory.",
+    },
+    Metric {
+        name: "nudge_projection_failures_total",
+        kind: Kind::Counter,
+        labels: &["projection"],
+        help: "Projection runs that failed and restarted from their checkpoint.",
+    },
+    Metric {
+        name: "nudge_projection_events_skipped_total",
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Stored events the projection skipped because they no longer validate.",
+    },
+    Metric {
+        name: "nudge_recommendations_total",
+        kind: Kind::Counter,
+        labels: &["kind", "rule"],
+        help: "Recommendations made, by intervention kind and the rule that fired.",
+    },
+    Metric {
+        name: "nudge_webhook_deliveries_total",
+        kind: Kind::Counter,
+        labels: &["subscription", "outcome"],
+        help: "Webhook deliveries attempted: delivered, failed (retried), dead (dead-lettered), gone (410: subscription disabled).",
+    },
+    Metric {
+        name: "nudge_webhook_delivery_duration_seconds",
+        kind: Kind::Histogram(DELIVERY_SECONDS),
+        labels: &["subscription"],
+        help: "Time of one webhook request, until the subscriber's answer or the attempt's end.",
+    },
+    Metric {
+        name: "nudge_webhook_backlog",
+        kind: Kind::Gauge,
+        labels: &["subscription"],
+        help: "Webhook deliveries pending.",
+    },
+    Metric {
+        name: "nudge_webhook_oldest_pending_seconds",
+        kind: Kind::Gauge,
+        labels: &["subscription"],
+        help: "Age of the oldest pending webhook delivery.",
+    },
+    Metric {
+        name: "nudge_webhook_outbox",
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "Recommendations not yet routed to their subscriptions' deliveries.",
+    },
+    Metric {
+        name: "nudge_webhook_routed_total",
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Webhook deliveries created from the outbox.",
+    },
+    Metric { name: "nudge_erasures_total", kind: Kind::Counter, labels: &[], help: "Players erased." },
+];
+
+/// How often the exporter's upkeep runs: it drains histogram samples into their
+/// buckets (so that they do not pile up while nothing scrapes) and publishes help texts.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The process-wide Prometheus recorder, installed on first use with every
+/// metric described, `nudge_build_info` set and the upkeep running.
+pub fn metrics() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = builder().unwrap_or_else(|error| {
+                tracing::error!(%error, "histograms are exported as summaries");
+                PrometheusBuilder::new()
+            });
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (a test harness): then this
+            // handle renders nothing, which is what such a process wants anyway.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            metrics::gauge!("nudge_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            handle.run_upkeep();
+            keep_up(handle.clone(), UPKEEP_EVERY);
+            handle
+        })
+        .clone()
+}
+
+/// A builder exporting each histogram of [`METRICS`] with its buckets.
+fn builder() -> Result<PrometheusBuilder, BuildError> {
+    METRICS.iter().try_fold(PrometheusBuilder::new(), |builder, metric| match metric.kind {
+        Kind::Histogram(buckets) => builder.set_buckets_for_metric(Matcher::Full(metric.name.to_owned()), buckets),
+        Kind::Counter | Kind::Gauge => Ok(builder),
+    })
+}
+
+/// Gives the installed recorder the help text of every metric.
+fn describe() {
+    for metric in METRICS {
+        match metric.kind {
+            Kind::Counter => metrics::describe_counter!(metric.name, metric.help),
+            Kind::Gauge => metrics::describe_gauge!(metric.name, metric.help),
+            Kind::Histogram(_) => metrics::describe_histogram!(metric.name, metric.help),
+        }
+    }
+}
+
+/// Runs the exporter's upkeep on `handle` every `every`, for the rest of the process.
+fn keep_up(handle: PrometheusHandle, every: Duration) {
+    let upkeep = move || {
+        loop {
+            std::thread::sleep(every);
+            handle.run_upkeep();
+        }
+    };
+    if let Err(error) = std::thread::Builder::new().name("metrics-upkeep".to_owned()).spawn(upkeep) {
+        tracing::error!(%error, "cannot start the metrics upkeep: histogram samples pile up until scraped");
+    }
+}
+
+/// The metrics in the Prometheus text exposition format.
+pub fn exposition(handle: &PrometheusHandle) -> ([(HeaderName, &'static str); 1], String) {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())
+}
+
+/// Serves `GET /metrics` alone on `listener` (`--metrics-listen`) for the rest of the process.
+pub async fn serve_metrics(listener: TcpListener) {
+    let app = Router::new().route("/metrics", get(|| async { exposition(&metrics()) }));
+    if let Err(error) = axum::serve(listener, app).await {
+        tracing::error!(%error, "the metrics listener stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    #[test]
+    fn every_histogram_has_increasing_buckets() {
+        for metric in METRICS {
+            if let Kind::Histogram(buckets) = metric.kind {
+                assert!(!buckets.is_empty() && buckets.windows(2).all(|w| w[0] < w[1]), "{}", metric.name);
+            }
+        }
+        assert!(builder().is_ok());
+    }
+
+    #[test]
+    fn histograms_render_as_buckets_with_help() {
+        let recorder = builder().unwrap().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            metrics::histogram!("nudge_projection_commit_seconds", "projection" => "features").record(0.003);
+        });
+        handle.run_upkeep();
+        let text = handle.render();
+        assert!(text.contains("# HELP nudge_projection_commit_seconds Time to commit"), "{text}");
+        assert!(
+            text.contains("nudge_projection_commit_seconds_bucket{projection=\"features\",le=\"0.005\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("quantile"), "{text}");
+    }
+
+    #[test]
+    fn the_upkeep_runs_beside_the_recorder() {
+        let _ = metrics();
+        let threads: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap_or_default())
+            .collect();
+        assert!(threads.iter().any(|name| name.trim() == "metrics-upkeep"), "{threads:?}");
+    }
+
+    /// Every metric the workspace's code records is in [`METRICS`] with its
+    /// kind, and every one of [`METRICS`] is recorded somewhere.
+    #[test]
+    fn metrics_lists_every_metric_recorded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut recorded = Vec::new();
+        for crate_dir in ["domain", "store", "projections", "ml", "webhooks", "api"] {
+            for file in rust_files(&root.join(crate_dir).join("src")) {
+                let text = std::fs::read_to_string(&file).unwrap();
+                for (macro_name, kind) in [("counter!(", "counter"), ("gauge!(", "gauge"), ("histogram!(", "histogram")]
+                {
+                    for (at, _) in text.match_indices(&format!("metrics::{macro_name}\"")) {
+                        let rest = &text[at + "metrics::".len() + macro_name.len() + 1..];
+                        let name = &rest[..rest.find('"').unwrap()];
+                        recorded.push((name.to_owned(), kind));
+                    }
+                }
+            }
+        }
+        for (name, kind) in &recorded {
+            let metric = METRICS.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("{name} is not in METRICS"));
+            let listed = match metric.kind {
+                Kind::Counter => "counter",
+                Kind::Gauge => "gauge",
+                Kind::Histogram(_) => "histogram",
+            };
+            assert_eq!(listed, *kind, "{name}");
+        }
+        for metric in METRICS {
+            assert!(recorded.iter().any(|(name, _)| name == metric.name), "{} is never recorded", metric.name);
+        }
+    }
+
+    fn rust_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(rust_files(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+        files
+    }
+}
