@@ -194,8 +194,8 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "2026-10-01")]
     pub start: chrono::NaiveDate,
     /// Shares of each archetype, e.g. `casual=0.42,regular=0.3,high_roller=0.05,at_risk=0.08,churner=0.15`.
-    #[arg(long, default_value_t = ml::Mix::default())]
-    pub mix: ml::Mix,
+    #[arg(long, default_value_t = simulator::Mix::default())]
+    pub mix: simulator::Mix,
     /// Base URL of a running nudge to post the events to, e.g. `http://127.0.0.1:8080`.
     #[arg(long)]
     pub target: Option<reqwest::Url>,

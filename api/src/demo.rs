@@ -6,10 +6,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::{Timelike, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use ml::{ModelArtifact, Population};
+use ml::ModelArtifact;
 use projections::{ProjectionConfig, ReadModel};
 use reqwest::Url;
 use serde_json::{Value, json};
+use simulator::Population;
 use tokio_util::sync::CancellationToken;
 
 use crate::{

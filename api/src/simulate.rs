@@ -11,8 +11,8 @@ use std::{
 use anyhow::{Context, bail};
 use domain::PlayerEvent;
 use indicatif::{ProgressBar, ProgressStyle};
-use ml::Population;
 use reqwest::{StatusCode, Url};
+use simulator::Population;
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::config::SimulateArgs;

@@ -1,6 +1,5 @@
 //! nudge's models: the training set built by replay, linfa training and
-//! evaluation, model artifacts and scoring; and the simulator of player
-//! populations that tests, benchmarks and demos feed the service with.
+//! evaluation, model artifacts and scoring.
 
 mod active;
 mod artifact;
@@ -9,10 +8,8 @@ mod error;
 mod evaluation;
 mod inputs;
 mod model;
-mod random;
 mod registry;
 mod scorer;
-mod simulator;
 mod train;
 
 pub use active::ActiveModel;
@@ -24,5 +21,4 @@ pub use inputs::{INPUT_NAMES, INPUTS, inputs};
 pub use model::{BinaryModel, Family, FitParams, Node, Split};
 pub use registry::{ModelEntry, Registry};
 pub use scorer::{Scorer, Scoring, Target};
-pub use simulator::{Archetype, Mix, MixError, Population, Truth};
 pub use train::{Progress, TrainConfig, train, train_from_store};

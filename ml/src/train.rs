@@ -180,7 +180,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::Population;
+    use simulator::Population;
 
     fn training_set() -> TrainingSet {
         let start = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).single().unwrap();

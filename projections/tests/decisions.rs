@@ -8,9 +8,10 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{TimeZone, Utc};
 use domain::{EventData, InterventionKind, InterventionResponse, PlayerEvent, Recommendation, Status};
-use ml::{ActiveModel, Population, Scorer, TrainConfig, TrainingSet};
+use ml::{ActiveModel, Scorer, TrainConfig, TrainingSet};
 use projections::{Decider, Effect, FeatureProjection, PlayerState, ProjectionConfig, ReadModel, RecommendationQuery};
 use serde_json::Map;
+use simulator::Population;
 use store::{
     EventStore,
     testing::{PgSchema, TempSqlite},

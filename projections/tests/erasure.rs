@@ -8,8 +8,9 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{TimeZone, Utc};
 use domain::PlayerEvent;
-use ml::{ActiveModel, Population};
+use ml::ActiveModel;
 use projections::{FeatureProjection, ProjectionConfig, ReadModel, RecommendationQuery, Table};
+use simulator::Population;
 use store::{
     EventStore, StreamAppend,
     testing::{PgSchema, TempSqlite},

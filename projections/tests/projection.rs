@@ -8,8 +8,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::{TimeZone, Utc};
 use domain::{EventData, PlayerEvent};
 use ml::ActiveModel;
-use ml::Population;
 use projections::{Decider, FeatureProjection, PlayerState, ProjectionConfig, ReadModel, Table};
+use simulator::Population;
 use store::{
     EventStore,
     testing::{PgSchema, TempSqlite},

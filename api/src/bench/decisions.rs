@@ -6,8 +6,9 @@ use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use chrono::{TimeZone, Utc};
 use domain::{PlayerEvent, PlayerFeatures, Policy};
-use ml::{Population, Scorer, TrainConfig, TrainingSet};
+use ml::{Scorer, TrainConfig, TrainingSet};
 use projections::{Decider, Effect, PlayerState};
+use simulator::Population;
 
 use crate::config::BenchDecisionsArgs;
 

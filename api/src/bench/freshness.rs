@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::Utc;
-use ml::Population;
 use serde_json::{Value, json};
+use simulator::Population;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 

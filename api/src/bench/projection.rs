@@ -5,8 +5,9 @@ use std::{sync::Arc, time::Instant};
 
 use anyhow::{Context, bail};
 use chrono::{TimeZone, Utc};
-use ml::{ActiveModel, ModelArtifact, Population, Scorer};
+use ml::{ActiveModel, ModelArtifact, Scorer};
 use projections::{FeatureProjection, ProjectionConfig, ReadModel, RecommendationQuery, Table};
+use simulator::Population;
 use store::EventStore;
 use tokio_util::sync::CancellationToken;
 

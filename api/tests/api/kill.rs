@@ -13,8 +13,8 @@ use std::{
 
 use chrono::{TimeZone, Utc};
 use domain::{EventData, PlayerEvent, PlayerFeatures};
-use ml::Population;
 use serde_json::Value;
+use simulator::Population;
 use store::testing::{PgSchema, TempSqlite};
 
 use crate::helpers::{BATCH, Nudge, serve};

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use ml::Population;
 use serde_json::{Value, json};
+use simulator::Population;
 
 use crate::helpers::{TestApp, problem};
 

@@ -7,6 +7,7 @@
 
 mod archetype;
 mod day;
+mod random;
 
 use std::io::{self, Write};
 
@@ -16,10 +17,10 @@ use store::{EventStore, StoreError, StreamAppend};
 
 use archetype::Profile;
 pub use archetype::{Archetype, Mix, MixError};
-pub(crate) use day::CATEGORIES;
+use day::CATEGORIES;
 use day::Day;
 
-use crate::random::Random;
+use random::Random;
 
 /// Gaming days begin at 06:00 UTC.
 const DAY_BEGINS: Duration = Duration::hours(6);

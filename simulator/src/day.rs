@@ -8,7 +8,7 @@ use serde_json::Map;
 use super::archetype::{Archetype, Profile};
 use crate::random::Random;
 
-pub(crate) const CATEGORIES: [&str; 5] = ["slots", "live", "table", "crash", "bingo"];
+pub(super) const CATEGORIES: [&str; 5] = ["slots", "live", "table", "crash", "bingo"];
 const GAMES_PER_CATEGORY: f64 = 12.0;
 const COUNTRIES: [&str; 4] = ["MT", "SE", "DE", "GB"];
 /// Sessions end by 04:00 and what follows them by 05:30, before the next day begins.
