@@ -40,7 +40,7 @@ impl From<&PlayerEvent> for NewEvent {
             event_id: event.event_uuid(),
             source: event.source.clone(),
             id: event.id.clone(),
-            event_type: event.event_type().to_owned(),
+            event_type: event.event_type().as_str().to_owned(),
             time: event.time,
             payload: event.to_json(),
         }
