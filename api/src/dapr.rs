@@ -8,7 +8,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use domain::{EVENT_TYPES, TRACEPARENT};
+use domain::{EventType, TRACEPARENT};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -118,7 +118,7 @@ pub fn open(envelope: Value) -> Value {
 
 /// The CloudEvent inside an envelope that is not itself a player event.
 fn wrapped(envelope: &Map<String, Value>) -> Option<Map<String, Value>> {
-    let player_event = envelope.get("type").and_then(Value::as_str).is_some_and(|t| EVENT_TYPES.contains(&t));
+    let player_event = envelope.get("type").and_then(Value::as_str).is_some_and(|t| EventType::parse(t).is_some());
     let inner = match envelope.get("data") {
         _ if player_event => return None,
         Some(Value::Object(data)) => data.clone(),

@@ -5,6 +5,7 @@ use axum::{
     http::{HeaderValue, header},
     response::IntoResponse,
 };
+use domain::EventType;
 use serde_json::json;
 use utoipa::{
     Modify, OpenApi, PartialSchema, ToSchema,
@@ -193,7 +194,7 @@ pub struct CloudEvent;
 
 impl PartialSchema for CloudEvent {
     fn schema() -> RefOr<Schema> {
-        let variants: Vec<_> = domain::EVENT_TYPES.iter().map(|event_type| event_schema(event_type)).collect();
+        let variants: Vec<_> = EventType::ALL.iter().map(|event_type| event_schema(*event_type)).collect();
         let schema = json!({
             "description": "A CloudEvents 1.0 event of one of the player event types. Money is an integer of \
                             minor units with its `currency` (ISO 4217). Fields of `data` nudge does not know, \
@@ -216,7 +217,7 @@ impl PartialSchema for CloudEvent {
 impl ToSchema for CloudEvent {}
 
 /// The schema of one event type: the context attributes, and `data` as the domain reads it.
-fn event_schema(event_type: &str) -> serde_json::Value {
+fn event_schema(event_type: EventType) -> serde_json::Value {
     let text = json!({"type": "string", "minLength": 1});
     let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217"});
     let positive = json!({"type": "integer", "minimum": 1, "maximum": i64::MAX});
@@ -228,7 +229,7 @@ fn event_schema(event_type: &str) -> serde_json::Value {
     };
     let object = |required: &[&str], properties: serde_json::Value| json!({"type": "object", "required": required, "properties": properties});
     let data = match event_type {
-        "player.registered" => object(
+        EventType::Registered => object(
             &["country", "currency"],
             json!({
                 "country": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
@@ -236,20 +237,22 @@ fn event_schema(event_type: &str) -> serde_json::Value {
                 "birth_year": {"type": ["integer", "null"], "minimum": 1900, "maximum": 2100},
             }),
         ),
-        "player.session.started" => {
+        EventType::SessionStarted => {
             object(&["channel"], json!({"channel": one_of(domain::Channel::ALL.iter().map(|c| c.as_str()).collect())}))
         }
-        "player.session.ended" => json!({"type": ["object", "null"]}),
-        "player.deposit.failed" => {
+        EventType::SessionEnded => json!({"type": ["object", "null"]}),
+        EventType::DepositFailed => {
             let mut data = money("amount");
             data["required"] = json!(["amount", "currency", "reason"]);
             data["properties"]["reason"] = text.clone();
             data
         }
-        "player.deposit.succeeded" | "player.withdrawal.requested" | "player.withdrawal.cancelled" => money("amount"),
-        "player.game.launched" => object(&["game_id", "category"], json!({"game_id": text, "category": text})),
-        "player.bet.placed" | "player.bet.settled" => {
-            let (name, amount) = if event_type == "player.bet.placed" {
+        EventType::DepositSucceeded | EventType::WithdrawalRequested | EventType::WithdrawalCancelled => {
+            money("amount")
+        }
+        EventType::GameLaunched => object(&["game_id", "category"], json!({"game_id": text, "category": text})),
+        EventType::BetPlaced | EventType::BetSettled => {
+            let (name, amount) = if event_type == EventType::BetPlaced {
                 ("stake", positive.clone())
             } else {
                 (
@@ -264,7 +267,7 @@ fn event_schema(event_type: &str) -> serde_json::Value {
             data["properties"][name] = amount;
             data
         }
-        "player.limit.changed" => object(
+        EventType::LimitChanged => object(
             &["kind", "amount", "period"],
             json!({
                 "kind": one_of(domain::LimitKind::ALL.iter().map(|k| k.as_str()).collect()),
@@ -273,10 +276,10 @@ fn event_schema(event_type: &str) -> serde_json::Value {
                 "period": one_of(domain::LimitPeriod::ALL.iter().map(|p| p.as_str()).collect()),
             }),
         ),
-        "player.self_excluded" => {
+        EventType::SelfExcluded => {
             object(&["duration_days"], json!({"duration_days": {"type": "integer", "minimum": 1, "maximum": u32::MAX}}))
         }
-        _ => object(
+        EventType::InterventionResponded => object(
             &["recommendation_id", "response"],
             json!({
                 "recommendation_id": {"type": "string", "format": "uuid"},
@@ -285,11 +288,11 @@ fn event_schema(event_type: &str) -> serde_json::Value {
         ),
     };
     let mut required = vec!["specversion", "id", "source", "type", "subject", "time"];
-    if event_type != "player.session.ended" {
+    if event_type != EventType::SessionEnded {
         required.push("data");
     }
     json!({
-        "title": event_type,
+        "title": event_type.as_str(),
         "type": "object",
         "required": required,
         "properties": {
@@ -297,7 +300,7 @@ fn event_schema(event_type: &str) -> serde_json::Value {
             "id": {"type": "string", "minLength": 1, "maxLength": 256,
                    "description": "Unique within `source`: a resend is a duplicate, stored once"},
             "source": {"type": "string", "minLength": 1, "description": "The system that saw it happen"},
-            "type": {"type": "string", "enum": [event_type]},
+            "type": {"type": "string", "enum": [event_type.as_str()]},
             "subject": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$", "description": "The player id"},
             "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"type": "string", "pattern": "^application/([a-z0-9.-]+\\+)?json(;.*)?$"},
@@ -316,12 +319,12 @@ mod tests {
 
     #[test]
     fn every_event_type_has_a_schema_utoipa_reads() {
-        for event_type in domain::EVENT_TYPES {
-            let read = serde_json::from_value::<Schema>(event_schema(event_type));
-            assert!(read.is_ok(), "{event_type}: {:?}", read.err());
+        for event_type in EventType::ALL {
+            let read = serde_json::from_value::<Schema>(event_schema(*event_type));
+            assert!(read.is_ok(), "{}: {:?}", event_type.as_str(), read.err());
         }
         let RefOr::T(Schema::OneOf(one_of)) = CloudEvent::schema() else { panic!("not a oneOf") };
-        assert_eq!(one_of.items.len(), domain::EVENT_TYPES.len());
+        assert_eq!(one_of.items.len(), EventType::ALL.len());
     }
 
     #[test]

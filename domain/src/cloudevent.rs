@@ -9,26 +9,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::{
-    Channel, Country, Currency, EventData, FieldError, InterventionResponse, LimitKind, LimitPeriod, Money,
+    Channel, Country, Currency, EventData, EventType, FieldError, InterventionResponse, LimitKind, LimitPeriod, Money,
     PlayerEvent, PlayerId, ValidationErrors,
 };
-
-/// Every CloudEvent `type` nudge accepts.
-pub const EVENT_TYPES: [&str; 13] = [
-    "player.registered",
-    "player.session.started",
-    "player.session.ended",
-    "player.deposit.succeeded",
-    "player.deposit.failed",
-    "player.withdrawal.requested",
-    "player.withdrawal.cancelled",
-    "player.game.launched",
-    "player.bet.placed",
-    "player.bet.settled",
-    "player.limit.changed",
-    "player.self_excluded",
-    "player.intervention.responded",
-];
 
 /// The namespace of [`event_uuid`]s.
 const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x6e75_6467_652d_4576_656e_7449_6473_0001);
@@ -77,7 +60,7 @@ impl PlayerEvent {
         object.insert("specversion".to_owned(), "1.0".into());
         object.insert("id".to_owned(), self.id.as_str().into());
         object.insert("source".to_owned(), self.source.as_str().into());
-        object.insert("type".to_owned(), self.event_type().into());
+        object.insert("type".to_owned(), self.event_type().as_str().into());
         object.insert("subject".to_owned(), self.player_id.as_str().into());
         object.insert("time".to_owned(), format_time(&self.time).into());
         object.insert("datacontenttype".to_owned(), "application/json".into());
@@ -115,7 +98,7 @@ impl From<&PlayerEvent> for Event {
         let mut event = Event::default();
         event.set_id(player_event.id.as_str());
         event.set_source(player_event.source.as_str());
-        event.set_type(player_event.event_type());
+        event.set_type(player_event.event_type().as_str());
         event.set_subject(Some(player_event.player_id.as_str()));
         event.set_time(Some(player_event.time));
         event.set_data("application/json", Value::Object(player_event.data_object()));
@@ -172,14 +155,12 @@ impl Attributes<'_> {
         PlayerId::parse(&subject).map_err(|e| self.fail("subject", e.to_string())).ok()
     }
 
-    fn event_type(&mut self) -> Option<&'static str> {
+    fn event_type(&mut self) -> Option<EventType> {
         let name = self.string("type", usize::MAX)?;
-        let known = EVENT_TYPES.iter().find(|t| **t == name).copied();
+        let known = EventType::parse(&name);
         if known.is_none() {
-            self.fail(
-                "type",
-                format!("{name:?} is not a player event type (player.registered, player.bet.placed, ...)"),
-            );
+            let (first, example) = (EventType::Registered.as_str(), EventType::BetPlaced.as_str());
+            self.fail("type", format!("{name:?} is not a player event type ({first}, {example}, ...)"));
         }
         known
     }
@@ -237,16 +218,16 @@ impl Attributes<'_> {
 
 /// Reads `data` for `event_type`; `None` when something is wrong (recorded).
 fn parse_data(
-    event_type: &str,
+    event_type: EventType,
     object: &Map<String, Value>,
     errors: &mut Vec<FieldError>,
 ) -> Option<(EventData, Map<String, Value>)> {
     let empty = Map::new();
     let data = match object.get("data") {
         Some(Value::Object(data)) => data,
-        None | Some(Value::Null) if event_type == "player.session.ended" => &empty,
+        None | Some(Value::Null) if event_type == EventType::SessionEnded => &empty,
         None | Some(Value::Null) => {
-            errors.push(FieldError::new("/data", format!("is required for type {event_type}")));
+            errors.push(FieldError::new("/data", format!("is required for type {}", event_type.as_str())));
             return None;
         }
         Some(_) => {
@@ -257,60 +238,59 @@ fn parse_data(
     let before = errors.len();
     let mut f = Fields { data, errors, used: Vec::new() };
     let parsed = match event_type {
-        "player.registered" => {
+        EventType::Registered => {
             let country = f.parse("country", "must be two upper-case letters (ISO 3166-1 alpha-2)", Country::parse);
             let currency = f.currency("currency");
             let birth_year =
                 f.optional_integer("birth_year", 1900, 2100).map(|y| y.and_then(|y| u16::try_from(y).ok()));
             Some(EventData::Registered { country: country?, currency: currency?, birth_year: birth_year? })
         }
-        "player.session.started" => {
+        EventType::SessionStarted => {
             let channel = f.parse("channel", &one_of(Channel::ALL.iter().map(|c| c.as_str())), Channel::parse);
             Some(EventData::SessionStarted { channel: channel? })
         }
-        "player.session.ended" => Some(EventData::SessionEnded),
-        "player.deposit.succeeded" => f.money("amount").map(|amount| EventData::DepositSucceeded { amount }),
-        "player.deposit.failed" => {
+        EventType::SessionEnded => Some(EventData::SessionEnded),
+        EventType::DepositSucceeded => f.money("amount").map(|amount| EventData::DepositSucceeded { amount }),
+        EventType::DepositFailed => {
             let amount = f.money("amount");
             let reason = f.text("reason");
             Some(EventData::DepositFailed { amount: amount?, reason: reason? })
         }
-        "player.withdrawal.requested" => f.money("amount").map(|amount| EventData::WithdrawalRequested { amount }),
-        "player.withdrawal.cancelled" => f.money("amount").map(|amount| EventData::WithdrawalCancelled { amount }),
-        "player.game.launched" => {
+        EventType::WithdrawalRequested => f.money("amount").map(|amount| EventData::WithdrawalRequested { amount }),
+        EventType::WithdrawalCancelled => f.money("amount").map(|amount| EventData::WithdrawalCancelled { amount }),
+        EventType::GameLaunched => {
             let game_id = f.text("game_id");
             let category = f.text("category");
             Some(EventData::GameLaunched { game_id: game_id?, category: category? })
         }
-        "player.bet.placed" => {
+        EventType::BetPlaced => {
             let bet_id = f.text("bet_id");
             let game_id = f.text("game_id");
             let stake = f.money("stake");
             Some(EventData::BetPlaced { bet_id: bet_id?, game_id: game_id?, stake: stake? })
         }
-        "player.bet.settled" => {
+        EventType::BetSettled => {
             let bet_id = f.text("bet_id");
             let game_id = f.text("game_id");
             let payout = f.payout("payout");
             Some(EventData::BetSettled { bet_id: bet_id?, game_id: game_id?, payout: payout? })
         }
-        "player.limit.changed" => {
+        EventType::LimitChanged => {
             let kind = f.parse("kind", &one_of(LimitKind::ALL.iter().map(|k| k.as_str())), LimitKind::parse);
             let amount = f.positive("amount");
             let period = f.parse("period", &one_of(LimitPeriod::ALL.iter().map(|p| p.as_str())), LimitPeriod::parse);
             Some(EventData::LimitChanged { kind: kind?, amount: amount?, period: period? })
         }
-        "player.self_excluded" => {
+        EventType::SelfExcluded => {
             let days = f.positive("duration_days").and_then(|d| f.fits(u32::try_from(d).ok(), "duration_days"));
             Some(EventData::SelfExcluded { duration_days: days? })
         }
-        "player.intervention.responded" => {
+        EventType::InterventionResponded => {
             let id = f.parse("recommendation_id", "must be a UUID", |s| Uuid::parse_str(s).ok());
             let responses = one_of(InterventionResponse::ALL.iter().map(|r| r.as_str()));
             let response = f.parse("response", &responses, InterventionResponse::parse);
             Some(EventData::InterventionResponded { recommendation_id: id?, response: response? })
         }
-        _ => None,
     };
     let used = f.used;
     let extra = data.iter().filter(|(k, _)| !used.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();

@@ -30,7 +30,7 @@ pub struct PlayerEvent {
 
 impl PlayerEvent {
     /// The CloudEvent `type`, e.g. `player.bet.placed`.
-    pub fn event_type(&self) -> &'static str {
+    pub fn event_type(&self) -> EventType {
         self.data.event_type()
     }
 
@@ -72,6 +72,25 @@ macro_rules! string_enum {
 }
 
 string_enum!(
+    /// The CloudEvent `type` of a player event: every type nudge accepts, named
+    /// here only, for reading, writing and the API's schema alike.
+    EventType {
+        /** `data`: country, currency, birth year. */ Registered => "player.registered",
+        /** `data`: channel. */ SessionStarted => "player.session.started",
+        /** No `data`. */ SessionEnded => "player.session.ended",
+        /** `data`: amount, currency. */ DepositSucceeded => "player.deposit.succeeded",
+        /** `data`: amount, currency, reason. */ DepositFailed => "player.deposit.failed",
+        /** `data`: amount, currency. */ WithdrawalRequested => "player.withdrawal.requested",
+        /** `data`: amount, currency. */ WithdrawalCancelled => "player.withdrawal.cancelled",
+        /** `data`: game, category. */ GameLaunched => "player.game.launched",
+        /** `data`: bet, game, stake, currency. */ BetPlaced => "player.bet.placed",
+        /** `data`: bet, game, payout, currency. */ BetSettled => "player.bet.settled",
+        /** `data`: kind, amount, period. */ LimitChanged => "player.limit.changed",
+        /** `data`: duration in days. */ SelfExcluded => "player.self_excluded",
+        /** `data`: recommendation, response. */ InterventionResponded => "player.intervention.responded",
+    }
+);
+string_enum!(
     /// Where a session takes place.
     Channel { /** A browser. */ Web => "web", /** The mobile app. */ Mobile => "mobile", /** A shop terminal. */ Retail => "retail" }
 );
@@ -110,7 +129,7 @@ impl Country {
 /// The type of a player event and its typed data.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventData {
-    /// `player.registered`
+    /// [`EventType::Registered`]
     Registered {
         /// Country of residence.
         country: Country,
@@ -119,43 +138,43 @@ pub enum EventData {
         /// Year of birth, when known.
         birth_year: Option<u16>,
     },
-    /// `player.session.started`
+    /// [`EventType::SessionStarted`]
     SessionStarted {
         /// Where.
         channel: Channel,
     },
-    /// `player.session.ended`
+    /// [`EventType::SessionEnded`]
     SessionEnded,
-    /// `player.deposit.succeeded`
+    /// [`EventType::DepositSucceeded`]
     DepositSucceeded {
         /// How much.
         amount: Money,
     },
-    /// `player.deposit.failed`
+    /// [`EventType::DepositFailed`]
     DepositFailed {
         /// How much was tried.
         amount: Money,
         /// Why it failed.
         reason: String,
     },
-    /// `player.withdrawal.requested`
+    /// [`EventType::WithdrawalRequested`]
     WithdrawalRequested {
         /// How much.
         amount: Money,
     },
-    /// `player.withdrawal.cancelled`
+    /// [`EventType::WithdrawalCancelled`]
     WithdrawalCancelled {
         /// How much.
         amount: Money,
     },
-    /// `player.game.launched`
+    /// [`EventType::GameLaunched`]
     GameLaunched {
         /// Which game.
         game_id: String,
         /// Its category, e.g. `slots`.
         category: String,
     },
-    /// `player.bet.placed`
+    /// [`EventType::BetPlaced`]
     BetPlaced {
         /// The bet.
         bet_id: String,
@@ -164,7 +183,7 @@ pub enum EventData {
         /// The stake, greater than zero.
         stake: Money,
     },
-    /// `player.bet.settled`
+    /// [`EventType::BetSettled`]
     BetSettled {
         /// The bet.
         bet_id: String,
@@ -173,7 +192,7 @@ pub enum EventData {
         /// What was paid out: zero for a lost bet.
         payout: Money,
     },
-    /// `player.limit.changed`
+    /// [`EventType::LimitChanged`]
     LimitChanged {
         /// What the limit bounds.
         kind: LimitKind,
@@ -182,12 +201,12 @@ pub enum EventData {
         /// Its period.
         period: LimitPeriod,
     },
-    /// `player.self_excluded`
+    /// [`EventType::SelfExcluded`]
     SelfExcluded {
         /// For how long.
         duration_days: u32,
     },
-    /// `player.intervention.responded`
+    /// [`EventType::InterventionResponded`]
     InterventionResponded {
         /// The recommendation answered.
         recommendation_id: Uuid,
@@ -198,21 +217,21 @@ pub enum EventData {
 
 impl EventData {
     /// The CloudEvent `type`.
-    pub fn event_type(&self) -> &'static str {
+    pub fn event_type(&self) -> EventType {
         match self {
-            Self::Registered { .. } => "player.registered",
-            Self::SessionStarted { .. } => "player.session.started",
-            Self::SessionEnded => "player.session.ended",
-            Self::DepositSucceeded { .. } => "player.deposit.succeeded",
-            Self::DepositFailed { .. } => "player.deposit.failed",
-            Self::WithdrawalRequested { .. } => "player.withdrawal.requested",
-            Self::WithdrawalCancelled { .. } => "player.withdrawal.cancelled",
-            Self::GameLaunched { .. } => "player.game.launched",
-            Self::BetPlaced { .. } => "player.bet.placed",
-            Self::BetSettled { .. } => "player.bet.settled",
-            Self::LimitChanged { .. } => "player.limit.changed",
-            Self::SelfExcluded { .. } => "player.self_excluded",
-            Self::InterventionResponded { .. } => "player.intervention.responded",
+            Self::Registered { .. } => EventType::Registered,
+            Self::SessionStarted { .. } => EventType::SessionStarted,
+            Self::SessionEnded => EventType::SessionEnded,
+            Self::DepositSucceeded { .. } => EventType::DepositSucceeded,
+            Self::DepositFailed { .. } => EventType::DepositFailed,
+            Self::WithdrawalRequested { .. } => EventType::WithdrawalRequested,
+            Self::WithdrawalCancelled { .. } => EventType::WithdrawalCancelled,
+            Self::GameLaunched { .. } => EventType::GameLaunched,
+            Self::BetPlaced { .. } => EventType::BetPlaced,
+            Self::BetSettled { .. } => EventType::BetSettled,
+            Self::LimitChanged { .. } => EventType::LimitChanged,
+            Self::SelfExcluded { .. } => EventType::SelfExcluded,
+            Self::InterventionResponded { .. } => EventType::InterventionResponded,
         }
     }
 

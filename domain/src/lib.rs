@@ -12,8 +12,8 @@ mod recommendation;
 mod trace_context;
 mod validation;
 
-pub use cloudevent::{EVENT_TYPES, event_uuid};
-pub use event::{Channel, Country, EventData, InterventionResponse, LimitKind, LimitPeriod, PlayerEvent};
+pub use cloudevent::event_uuid;
+pub use event::{Channel, Country, EventData, EventType, InterventionResponse, LimitKind, LimitPeriod, PlayerEvent};
 pub use features::{FeatureValue, Features, PlayerFeatures};
 pub use money::{Currency, CurrencyError, Money};
 pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};

@@ -180,7 +180,8 @@ pub async fn replay(store: Arc<dyn EventStore>, progress: &(dyn Fn(u64, u64) + S
 }
 
 /// Hands every player event of `store` up to its head at the start to `visit`
-/// in global order (`None` for a stored event that no longer reads as one),
+/// in global order (`None` for a stored event that no longer validates, skipped
+/// by the rule of [`store::RecordedEvent::decode`]),
 /// telling `progress` (events read, head) after each page. The next page is
 /// read while `visit` works through the last.
 pub async fn for_each_event(
@@ -206,7 +207,7 @@ pub async fn for_each_event(
     });
     while let Some(page) = received.recv().await {
         for recorded in page.iter().filter(|r| r.position <= head) {
-            visit(recorded.position, PlayerEvent::from_json(&recorded.payload).ok().as_ref());
+            visit(recorded.position, recorded.decode().as_ref());
         }
         progress(page.last().map_or(head, |r| r.position.min(head)), head);
     }

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use domain::{PlayerEvent, STREAM_PREFIX};
+use domain::STREAM_PREFIX;
 use store::RecordedEvent;
 use tokio::sync::{mpsc, oneshot};
 
@@ -104,16 +104,15 @@ impl Partition {
                 // this process or another) and started again: fold it afresh.
                 *actor = Actor { state: PlayerState::default(), revision: None, position: 0, last_used: now };
             }
-            match PlayerEvent::from_json(&recorded.payload) {
-                Ok(event) => match actor.state.apply(&event, recorded.position, decider) {
+            // A stored event that no longer validates is skipped (logged by
+            // `decode`, counted here); the player's later events still fold.
+            match recorded.decode() {
+                Some(event) => match actor.state.apply(&event, recorded.position, decider) {
                     Some(Effect::Recommended(recommendation)) => changes.recommendations.push(*recommendation),
                     Some(Effect::Answered(answer)) => changes.answers.push(answer),
                     None => {}
                 },
-                Err(errors) => {
-                    metrics::counter!("nudge_projection_events_skipped_total").increment(1);
-                    tracing::error!(position = recorded.position, %errors, "stored event no longer valid: skipped");
-                }
+                None => metrics::counter!("nudge_projection_events_skipped_total").increment(1),
             }
             actor.revision = Some(recorded.revision);
             actor.position = recorded.position;

@@ -40,7 +40,7 @@ impl From<&PlayerEvent> for NewEvent {
             event_id: event.event_uuid(),
             source: event.source.clone(),
             id: event.id.clone(),
-            event_type: event.event_type().to_owned(),
+            event_type: event.event_type().as_str().to_owned(),
             time: event.time,
             payload: event.to_json(),
         }
@@ -112,4 +112,72 @@ pub struct RecordedEvent {
     pub event_type: String,
     /// The whole CloudEvent in structured JSON form.
     pub payload: serde_json::Value,
+}
+
+impl RecordedEvent {
+    /// The player event stored here: the one way the projection, point-in-time
+    /// features and the training and backtest replays read a stored event.
+    ///
+    /// A stored event that no longer validates (stored before a rule was
+    /// tightened, or written around the API) is skipped by every reader alike:
+    /// `None`, and a warning naming its stream, revision and position and what
+    /// is wrong. Never fatal: the reader goes on with the stream's later events,
+    /// so the live features, the features as of a moment and a replay for
+    /// training all fold the same events, and none stops at a bad one.
+    pub fn decode(&self) -> Option<PlayerEvent> {
+        match PlayerEvent::from_json(&self.payload) {
+            Ok(event) => Some(event),
+            Err(errors) => {
+                tracing::warn!(
+                    stream = %self.stream,
+                    revision = self.revision,
+                    position = self.position,
+                    %errors,
+                    "stored event no longer valid: skipped"
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn stored(payload: Value) -> RecordedEvent {
+        RecordedEvent {
+            stream: "player-42".to_owned(),
+            revision: 3,
+            position: 17,
+            event_id: Uuid::nil(),
+            source: "casino".to_owned(),
+            id: "b1".to_owned(),
+            event_type: "player.bet.placed".to_owned(),
+            payload,
+        }
+    }
+
+    fn bet(stake: i64) -> Value {
+        json!({
+            "specversion": "1.0", "id": "b1", "source": "casino", "type": "player.bet.placed",
+            "subject": "42", "time": "2026-11-24T12:00:00Z",
+            "data": {"bet_id": "b1", "game_id": "g1", "stake": stake, "currency": "EUR"},
+        })
+    }
+
+    #[test]
+    fn a_stored_event_decodes_as_it_was_appended() {
+        let event = PlayerEvent::from_json(&bet(250)).ok();
+        let appended = event.as_ref().map(|e| stored(NewEvent::from(e).payload));
+        assert_eq!(appended.and_then(|e| e.decode()), event);
+    }
+
+    #[test]
+    fn a_stored_event_that_no_longer_validates_is_skipped() {
+        assert_eq!(stored(bet(0)).decode(), None);
+        assert_eq!(stored(json!({"type": "player.bet.placed"})).decode(), None);
+    }
 }

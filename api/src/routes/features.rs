@@ -7,7 +7,7 @@ use axum::{
     extract::{Path, Query, State, rejection::QueryRejection},
 };
 use chrono::{DateTime, Utc};
-use domain::{Features, PlayerEvent, PlayerFeatures, PlayerId};
+use domain::{Features, PlayerFeatures, PlayerId};
 use serde::{Deserialize, Serialize};
 use store::StoreError;
 
@@ -96,9 +96,8 @@ async fn replay(state: &AppState, player: &PlayerId, at: DateTime<Utc>) -> Resul
             page => page?,
         };
         for recorded in &page {
-            let event = PlayerEvent::from_json(&recorded.payload).map_err(|errors| {
-                ApiError::Internal(format!("stored event at {} no longer valid: {errors}", recorded.position).into())
-            })?;
+            // Skipped like the projection skips it: see `RecordedEvent::decode`.
+            let Some(event) = recorded.decode() else { continue };
             if event.time <= at {
                 fold.apply(&event);
                 last = Some((recorded.revision, recorded.position));

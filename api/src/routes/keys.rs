@@ -8,11 +8,10 @@ use axum::{
     response::IntoResponse,
 };
 use chrono::Utc;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::params;
+use super::{body, params};
 use crate::{
     AppState,
     keys::{ApiKey, KeyError, Scope},
@@ -30,15 +29,15 @@ pub struct CreatedKey {
 }
 
 /// The body of `POST /v1/keys`.
-#[derive(Debug, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"name": "crm", "scopes": ["read"]}))]
 pub struct NewKey {
     /// What it is for, 1 to 100 characters.
     #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// What it may do.
-    #[schema(min_items = 1)]
-    pub scopes: Vec<Scope>,
+    #[schema(min_items = 1, value_type = Vec<Scope>)]
+    pub scopes: Vec<String>,
 }
 
 /// A page of keys.
@@ -69,18 +68,14 @@ impl From<KeyError> for ApiError {
 )]
 #[tracing::instrument(name = "create_key", skip_all)]
 pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
-    let body: Value = serde_json::from_slice(&body).map_err(|e| ApiError::MalformedBody(format!("not JSON: {e}")))?;
-    let name = body["name"].as_str().filter(|n| !n.trim().is_empty() && n.len() <= 100).ok_or_else(|| {
-        ApiError::InvalidField { pointer: "/name".into(), detail: "name must be 1 to 100 characters".into() }
-    })?;
-    let scopes = body["scopes"]
-        .as_array()
-        .map(|list| list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
-        .ok_or_else(|| ApiError::InvalidField { pointer: "/scopes".into(), detail: "scopes must be a list".into() })
-        .and_then(|written| {
-            Scope::parse_list(&written).map_err(|detail| ApiError::InvalidField { pointer: "/scopes".into(), detail })
-        })?;
-    let made = state.keys.create(name, &scopes, Utc::now()).await?;
+    let NewKey { name, scopes } = body::json(&body)?;
+    if name.trim().is_empty() || name.len() > 100 {
+        let detail = "name must be 1 to 100 characters".into();
+        return Err(ApiError::InvalidField { pointer: "/name".into(), detail });
+    }
+    let scopes = Scope::parse_list(&scopes.join(","))
+        .map_err(|detail| ApiError::InvalidField { pointer: "/scopes".into(), detail })?;
+    let made = state.keys.create(&name, &scopes, Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key: made.key, key_secret: made.secret })))
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP routes and the middleware around them.
 
 mod auth;
+mod body;
 mod dapr;
 mod events;
 mod features;

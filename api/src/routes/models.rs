@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use ml::{MlError, ModelArtifact, ModelEntry, TargetModel, TrainConfig, TrainingSummary};
 use serde::{Deserialize, Serialize};
 
-use super::params;
+use super::{body, params};
 use crate::{AppState, models::Job, problem::ApiError};
 
 /// Every version, and what decides now.
@@ -219,12 +219,8 @@ pub async fn activate(
 )]
 #[tracing::instrument(name = "train_model", skip_all)]
 pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
-    let request: TrainRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        TrainRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::MalformedBody(format!("the body is not a training request: {e}")))?
-    };
+    let request: TrainRequest =
+        if body.iter().all(u8::is_ascii_whitespace) { TrainRequest::default() } else { body::json(&body)? };
     let defaults = TrainConfig::default();
     let config = TrainConfig {
         harm_precision: precision("harm_precision", request.harm_precision, defaults.harm_precision)?,

@@ -7,19 +7,21 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::IntoResponse,
 };
-use chrono::{DateTime, Utc};
-use domain::InterventionKind;
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+use serde_json::json;
 use uuid::Uuid;
 use webhooks::{
-    Delivery, DeliveryQuery, DeliveryStatus, EVENT_TYPES, Event, Mode, NewSubscription, SigningSecret, Subscription,
-    SubscriptionPatch, TEST_EVENT_TYPE, TargetError, WebhookError, check_target, rotate,
+    Delivery, DeliveryQuery, DeliveryStatus, Event, NewSubscription, SigningSecret, Subscription, SubscriptionPatch,
+    TEST_EVENT_TYPE, WebhookError, rotate,
 };
 
-use super::params;
+pub use self::requests::{NewWebhook, Replay, WebhookEventType, WebhookPatch};
+use self::requests::{description, kinds, types, url};
+use super::{body, params};
 use crate::{AppState, problem::ApiError, telemetry};
+
+mod requests;
 
 /// A subscription, with its secret: only when created and on rotation.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -64,77 +66,6 @@ pub struct DeliveriesParams {
     limit: Option<usize>,
 }
 
-/// The body of `POST /v1/webhooks`.
-#[derive(Debug, utoipa::ToSchema)]
-#[schema(example = json!({
-    "url": "https://crm.example.com/hooks/nudge",
-    "types": ["nudge.intervention.recommended"],
-    "kinds": ["reality_check", "deposit_limit_suggestion"],
-    "mode": "structured",
-    "description": "safer-gambling prompts to the CRM"
-}))]
-pub struct NewWebhook {
-    /// Where deliveries are POSTed: `https`, or `http`; a public address unless nudge allows private ones.
-    #[schema(format = "uri")]
-    pub url: String,
-    /// The event types to receive.
-    #[schema(min_items = 1, inline, value_type = Vec<WebhookEventType>)]
-    pub types: Vec<String>,
-    /// Only these kinds of recommendation; all when absent or `null`.
-    #[schema(min_items = 1)]
-    pub kinds: Option<Vec<InterventionKind>>,
-    /// How events travel (default `structured`).
-    pub mode: Option<Mode>,
-    /// What it is for, at most 500 characters.
-    #[schema(max_length = 500)]
-    pub description: Option<String>,
-    /// Whether to run the CloudEvents validation handshake first (default true).
-    pub handshake: Option<bool>,
-}
-
-/// The body of `PATCH /v1/webhooks/{webhook_id}`: the fields to change.
-#[derive(Debug, utoipa::ToSchema)]
-#[schema(example = json!({"enabled": false}))]
-pub struct WebhookPatch {
-    /// Where deliveries are POSTed.
-    #[schema(format = "uri")]
-    pub url: Option<String>,
-    /// The event types to receive.
-    #[schema(min_items = 1, inline, value_type = Option<Vec<WebhookEventType>>)]
-    pub types: Option<Vec<String>>,
-    /// Only these kinds of recommendation; `null` for all.
-    #[schema(min_items = 1)]
-    pub kinds: Option<Vec<InterventionKind>>,
-    /// How events travel.
-    pub mode: Option<Mode>,
-    /// What it is for, at most 500 characters.
-    #[schema(max_length = 500)]
-    pub description: Option<String>,
-    /// Whether events are routed and delivered to it.
-    pub enabled: Option<bool>,
-    /// Whether to run the CloudEvents validation handshake.
-    pub handshake: Option<bool>,
-}
-
-/// An event type a subscription can receive: one of [`EVENT_TYPES`].
-pub struct WebhookEventType;
-
-impl utoipa::PartialSchema for WebhookEventType {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(EVENT_TYPES)).into()
-    }
-}
-
-impl utoipa::ToSchema for WebhookEventType {}
-
-/// The body of `POST /v1/webhooks/{webhook_id}/replay`.
-#[derive(Debug, utoipa::ToSchema)]
-#[schema(example = json!({"since": "2026-11-24T00:00:00Z"}))]
-pub struct Replay {
-    /// Queue again every recommendation made since this time (RFC 3339).
-    pub since: DateTime<Utc>,
-}
-
 /// The answer to a replay.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Replayed {
@@ -148,83 +79,6 @@ impl From<WebhookError> for ApiError {
             WebhookError::Database(e) => Self::Unavailable(e.into()),
             e => Self::Internal(e.into()),
         }
-    }
-}
-
-fn invalid(field: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::InvalidField { pointer: format!("/{field}"), detail: detail.into() }
-}
-
-/// The body as a JSON object.
-fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::MalformedBody("the body must be a JSON object".to_owned())),
-        Err(e) => Err(ApiError::MalformedBody(format!("the body is not JSON: {e}"))),
-    }
-}
-
-fn string(field: &'static str, value: &Value) -> Result<String, ApiError> {
-    value.as_str().map(str::to_owned).ok_or_else(|| invalid(field, format!("{field} must be a string")))
-}
-
-fn boolean(field: &'static str, value: &Value) -> Result<bool, ApiError> {
-    value.as_bool().ok_or_else(|| invalid(field, format!("{field} must be true or false")))
-}
-
-fn types(value: &Value) -> Result<Vec<String>, ApiError> {
-    let known = || format!("types must be a non-empty list of {}", EVENT_TYPES.join(", "));
-    let list = value.as_array().filter(|l| !l.is_empty()).ok_or_else(|| invalid("types", known()))?;
-    list.iter()
-        .map(|t| {
-            t.as_str().filter(|t| EVENT_TYPES.contains(t)).map(str::to_owned).ok_or_else(|| invalid("types", known()))
-        })
-        .collect()
-}
-
-fn kinds(value: &Value) -> Result<Option<Vec<InterventionKind>>, ApiError> {
-    if value.is_null() {
-        return Ok(None);
-    }
-    let known = || {
-        format!(
-            "kinds must be null or a non-empty list of {}",
-            InterventionKind::ALL.map(InterventionKind::as_str).join(", ")
-        )
-    };
-    let list = value.as_array().filter(|l| !l.is_empty()).ok_or_else(|| invalid("kinds", known()))?;
-    list.iter()
-        .map(|k| k.as_str().and_then(InterventionKind::parse).ok_or_else(|| invalid("kinds", known())))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
-fn mode(value: &Value) -> Result<Mode, ApiError> {
-    value.as_str().and_then(Mode::parse).ok_or_else(|| invalid("mode", "mode must be structured, binary or batch"))
-}
-
-fn description(value: &Value) -> Result<String, ApiError> {
-    let text = string("description", value)?;
-    if text.chars().count() > 500 {
-        return Err(invalid("description", "description holds at most 500 characters"));
-    }
-    Ok(text)
-}
-
-async fn url(state: &AppState, value: &Value) -> Result<String, ApiError> {
-    let raw = string("url", value)?;
-    check_target(&raw, state.webhooks.allow_private).await.map(|url| url.to_string()).map_err(|e| match e {
-        TargetError::Private(_) => {
-            invalid("url", format!("url: {e}; nudge delivers there only when started with --allow-private-webhooks"))
-        }
-        e => invalid("url", format!("url: {e}")),
-    })
-}
-
-fn unknown_fields(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
-    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(field) => Err(ApiError::MalformedBody(format!("unknown field `{field}`; known: {}", allowed.join(", ")))),
-        None => Ok(()),
     }
 }
 
@@ -246,15 +100,14 @@ async fn subscription(state: &AppState, raw: &str) -> Result<Subscription, ApiEr
 )]
 #[tracing::instrument(name = "create_webhook", skip_all)]
 pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
-    let body = object(&body)?;
-    unknown_fields(&body, &["url", "types", "kinds", "mode", "description", "handshake"])?;
+    let body: NewWebhook = body::json(&body)?;
     let new = NewSubscription {
-        url: url(&state, body.get("url").unwrap_or(&Value::Null)).await?,
-        types: types(body.get("types").unwrap_or(&Value::Null))?,
-        kinds: body.get("kinds").map(kinds).transpose()?.flatten(),
-        mode: body.get("mode").map(mode).transpose()?.unwrap_or_default(),
-        description: body.get("description").map(description).transpose()?.unwrap_or_default(),
-        handshake: body.get("handshake").map(|v| boolean("handshake", v)).transpose()?.unwrap_or(true),
+        url: url(&state, &body.url).await?,
+        types: types(body.types)?,
+        kinds: body.kinds.map(kinds).transpose()?,
+        mode: body.mode,
+        description: description(body.description)?,
+        handshake: body.handshake,
     };
     let secret = SigningSecret::generate().map_err(|e| ApiError::Internal(e.into()))?;
     let subscription = new.create(secret.clone(), Utc::now());
@@ -327,20 +180,19 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Json<Subscription>, ApiError> {
     let mut current = subscription(&state, &webhook_id).await?;
-    let body = object(&body)?;
-    unknown_fields(&body, &["url", "types", "kinds", "mode", "description", "enabled", "handshake"])?;
-    let url = match body.get("url") {
-        Some(value) => Some(url(&state, value).await?),
+    let body: WebhookPatch = body::json(&body)?;
+    let url = match body.url {
+        Some(raw) => Some(url(&state, &raw).await?),
         None => None,
     };
     let patch = SubscriptionPatch {
         url,
-        types: body.get("types").map(types).transpose()?,
-        kinds: body.get("kinds").map(kinds).transpose()?,
-        mode: body.get("mode").map(mode).transpose()?,
-        description: body.get("description").map(description).transpose()?,
-        enabled: body.get("enabled").map(|v| boolean("enabled", v)).transpose()?,
-        handshake: body.get("handshake").map(|v| boolean("handshake", v)).transpose()?,
+        types: body.types.map(types).transpose()?,
+        kinds: body.kinds.map(|kinds_or_all| kinds_or_all.map(kinds).transpose()).transpose()?,
+        mode: body.mode,
+        description: body.description.map(description).transpose()?,
+        enabled: body.enabled,
+        handshake: body.handshake,
     };
     patch.apply(&mut current, Utc::now());
     state.webhooks.database.update_subscription(&current).await?;
@@ -480,14 +332,7 @@ pub async fn replay(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let subscription = subscription(&state, &webhook_id).await?;
-    let body = object(&body)?;
-    unknown_fields(&body, &["since"])?;
-    let since = body
-        .get("since")
-        .and_then(Value::as_str)
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .ok_or_else(|| invalid("since", "since must be an RFC 3339 time, e.g. 2026-11-24T00:00:00Z"))?
-        .with_timezone(&Utc);
+    let Replay { since } = body::json(&body)?;
     let queued = state.webhooks.database.replay(&subscription, since, Utc::now()).await?;
     state.webhooks.dispatcher.wake();
     Ok((StatusCode::ACCEPTED, Json(Replayed { queued })))

@@ -1,8 +1,10 @@
 //! Player features and the projection behind them, through the HTTP API.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
+
+use store::{ExpectedRevision, NewEvent, StreamAppend};
 
 use crate::helpers::{BATCH, TestApp, event, problem};
 
@@ -112,4 +114,47 @@ async fn projections_report_where_they_are_and_rebuild_in_place() {
     }
     let stored = app.read_model.checkpoint(projections::Table::Live).await.unwrap();
     assert_eq!(stored, Some(last));
+}
+
+#[tokio::test]
+async fn a_stored_event_that_no_longer_validates_is_skipped_alike_by_every_reader() {
+    let app = TestApp::sqlite().await;
+    let deposit = json!({"amount": 5000, "currency": "EUR"});
+    let first: Value = app
+        .post_json(BATCH, &json!([event("d1", "val", "player.deposit.succeeded", deposit)]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["results"][0]["position"].as_u64().map(|p| p > 0), Some(true), "{first}");
+    // A bet with no stake, stored around the API as if by an older, laxer nudge.
+    let mut invalid =
+        event("b0", "val", "player.bet.placed", json!({"bet_id": "b0", "game_id": "g1", "currency": "EUR"}));
+    invalid["time"] = "2026-11-24T20:02:00Z".into();
+    let stored = NewEvent {
+        event_id: domain::event_uuid("/casino/test", "b0"),
+        source: "/casino/test".to_owned(),
+        id: "b0".to_owned(),
+        event_type: "player.bet.placed".to_owned(),
+        time: chrono::Utc::now(),
+        payload: invalid,
+    };
+    let append =
+        StreamAppend { stream: "player-val".to_owned(), expected: ExpectedRevision::Any, events: vec![stored] };
+    app.store.append(vec![append]).await.unwrap();
+    let bet = json!({"bet_id": "b1", "game_id": "g1", "stake": 200, "currency": "EUR"});
+    let later: Value =
+        app.post_json(BATCH, &json!([event("b1", "val", "player.bet.placed", bet)])).await.json().await.unwrap();
+    let last = later["results"][0]["position"].as_u64().unwrap();
+
+    let live: Value = app.get(&format!("/v1/players/val/features?min_position={last}")).await.json().await.unwrap();
+    assert_eq!((live["revision"].as_u64(), live["features"]["bet_count"].as_i64()), (Some(2), Some(1)), "{live}");
+    assert_eq!(live["features"]["deposit_total"].as_i64(), Some(5000));
+    let as_of_now: Value = app.get("/v1/players/val/features?at=2100-01-01T00:00:00Z").await.json().await.unwrap();
+    assert_eq!(as_of_now, live, "the features as of a moment skip what the projection skipped");
+
+    let training = ml::replay(Arc::clone(&app.store), &|_, _| {}).await.unwrap();
+    assert_eq!((training.events, training.unreadable), (2, 1));
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("nudge_projection_events_skipped_total 1"), "the projection counts what it skipped");
 }

@@ -62,10 +62,10 @@ fn every_type() -> Vec<Value> {
 #[test]
 fn every_type_is_read_and_written_back_unchanged() {
     let all = every_type();
-    assert_eq!(all.len(), EVENT_TYPES.len());
+    assert_eq!(all.len(), EventType::ALL.len());
     for value in all {
         let event = PlayerEvent::from_json(&value).unwrap();
-        assert_eq!(event.event_type(), value["type"]);
+        assert_eq!(event.event_type().as_str(), value["type"]);
         let json = event.to_json();
         assert_eq!(json["data"], value["data"], "{}", value["type"]);
         assert_eq!(PlayerEvent::from_json(&json).unwrap(), event);
