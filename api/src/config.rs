@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use domain::{Cooldowns, InterventionKind, Policy};
 use projections::ProjectionConfig;
-use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule, Waits, parse_duration};
+use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy, Waits, parse_duration};
 
 use crate::{
     HttpConfig, Limits,
@@ -347,9 +347,12 @@ pub struct WebhookArgs {
     /// (default: the instance name).
     #[arg(long, env = "NUDGE_WEBHOOK_ORIGIN")]
     pub webhook_origin: Option<String>,
-    /// Deliver to loopback, private, link-local and unspecified addresses too.
+    /// Deliver to every special-purpose address too (loopback, private, link-local, ...).
     #[arg(long, env = "NUDGE_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
+    /// Deliver to the special-purpose addresses in these blocks only (`10.1.2.0/24,fd00::/64`).
+    #[arg(long, env = "NUDGE_ALLOW_WEBHOOK_CIDRS", value_delimiter = ',')]
+    pub allow_webhook_cidrs: Vec<Cidr>,
     /// Waits between attempts of a failed delivery; the last one repeats.
     #[arg(long, env = "NUDGE_WEBHOOK_RETRY_SCHEDULE", default_value = "5s,30s,2m,10m,1h,6h")]
     pub webhook_retry_schedule: Waits,
@@ -376,7 +379,10 @@ impl WebhookArgs {
             client: ClientConfig {
                 connect_timeout: self.webhook_connect_timeout,
                 timeout: self.webhook_timeout,
-                allow_private: self.allow_private_webhooks,
+                targets: TargetPolicy {
+                    allow_private: self.allow_private_webhooks,
+                    allow_cidrs: self.allow_webhook_cidrs.clone(),
+                },
                 instance: self.instance.clone(),
                 origin: self.webhook_origin.clone().unwrap_or_else(|| self.instance.clone()),
             },
@@ -657,5 +663,15 @@ mod tests {
         {
             assert!(parse_origin(not_origin).is_err(), "{not_origin}");
         }
+    }
+
+    #[test]
+    fn allowed_webhook_blocks_are_a_comma_separated_list_of_cidrs() {
+        let parse = |list: &str| Cli::try_parse_from(["nudge", "serve", "--allow-webhook-cidrs", list]);
+        let Ok(Cli { command: Command::Serve(serve), .. }) = parse("10.1.2.0/24,fd00::/64") else { panic!("parses") };
+        let targets = serve.webhooks.dispatcher().client.targets;
+        assert_eq!(targets.allow_cidrs, vec![Cidr::v4([10, 1, 2, 0], 24), "fd00::/64".parse().unwrap()]);
+        assert!(!targets.allow_private);
+        assert!(parse("10.1.2.3/24").is_err());
     }
 }

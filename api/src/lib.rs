@@ -100,8 +100,8 @@ pub struct Webhooks {
     pub database: webhooks::Database,
     /// Woken when subscriptions or deliveries change.
     pub dispatcher: webhooks::Dispatcher,
-    /// Whether subscriptions may target private addresses.
-    pub allow_private: bool,
+    /// Which special-purpose addresses subscriptions may target.
+    pub targets: webhooks::TargetPolicy,
 }
 
 /// Why the server could not start.
@@ -160,7 +160,7 @@ impl Application {
         let stop_projection = CancellationToken::new();
         let database = webhooks::Database::new(read_model.pools());
         let webhooks = Webhooks {
-            allow_private: dispatch.client.allow_private,
+            targets: dispatch.client.targets.clone(),
             dispatcher: Dispatcher::start(database.clone(), dispatch, stop_projection.clone())?,
             database,
         };

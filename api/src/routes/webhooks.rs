@@ -15,7 +15,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use uuid::Uuid;
 use webhooks::{
     Delivery, DeliveryQuery, DeliveryStatus, EVENT_TYPES, Event, Mode, NewSubscription, SigningSecret, Subscription,
-    SubscriptionPatch, TEST_EVENT_TYPE, TargetError, WebhookError, check_target, rotate,
+    SubscriptionPatch, TEST_EVENT_TYPE, WebhookError, check_target, rotate,
 };
 
 use super::params;
@@ -213,12 +213,10 @@ fn description(value: &Value) -> Result<String, ApiError> {
 
 async fn url(state: &AppState, value: &Value) -> Result<String, ApiError> {
     let raw = string("url", value)?;
-    check_target(&raw, state.webhooks.allow_private).await.map(|url| url.to_string()).map_err(|e| match e {
-        TargetError::Private(_) => {
-            invalid("url", format!("url: {e}; nudge delivers there only when started with --allow-private-webhooks"))
-        }
-        e => invalid("url", format!("url: {e}")),
-    })
+    check_target(&raw, &state.webhooks.targets)
+        .await
+        .map(|url| url.to_string())
+        .map_err(|e| invalid("url", format!("url: {e}")))
 }
 
 fn unknown_fields(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {

@@ -16,7 +16,7 @@ use store::{
     testing::{PgSchema, TempSqlite},
 };
 use tokio_util::sync::CancellationToken;
-use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule};
+use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy};
 
 pub const STRUCTURED: &str = "application/cloudevents+json";
 pub const BATCH: &str = "application/cloudevents-batch+json";
@@ -140,7 +140,7 @@ impl Drop for TestApp {
 pub fn quick_webhooks() -> DispatcherConfig {
     DispatcherConfig {
         client: ClientConfig {
-            allow_private: true,
+            targets: TargetPolicy { allow_private: true, allow_cidrs: Vec::new() },
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             ..ClientConfig::default()
