@@ -219,7 +219,7 @@ impl ToSchema for CloudEvent {}
 fn event_schema(event_type: &str) -> serde_json::Value {
     let text = json!({"type": "string", "minLength": 1});
     let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217"});
-    let positive = json!({"type": "integer", "minimum": 1, "maximum": i64::MAX});
+    let positive = json!({"type": "integer", "minimum": 1, "maximum": domain::MAX_AMOUNT});
     let one_of = |values: Vec<&str>| json!({"type": "string", "enum": values});
     let money = |name: &str| {
         let mut data = json!({"type": "object", "required": [name, "currency"], "properties": {"currency": currency}});
@@ -254,7 +254,7 @@ fn event_schema(event_type: &str) -> serde_json::Value {
             } else {
                 (
                     "payout",
-                    json!({"type": "integer", "minimum": 0, "maximum": i64::MAX, "description": "0 for a lost bet"}),
+                    json!({"type": "integer", "minimum": 0, "maximum": domain::MAX_AMOUNT, "description": "0 for a lost bet"}),
                 )
             };
             let mut data = object(
@@ -268,7 +268,7 @@ fn event_schema(event_type: &str) -> serde_json::Value {
             &["kind", "amount", "period"],
             json!({
                 "kind": one_of(domain::LimitKind::ALL.iter().map(|k| k.as_str()).collect()),
-                "amount": {"type": "integer", "minimum": 1, "maximum": i64::MAX,
+                "amount": {"type": "integer", "minimum": 1, "maximum": domain::MAX_AMOUNT,
                            "description": "Minor units, or minutes for a session limit"},
                 "period": one_of(domain::LimitPeriod::ALL.iter().map(|p| p.as_str()).collect()),
             }),

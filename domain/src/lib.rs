@@ -15,7 +15,7 @@ mod validation;
 pub use cloudevent::{EVENT_TYPES, event_uuid};
 pub use event::{Channel, Country, EventData, InterventionResponse, LimitKind, LimitPeriod, PlayerEvent};
 pub use features::{FeatureValue, Features, PlayerFeatures};
-pub use money::{Currency, CurrencyError, Money};
+pub use money::{Currency, CurrencyError, MAX_AMOUNT, Money};
 pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};
 pub use policy::{
     Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, Policy, Recent, Rule, Situation,
