@@ -30,4 +30,4 @@ pub use secret::{SecretError, SigningSecret};
 pub use signature::{SignatureError, Signed, sign, verify};
 pub use special::{SPECIAL_RANGES, Special, SpecialRange, is_public, special_range};
 pub use subscription::{Mode, NewSubscription, ROTATION_OVERLAP, Subscription, SubscriptionPatch, Validation, rotate};
-pub use target::{TargetError, TargetPolicy, check_target};
+pub use target::{TargetError, TargetPolicy, check_target, masked_url};

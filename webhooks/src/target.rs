@@ -81,6 +81,21 @@ pub async fn check_target(url: &str, policy: &TargetPolicy) -> Result<Url, Targe
     }
 }
 
+/// `url` fit to show and log: a password becomes `***` (and a user name with no
+/// password, which is often a token, too). The stored URL keeps them for delivery.
+pub fn masked_url(url: &str) -> String {
+    let Ok(mut parsed) = Url::parse(url) else { return url.to_owned() };
+    let masked = match (parsed.username().is_empty(), parsed.password().is_some()) {
+        (_, true) => parsed.set_password(Some("***")),
+        (false, false) => parsed.set_username("***"),
+        (true, false) => return url.to_owned(),
+    };
+    match masked {
+        Ok(()) => parsed.to_string(),
+        Err(()) => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +115,14 @@ mod tests {
         }
         let everything = TargetPolicy { allow_private: true, allow_cidrs: Vec::new() };
         assert_eq!(everything.refusal("169.254.169.254".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn credentials_in_urls_are_masked_and_nothing_else() {
+        assert_eq!(masked_url("https://user:pa55@crm.example/hooks?x=1"), "https://user:***@crm.example/hooks?x=1");
+        assert_eq!(masked_url("https://t0ken@crm.example/"), "https://***@crm.example/");
+        assert_eq!(masked_url("https://crm.example/hooks"), "https://crm.example/hooks");
+        assert_eq!(masked_url("not a url"), "not a url");
     }
 
     #[tokio::test]

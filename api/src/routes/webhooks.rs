@@ -15,7 +15,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use uuid::Uuid;
 use webhooks::{
     Delivery, DeliveryQuery, DeliveryStatus, EVENT_TYPES, Event, Mode, NewSubscription, SigningSecret, Subscription,
-    SubscriptionPatch, TEST_EVENT_TYPE, WebhookError, check_target, rotate,
+    SubscriptionPatch, TEST_EVENT_TYPE, WebhookError, check_target, masked_url, rotate,
 };
 
 use super::params;
@@ -258,7 +258,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl I
     let subscription = new.create(secret.clone(), Utc::now());
     state.webhooks.database.insert_subscription(&subscription).await?;
     state.webhooks.dispatcher.wake();
-    tracing::info!(webhook = %subscription.id, url = %subscription.url, "webhook subscription created");
+    tracing::info!(webhook = %subscription.id, url = %masked_url(&subscription.url), "webhook subscription created");
     let location = format!("/v1/webhooks/{}", subscription.id);
     Ok((
         StatusCode::CREATED,

@@ -3,7 +3,7 @@
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -191,8 +191,8 @@ pub fn nudge() -> Command {
 }
 
 /// A `nudge` process, killed (SIGKILL) when dropped so that a failing test
-/// leaves nothing running.
-pub struct Nudge(pub Child);
+/// leaves nothing running, and the log lines it has written so far.
+pub struct Nudge(pub Child, pub Arc<Mutex<Vec<String>>>);
 
 impl Nudge {
     /// Kills it and waits for it to be gone.
@@ -223,8 +223,9 @@ pub fn serve_on(listen: &str, store: &str, extra: &[&str]) -> (Nudge, String) {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let child = Nudge(child);
+    let child = Nudge(child, Arc::default());
     let (address_tx, address_rx) = std::sync::mpsc::channel();
+    let logs = Arc::clone(&child.1);
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
@@ -232,6 +233,7 @@ pub fn serve_on(listen: &str, store: &str, extra: &[&str]) -> (Nudge, String) {
             if let Some(address) = log["fields"]["address"].as_str() {
                 let _ = address_tx.send(address.to_owned());
             }
+            logs.lock().unwrap().push(line);
         }
     });
     let address =

@@ -3,10 +3,11 @@
 //! another, and the metrics.
 
 use serde_json::{Value, json};
+use store::testing::TempSqlite;
 use webhooks::TargetPolicy;
 
 use crate::{
-    helpers::{TestApp, problem, quick_webhooks},
+    helpers::{TestApp, problem, quick_webhooks, serve},
     receiver::Receiver,
     webhooks::{long_session, post_projected, recommendations, subscribe, webhook, webhook_until},
 };
@@ -181,4 +182,32 @@ async fn special_purpose_addresses_are_refused_naming_their_range() {
         assert_eq!(answer["errors"][0]["pointer"], "/url", "{url}: {answer}");
         assert!(detail.contains(range) && detail.contains("--allow-webhook-cidrs"), "{url}: {answer}");
     }
+}
+
+#[tokio::test]
+async fn url_credentials_are_masked_in_answers_and_logs_and_kept_for_delivery() {
+    let db = TempSqlite::new().unwrap();
+    let (nudge, address) = serve(&db.url(), &["--allow-private-webhooks"]);
+    let receiver = Receiver::start().await;
+    let client = reqwest::Client::new();
+    let url = receiver.url.replace("http://", "http://crm:s3cret@");
+    let masked = receiver.url.replace("http://", "http://crm:***@");
+    let body = json!({"url": url, "types": ["nudge.intervention.recommended"], "handshake": false});
+    let created: Value =
+        client.post(format!("{address}/v1/webhooks")).json(&body).send().await.unwrap().json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let shown: Value = client.get(format!("{address}/v1/webhooks/{id}")).send().await.unwrap().json().await.unwrap();
+    let listed: Value = client.get(format!("{address}/v1/webhooks")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&created["url"], &shown["url"], &listed["webhooks"][0]["url"]),
+        (&json!(masked), &json!(masked), &json!(masked))
+    );
+
+    let tested = client.post(format!("{address}/v1/webhooks/{id}/test")).json(&json!({})).send().await.unwrap();
+    assert_eq!(tested.status(), 202);
+    receiver.wait_until("the test event", |arrivals| !arrivals.is_empty()).await;
+    // "crm:s3cret" in base64: the stored URL still carries the credentials.
+    assert_eq!(receiver.arrivals()[0].headers["authorization"], "Basic Y3JtOnMzY3JldA==");
+    let logs = nudge.1.lock().unwrap().join("\n");
+    assert!(logs.contains(&masked) && !logs.contains("s3cret"), "{logs}");
 }
