@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     Channel, Country, Currency, EventData, FieldError, InterventionResponse, LimitKind, LimitPeriod, MAX_AMOUNT, Money,
-    PlayerEvent, PlayerId, ValidationErrors,
+    PlayerEvent, PlayerId, ValidationErrors, validation::control_characters,
 };
 
 /// Every CloudEvent `type` nudge accepts.
@@ -63,6 +63,7 @@ impl PlayerEvent {
         attr.datacontenttype();
         let extensions = attr.extensions();
         let data = event_type.and_then(|t| parse_data(t, object, &mut errors));
+        control_characters(value, "", &mut errors);
         match (id, source, player_id, time, data) {
             (Some(id), Some(source), Some(player_id), Some(time), Some((data, extra))) if errors.is_empty() => {
                 Ok(Self { id, source, player_id, time, data, extra, extensions })
