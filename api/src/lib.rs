@@ -54,6 +54,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Requests per second each API key may make; `None`: no limit.
     pub rate_per_key: Option<NonZeroU32>,
+    /// The event times accepted around the server's clock.
+    pub event_times: domain::EventTimeWindow,
 }
 
 impl Default for Limits {
@@ -64,6 +66,7 @@ impl Default for Limits {
             max_page: 1_000,
             request_timeout: Duration::from_secs(30),
             rate_per_key: NonZeroU32::new(1_000),
+            event_times: domain::EventTimeWindow::default(),
         }
     }
 }

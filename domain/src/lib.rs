@@ -4,6 +4,7 @@
 
 mod cloudevent;
 mod event;
+mod event_time;
 mod features;
 mod money;
 mod player;
@@ -14,6 +15,7 @@ mod validation;
 
 pub use cloudevent::{EVENT_TYPES, event_uuid};
 pub use event::{Channel, Country, EventData, InterventionResponse, LimitKind, LimitPeriod, PlayerEvent};
+pub use event_time::EventTimeWindow;
 pub use features::{FeatureValue, Features, PlayerFeatures};
 pub use money::{Currency, CurrencyError, MAX_AMOUNT, Money};
 pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};
