@@ -28,6 +28,6 @@ pub use error::WebhookError;
 pub use retry::{Next, RetrySchedule, Waits, parse_duration, parse_retry_after};
 pub use secret::{SecretError, SigningSecret};
 pub use signature::{SignatureError, Signed, sign, verify};
-pub use special::{SPECIAL_RANGES, Special, SpecialRange, is_public, special_range};
+pub use special::{SPECIAL_RANGES, Special, SpecialRange, special_range};
 pub use subscription::{Mode, NewSubscription, ROTATION_OVERLAP, Subscription, SubscriptionPatch, Validation, rotate};
 pub use target::{TargetError, TargetPolicy, check_target, masked_url};

@@ -122,11 +122,6 @@ pub fn special_range(ip: IpAddr) -> Option<Special> {
         .map(|inner| Special { range: inner.range, embedded_in: Some((range, embedded)) })
 }
 
-/// Whether `ip` is in no special-purpose block.
-pub fn is_public(ip: IpAddr) -> bool {
-    special_range(ip).is_none()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +244,6 @@ mod tests {
         assert_eq!(special.embedded(), Some(ip("127.0.0.1")));
         assert_eq!(special.to_string(), "in 127.0.0.0/8 (loopback), embedded as 127.0.0.1 in 2002::/16 (6to4)");
         assert_eq!(special_range(ip("10.1.2.3")).unwrap().to_string(), "in 10.0.0.0/8 (private use)");
-        assert!(is_public(ip("93.184.216.34")) && !is_public(ip("100.64.0.1")));
+        assert!(special_range(ip("93.184.216.34")).is_none() && special_range(ip("100.64.0.1")).is_some());
     }
 }
