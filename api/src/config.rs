@@ -5,9 +5,10 @@ use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 
-use domain::{Cooldowns, InterventionKind, Policy};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use domain::{Cooldowns, EventTimeWindow, InterventionKind, Policy};
 use projections::ProjectionConfig;
-use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule, Waits, parse_duration};
+use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy, Waits, parse_duration};
 
 use crate::{
     HttpConfig, Limits,
@@ -36,7 +37,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Measure nudge.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -351,9 +352,12 @@ pub struct WebhookArgs {
     /// (default: the instance name).
     #[arg(long, env = "NUDGE_WEBHOOK_ORIGIN")]
     pub webhook_origin: Option<String>,
-    /// Deliver to loopback, private, link-local and unspecified addresses too.
+    /// Deliver to every special-purpose address too (loopback, private, link-local, ...).
     #[arg(long, env = "NUDGE_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
+    /// Deliver to the special-purpose addresses in these blocks only (`10.1.2.0/24,fd00::/64`).
+    #[arg(long, env = "NUDGE_ALLOW_WEBHOOK_CIDRS", value_delimiter = ',')]
+    pub allow_webhook_cidrs: Vec<Cidr>,
     /// Waits between attempts of a failed delivery; the last one repeats.
     #[arg(long, env = "NUDGE_WEBHOOK_RETRY_SCHEDULE", default_value = "5s,30s,2m,10m,1h,6h")]
     pub webhook_retry_schedule: Waits,
@@ -380,7 +384,10 @@ impl WebhookArgs {
             client: ClientConfig {
                 connect_timeout: self.webhook_connect_timeout,
                 timeout: self.webhook_timeout,
-                allow_private: self.allow_private_webhooks,
+                targets: TargetPolicy {
+                    allow_private: self.allow_private_webhooks,
+                    allow_cidrs: self.allow_webhook_cidrs.clone(),
+                },
                 instance: self.instance.clone(),
                 origin: self.webhook_origin.clone().unwrap_or_else(|| self.instance.clone()),
             },
@@ -481,6 +488,20 @@ pub struct HttpArgs {
     /// `https://ops.example.com`; `*` for any. None by default: CORS off.
     #[arg(long, env = "NUDGE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<HeaderValue>,
+    /// Earliest event `time` accepted: RFC 3339, or a date (its midnight, UTC).
+    #[arg(long, env = "NUDGE_EVENT_TIME_MIN", default_value = "2000-01-01", value_parser = parse_time)]
+    pub event_time_min: DateTime<Utc>,
+    /// How far ahead of the server's clock an event `time` may be.
+    #[arg(long, env = "NUDGE_EVENT_TIME_MAX_AHEAD", default_value = "24h", value_parser = parse_duration)]
+    pub event_time_max_ahead: Duration,
+}
+
+/// A time as RFC 3339, or a date as its midnight UTC.
+fn parse_time(raw: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| raw.parse::<NaiveDate>().map(|d| d.and_time(NaiveTime::MIN).and_utc()))
+        .map_err(|_| format!("`{raw}` is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))
 }
 
 /// An origin as browsers send it (`scheme://host[:port]`), or `*`.
@@ -511,6 +532,10 @@ impl From<&HttpArgs> for HttpConfig {
                 max_page: usize::from(args.max_page),
                 request_timeout: Duration::from_secs(u64::from(args.request_timeout)),
                 rate_per_key: NonZeroU32::new(args.rate_limit),
+                event_times: EventTimeWindow {
+                    earliest: args.event_time_min,
+                    max_ahead: chrono::Duration::from_std(args.event_time_max_ahead).unwrap_or(chrono::Duration::MAX),
+                },
             },
             cors_origins: args.cors_origins.clone(),
             dapr: Dapr::default(),
@@ -661,5 +686,42 @@ mod tests {
         {
             assert!(parse_origin(not_origin).is_err(), "{not_origin}");
         }
+    }
+
+    #[test]
+    fn allowed_webhook_blocks_are_a_comma_separated_list_of_cidrs() {
+        let parse = |list: &str| Cli::try_parse_from(["nudge", "serve", "--allow-webhook-cidrs", list]);
+        let Ok(Cli { command: Command::Serve(serve), .. }) = parse("10.1.2.0/24,fd00::/64") else { panic!("parses") };
+        let targets = serve.webhooks.dispatcher().client.targets;
+        assert_eq!(targets.allow_cidrs, vec![Cidr::v4([10, 1, 2, 0], 24), "fd00::/64".parse().unwrap()]);
+        assert!(!targets.allow_private);
+        assert!(parse("10.1.2.3/24").is_err());
+    }
+
+    #[test]
+    fn the_event_time_window_is_a_time_or_date_and_a_duration() {
+        let parse = |args: &[&str]| {
+            HttpConfig::from(
+                &Cli::try_parse_from([&["nudge", "serve"], args].concat())
+                    .map(|cli| match cli.command {
+                        Command::Serve(serve) => serve.http,
+                        _ => panic!("serve"),
+                    })
+                    .unwrap(),
+            )
+            .limits
+            .event_times
+        };
+        assert_eq!(parse(&[]), EventTimeWindow::default());
+        let window = parse(&["--event-time-min", "2020-01-01", "--event-time-max-ahead", "90m"]);
+        assert_eq!(
+            (window.earliest.to_rfc3339(), window.max_ahead),
+            ("2020-01-01T00:00:00+00:00".to_owned(), chrono::Duration::minutes(90))
+        );
+        assert_eq!(
+            parse(&["--event-time-min", "2020-01-01T06:00:00+02:00"]).earliest.to_rfc3339(),
+            "2020-01-01T04:00:00+00:00"
+        );
+        assert!(Cli::try_parse_from(["nudge", "serve", "--event-time-min", "yesterday"]).is_err());
     }
 }

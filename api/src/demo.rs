@@ -59,7 +59,9 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let days = args.history_days + args.live_days;
     let today = Utc::now().with_hour(0).and_then(|t| t.with_minute(0)).and_then(|t| t.with_second(0));
-    let start = today.context("midnight")? - chrono::Duration::days(i64::from(args.history_days));
+    // History and the streamed days both lie in the recent past: event times
+    // may not run ahead of the server's clock.
+    let start = today.context("midnight")? - chrono::Duration::days(i64::from(days));
     let population = Population::new(args.players, args.seed, start).with_horizon(days);
 
     let bar = ProgressBar::new(u64::from(args.history_days))

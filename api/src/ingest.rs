@@ -3,7 +3,8 @@
 //! (`application/cloudevents-batch+json`) and binary (`ce-*` headers, JSON body).
 
 use axum::http::{HeaderMap, header};
-use domain::{PlayerEvent, TraceContext, ValidationErrors};
+use chrono::Utc;
+use domain::{EventTimeWindow, PlayerEvent, TraceContext, ValidationErrors};
 use serde_json::{Map, Value};
 
 use crate::{
@@ -54,13 +55,21 @@ pub fn read(headers: &HeaderMap, body: &[u8], max_batch: usize) -> Result<Receiv
     Ok(Received { values, from_dapr: false })
 }
 
-/// Validates every event, all or nothing, and settles each one's trace context:
-/// its own `traceparent`, else `trace` (the request's).
-pub fn validate(values: &[Value], trace: Option<&TraceContext>) -> Result<Vec<PlayerEvent>, ApiError> {
+/// Validates every event, all or nothing (its time within `times` around the
+/// clock), and settles each one's trace context: its own `traceparent`, else
+/// `trace` (the request's).
+pub fn validate(
+    values: &[Value],
+    trace: Option<&TraceContext>,
+    times: &EventTimeWindow,
+) -> Result<Vec<PlayerEvent>, ApiError> {
     let mut events = Vec::with_capacity(values.len());
     let mut problems = Vec::new();
+    let now = Utc::now();
     for (index, value) in values.iter().enumerate() {
-        match PlayerEvent::from_json(value) {
+        let event = PlayerEvent::from_json(value)
+            .and_then(|event| times.check(event.time, now).map(|()| event).map_err(|e| ValidationErrors(vec![e])));
+        match event {
             Ok(mut event) => {
                 event.adopt_trace(trace);
                 events.push(event);

@@ -54,6 +54,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Requests per second each API key may make; `None`: no limit.
     pub rate_per_key: Option<NonZeroU32>,
+    /// The event times accepted around the server's clock.
+    pub event_times: domain::EventTimeWindow,
 }
 
 impl Default for Limits {
@@ -64,6 +66,7 @@ impl Default for Limits {
             max_page: 1_000,
             request_timeout: Duration::from_secs(30),
             rate_per_key: NonZeroU32::new(1_000),
+            event_times: domain::EventTimeWindow::default(),
         }
     }
 }
@@ -100,8 +103,8 @@ pub struct Webhooks {
     pub database: webhooks::Database,
     /// Woken when subscriptions or deliveries change.
     pub dispatcher: webhooks::Dispatcher,
-    /// Whether subscriptions may target private addresses.
-    pub allow_private: bool,
+    /// Which special-purpose addresses subscriptions may target.
+    pub targets: webhooks::TargetPolicy,
 }
 
 /// Why the server could not start.
@@ -160,7 +163,7 @@ impl Application {
         let stop_projection = CancellationToken::new();
         let database = read_model.webhooks();
         let webhooks = Webhooks {
-            allow_private: dispatch.client.allow_private,
+            targets: dispatch.client.targets.clone(),
             dispatcher: Dispatcher::start(database.clone(), dispatch, stop_projection.clone())?,
             database,
         };

@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let _telemetry = telemetry::init_tracing(cli.log_format, cli.otlp_endpoint.as_ref())?;
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Bench(BenchCommand::Ingest(args)) => api::bench::ingest::run(args).await,
         Command::Bench(BenchCommand::Projection(args)) => api::bench::projection::run(args).await,
         Command::Bench(BenchCommand::Freshness(args)) => api::bench::freshness::run(args).await,

@@ -220,7 +220,7 @@ impl ToSchema for CloudEvent {}
 fn event_schema(event_type: EventType) -> serde_json::Value {
     let text = json!({"type": "string", "minLength": 1});
     let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217"});
-    let positive = json!({"type": "integer", "minimum": 1, "maximum": i64::MAX});
+    let positive = json!({"type": "integer", "minimum": 1, "maximum": domain::MAX_AMOUNT});
     let one_of = |values: Vec<&str>| json!({"type": "string", "enum": values});
     let money = |name: &str| {
         let mut data = json!({"type": "object", "required": [name, "currency"], "properties": {"currency": currency}});
@@ -257,7 +257,7 @@ fn event_schema(event_type: EventType) -> serde_json::Value {
             } else {
                 (
                     "payout",
-                    json!({"type": "integer", "minimum": 0, "maximum": i64::MAX, "description": "0 for a lost bet"}),
+                    json!({"type": "integer", "minimum": 0, "maximum": domain::MAX_AMOUNT, "description": "0 for a lost bet"}),
                 )
             };
             let mut data = object(
@@ -271,7 +271,7 @@ fn event_schema(event_type: EventType) -> serde_json::Value {
             &["kind", "amount", "period"],
             json!({
                 "kind": one_of(domain::LimitKind::ALL.iter().map(|k| k.as_str()).collect()),
-                "amount": {"type": "integer", "minimum": 1, "maximum": i64::MAX,
+                "amount": {"type": "integer", "minimum": 1, "maximum": domain::MAX_AMOUNT,
                            "description": "Minor units, or minutes for a session limit"},
                 "period": one_of(domain::LimitPeriod::ALL.iter().map(|p| p.as_str()).collect()),
             }),
@@ -302,7 +302,8 @@ fn event_schema(event_type: EventType) -> serde_json::Value {
             "source": {"type": "string", "minLength": 1, "description": "The system that saw it happen"},
             "type": {"type": "string", "enum": [event_type.as_str()]},
             "subject": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$", "description": "The player id"},
-            "time": {"type": "string", "format": "date-time"},
+            "time": {"type": "string", "format": "date-time",
+                     "description": "Not before --event-time-min (2000-01-01), not more than --event-time-max-ahead (24 h) ahead of the server's clock, never a leap second (:60)"},
             "datacontenttype": {"type": "string", "pattern": "^application/([a-z0-9.-]+\\+)?json(;.*)?$"},
             "dataschema": {"type": "string"},
             "data": data,

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::{
-    Channel, Country, Currency, EventData, EventType, FieldError, InterventionResponse, LimitKind, LimitPeriod, Money,
-    PlayerEvent, PlayerId, ValidationErrors,
+    Channel, Country, Currency, EventData, EventType, FieldError, InterventionResponse, LimitKind, LimitPeriod,
+    MAX_AMOUNT, Money, PlayerEvent, PlayerId, ValidationErrors, validation::control_characters,
 };
 
 /// The namespace of [`event_uuid`]s.
@@ -46,6 +46,7 @@ impl PlayerEvent {
         attr.datacontenttype();
         let extensions = attr.extensions();
         let data = event_type.and_then(|t| parse_data(t, object, &mut errors));
+        control_characters(value, "", &mut errors);
         match (id, source, player_id, time, data) {
             (Some(id), Some(source), Some(player_id), Some(time), Some((data, extra))) if errors.is_empty() => {
                 Ok(Self { id, source, player_id, time, data, extra, extensions })
@@ -277,7 +278,7 @@ fn parse_data(
         }
         EventType::LimitChanged => {
             let kind = f.parse("kind", &one_of(LimitKind::ALL.iter().map(|k| k.as_str())), LimitKind::parse);
-            let amount = f.positive("amount");
+            let amount = f.minor_units("amount", 1);
             let period = f.parse("period", &one_of(LimitPeriod::ALL.iter().map(|p| p.as_str())), LimitPeriod::parse);
             Some(EventData::LimitChanged { kind: kind?, amount: amount?, period: period? })
         }
@@ -384,17 +385,26 @@ impl Fields<'_, '_> {
         value.or_else(|| self.fail(name, "is too large"))
     }
 
+    /// Minor units, `min` (0 or 1) to [`MAX_AMOUNT`].
+    fn minor_units(&mut self, name: &'static str, min: i64) -> Option<i64> {
+        match self.integer(name)? {
+            value if value < min && min > 0 => self.fail(name, "must be greater than zero"),
+            value if value < min => self.fail(name, "must not be negative"),
+            value if value > MAX_AMOUNT => self.fail(name, format!("must be at most {MAX_AMOUNT} (minor units)")),
+            value => Some(value),
+        }
+    }
+
     /// An amount greater than zero in `currency`.
     fn money(&mut self, name: &'static str) -> Option<Money> {
-        let amount = self.positive(name);
+        let amount = self.minor_units(name, 1);
         let currency = self.currency("currency");
         Some(Money { amount: amount?, currency: currency? })
     }
 
     /// A payout: zero (a lost bet) or more, in `currency`.
     fn payout(&mut self, name: &'static str) -> Option<Money> {
-        let amount =
-            self.integer(name).and_then(|a| if a >= 0 { Some(a) } else { self.fail(name, "must not be negative") });
+        let amount = self.minor_units(name, 0);
         let currency = self.currency("currency");
         Some(Money { amount: amount?, currency: currency? })
     }

@@ -4,6 +4,9 @@
 //! Times are event times (the CloudEvent `time`) in whole milliseconds since the
 //! Unix epoch, never the wall clock. A window of length `w` holds what happened
 //! after `last_seen - w`, `last_seen` being the latest event time seen so far.
+//!
+//! Every sum and count saturates at the `i64` bounds instead of wrapping
+//! (validation keeps each amount at most [`MAX_AMOUNT`](crate::MAX_AMOUNT)).
 
 mod snapshot;
 #[cfg(test)]
@@ -122,13 +125,15 @@ impl PlayerFeatures {
             EventData::SessionStarted { .. } => self.start_session(t),
             EventData::SessionEnded => self.end_session(t),
             EventData::DepositSucceeded { amount } => {
-                self.deposit_total += amount.amount;
-                self.deposit_count += 1;
+                self.deposit_total = self.deposit_total.saturating_add(amount.amount);
+                self.deposit_count = self.deposit_count.saturating_add(1);
                 let after_loss = self.last_loss_at.is_some_and(|l| (0..=DEPOSIT_AFTER_LOSS).contains(&(t - l)));
                 self.deposits.push_back(DepositMark(t, amount.amount, after_loss));
             }
             EventData::DepositFailed { .. } => self.failed_deposits.push_back(t),
-            EventData::WithdrawalRequested { amount } => self.withdrawal_total += amount.amount,
+            EventData::WithdrawalRequested { amount } => {
+                self.withdrawal_total = self.withdrawal_total.saturating_add(amount.amount);
+            }
             EventData::WithdrawalCancelled { .. } => self.cancelled_withdrawals.push_back(t),
             EventData::GameLaunched { category, .. } => self.launches.push_back((t, category.clone())),
             EventData::BetPlaced { bet_id, stake, .. } => self.place_bet(t, bet_id, stake.amount),
@@ -140,7 +145,7 @@ impl PlayerFeatures {
                 }
             }
             EventData::SelfExcluded { duration_days } => {
-                self.self_excluded_until = Some(t + i64::from(*duration_days) * DAY);
+                self.self_excluded_until = Some(t.saturating_add(i64::from(*duration_days).saturating_mul(DAY)));
             }
             EventData::Registered { .. } | EventData::InterventionResponded { .. } => {}
         }
@@ -174,11 +179,11 @@ impl PlayerFeatures {
     }
 
     fn place_bet(&mut self, t: i64, bet_id: &str, stake: i64) {
-        self.bet_count += 1;
-        self.stake_total += stake;
+        self.bet_count = self.bet_count.saturating_add(1);
+        self.stake_total = self.stake_total.saturating_add(stake);
         if let Some(session) = self.open_session() {
-            session.bets += 1;
-            session.stake += stake;
+            session.bets = session.bets.saturating_add(1);
+            session.stake = session.stake.saturating_add(stake);
         }
         let after = match self.pending_settlement.take() {
             Some(true) => AfterSettlement::Loss,
@@ -190,16 +195,16 @@ impl PlayerFeatures {
     }
 
     fn settle_bet(&mut self, t: i64, bet_id: &str, payout: i64) {
-        self.payout_total += payout;
+        self.payout_total = self.payout_total.saturating_add(payout);
         if let Some(session) = self.open_session() {
-            session.payout += payout;
+            session.payout = session.payout.saturating_add(payout);
         }
         self.payouts.push_back(Mark(t, payout));
         // A settlement of a bet never seen placed neither loses nor wins.
         let stake = self.open_bets.remove(bet_id).map(|Mark(_, stake)| stake);
         let lost = stake.is_some_and(|stake| payout < stake);
         if lost {
-            self.loss_streak += 1;
+            self.loss_streak = self.loss_streak.saturating_add(1);
             self.last_loss_at = Some(t);
         } else {
             self.loss_streak = 0;

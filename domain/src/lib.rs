@@ -4,6 +4,7 @@
 
 mod cloudevent;
 mod event;
+mod event_time;
 mod features;
 mod money;
 mod player;
@@ -14,8 +15,9 @@ mod validation;
 
 pub use cloudevent::event_uuid;
 pub use event::{Channel, Country, EventData, EventType, InterventionResponse, LimitKind, LimitPeriod, PlayerEvent};
+pub use event_time::EventTimeWindow;
 pub use features::{FeatureValue, Features, PlayerFeatures};
-pub use money::{Currency, CurrencyError, Money};
+pub use money::{Currency, CurrencyError, MAX_AMOUNT, Money};
 pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};
 pub use policy::{
     Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, Policy, Recent, Rule, Situation,

@@ -51,6 +51,12 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// The largest amount, stake, payout or limit an event may carry, in minor units:
+/// 10^12 (EUR 10 billion; 10^12 yen or won, 0 decimals, is still more than any
+/// one transaction). Far above any real one, and small enough that millions of
+/// them sum within an `i64`; the fold saturates beyond that rather than wrap.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
 /// An amount of money in minor units (cents) of a currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {

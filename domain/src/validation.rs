@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use serde_json::Value;
+
 /// One invalid field of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -26,5 +28,70 @@ impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.pointer, e.message)).collect();
         f.write_str(&parts.join("; "))
+    }
+}
+
+/// What a string may not hold: the control characters CloudEvents forbids in
+/// strings, U+0000–U+001F and U+007F–U+009F.
+const CONTROL_CHARACTERS: &str = "must not contain control characters (U+0000-U+001F, U+007F-U+009F)";
+
+/// Records an error for every string under `value` (`pointer` naming it) that
+/// holds a control character; a member name holding one is reported at its object.
+pub(crate) fn control_characters(value: &Value, pointer: &str, errors: &mut Vec<FieldError>) {
+    let forbidden = |s: &str| s.chars().any(|c| matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'));
+    match value {
+        Value::String(s) if forbidden(s) => errors.push(FieldError::new(pointer, CONTROL_CHARACTERS)),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                control_characters(item, &format!("{pointer}/{index}"), errors);
+            }
+        }
+        Value::Object(members) => {
+            if members.keys().any(|name| forbidden(name)) {
+                errors.push(FieldError::new(pointer, format!("member names {CONTROL_CHARACTERS}")));
+            }
+            for (name, member) in members.iter().filter(|(name, _)| !forbidden(name)) {
+                let name = name.replace('~', "~0").replace('/', "~1");
+                control_characters(member, &format!("{pointer}/{name}"), errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::PlayerEvent;
+
+    fn pointers(value: &Value) -> Vec<String> {
+        match PlayerEvent::from_json(value) {
+            Ok(event) => panic!("accepted: {event:?}"),
+            Err(errors) => errors.0.into_iter().map(|e| e.pointer).collect(),
+        }
+    }
+
+    fn bet(id: &str, game_id: &str, note: Value) -> Value {
+        json!({
+            "specversion": "1.0", "id": id, "source": "/casino", "type": "player.bet.placed", "subject": "p-1",
+            "time": "2026-11-24T10:00:00Z", "region": "eu",
+            "data": {"bet_id": "b1", "game_id": game_id, "stake": 100, "currency": "EUR", "note": note},
+        })
+    }
+
+    #[test]
+    fn control_characters_are_refused_wherever_a_string_holds_them() {
+        assert_eq!(pointers(&bet("e\u{0}1", "g1", json!("ok"))), ["/id"]);
+        assert_eq!(pointers(&bet("e1", "g\n1", json!("ok"))), ["/data/game_id"]);
+        assert_eq!(pointers(&bet("e1", "g1", json!({"lines": ["a", "b\u{1f}"]}))), ["/data/note/lines/1"]);
+        assert_eq!(pointers(&bet("e1", "g1", json!("\u{7f}"))), ["/data/note"]);
+        let mut extension = bet("e1", "g1", json!("ok"));
+        extension["region"] = json!("eu\r");
+        assert_eq!(pointers(&extension), ["/region"]);
+        let mut key = bet("e1", "g1", json!("ok"));
+        key["data"]["a/b\u{1}"] = json!(1);
+        assert_eq!(pointers(&key), ["/data"]);
+        assert!(PlayerEvent::from_json(&bet("e1", "g1", json!("tab-free, ünïcödé ✓"))).is_ok());
     }
 }

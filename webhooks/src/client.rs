@@ -1,6 +1,6 @@
 //! The HTTP side of a delivery: one signed POST (or the validation `OPTIONS`),
 //! with the timeouts, no redirects, a bounded read of the answer, and no
-//! connection to a private address unless those are allowed.
+//! connection to a special-purpose address the target policy does not allow.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -18,8 +18,8 @@ use reqwest::{
 use uuid::Uuid;
 
 use crate::{
-    BATCH_CONTENT_TYPE, Binary, Event, Mode, STRUCTURED_CONTENT_TYPE, Subscription, WebhookError, batch, binary,
-    is_private, retry::parse_retry_after, sign, structured,
+    BATCH_CONTENT_TYPE, Binary, Event, Mode, STRUCTURED_CONTENT_TYPE, Subscription, TargetPolicy, WebhookError, batch,
+    binary, retry::parse_retry_after, sign, structured,
 };
 
 /// The most of an answer's body nudge reads.
@@ -32,8 +32,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Longest a whole attempt may take.
     pub timeout: Duration,
-    /// Whether private, loopback and link-local addresses may be delivered to.
-    pub allow_private: bool,
+    /// Which special-purpose addresses (private, loopback, link-local, ...) may be delivered to.
+    pub targets: TargetPolicy,
     /// The CloudEvent `source` is `/nudge/{instance}`.
     pub instance: String,
     /// The `WebHook-Request-Origin` of the validation handshake.
@@ -46,7 +46,7 @@ impl Default for ClientConfig {
         Self {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(15),
-            allow_private: false,
+            targets: TargetPolicy::default(),
             instance: "nudge".to_owned(),
             origin: "nudge".to_owned(),
         }
@@ -78,19 +78,21 @@ impl Answer {
     }
 }
 
-/// Resolves names to public addresses only.
-struct PublicOnly;
+/// Resolves names to the addresses the policy allows only.
+struct Allowed(Arc<TargetPolicy>);
 
-impl Resolve for PublicOnly {
+impl Resolve for Allowed {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
+        let policy = Arc::clone(&self.0);
         Box::pin(async move {
             let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = all.iter().copied().filter(|a| !is_private(a.ip())).collect();
-            if public.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
+            let allowed: Vec<SocketAddr> = all.iter().copied().filter(|a| policy.refusal(a.ip()).is_none()).collect();
+            match (allowed.is_empty(), all.first().and_then(|a| policy.refusal(a.ip()))) {
+                (true, Some(refused)) => Err(refused.to_string().into()),
+                (true, None) => Err(format!("{host} has no address").into()),
+                (false, _) => Ok(Box::new(allowed.into_iter()) as Addrs),
             }
-            Ok(Box::new(public.into_iter()) as Addrs)
         })
     }
 }
@@ -112,8 +114,8 @@ impl Sender {
             .no_proxy()
             .tcp_nodelay(true)
             .user_agent(concat!("nudge/", env!("CARGO_PKG_VERSION")));
-        if !config.allow_private {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
+        if !config.targets.allow_private {
+            builder = builder.dns_resolver(Arc::new(Allowed(Arc::new(config.targets.clone()))));
         }
         Ok(Self { client: builder.build()?, config: Arc::new(config) })
     }
@@ -210,19 +212,17 @@ impl Sender {
         }
     }
 
-    /// Refuses an address literal that is private, unless those are allowed
-    /// (names are checked as they resolve).
+    /// Refuses an address literal the target policy does not allow (names are
+    /// checked as they resolve).
     fn allowed(&self, url: &str) -> Result<(), String> {
         let host = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
         let literal = host
             .host_str()
             .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
             .and_then(|h| h.parse::<IpAddr>().ok());
-        match literal {
-            Some(ip) if !self.config.allow_private && is_private(ip) => {
-                Err(format!("{ip} is a private address and private webhooks are not allowed"))
-            }
-            _ => Ok(()),
+        match literal.and_then(|ip| self.config.targets.refusal(ip)) {
+            Some(refused) => Err(refused.to_string()),
+            None => Ok(()),
         }
     }
 }
@@ -258,4 +258,23 @@ fn describe(error: &reqwest::Error) -> String {
         source = inner.source();
     }
     if cause.is_empty() { what.to_owned() } else { format!("{what}: {cause}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_connection_is_checked_against_the_target_policy() {
+        let sender = Sender::new(ClientConfig::default()).unwrap();
+        for (url, range) in [
+            ("http://[2002:7f00:1::]:9/hooks", "127.0.0.0/8"),
+            ("http://[64:ff9b::a9fe:a9fe]:9/hooks", "169.254.0.0/16"),
+            ("http://224.0.0.1:9/hooks", "224.0.0.0/4"),
+            ("http://localhost:9/hooks", "(loopback)"),
+        ] {
+            let refused = sender.handshake(url).await.unwrap_err();
+            assert!(refused.contains(range) && refused.contains("--allow-webhook-cidrs"), "{url}: {refused}");
+        }
+    }
 }

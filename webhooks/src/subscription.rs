@@ -5,7 +5,7 @@ use domain::InterventionKind;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::SigningSecret;
+use crate::{SigningSecret, masked_url};
 
 /// How long a rotated-out secret keeps signing alongside its successor.
 pub const ROTATION_OVERLAP: Duration = Duration::hours(24);
@@ -72,7 +72,8 @@ impl Validation {
 pub struct Subscription {
     /// Its id.
     pub id: Uuid,
-    /// Where deliveries are POSTed.
+    /// Where deliveries are POSTed (shown with its password masked: `https://user:***@host/`).
+    #[serde(serialize_with = "serialize_masked")]
     pub url: String,
     /// The CloudEvent types it receives.
     pub types: Vec<String>,
@@ -102,6 +103,10 @@ pub struct Subscription {
     pub(crate) secret: SigningSecret,
     #[serde(skip)]
     pub(crate) previous_secret: Option<SigningSecret>,
+}
+
+fn serialize_masked<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&masked_url(url))
 }
 
 impl Subscription {

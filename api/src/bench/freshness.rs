@@ -27,7 +27,8 @@ pub async fn run(args: BenchFreshnessArgs) -> anyhow::Result<()> {
 
     let per_tick = (u64::from(args.rate) * TICK.as_millis() as u64 / 1_000).max(1) as usize;
     let needed = per_tick * (u64::from(args.seconds) * 1_000 / TICK.as_millis() as u64) as usize;
-    let population = Population::new(args.players, args.seed, Utc::now() - chrono::Duration::days(1));
+    // Days in the past: event times may not run ahead of the server's clock.
+    let population = Population::new(args.players, args.seed, Utc::now() - chrono::Duration::days(30));
     let mut events = Vec::with_capacity(needed);
     let mut day = 0;
     while events.len() < needed {

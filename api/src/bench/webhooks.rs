@@ -16,7 +16,9 @@ use chrono::Utc;
 use domain::{InterventionKind, Recommendation, Rule, Status, TriggeredBy, recommendation_id};
 use projections::{Changes, ReadModel, RecommendationQuery, read_model::Table};
 use tokio_util::sync::CancellationToken;
-use webhooks::{ClientConfig, Dispatcher, DispatcherConfig, EVENT_TYPE, Mode, NewSubscription, SigningSecret};
+use webhooks::{
+    ClientConfig, Dispatcher, DispatcherConfig, EVENT_TYPE, Mode, NewSubscription, SigningSecret, TargetPolicy,
+};
 
 use super::TempFolder;
 use crate::config::BenchWebhooksArgs;
@@ -71,7 +73,10 @@ pub async fn run(args: BenchWebhooksArgs) -> anyhow::Result<()> {
     database.insert_subscription(&subscription).await?;
 
     let config = DispatcherConfig {
-        client: ClientConfig { allow_private: true, ..ClientConfig::default() },
+        client: ClientConfig {
+            targets: TargetPolicy { allow_private: true, allow_cidrs: Vec::new() },
+            ..ClientConfig::default()
+        },
         concurrency: usize::from(args.concurrency),
         ..DispatcherConfig::default()
     };

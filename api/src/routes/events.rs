@@ -85,7 +85,7 @@ pub async fn ingest(
         Err(error) => return Err(error),
     };
     let trace = telemetry::trace_context(&headers);
-    let appended = match ingest::validate(&received.values, trace.as_ref()) {
+    let appended = match ingest::validate(&received.values, trace.as_ref(), &state.limits.event_times) {
         Ok(events) => append(&state, &events).await,
         Err(error) => Err(error),
     };

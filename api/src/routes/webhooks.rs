@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 use webhooks::{
     Delivery, DeliveryQuery, DeliveryStatus, Event, NewSubscription, SigningSecret, Subscription, SubscriptionPatch,
-    TEST_EVENT_TYPE, WebhookError, rotate,
+    TEST_EVENT_TYPE, WebhookError, masked_url, rotate,
 };
 
 pub use self::requests::{NewWebhook, Replay, WebhookEventType, WebhookPatch};
@@ -113,7 +113,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl I
     let subscription = new.create(secret.clone(), Utc::now());
     state.webhooks.database.insert_subscription(&subscription).await?;
     state.webhooks.dispatcher.wake();
-    tracing::info!(webhook = %subscription.id, url = %subscription.url, "webhook subscription created");
+    tracing::info!(webhook = %subscription.id, url = %masked_url(&subscription.url), "webhook subscription created");
     let location = format!("/v1/webhooks/{}", subscription.id);
     Ok((
         StatusCode::CREATED,

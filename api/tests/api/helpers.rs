@@ -3,7 +3,7 @@
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -16,7 +16,7 @@ use store::{
     testing::{PgSchema, TempSqlite},
 };
 use tokio_util::sync::CancellationToken;
-use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule};
+use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy};
 
 pub const STRUCTURED: &str = "application/cloudevents+json";
 pub const BATCH: &str = "application/cloudevents-batch+json";
@@ -140,7 +140,7 @@ impl Drop for TestApp {
 pub fn quick_webhooks() -> DispatcherConfig {
     DispatcherConfig {
         client: ClientConfig {
-            allow_private: true,
+            targets: TargetPolicy { allow_private: true, allow_cidrs: Vec::new() },
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             ..ClientConfig::default()
@@ -191,8 +191,8 @@ pub fn nudge() -> Command {
 }
 
 /// A `nudge` process, killed (SIGKILL) when dropped so that a failing test
-/// leaves nothing running.
-pub struct Nudge(pub Child);
+/// leaves nothing running, and the log lines it has written so far.
+pub struct Nudge(pub Child, pub Arc<Mutex<Vec<String>>>);
 
 impl Nudge {
     /// Kills it and waits for it to be gone.
@@ -230,9 +230,10 @@ pub fn serve_reporting(listen: &str, store: &str, extra: &[&str], fields: &[&'st
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let child = Nudge(child);
+    let child = Nudge(child, Arc::default());
     let (address_tx, address_rx) = std::sync::mpsc::channel();
     let wanted = fields.to_vec();
+    let logs = Arc::clone(&child.1);
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
@@ -242,6 +243,7 @@ pub fn serve_reporting(listen: &str, store: &str, extra: &[&str], fields: &[&'st
                     let _ = address_tx.send((index, address.to_owned()));
                 }
             }
+            logs.lock().unwrap().push(line);
         }
     });
     let mut addresses = vec![String::new(); fields.len()];

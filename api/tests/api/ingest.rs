@@ -117,3 +117,22 @@ async fn bad_input_is_a_problem_and_leaves_the_store_unchanged() {
     assert_eq!(page["events"].as_array().unwrap().len(), 1);
     problem(app.get("/v1/players/p2/events").await, 404).await;
 }
+
+#[tokio::test]
+async fn implausible_event_times_are_refused() {
+    let app = TestApp::sqlite().await;
+    let day_after_tomorrow = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    for time in [
+        "0000-01-01T00:00:00Z",
+        "1999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59Z",
+        "2026-11-24T10:00:60Z",
+        &day_after_tomorrow,
+    ] {
+        let mut value = bet("x", "p1", 1);
+        value["time"] = json!(time);
+        let body = problem(app.post_json(STRUCTURED, &value).await, 400).await;
+        assert_eq!(body["errors"][0]["pointer"], "/time", "{time}: {body}");
+    }
+    assert_eq!(app.stored().await, 0);
+}

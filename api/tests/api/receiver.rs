@@ -1,8 +1,10 @@
 //! A webhook receiver: an axum server on a random loopback port that records
 //! every request and answers as the test tells it (fail, be slow, be gone,
-//! stop and come back), plus an independent Standard Webhooks check.
+//! stop and come back), plus an independent Standard Webhooks check. The port
+//! stays the receiver's while it is stopped: no other test's server can take it.
 
 use std::{
+    net::{Ipv4Addr, SocketAddr},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -22,7 +24,10 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{
+    net::{TcpListener, TcpSocket},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 
 /// How the receiver answered a request.
@@ -81,6 +86,11 @@ pub struct Receiver {
     port: u16,
     shared: Arc<Shared>,
     running: Option<(CancellationToken, JoinHandle<()>)>,
+    /// Bound to the port for the receiver's life and never listening: while the
+    /// receiver is stopped, connections are refused and the port cannot be
+    /// taken (the listener shares it through `SO_REUSEPORT`, which a stranger's
+    /// socket does not set).
+    _port_held: TcpSocket,
 }
 
 /// Longer than the one second the tests' nudge waits.
@@ -88,15 +98,24 @@ const TOO_SLOW: Duration = Duration::from_millis(1_500);
 
 impl Receiver {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let held = TcpSocket::new_v4().unwrap();
+        held.set_reuseport(true).unwrap();
+        held.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+        let port = held.local_addr().unwrap().port();
         let shared = Arc::new(Shared { allow_handshake: AtomicBool::new(true), ..Shared::default() });
-        let mut receiver = Self { url: format!("http://127.0.0.1:{port}/hooks"), port, shared, running: None };
-        receiver.serve(listener);
+        let url = format!("http://127.0.0.1:{port}/hooks");
+        let mut receiver = Self { url, port, shared, running: None, _port_held: held };
+        receiver.serve();
         receiver
     }
 
-    fn serve(&mut self, listener: TcpListener) {
+    /// Listens on the held port and answers.
+    fn serve(&mut self) {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_reuseport(true).unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))).unwrap();
+        let listener = socket.listen(1_024).unwrap();
         let app = Router::new().route("/hooks", post(deliver).options(handshake)).with_state(Arc::clone(&self.shared));
         let stop = CancellationToken::new();
         let shutdown = stop.clone().cancelled_owned();
@@ -106,7 +125,7 @@ impl Receiver {
         self.running = Some((stop, task));
     }
 
-    /// Stops listening: nudge's attempts fail to connect.
+    /// Stops listening: nudge's attempts fail to connect (refused), and the port stays held.
     pub async fn stop(&mut self) {
         if let Some((stop, task)) = self.running.take() {
             stop.cancel();
@@ -116,8 +135,7 @@ impl Receiver {
 
     /// Listens again on the same port.
     pub async fn restart(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
-        self.serve(listener);
+        self.serve();
     }
 
     pub fn fail_next(&self, n: usize) {
@@ -218,4 +236,16 @@ async fn deliver(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             StatusCode::NO_CONTENT
         }
     }
+}
+
+#[tokio::test]
+async fn a_stopped_receiver_keeps_its_port_and_refuses_connections() {
+    let mut receiver = Receiver::start().await;
+    receiver.stop().await;
+    let address = ("127.0.0.1", receiver.port);
+    assert!(TcpListener::bind(address).await.is_err(), "another server took the stopped receiver's port");
+    let refused = tokio::net::TcpStream::connect(address).await.map(|_| ()).map_err(|e| e.kind());
+    assert_eq!(refused, Err(std::io::ErrorKind::ConnectionRefused));
+    receiver.restart().await;
+    assert!(tokio::net::TcpStream::connect(address).await.is_ok());
 }

@@ -3,9 +3,11 @@
 //! another, and the metrics.
 
 use serde_json::{Value, json};
+use store::testing::TempSqlite;
+use webhooks::TargetPolicy;
 
 use crate::{
-    helpers::{TestApp, problem, quick_webhooks},
+    helpers::{TestApp, problem, quick_webhooks, serve},
     receiver::Receiver,
     webhooks::{long_session, post_projected, recommendations, subscribe, webhook, webhook_until},
 };
@@ -13,7 +15,8 @@ use crate::{
 #[tokio::test]
 async fn subscriptions_are_checked_listed_changed_and_deleted() {
     let mut config = quick_webhooks();
-    config.client.allow_private = false;
+    // 192.0.2.0/24 is for documentation: allowed here, never dialled (no handshake).
+    config.client.targets = TargetPolicy { allow_private: false, allow_cidrs: vec!["192.0.2.0/24".parse().unwrap()] };
     let app = TestApp::sqlite_with(config).await;
     let types = json!(["nudge.intervention.recommended"]);
     let refused = |body: Value, field: &'static str| {
@@ -32,15 +35,15 @@ async fn subscriptions_are_checked_listed_changed_and_deleted() {
     problem(app.post("/v1/webhooks", &json!({"url": "https://192.0.2.1/", "types": types, "colour": 1})).await, 400)
         .await;
 
-    // 192.0.2.1 is a documentation address: public, never dialled by this test.
-    let body = json!({"url": "https://192.0.2.1/hooks", "types": types, "kinds": ["retention_offer"], "mode": "batch"});
+    let body = json!({"url": "https://192.0.2.1/hooks", "types": types, "kinds": ["retention_offer"], "mode": "batch",
+                      "handshake": false});
     let created = app.post("/v1/webhooks", &body).await;
     assert_eq!(created.status(), 201);
     let location = created.headers()["location"].to_str().unwrap().to_owned();
     let created: Value = created.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(location, format!("/v1/webhooks/{id}"));
-    assert_eq!((&created["kinds"], &created["validation"]), (&json!(["retention_offer"]), &json!("pending")));
+    assert_eq!((&created["kinds"], &created["validation"]), (&json!(["retention_offer"]), &json!("skipped")));
 
     let shown = webhook(&app, &id).await;
     assert!(shown.get("secret").is_none(), "the secret is shown only once: {shown}");
@@ -153,4 +156,58 @@ async fn a_stopped_subscriber_does_not_hold_up_another() {
     {
         assert!(metrics.contains(name), "{name} missing");
     }
+}
+
+#[tokio::test]
+async fn special_purpose_addresses_are_refused_naming_their_range() {
+    let mut config = quick_webhooks();
+    config.client.targets = TargetPolicy::default();
+    let app = TestApp::sqlite_with(config).await;
+    for (url, range) in [
+        ("http://[64:ff9b::7f00:1]/hooks", "127.0.0.0/8"),
+        ("http://[64:ff9b::a9fe:a9fe]/hooks", "169.254.0.0/16"),
+        ("http://[2002:7f00:1::]/hooks", "127.0.0.0/8"),
+        ("http://[2002:a9fe:a9fe::]/hooks", "169.254.0.0/16"),
+        ("http://[::127.0.0.1]/hooks", "::/96"),
+        ("http://[fec0::1]/hooks", "fec0::/10"),
+        ("http://224.0.0.1/hooks", "224.0.0.0/4"),
+        ("http://[ff02::1]/hooks", "ff00::/8"),
+        ("http://198.18.0.1/hooks", "198.18.0.0/15"),
+        ("http://192.0.0.8/hooks", "192.0.0.0/24"),
+        ("http://240.0.0.1/hooks", "240.0.0.0/4"),
+    ] {
+        let body = json!({"url": url, "types": ["nudge.intervention.recommended"], "handshake": false});
+        let answer = problem(app.post("/v1/webhooks", &body).await, 400).await;
+        let detail = answer["detail"].as_str().unwrap_or_default();
+        assert_eq!(answer["errors"][0]["pointer"], "/url", "{url}: {answer}");
+        assert!(detail.contains(range) && detail.contains("--allow-webhook-cidrs"), "{url}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn url_credentials_are_masked_in_answers_and_logs_and_kept_for_delivery() {
+    let db = TempSqlite::new().unwrap();
+    let (nudge, address) = serve(&db.url(), &["--allow-private-webhooks"]);
+    let receiver = Receiver::start().await;
+    let client = reqwest::Client::new();
+    let url = receiver.url.replace("http://", "http://crm:s3cret@");
+    let masked = receiver.url.replace("http://", "http://crm:***@");
+    let body = json!({"url": url, "types": ["nudge.intervention.recommended"], "handshake": false});
+    let created: Value =
+        client.post(format!("{address}/v1/webhooks")).json(&body).send().await.unwrap().json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let shown: Value = client.get(format!("{address}/v1/webhooks/{id}")).send().await.unwrap().json().await.unwrap();
+    let listed: Value = client.get(format!("{address}/v1/webhooks")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&created["url"], &shown["url"], &listed["webhooks"][0]["url"]),
+        (&json!(masked), &json!(masked), &json!(masked))
+    );
+
+    let tested = client.post(format!("{address}/v1/webhooks/{id}/test")).json(&json!({})).send().await.unwrap();
+    assert_eq!(tested.status(), 202);
+    receiver.wait_until("the test event", |arrivals| !arrivals.is_empty()).await;
+    // "crm:s3cret" in base64: the stored URL still carries the credentials.
+    assert_eq!(receiver.arrivals()[0].headers["authorization"], "Basic Y3JtOnMzY3JldA==");
+    let logs = nudge.1.lock().unwrap().join("\n");
+    assert!(logs.contains(&masked) && !logs.contains("s3cret"), "{logs}");
 }

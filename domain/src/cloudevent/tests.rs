@@ -170,6 +170,16 @@ fn amounts_and_stakes_must_be_positive_integers() {
         |p: i64| event("player.bet.settled", json!({"bet_id": "b", "game_id": "g", "payout": p, "currency": "EUR"}));
     assert!(PlayerEvent::from_json(&payout(0)).is_ok(), "a lost bet pays out zero");
     assert_eq!(refused(&payout(-1)), ["/data/payout"]);
+    assert!(
+        PlayerEvent::from_json(&bet(json!(MAX_AMOUNT))).is_ok() && PlayerEvent::from_json(&payout(MAX_AMOUNT)).is_ok()
+    );
+    for beyond in [MAX_AMOUNT + 1, i64::MAX] {
+        assert_eq!(refused(&bet(json!(beyond))), ["/data/stake"]);
+        assert_eq!(refused(&deposit(json!(beyond))), ["/data/amount"]);
+        assert_eq!(refused(&payout(beyond)), ["/data/payout"]);
+        let limit = event("player.limit.changed", json!({"kind": "loss", "amount": beyond, "period": "week"}));
+        assert_eq!(refused(&limit), ["/data/amount"]);
+    }
 }
 
 #[test]
@@ -197,7 +207,7 @@ fn event_ids_are_deterministic_and_unambiguous() {
 }
 
 fn any_money() -> impl Strategy<Value = Money> {
-    (1..i64::MAX, "[A-Z]{3}").prop_map(|(amount, c)| Money { amount, currency: Currency::parse(&c).unwrap() })
+    (1..=MAX_AMOUNT, "[A-Z]{3}").prop_map(|(amount, c)| Money { amount, currency: Currency::parse(&c).unwrap() })
 }
 
 fn any_data() -> impl Strategy<Value = EventData> {
@@ -224,7 +234,7 @@ fn any_data() -> impl Strategy<Value = EventData> {
             }
             EventData::BetSettled { bet_id, game_id, payout }
         }),
-        (prop::sample::select(LimitKind::ALL), 1..i64::MAX, prop::sample::select(LimitPeriod::ALL))
+        (prop::sample::select(LimitKind::ALL), 1..=MAX_AMOUNT, prop::sample::select(LimitPeriod::ALL))
             .prop_map(|(kind, amount, period)| EventData::LimitChanged { kind, amount, period }),
         (1..=u32::MAX).prop_map(|duration_days| EventData::SelfExcluded { duration_days }),
         (any::<u128>(), prop::sample::select(InterventionResponse::ALL)).prop_map(|(id, response)| {

@@ -142,6 +142,12 @@ fn timestamp(millis: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(millis)
 }
 
+/// Adds `amount` to `sum` and one to `count`, both saturating.
+fn add(sum: &mut i64, count: &mut i64, amount: i64) {
+    *sum = sum.saturating_add(amount);
+    *count = count.saturating_add(1);
+}
+
 /// A ratio of two means, 1.0 when either side has nothing.
 fn ratio_of_means((sum_a, n_a): (i64, i64), (sum_b, n_b): (i64, i64)) -> f64 {
     if n_a == 0 || n_b == 0 || sum_b == 0 {
@@ -164,7 +170,7 @@ impl Features {
             bet_count: state.bet_count,
             stake_total: state.stake_total,
             payout_total: state.payout_total,
-            net_loss: state.stake_total - state.payout_total,
+            net_loss: state.stake_total.saturating_sub(state.payout_total),
             first_seen: state.first_seen.and_then(timestamp),
             last_seen: state.last_seen.and_then(timestamp),
             in_session,
@@ -172,7 +178,7 @@ impl Features {
             session_seconds: session.map_or(0, |s| (s.ended_at.unwrap_or(now) - s.started_at).max(0) / 1000),
             session_bet_count: session.map_or(0, |s| s.bets),
             session_stake: session.map_or(0, |s| s.stake),
-            session_net_loss: session.map_or(0, |s| s.stake - s.payout),
+            session_net_loss: session.map_or(0, |s| s.stake.saturating_sub(s.payout)),
             loss_streak: state.loss_streak,
             stake_escalation: session
                 .map_or(1.0, |s| ratio_of_means((s.stake, s.bets), (s.stake_before, s.bets_before))),
@@ -186,24 +192,22 @@ impl Features {
             ..Self::default()
         };
 
-        let (mut bets_7d, mut night, mut after_loss, mut after_other) = (0, 0, (0, 0), (0, 0));
+        let (mut bets_7d, mut night, mut after_loss, mut after_other) = (0u32, 0u32, (0, 0), (0, 0));
         for bet in state.bets.iter().filter(|b| within(b.0, WEEK)) {
             let (t, stake) = (bet.0, bet.1);
-            bets_7d += 1;
+            bets_7d = bets_7d.saturating_add(1);
             if within(t, HOUR) {
-                features.stake_1h += stake;
-                features.bets_1h += 1;
+                add(&mut features.stake_1h, &mut features.bets_1h, stake);
             }
             if within(t, DAY) {
-                features.stake_24h += stake;
-                features.bets_24h += 1;
+                add(&mut features.stake_24h, &mut features.bets_24h, stake);
             }
             if t.rem_euclid(DAY) < 6 * HOUR {
-                night += 1;
+                night = night.saturating_add(1);
             }
             match bet.2 {
-                AfterSettlement::Loss => after_loss = (after_loss.0 + stake, after_loss.1 + 1),
-                AfterSettlement::Other => after_other = (after_other.0 + stake, after_other.1 + 1),
+                AfterSettlement::Loss => add(&mut after_loss.0, &mut after_loss.1, stake),
+                AfterSettlement::Other => add(&mut after_other.0, &mut after_other.1, stake),
                 AfterSettlement::Neither => {}
             }
         }
@@ -212,21 +216,20 @@ impl Features {
 
         let (mut payout_1h, mut payout_24h) = (0, 0);
         for payout in state.payouts.iter().filter(|p| within(p.0, DAY)) {
-            payout_24h += payout.1;
+            payout_24h = payout.1.saturating_add(payout_24h);
             if within(payout.0, HOUR) {
-                payout_1h += payout.1;
+                payout_1h = payout.1.saturating_add(payout_1h);
             }
         }
-        features.net_loss_1h = features.stake_1h - payout_1h;
-        features.net_loss_24h = features.stake_24h - payout_24h;
+        features.net_loss_1h = features.stake_1h.saturating_sub(payout_1h);
+        features.net_loss_24h = features.stake_24h.saturating_sub(payout_24h);
 
         for deposit in state.deposits.iter().filter(|d| within(d.0, WEEK)) {
-            features.deposit_amount_7d += deposit.1;
-            features.deposit_count_7d += 1;
+            add(&mut features.deposit_amount_7d, &mut features.deposit_count_7d, deposit.1);
             if within(deposit.0, DAY) {
-                features.deposit_amount_24h += deposit.1;
-                features.deposit_count_24h += 1;
-                features.deposits_after_loss_24h += i64::from(deposit.2);
+                add(&mut features.deposit_amount_24h, &mut features.deposit_count_24h, deposit.1);
+                features.deposits_after_loss_24h =
+                    features.deposits_after_loss_24h.saturating_add(i64::from(deposit.2));
             }
         }
 
@@ -238,8 +241,8 @@ impl Features {
 
         let mut minutes_7d = 0.0;
         for span in state.sessions.iter().filter(|s| within(s.0, WEEK)) {
-            features.sessions_7d += 1;
-            features.sessions_24h += i64::from(within(span.0, DAY));
+            features.sessions_7d = features.sessions_7d.saturating_add(1);
+            features.sessions_24h = features.sessions_24h.saturating_add(i64::from(within(span.0, DAY)));
             minutes_7d += (span.1.unwrap_or(now) - span.0).max(0) as f64 / MINUTE as f64;
         }
         if features.sessions_7d > 0 {
@@ -249,7 +252,8 @@ impl Features {
         let mut launches_30d: BTreeMap<&str, i64> = BTreeMap::new();
         let mut categories_7d = BTreeSet::new();
         for (t, category) in state.launches.iter().filter(|l| within(l.0, MONTH)) {
-            *launches_30d.entry(category).or_default() += 1;
+            let launches = launches_30d.entry(category).or_default();
+            *launches = launches.saturating_add(1);
             if within(*t, WEEK) {
                 categories_7d.insert(category.as_str());
             }

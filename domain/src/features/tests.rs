@@ -347,3 +347,34 @@ proptest! {
         prop_assert_eq!(resumed.features(), whole.features());
     }
 }
+
+/// An amount at the extremes: the smallest, the validation bound, and far beyond it.
+fn extreme_amount() -> impl Strategy<Value = i64> {
+    prop_oneof![Just(1), Just(crate::MAX_AMOUNT), Just(i64::MAX / 2 + 1), Just(i64::MAX)]
+}
+
+proptest! {
+    #[test]
+    fn sums_and_counts_saturate_instead_of_wrapping(
+        steps in prop::collection::vec((0u8..3, extreme_amount()), 1..12)
+    ) {
+        let (mut stakes, mut payouts, mut deposits) = (0i128, 0i128, 0i128);
+        let mut events = vec![(0, started())];
+        for (n, (kind, amount)) in steps.into_iter().enumerate() {
+            let id = format!("b{}", n / 2);
+            let amount_128 = i128::from(amount);
+            events.push((1, match kind {
+                0 => { stakes += amount_128; bet(&id, amount) }
+                1 => { payouts += amount_128; settle(&id, amount) }
+                _ => { deposits += amount_128; deposit(amount) }
+            }));
+        }
+        let f = fold(events);
+        let clamp = |v: i128| i64::try_from(v.clamp(i128::from(i64::MIN), i128::from(i64::MAX))).unwrap();
+        prop_assert_eq!((f.stake_total, f.payout_total, f.deposit_total), (clamp(stakes), clamp(payouts), clamp(deposits)));
+        prop_assert_eq!(f.net_loss, clamp(i128::from(f.stake_total) - i128::from(f.payout_total)));
+        prop_assert_eq!((f.stake_24h, f.stake_1h, f.session_stake), (f.stake_total, f.stake_total, f.stake_total));
+        prop_assert_eq!(f.deposit_amount_7d, f.deposit_total);
+        prop_assert!(f.net_loss_24h == f.net_loss && f.session_net_loss == f.net_loss && f.net_loss_1h == f.net_loss);
+    }
+}

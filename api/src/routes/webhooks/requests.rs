@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::InterventionKind;
 use serde::Deserialize;
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
-use webhooks::{EVENT_TYPES, Mode, TargetError, check_target};
+use webhooks::{EVENT_TYPES, Mode, check_target};
 
 use crate::{AppState, problem::ApiError, routes::body};
 
@@ -128,12 +128,10 @@ pub(super) fn description(text: String) -> Result<String, ApiError> {
 }
 
 pub(super) async fn url(state: &AppState, raw: &str) -> Result<String, ApiError> {
-    check_target(raw, state.webhooks.allow_private).await.map(|url| url.to_string()).map_err(|e| match e {
-        TargetError::Private(_) => {
-            invalid("url", format!("url: {e}; nudge delivers there only when started with --allow-private-webhooks"))
-        }
-        e => invalid("url", format!("url: {e}")),
-    })
+    check_target(raw, &state.webhooks.targets)
+        .await
+        .map(|url| url.to_string())
+        .map_err(|e| invalid("url", format!("url: {e}")))
 }
 
 #[cfg(test)]
