@@ -1,5 +1,7 @@
 //! `nudge backtest`: history replayed with a model version; who was warned, and when.
 
+use crate::config::PolicyArgs;
+use clap::Args;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -8,7 +10,28 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ml::Scorer;
 use projections::{Decider, ReadModel};
 
-use crate::config::{BacktestArgs, read_models_beside};
+use crate::config::read_models_beside;
+
+/// Options of `nudge backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The model version to decide with (from the registry).
+    #[arg(long)]
+    pub model: String,
+    /// Event store URL to replay.
+    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
+    pub store: String,
+    /// Read-model database holding the registry; defaults as for `nudge serve`.
+    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true)]
+    pub read_models: Option<String>,
+    /// Count players and recommendations from this time on (RFC 3339), e.g. the
+    /// start of the model's test split; the model still sees all that came before.
+    #[arg(long)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// The intervention policy.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
 
 /// Runs `nudge backtest`.
 pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {

@@ -1,9 +1,10 @@
-//! Command line and environment configuration, typed and validated by clap.
+//! `nudge serve`'s configuration from the command line and the environment,
+//! typed and validated by clap: what [`crate::Settings`] is made from.
 
 use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
 use axum::http::HeaderValue;
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use domain::{Cooldowns, EventTimeWindow, InterventionKind, Policy};
@@ -13,225 +14,7 @@ use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy
 use crate::{
     HttpConfig, Limits,
     dapr::{AppToken, Dapr, Topic},
-    keys::Scope,
-    telemetry::LogFormat,
 };
-
-/// nudge: player events in, timely interventions out.
-#[derive(Debug, Parser)]
-#[command(name = "nudge", version, about)]
-pub struct Cli {
-    /// Log line format.
-    #[arg(long, env = "NUDGE_LOG_FORMAT", value_enum, default_value = "text", global = true)]
-    pub log_format: LogFormat,
-    /// Export spans over OTLP/HTTP to this collector, e.g. `http://127.0.0.1:4318`
-    /// (`/v1/traces` is appended to a URL without a path). Off when not given.
-    #[arg(long, env = "NUDGE_OTLP_ENDPOINT", global = true)]
-    pub otlp_endpoint: Option<reqwest::Url>,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// nudge's commands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Serve the HTTP API.
-    Serve(Box<ServeArgs>),
-    /// Measure nudge.
-    #[command(subcommand)]
-    Bench(BenchCommand),
-    /// Simulate a player population: post its events to a running nudge or write them to a file.
-    Simulate(SimulateArgs),
-    /// Train a model version by replaying every player stream, and print its metrics.
-    Train(TrainArgs),
-    /// Manage API keys: create (printed once), list, revoke.
-    Keys(KeysArgs),
-    /// Replay history with a model version and report who was warned, and when.
-    Backtest(BacktestArgs),
-    /// Start nudge on SQLite, simulate a month, train and activate a model, then
-    /// stream more activity and print recommendations as they happen.
-    Demo(DemoArgs),
-    /// Print the OpenAPI 3.1 document of the HTTP API (the committed `openapi.json`).
-    Openapi,
-}
-
-/// Options of `nudge keys`.
-#[derive(Debug, Args)]
-pub struct KeysArgs {
-    /// Event store URL: the keys live in its read-model database.
-    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true, global = true)]
-    pub store: String,
-    /// Read-model database URL; defaults as for `nudge serve`.
-    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true, global = true)]
-    pub read_models: Option<String>,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: KeysCommand,
-}
-
-/// `nudge keys` commands.
-#[derive(Debug, Subcommand)]
-pub enum KeysCommand {
-    /// Make a key and print it (only this once).
-    Create {
-        /// What the key is for.
-        #[arg(long)]
-        name: String,
-        /// Its scopes: `events:write`, `read`, `admin` (admin implies the others).
-        #[arg(long, value_parser = scopes)]
-        scopes: ScopeList,
-    },
-    /// List the keys (never the keys themselves).
-    List,
-    /// Revoke a key, at once.
-    Revoke {
-        /// The key's id, as listed.
-        id: uuid::Uuid,
-    },
-}
-
-/// Scopes written `events:write,read`.
-#[derive(Debug, Clone)]
-pub struct ScopeList(pub Vec<Scope>);
-
-fn scopes(s: &str) -> Result<ScopeList, String> {
-    Scope::parse_list(s).map(ScopeList)
-}
-
-/// Options of `nudge demo`.
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Address nudge serves on meanwhile (browse the API while the demo runs).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// Folder for the demo's SQLite file; emptied first.
-    #[arg(long, default_value = "data/demo")]
-    pub folder: std::path::PathBuf,
-    /// Players simulated.
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
-    pub players: u64,
-    /// Days of history the model trains on.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(14..=365))]
-    pub history_days: u32,
-    /// Days of activity streamed once the model is active.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=30))]
-    pub live_days: u32,
-    /// Real milliseconds per simulated hour of the streamed activity.
-    #[arg(long, default_value_t = 1_000)]
-    pub hour_ms: u64,
-    /// Seed of the population.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
-
-/// Options of `nudge backtest`.
-#[derive(Debug, Args)]
-pub struct BacktestArgs {
-    /// The model version to decide with (from the registry).
-    #[arg(long)]
-    pub model: String,
-    /// Event store URL to replay.
-    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
-    pub store: String,
-    /// Read-model database holding the registry; defaults as for `nudge serve`.
-    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true)]
-    pub read_models: Option<String>,
-    /// Count players and recommendations from this time on (RFC 3339), e.g. the
-    /// start of the model's test split; the model still sees all that came before.
-    #[arg(long)]
-    pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// The intervention policy.
-    #[command(flatten)]
-    pub policy: PolicyArgs,
-}
-
-/// Options of `nudge train`.
-#[derive(Debug, Args)]
-pub struct TrainArgs {
-    /// Event store URL to replay.
-    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
-    pub store: String,
-    /// Precision the harm threshold is chosen for, on the validation points.
-    #[arg(long, default_value_t = 0.5, value_parser = unit_interval)]
-    pub harm_precision: f64,
-    /// Precision the churn threshold is chosen for, on the validation points.
-    #[arg(long, default_value_t = 0.6, value_parser = unit_interval)]
-    pub churn_precision: f64,
-    /// Read-model database whose registry gets the version: `sqlite://path` or
-    /// `postgres://...`; defaults as for `nudge serve`.
-    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true)]
-    pub read_models: Option<String>,
-    /// Activate the version once trained (a running nudge picks it up at its next start).
-    #[arg(long)]
-    pub activate: bool,
-    /// Also write the artifact (JSON) to this file.
-    #[arg(long)]
-    pub out: Option<std::path::PathBuf>,
-}
-
-/// A number strictly between 0 and 1.
-fn unit_interval(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
-        _ => Err(format!("`{s}` is not a number between 0 and 1")),
-    }
-}
-
-/// Options of `nudge simulate`.
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("destination").required(true).args(["target", "out"])))]
-pub struct SimulateArgs {
-    /// Players in the population.
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-    pub players: u64,
-    /// Seed: the same seed gives the same events.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Days of activity to simulate.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_650))]
-    pub days: u32,
-    /// The first day (UTC); gaming days run from 06:00 to 06:00.
-    #[arg(long, default_value = "2026-10-01")]
-    pub start: chrono::NaiveDate,
-    /// Shares of each archetype, e.g. `casual=0.42,regular=0.3,high_roller=0.05,at_risk=0.08,churner=0.15`.
-    #[arg(long, default_value_t = simulator::Mix::default())]
-    pub mix: simulator::Mix,
-    /// Base URL of a running nudge to post the events to, e.g. `http://127.0.0.1:8080`.
-    #[arg(long)]
-    pub target: Option<reqwest::Url>,
-    /// API key (scope `events:write`) for `--target`.
-    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-    /// File to write the events to, one CloudEvent (JSON) per line.
-    #[arg(long)]
-    pub out: Option<std::path::PathBuf>,
-    /// File for the ground truth (each player's archetype and course), as CSV.
-    /// Defaults to the `--out` file with `.truth.csv` appended, or `simulation-truth.csv`.
-    #[arg(long)]
-    pub truth: Option<std::path::PathBuf>,
-    /// Events per request to `--target`.
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub batch: u32,
-    /// Requests in flight at once to `--target` (each player's events stay in order).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: u16,
-}
-
-impl SimulateArgs {
-    /// Where the ground truth goes.
-    pub fn truth_path(&self) -> std::path::PathBuf {
-        match (&self.truth, &self.out) {
-            (Some(path), _) => path.clone(),
-            (None, Some(out)) => {
-                let mut name = out.clone().into_os_string();
-                name.push(".truth.csv");
-                name.into()
-            }
-            (None, None) => "simulation-truth.csv".into(),
-        }
-    }
-}
 
 /// Options of `nudge serve`.
 #[derive(Debug, Args)]
@@ -271,6 +54,18 @@ impl ServeArgs {
     /// The read-model URL: the one given, or the default for the store.
     pub fn read_models_url(&self) -> String {
         self.read_models.clone().unwrap_or_else(|| read_models_beside(&self.store))
+    }
+
+    /// The settings these arguments give.
+    pub fn settings(&self) -> crate::Settings {
+        crate::Settings {
+            listen: self.listen,
+            store: self.store.clone(),
+            read_models: self.read_models_url(),
+            projection: ProjectionConfig { policy: self.policy.policy(), ..ProjectionConfig::from(&self.projection) },
+            http: crate::HttpConfig { dapr: self.dapr.dapr(), ..crate::HttpConfig::from(&self.http) },
+            webhooks: self.webhooks.dispatcher(),
+        }
     }
 }
 
@@ -543,138 +338,12 @@ impl From<&HttpArgs> for HttpConfig {
     }
 }
 
-/// Benchmarks.
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Ingest throughput over HTTP.
-    Ingest(BenchIngestArgs),
-    /// Projection throughput: store to committed read-model rows.
-    Projection(BenchProjectionArgs),
-    /// Freshness: append to visible in the features, under steady load.
-    Freshness(BenchFreshnessArgs),
-    /// Decisions: the cost per event of scoring and the policy, in memory.
-    Decisions(BenchDecisionsArgs),
-    /// Webhooks: deliveries per second from the outbox to a local receiver.
-    Webhooks(BenchWebhooksArgs),
-}
-
-/// Options of `nudge bench webhooks`.
-#[derive(Debug, Args)]
-pub struct BenchWebhooksArgs {
-    /// Recommendations to deliver.
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-    pub deliveries: u64,
-    /// Players they are spread over (each player's arrive in order).
-    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub players: u64,
-    /// `structured`, `binary` or `batch`.
-    #[arg(long, default_value = "structured")]
-    pub mode: String,
-    /// Requests in flight.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1_024))]
-    pub concurrency: u16,
-    /// Read-model database (a scratch one: it must hold no recommendations). A
-    /// fresh temporary SQLite file when not given.
-    #[arg(long)]
-    pub read_models: Option<String>,
-}
-
-/// Options of `nudge bench projection`.
-#[derive(Debug, Args)]
-pub struct BenchProjectionArgs {
-    /// Event store to project, read models beside it (which must be fresh). An
-    /// empty store is filled first. A fresh temporary SQLite file when not given.
-    #[arg(long, env = "NUDGE_BENCH_STORE")]
-    pub store: Option<String>,
-    /// Players in the simulated population.
-    #[arg(long, default_value_t = 100_000)]
-    pub players: u64,
-    /// Events to append and project.
-    #[arg(long, default_value_t = 5_000_000)]
-    pub events: u64,
-    /// Seed of the population.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Most events per micro-batch.
-    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub batch_events: u32,
-    /// Player partitions folding in parallel.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub partitions: u16,
-    /// Fill the store and stop (copies of it then serve several runs).
-    #[arg(long)]
-    pub fill_only: bool,
-    /// A model artifact (JSON, from `nudge train --out`) to decide with; without
-    /// one only the hard rules decide.
-    #[arg(long)]
-    pub model: Option<std::path::PathBuf>,
-}
-
-/// Options of `nudge bench decisions`.
-#[derive(Debug, Args)]
-pub struct BenchDecisionsArgs {
-    /// Players in the simulated population.
-    #[arg(long, default_value_t = 2_000)]
-    pub players: u64,
-    /// Days simulated: the model trains on them all, the timing replays them all.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(10..=365))]
-    pub days: u32,
-    /// Seed of the population.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
-
-/// Options of `nudge bench freshness`.
-#[derive(Debug, Args)]
-pub struct BenchFreshnessArgs {
-    /// Event store of the nudge the benchmark starts in-process (read models
-    /// beside it). A fresh temporary SQLite file when not given.
-    #[arg(long, env = "NUDGE_BENCH_STORE")]
-    pub store: Option<String>,
-    /// Background load, in events per second.
-    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub rate: u32,
-    /// How long to load and probe, in seconds.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_600))]
-    pub seconds: u32,
-    /// Players the background load is spread over.
-    #[arg(long, default_value_t = 10_000)]
-    pub players: u64,
-    /// Seed of the population.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
-
-/// Options of `nudge bench ingest`.
-#[derive(Debug, Args)]
-pub struct BenchIngestArgs {
-    /// Event store of the nudge the benchmark starts in-process (a fresh
-    /// temporary SQLite file when neither this nor `--target` is given).
-    #[arg(long, env = "NUDGE_BENCH_STORE", conflicts_with = "target")]
-    pub store: Option<String>,
-    /// Base URL of a running nudge to measure instead (loopback only).
-    #[arg(long, env = "NUDGE_BENCH_TARGET")]
-    pub target: Option<reqwest::Url>,
-    /// API key (scope `events:write`) for `--target`; mind its rate limit (`--rate-limit`).
-    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true, requires = "target")]
-    pub api_key: Option<String>,
-    /// Concurrent HTTP clients.
-    #[arg(long, env = "NUDGE_BENCH_CLIENTS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub clients: u16,
-    /// Events per request (1 sends structured mode, more sends batches).
-    #[arg(long, env = "NUDGE_BENCH_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1_000))]
-    pub batch: u16,
-    /// Events to send in all.
-    #[arg(long, env = "NUDGE_BENCH_EVENTS", default_value_t = 200_000)]
-    pub events: u64,
-    /// Distinct players the events are spread over.
-    #[arg(long, env = "NUDGE_BENCH_PLAYERS", default_value_t = 10_000)]
-    pub players: u64,
-}
-
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+    use crate::cli::{Cli, Command};
 
     #[test]
     fn origins_are_scheme_host_and_port_or_any() {

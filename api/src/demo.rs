@@ -1,24 +1,50 @@
 //! `nudge demo`: nudge on SQLite, a simulated month, a model trained and
 //! activated, then live activity with its recommendations printed as they come.
 
+use clap::Args;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{Timelike, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use ml::ModelArtifact;
-use projections::{ProjectionConfig, ReadModel};
 use reqwest::Url;
 use serde_json::{Value, json};
 use simulator::Population;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Application, HttpConfig,
-    config::DemoArgs,
+    Application, Settings,
     simulate::{Poster, post_days},
     train::print_metrics,
 };
+
+/// Options of `nudge demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address nudge serves on meanwhile (browse the API while the demo runs).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Folder for the demo's SQLite file; emptied first.
+    #[arg(long, default_value = "data/demo")]
+    pub folder: std::path::PathBuf,
+    /// Players simulated.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub players: u64,
+    /// Days of history the model trains on.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(14..=365))]
+    pub history_days: u32,
+    /// Days of activity streamed once the model is active.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub live_days: u32,
+    /// Real milliseconds per simulated hour of the streamed activity.
+    #[arg(long, default_value_t = 1_000)]
+    pub hour_ms: u64,
+    /// Seed of the population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
 
 /// How often the feed is read for new recommendations.
 const FEED_POLL: Duration = Duration::from_millis(250);
@@ -29,17 +55,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&args.folder).with_context(|| format!("cannot empty {}", args.folder.display()))?;
     }
     let url = format!("sqlite://{}/nudge.db", args.folder.display());
-    let store = store::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
-    let read_model = ReadModel::connect(&url).await?;
-    let app = Application::build(
-        args.listen,
-        store,
-        read_model,
-        ProjectionConfig::default(),
-        HttpConfig::default(),
-        webhooks::DispatcherConfig::default(),
-    )
-    .await?;
+    let app = Application::build(Settings { listen: args.listen, ..Settings::new(&url) }).await?;
     let address = app.local_addr()?;
     let base = Url::parse(&format!("http://{address}/"))?;
     let stop = CancellationToken::new();

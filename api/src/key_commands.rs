@@ -1,13 +1,55 @@
 //! `nudge keys create|list|revoke`.
 
+use crate::keys::Scope;
 use anyhow::{Context, bail};
 use chrono::Utc;
+use clap::{Args, Subcommand};
 use projections::ReadModel;
 
-use crate::{
-    config::{KeysArgs, KeysCommand, read_models_beside},
-    keys::Keys,
-};
+use crate::{config::read_models_beside, keys::Keys};
+
+/// Options of `nudge keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Event store URL: the keys live in its read-model database.
+    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true, global = true)]
+    pub store: String,
+    /// Read-model database URL; defaults as for `nudge serve`.
+    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true, global = true)]
+    pub read_models: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+/// `nudge keys` commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key and print it (only this once).
+    Create {
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+        /// Its scopes: `events:write`, `read`, `admin` (admin implies the others).
+        #[arg(long, value_parser = scopes)]
+        scopes: ScopeList,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Revoke a key, at once.
+    Revoke {
+        /// The key's id, as listed.
+        id: uuid::Uuid,
+    },
+}
+
+/// Scopes written `events:write,read`.
+#[derive(Debug, Clone)]
+pub struct ScopeList(pub Vec<Scope>);
+
+fn scopes(s: &str) -> Result<ScopeList, String> {
+    Scope::parse_list(s).map(ScopeList)
+}
 
 /// Keys read at a time by `nudge keys list`.
 const PAGE: usize = 1_000;

@@ -3,6 +3,7 @@
 
 pub mod backtest;
 pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod dapr;
 pub mod demo;
@@ -26,6 +27,7 @@ use models::Models;
 use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadModel};
 use rate_limit::RateLimiter;
 use store::EventStore;
+use store::StoreError;
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use webhooks::{Dispatcher, DispatcherConfig};
@@ -107,9 +109,70 @@ pub struct Webhooks {
     pub targets: webhooks::TargetPolicy,
 }
 
+/// Everything a running nudge is built from: where its data lives and how it
+/// serves, projects and delivers. `nudge serve` reads it from the command line
+/// ([`config::ServeArgs::settings`]); `demo`, the benchmarks and the tests make their own.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Event store URL.
+    pub store: String,
+    /// Read-model database URL.
+    pub read_models: String,
+    /// How the projection batches and holds its work, and the policy it decides with.
+    pub projection: ProjectionConfig,
+    /// How the HTTP server treats requests.
+    pub http: HttpConfig,
+    /// Webhook delivery.
+    pub webhooks: DispatcherConfig,
+}
+
+impl Settings {
+    /// nudge on the store at `store` with its read models beside it, on a free
+    /// loopback port, everything else at its defaults.
+    pub fn new(store: &str) -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 0).into(),
+            store: store.to_owned(),
+            read_models: config::read_models_beside(store),
+            projection: ProjectionConfig::default(),
+            http: HttpConfig::default(),
+            webhooks: DispatcherConfig::default(),
+        }
+    }
+}
+
+/// A database URL without its password, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The event store could not be opened.
+    #[error("cannot open the event store {url}: {source}")]
+    Store {
+        /// Its URL, password hidden.
+        url: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// The read-model database could not be opened.
+    #[error("cannot open the read models {url}: {source}")]
+    ReadModels {
+        /// Its URL, password hidden.
+        url: String,
+        /// Why.
+        source: ProjectionError,
+    },
     /// The address could not be bound.
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
@@ -143,16 +206,14 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `listen` (port 0 picks a free port) in front of `store`, starts
-    /// projecting the store into `read_model` and delivering the webhooks.
-    pub async fn build(
-        listen: SocketAddr,
-        store: Arc<dyn EventStore>,
-        read_model: ReadModel,
-        projection: ProjectionConfig,
-        http: HttpConfig,
-        dispatch: DispatcherConfig,
-    ) -> Result<Self, StartError> {
+    /// Opens the event store and the read models, binds the listener, starts
+    /// projecting the store and delivering the webhooks.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let Settings { listen, store, read_models, projection, http, webhooks: dispatch } = settings;
+        let store = store::connect(&store).await.map_err(|source| StartError::Store { url: redact(&store), source })?;
+        let read_model = ReadModel::connect(&read_models)
+            .await
+            .map_err(|source| StartError::ReadModels { url: redact(&read_models), source })?;
         let keys = keys::Keys::new(read_model.database().clone());
         let loopback_only = listen.ip().is_loopback();
         if !loopback_only && !keys.any().await? {
@@ -193,6 +254,16 @@ impl Application {
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The event store it serves.
+    pub fn store(&self) -> Arc<dyn EventStore> {
+        Arc::clone(&self.state.store)
+    }
+
+    /// The read model it projects into.
+    pub fn read_model(&self) -> &ReadModel {
+        self.state.projection.read_model()
     }
 
     /// Serves until `shutdown` completes, then stops accepting and lets the

@@ -2,12 +2,13 @@
 
 use anyhow::Context;
 use api::{
-    Application, HttpConfig,
-    config::{BenchCommand, Cli, Command, ServeArgs},
-    telemetry,
+    Application,
+    bench::BenchCommand,
+    cli::{Cli, Command},
+    config::ServeArgs,
+    redact, telemetry,
 };
 use clap::Parser;
-use projections::{ProjectionConfig, ReadModel};
 use tokio::net::TcpListener;
 
 /// mimalloc: ingest allocates and frees many small JSON values per event, which
@@ -39,53 +40,23 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = store::connect(&args.store)
-        .await
-        .with_context(|| format!("cannot open the event store {}", redact(&args.store)))?;
-    let read_models = args.read_models_url();
-    let read_model = ReadModel::connect(&read_models)
-        .await
-        .with_context(|| format!("cannot open the read models {}", redact(&read_models)))?;
+    let settings = args.settings();
     let metrics = match args.metrics_listen {
         Some(address) => {
             Some(TcpListener::bind(address).await.with_context(|| format!("cannot serve metrics on {address}"))?)
         }
         None => None,
     };
-    let app = Application::build(
-        args.listen,
-        store,
-        read_model,
-        ProjectionConfig { policy: args.policy.policy(), ..ProjectionConfig::from(&args.projection) },
-        HttpConfig { dapr: args.dapr.dapr(), ..HttpConfig::from(&args.http) },
-        args.webhooks.dispatcher(),
-    )
-    .await
-    .with_context(|| format!("cannot start on {}", args.listen))?;
+    let (store, read_models) = (redact(&settings.store), redact(&settings.read_models));
+    let app = Application::build(settings).await.with_context(|| format!("cannot start on {}", args.listen))?;
     if let Some(listener) = metrics {
         tracing::info!(metrics_address = %listener.local_addr()?, "serving /metrics");
         tokio::spawn(telemetry::prometheus::serve_metrics(listener));
     }
-    tracing::info!(
-        address = %app.local_addr()?,
-        store = %redact(&args.store),
-        read_models = %redact(&read_models),
-        "nudge is serving"
-    );
+    tracing::info!(address = %app.local_addr()?, %store, %read_models, "nudge is serving");
     app.run_until(shutdown_signal()).await?;
     tracing::info!("nudge stopped");
     Ok(())
-}
-
-/// The store URL without its password, for logs and errors.
-fn redact(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -1,6 +1,7 @@
 //! `nudge simulate`: a simulated population's events, posted to a running nudge
 //! or written to a file, and its ground truth beside them.
 
+use clap::Args;
 use std::{
     fs::File,
     hash::{DefaultHasher, Hash, Hasher},
@@ -15,7 +16,60 @@ use reqwest::{StatusCode, Url};
 use simulator::Population;
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use crate::config::SimulateArgs;
+/// Options of `nudge simulate`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("destination").required(true).args(["target", "out"])))]
+pub struct SimulateArgs {
+    /// Players in the population.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub players: u64,
+    /// Seed: the same seed gives the same events.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Days of activity to simulate.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_650))]
+    pub days: u32,
+    /// The first day (UTC); gaming days run from 06:00 to 06:00.
+    #[arg(long, default_value = "2026-10-01")]
+    pub start: chrono::NaiveDate,
+    /// Shares of each archetype, e.g. `casual=0.42,regular=0.3,high_roller=0.05,at_risk=0.08,churner=0.15`.
+    #[arg(long, default_value_t = simulator::Mix::default())]
+    pub mix: simulator::Mix,
+    /// Base URL of a running nudge to post the events to, e.g. `http://127.0.0.1:8080`.
+    #[arg(long)]
+    pub target: Option<reqwest::Url>,
+    /// API key (scope `events:write`) for `--target`.
+    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// File to write the events to, one CloudEvent (JSON) per line.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// File for the ground truth (each player's archetype and course), as CSV.
+    /// Defaults to the `--out` file with `.truth.csv` appended, or `simulation-truth.csv`.
+    #[arg(long)]
+    pub truth: Option<std::path::PathBuf>,
+    /// Events per request to `--target`.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch: u32,
+    /// Requests in flight at once to `--target` (each player's events stay in order).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+impl SimulateArgs {
+    /// Where the ground truth goes.
+    pub fn truth_path(&self) -> std::path::PathBuf {
+        match (&self.truth, &self.out) {
+            (Some(path), _) => path.clone(),
+            (None, Some(out)) => {
+                let mut name = out.clone().into_os_string();
+                name.push(".truth.csv");
+                name.into()
+            }
+            (None, None) => "simulation-truth.csv".into(),
+        }
+    }
+}
 
 /// Longest wait between two tries of a batch the target could not take.
 const MOST_BACKOFF: Duration = Duration::from_secs(10);

@@ -1,6 +1,7 @@
 //! `nudge train`: replays every player stream, trains a model version, registers
 //! it and prints its metrics.
 
+use clap::Args;
 use std::{sync::Arc, time::Instant};
 
 use anyhow::Context;
@@ -8,7 +9,39 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ml::{ModelArtifact, Progress, TargetModel, TrainConfig};
 use projections::ReadModel;
 
-use crate::config::{TrainArgs, read_models_beside};
+use crate::config::read_models_beside;
+
+/// Options of `nudge train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Event store URL to replay.
+    #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
+    pub store: String,
+    /// Precision the harm threshold is chosen for, on the validation points.
+    #[arg(long, default_value_t = 0.5, value_parser = unit_interval)]
+    pub harm_precision: f64,
+    /// Precision the churn threshold is chosen for, on the validation points.
+    #[arg(long, default_value_t = 0.6, value_parser = unit_interval)]
+    pub churn_precision: f64,
+    /// Read-model database whose registry gets the version: `sqlite://path` or
+    /// `postgres://...`; defaults as for `nudge serve`.
+    #[arg(long, env = "NUDGE_READ_MODELS", hide_env_values = true)]
+    pub read_models: Option<String>,
+    /// Activate the version once trained (a running nudge picks it up at its next start).
+    #[arg(long)]
+    pub activate: bool,
+    /// Also write the artifact (JSON) to this file.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// A number strictly between 0 and 1.
+fn unit_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
+        _ => Err(format!("`{s}` is not a number between 0 and 1")),
+    }
+}
 
 /// Runs `nudge train`.
 pub async fn run(args: TrainArgs) -> anyhow::Result<()> {

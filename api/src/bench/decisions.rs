@@ -2,6 +2,7 @@
 //! memory: a simulated population is trained on, then replayed three times
 //! through the player state (fold only, hard rules only, model and rules).
 
+use clap::Args;
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use chrono::{TimeZone, Utc};
@@ -10,7 +11,19 @@ use ml::{Scorer, TrainConfig, TrainingSet};
 use projections::{Decider, Effect, PlayerState};
 use simulator::Population;
 
-use crate::config::BenchDecisionsArgs;
+/// Options of `nudge bench decisions`.
+#[derive(Debug, Args)]
+pub struct BenchDecisionsArgs {
+    /// Players in the simulated population.
+    #[arg(long, default_value_t = 2_000)]
+    pub players: u64,
+    /// Days simulated: the model trains on them all, the timing replays them all.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(10..=365))]
+    pub days: u32,
+    /// Seed of the population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
 
 /// Runs `nudge bench decisions`.
 pub async fn run(args: BenchDecisionsArgs) -> anyhow::Result<()> {

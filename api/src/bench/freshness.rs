@@ -1,6 +1,7 @@
 //! `nudge bench freshness`: how soon an appended event shows in the player's
 //! features, under a steady background load.
 
+use clap::Args;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -11,7 +12,27 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::{TempFolder, millis, percentile, serve};
-use crate::config::BenchFreshnessArgs;
+
+/// Options of `nudge bench freshness`.
+#[derive(Debug, Args)]
+pub struct BenchFreshnessArgs {
+    /// Event store of the nudge the benchmark starts in-process (read models
+    /// beside it). A fresh temporary SQLite file when not given.
+    #[arg(long, env = "NUDGE_BENCH_STORE")]
+    pub store: Option<String>,
+    /// Background load, in events per second.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate: u32,
+    /// How long to load and probe, in seconds.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_600))]
+    pub seconds: u32,
+    /// Players the background load is spread over.
+    #[arg(long, default_value_t = 10_000)]
+    pub players: u64,
+    /// Seed of the population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
 
 /// How often the background load sends a batch.
 const TICK: Duration = Duration::from_millis(10);

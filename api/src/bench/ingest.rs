@@ -1,5 +1,6 @@
 //! `nudge bench ingest`: ingest throughput over HTTP with concurrent clients.
 
+use clap::Args;
 use std::{
     sync::{
         Arc,
@@ -14,7 +15,33 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{TempFolder, millis, percentile, serve};
-use crate::config::BenchIngestArgs;
+
+/// Options of `nudge bench ingest`.
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// Event store of the nudge the benchmark starts in-process (a fresh
+    /// temporary SQLite file when neither this nor `--target` is given).
+    #[arg(long, env = "NUDGE_BENCH_STORE", conflicts_with = "target")]
+    pub store: Option<String>,
+    /// Base URL of a running nudge to measure instead (loopback only).
+    #[arg(long, env = "NUDGE_BENCH_TARGET")]
+    pub target: Option<reqwest::Url>,
+    /// API key (scope `events:write`) for `--target`; mind its rate limit (`--rate-limit`).
+    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true, requires = "target")]
+    pub api_key: Option<String>,
+    /// Concurrent HTTP clients.
+    #[arg(long, env = "NUDGE_BENCH_CLIENTS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub clients: u16,
+    /// Events per request (1 sends structured mode, more sends batches).
+    #[arg(long, env = "NUDGE_BENCH_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1_000))]
+    pub batch: u16,
+    /// Events to send in all.
+    #[arg(long, env = "NUDGE_BENCH_EVENTS", default_value_t = 200_000)]
+    pub events: u64,
+    /// Distinct players the events are spread over.
+    #[arg(long, env = "NUDGE_BENCH_PLAYERS", default_value_t = 10_000)]
+    pub players: u64,
+}
 
 /// Runs the benchmark and prints its figures.
 pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {

@@ -6,29 +6,38 @@ pub mod ingest;
 pub mod projection;
 pub mod webhooks;
 
+use clap::Subcommand;
+use decisions::BenchDecisionsArgs;
+use freshness::BenchFreshnessArgs;
+use ingest::BenchIngestArgs;
+use projection::BenchProjectionArgs;
 use std::time::Duration;
+use webhooks::BenchWebhooksArgs;
 
-use anyhow::Context;
-use projections::{ProjectionConfig, ReadModel};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Application, HttpConfig, config::read_models_beside};
+use crate::{Application, Settings};
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Ingest throughput over HTTP.
+    Ingest(BenchIngestArgs),
+    /// Projection throughput: store to committed read-model rows.
+    Projection(BenchProjectionArgs),
+    /// Freshness: append to visible in the features, under steady load.
+    Freshness(BenchFreshnessArgs),
+    /// Decisions: the cost per event of scoring and the policy, in memory.
+    Decisions(BenchDecisionsArgs),
+    /// Webhooks: deliveries per second from the outbox to a local receiver.
+    Webhooks(BenchWebhooksArgs),
+}
 
 /// Starts nudge in-process on a free loopback port over the store at `url` (read
 /// models beside it); answers its base URL and the task serving until `stop`.
 async fn serve(url: &str, stop: &CancellationToken) -> anyhow::Result<(String, JoinHandle<std::io::Result<()>>)> {
-    let store = store::connect(url).await.with_context(|| format!("cannot open {url}"))?;
-    let read_model = ReadModel::connect(&read_models_beside(url)).await?;
-    let app = Application::build(
-        ([127, 0, 0, 1], 0).into(),
-        store,
-        read_model,
-        ProjectionConfig::default(),
-        HttpConfig::default(),
-        ::webhooks::DispatcherConfig::default(),
-    )
-    .await?;
+    let app = Application::build(Settings::new(url)).await?;
     let address = app.local_addr()?;
     let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
     Ok((format!("http://{address}"), server))

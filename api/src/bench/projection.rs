@@ -1,6 +1,7 @@
 //! `nudge bench projection`: events per second from the store to committed
 //! read-model rows, over a simulated population.
 
+use clap::Args;
 use std::{sync::Arc, time::Instant};
 
 use anyhow::{Context, bail};
@@ -12,7 +13,38 @@ use store::EventStore;
 use tokio_util::sync::CancellationToken;
 
 use super::TempFolder;
-use crate::config::{BenchProjectionArgs, read_models_beside};
+use crate::config::read_models_beside;
+
+/// Options of `nudge bench projection`.
+#[derive(Debug, Args)]
+pub struct BenchProjectionArgs {
+    /// Event store to project, read models beside it (which must be fresh). An
+    /// empty store is filled first. A fresh temporary SQLite file when not given.
+    #[arg(long, env = "NUDGE_BENCH_STORE")]
+    pub store: Option<String>,
+    /// Players in the simulated population.
+    #[arg(long, default_value_t = 100_000)]
+    pub players: u64,
+    /// Events to append and project.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub events: u64,
+    /// Seed of the population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Most events per micro-batch.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_events: u32,
+    /// Player partitions folding in parallel.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub partitions: u16,
+    /// Fill the store and stop (copies of it then serve several runs).
+    #[arg(long)]
+    pub fill_only: bool,
+    /// A model artifact (JSON, from `nudge train --out`) to decide with; without
+    /// one only the hard rules decide.
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+}
 
 /// Fills an empty store with the population's events (or takes the events of a
 /// store filled before), then times the projection into a fresh read model from

@@ -2,6 +2,7 @@
 //! receiver: recommendations are committed with their outbox rows, then the
 //! dispatcher routes and delivers them all to an axum receiver on loopback.
 
+use clap::Args;
 use std::{
     sync::{
         Arc,
@@ -21,7 +22,27 @@ use webhooks::{
 };
 
 use super::TempFolder;
-use crate::config::BenchWebhooksArgs;
+
+/// Options of `nudge bench webhooks`.
+#[derive(Debug, Args)]
+pub struct BenchWebhooksArgs {
+    /// Recommendations to deliver.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub deliveries: u64,
+    /// Players they are spread over (each player's arrive in order).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub players: u64,
+    /// `structured`, `binary` or `batch`.
+    #[arg(long, default_value = "structured")]
+    pub mode: String,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1_024))]
+    pub concurrency: u16,
+    /// Read-model database (a scratch one: it must hold no recommendations). A
+    /// fresh temporary SQLite file when not given.
+    #[arg(long)]
+    pub read_models: Option<String>,
+}
 
 /// Recommendations per read-model commit while seeding.
 const SEED_BATCH: u64 = 5_000;

@@ -253,10 +253,18 @@ fn keep_up(handle: PrometheusHandle, every: Duration) {
             handle.run_upkeep();
         }
     };
-    if let Err(error) = std::thread::Builder::new().name("metrics-upkeep".to_owned()).spawn(upkeep) {
-        tracing::error!(%error, "cannot start the metrics upkeep: histogram samples pile up until scraped");
+    match std::thread::Builder::new().name("metrics-upkeep".to_owned()).spawn(upkeep) {
+        Ok(thread) => {
+            let _ = UPKEEP.set(thread.thread().clone());
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot start the metrics upkeep: histogram samples pile up until scraped")
+        }
     }
 }
+
+/// The thread running the upkeep, once started.
+static UPKEEP: OnceLock<std::thread::Thread> = OnceLock::new();
 
 /// The metrics in the Prometheus text exposition format.
 pub fn exposition(handle: &PrometheusHandle) -> ([(HeaderName, &'static str); 1], String) {
@@ -308,11 +316,7 @@ mod tests {
     #[test]
     fn the_upkeep_runs_beside_the_recorder() {
         let _ = metrics();
-        let threads: Vec<String> = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap_or_default())
-            .collect();
-        assert!(threads.iter().any(|name| name.trim() == "metrics-upkeep"), "{threads:?}");
+        assert_eq!(UPKEEP.get().and_then(|thread| thread.name()), Some("metrics-upkeep"));
     }
 
     /// Every metric the workspace's code records is in [`METRICS`] with its

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use api::{Application, HttpConfig, dapr::Dapr};
+use api::{Application, HttpConfig, Settings, dapr::Dapr};
 use projections::{ProjectionConfig, ReadModel};
 use reqwest::{Response, header::CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -53,17 +53,12 @@ impl TestApp {
 
     /// nudge on the SQLite file `db`, which the caller keeps, meeting Dapr so.
     pub async fn on_sqlite(db: &TempSqlite, dapr: Dapr) -> Self {
-        let store = Arc::new(db.open().await.unwrap());
-        let read_model = ReadModel::connect(&db.url()).await.unwrap();
-        Self::start(store, read_model, Box::new(()), quick_webhooks(), HttpConfig { dapr, ..HttpConfig::default() })
-            .await
+        Self::start(&db.url(), Box::new(()), quick_webhooks(), HttpConfig { dapr, ..HttpConfig::default() }).await
     }
 
     async fn sqlite_configured(webhooks: DispatcherConfig, http: HttpConfig) -> Self {
         let db = TempSqlite::new().unwrap();
-        let store = Arc::new(db.open().await.unwrap());
-        let read_model = ReadModel::connect(&db.url()).await.unwrap();
-        Self::start(store, read_model, Box::new(db), webhooks, http).await
+        Self::start(&db.url(), Box::new(db), webhooks, http).await
     }
 
     /// nudge on a fresh PostgreSQL schema.
@@ -79,24 +74,16 @@ impl TestApp {
     /// nudge on a fresh PostgreSQL schema, delivering webhooks so, meeting Dapr so.
     pub async fn postgres_dapr(webhooks: DispatcherConfig, dapr: Dapr) -> Self {
         let schema = PgSchema::new().await.unwrap();
-        let store = Arc::new(schema.open().await.unwrap());
-        let read_model = ReadModel::connect(&schema.url()).await.unwrap();
-        Self::start(store, read_model, Box::new(schema), webhooks, HttpConfig { dapr, ..HttpConfig::default() }).await
+        Self::start(&schema.url(), Box::new(schema), webhooks, HttpConfig { dapr, ..HttpConfig::default() }).await
     }
 
-    async fn start(
-        store: Arc<dyn EventStore>,
-        read_model: ReadModel,
-        db: Box<dyn std::any::Any + Send>,
-        webhooks: DispatcherConfig,
-        http: HttpConfig,
-    ) -> Self {
-        let config = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
-        let app =
-            Application::build(([127, 0, 0, 1], 0).into(), store.clone(), read_model.clone(), config, http, webhooks)
-                .await
-                .unwrap();
+    /// nudge on the database at `url` (the store and the read models), whose
+    /// owner `db` lives as long as the app.
+    async fn start(url: &str, db: Box<dyn std::any::Any + Send>, webhooks: DispatcherConfig, http: HttpConfig) -> Self {
+        let projection = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
+        let app = Application::build(Settings { projection, http, webhooks, ..Settings::new(url) }).await.unwrap();
         let address = format!("http://{}", app.local_addr().unwrap());
+        let (store, read_model) = (app.store(), app.read_model().clone());
         let stop = CancellationToken::new();
         tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
         Self { address, client: reqwest::Client::new(), store, read_model, stop, _db: db }
