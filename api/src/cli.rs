@@ -4,8 +4,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::{
-    backtest::BacktestArgs, bench::BenchCommand, config::ServeArgs, demo::DemoArgs, key_commands::KeysArgs,
-    simulate::SimulateArgs, telemetry::LogFormat, train::TrainArgs,
+    config::ServeArgs, telemetry::LogFormat, tools::backtest::BacktestArgs, tools::bench::BenchCommand,
+    tools::demo::DemoArgs, tools::key_commands::KeysArgs, tools::simulate::SimulateArgs, tools::train::TrainArgs,
 };
 
 /// nudge: player events in, timely interventions out.

@@ -1,5 +1,5 @@
 //! `nudge serve`'s configuration from the command line and the environment,
-//! typed and validated by clap: what [`crate::Settings`] is made from.
+//! typed and validated by clap: what [`crate::app::Settings`] is made from.
 
 use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
@@ -12,8 +12,9 @@ use projections::ProjectionConfig;
 use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy, Waits, parse_duration};
 
 use crate::{
-    HttpConfig, Limits,
-    dapr::{AppToken, Dapr, Topic},
+    server::HttpConfig,
+    server::Limits,
+    server::dapr::{AppToken, Dapr, Topic},
 };
 
 /// Options of `nudge serve`.
@@ -57,13 +58,13 @@ impl ServeArgs {
     }
 
     /// The settings these arguments give.
-    pub fn settings(&self) -> crate::Settings {
-        crate::Settings {
+    pub fn settings(&self) -> crate::app::Settings {
+        crate::app::Settings {
             listen: self.listen,
             store: self.store.clone(),
             read_models: self.read_models_url(),
             projection: ProjectionConfig { policy: self.policy.policy(), ..ProjectionConfig::from(&self.projection) },
-            http: crate::HttpConfig { dapr: self.dapr.dapr(), ..crate::HttpConfig::from(&self.http) },
+            http: crate::server::HttpConfig { dapr: self.dapr.dapr(), ..crate::server::HttpConfig::from(&self.http) },
             webhooks: self.webhooks.dispatcher(),
         }
     }

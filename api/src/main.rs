@@ -2,11 +2,12 @@
 
 use anyhow::Context;
 use api::{
-    Application,
-    bench::BenchCommand,
+    app::Application,
+    app::redact,
     cli::{Cli, Command},
     config::ServeArgs,
-    redact, telemetry,
+    telemetry,
+    tools::bench::BenchCommand,
 };
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -22,18 +23,18 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = telemetry::init_tracing(cli.log_format, cli.otlp_endpoint.as_ref())?;
     match cli.command {
         Command::Serve(args) => serve(*args).await,
-        Command::Bench(BenchCommand::Ingest(args)) => api::bench::ingest::run(args).await,
-        Command::Bench(BenchCommand::Projection(args)) => api::bench::projection::run(args).await,
-        Command::Bench(BenchCommand::Freshness(args)) => api::bench::freshness::run(args).await,
-        Command::Bench(BenchCommand::Decisions(args)) => api::bench::decisions::run(args).await,
-        Command::Bench(BenchCommand::Webhooks(args)) => api::bench::webhooks::run(args).await,
-        Command::Simulate(args) => api::simulate::run(args).await,
-        Command::Train(args) => api::train::run(args).await,
-        Command::Keys(args) => api::key_commands::run(args).await,
-        Command::Backtest(args) => api::backtest::run(args).await,
-        Command::Demo(args) => api::demo::run(args).await,
+        Command::Bench(BenchCommand::Ingest(args)) => api::tools::bench::ingest::run(args).await,
+        Command::Bench(BenchCommand::Projection(args)) => api::tools::bench::projection::run(args).await,
+        Command::Bench(BenchCommand::Freshness(args)) => api::tools::bench::freshness::run(args).await,
+        Command::Bench(BenchCommand::Decisions(args)) => api::tools::bench::decisions::run(args).await,
+        Command::Bench(BenchCommand::Webhooks(args)) => api::tools::bench::webhooks::run(args).await,
+        Command::Simulate(args) => api::tools::simulate::run(args).await,
+        Command::Train(args) => api::tools::train::run(args).await,
+        Command::Keys(args) => api::tools::key_commands::run(args).await,
+        Command::Backtest(args) => api::tools::backtest::run(args).await,
+        Command::Demo(args) => api::tools::demo::run(args).await,
         Command::Openapi => {
-            println!("{}", api::routes::openapi().to_pretty_json()?);
+            println!("{}", api::server::routes::openapi().to_pretty_json()?);
             Ok(())
         }
     }

@@ -39,11 +39,11 @@ async fn every_route_group_needs_a_key_with_its_scope_once_a_key_exists() {
     let app = TestApp::sqlite().await;
     assert_eq!(call(&app, &Method::GET, "/v1/webhooks", None).await.status(), 200, "open on loopback without keys");
 
-    let keys = api::keys::Keys::new(app.read_model.database().clone());
+    let keys = api::services::keys::Keys::new(app.read_model.database().clone());
     let now = chrono::Utc::now();
     let mut secrets = std::collections::HashMap::new();
     for scope in ["events:write", "read", "admin"] {
-        let made = keys.create(scope, &api::keys::Scope::parse_list(scope).unwrap(), now).await.unwrap();
+        let made = keys.create(scope, &api::services::keys::Scope::parse_list(scope).unwrap(), now).await.unwrap();
         secrets.insert(scope, made.secret);
     }
     for (method, path, needed) in &GROUPS {
@@ -69,8 +69,8 @@ async fn every_route_group_needs_a_key_with_its_scope_once_a_key_exists() {
 #[tokio::test]
 async fn a_revoked_key_is_refused_at_once() {
     let app = TestApp::sqlite().await;
-    let admin = api::keys::Keys::new(app.read_model.database().clone())
-        .create("ops", &[api::keys::Scope::Admin], chrono::Utc::now())
+    let admin = api::services::keys::Keys::new(app.read_model.database().clone())
+        .create("ops", &[api::services::keys::Scope::Admin], chrono::Utc::now())
         .await
         .unwrap()
         .secret;

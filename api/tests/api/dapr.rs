@@ -2,7 +2,7 @@
 //! envelope (passed through or wrapped) answered `SUCCESS` or `DROP`, and the
 //! app API token standing in for a key.
 
-use api::dapr::{AppToken, Dapr, Topic};
+use api::server::dapr::{AppToken, Dapr, Topic};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use sqlx::{Connection, SqliteConnection};
@@ -147,8 +147,8 @@ async fn dropped(app: TestApp) {
 #[tokio::test]
 async fn dapr_is_admitted_by_its_app_token_only() {
     let app = TestApp::sqlite_dapr(quick_webhooks(), dapr()).await;
-    api::keys::Keys::new(app.read_model.database().clone())
-        .create("ops", &[api::keys::Scope::Admin], chrono::Utc::now())
+    api::services::keys::Keys::new(app.read_model.database().clone())
+        .create("ops", &[api::services::keys::Scope::Admin], chrono::Utc::now())
         .await
         .unwrap();
     let envelope = passed_through(bet("t1", "dt", 100));

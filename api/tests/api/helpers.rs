@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use api::{Application, HttpConfig, Settings, dapr::Dapr};
+use api::{app::Application, app::Settings, server::HttpConfig, server::dapr::Dapr};
 use projections::{ProjectionConfig, ReadModel};
 use reqwest::{Response, header::CONTENT_TYPE};
 use serde_json::{Value, json};

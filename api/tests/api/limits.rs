@@ -2,13 +2,13 @@
 
 use std::num::NonZeroU32;
 
-use api::{HttpConfig, Limits, keys::Scope};
+use api::{server::HttpConfig, server::Limits, services::keys::Scope};
 use axum::http::HeaderValue;
 
 use crate::helpers::{TestApp, problem};
 
 async fn key(app: &TestApp, name: &str) -> String {
-    let keys = api::keys::Keys::new(app.read_model.database().clone());
+    let keys = api::services::keys::Keys::new(app.read_model.database().clone());
     keys.create(name, &[Scope::Read], chrono::Utc::now()).await.unwrap().secret
 }
 

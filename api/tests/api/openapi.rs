@@ -10,7 +10,7 @@ use crate::helpers::TestApp;
 const REGENERATE: &str = "cargo run --bin nudge -- openapi > openapi.json";
 
 fn generated() -> Value {
-    serde_json::to_value(api::routes::openapi()).unwrap()
+    serde_json::to_value(api::server::routes::openapi()).unwrap()
 }
 
 #[test]
@@ -20,7 +20,7 @@ fn the_committed_document_is_the_generated_one() {
     assert!(committed == generated(), "openapi.json is out of date with the routes: run `{REGENERATE}`");
 }
 
-/// The API's router is built in `src/routes` (and served from `src/lib.rs`):
+/// The API's router is built in `src/server` (and served from `src/app.rs`):
 /// there, every way of adding a route without `#[utoipa::path]` is refused; the
 /// one `merge` is the documentation page, whose routes the document adds.
 #[test]
@@ -28,7 +28,7 @@ fn no_route_is_added_around_the_document() {
     let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut undocumented = Vec::new();
     let mut merges = 0;
-    let mut files = vec![sources.join("routes"), sources.join("lib.rs"), sources.join("openapi.rs")];
+    let mut files = vec![sources.join("server"), sources.join("app.rs")];
     while let Some(path) = files.pop() {
         if path.is_dir() {
             files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));

@@ -43,8 +43,9 @@ pub use self::{
     webhooks::{NewWebhook, Replay, Replayed, WebhookEventType, WebhookPatch},
 };
 use crate::{
-    AppState, openapi,
-    problem::{ApiError, PROBLEM_JSON},
+    server::AppState,
+    server::openapi,
+    server::problem::{ApiError, PROBLEM_JSON},
     telemetry,
 };
 

@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use super::{body, params};
 use crate::{
-    AppState,
-    keys::{ApiKey, KeyError, Scope},
-    problem::ApiError,
+    server::AppState,
+    server::problem::ApiError,
+    services::keys::{ApiKey, KeyError, Scope},
 };
 
 /// A key just made, with its secret (shown this once).

@@ -7,10 +7,10 @@ use axum::{
 
 use super::params;
 use crate::{
-    AppState,
-    erasure::{Eraser, Erasure, ErasureError},
-    keys::ApiKey,
-    problem::ApiError,
+    server::AppState,
+    server::problem::ApiError,
+    services::erasure::{Eraser, Erasure, ErasureError},
+    services::keys::ApiKey,
 };
 
 impl From<ErasureError> for ApiError {

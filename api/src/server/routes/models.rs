@@ -12,7 +12,7 @@ use ml::{MlError, ModelArtifact, ModelEntry, TargetModel, TrainConfig, TrainingS
 use serde::{Deserialize, Serialize};
 
 use super::{body, params};
-use crate::{AppState, models::Job, problem::ApiError};
+use crate::{server::AppState, server::problem::ApiError, services::models::Job};
 
 /// Every version, and what decides now.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

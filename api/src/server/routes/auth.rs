@@ -10,7 +10,7 @@ use axum::{
     response::Response,
 };
 
-use crate::{AppState, dapr, keys::Scope, openapi, problem::ApiError};
+use crate::{server::AppState, server::dapr, server::openapi, server::problem::ApiError, services::keys::Scope};
 
 /// The scope a route needs; `None` for the open ones.
 fn needed(method: &Method, route: &str) -> Option<Scope> {
@@ -44,7 +44,7 @@ pub(crate) async fn authorize(
         .map(str::trim);
     let dapr_token = request.headers().get(dapr::TOKEN_HEADER).map(|v| v.as_bytes());
     let keys = &state.keys;
-    let failed = |e: crate::keys::KeyError| ApiError::Unavailable(e.into());
+    let failed = |e: crate::services::keys::KeyError| ApiError::Unavailable(e.into());
     match bearer {
         None if scope == Scope::EventsWrite && dapr_token.is_some_and(|t| state.dapr.admits(t)) => {
             request.extensions_mut().insert(dapr::Caller);

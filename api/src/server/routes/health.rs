@@ -3,7 +3,7 @@
 use axum::{Json, extract::State, response::IntoResponse};
 use serde::Serialize;
 
-use crate::{AppState, problem::ApiError, telemetry};
+use crate::{server::AppState, server::problem::ApiError, telemetry};
 
 /// What the health routes answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::problem::ApiError;
+use crate::server::problem::ApiError;
 
 /// The header a Dapr sidecar sends its app API token in.
 pub const TOKEN_HEADER: &str = "dapr-api-token";

@@ -72,7 +72,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::from(args.clients))
-        .default_headers(crate::simulate::bearer(args.api_key.as_deref())?)
+        .default_headers(crate::tools::simulate::bearer(args.api_key.as_deref())?)
         .build()?;
     let content_type =
         if args.batch == 1 { "application/cloudevents+json" } else { "application/cloudevents-batch+json" };

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use store::StreamAppend;
 
 use super::params;
-use crate::{AppState, dapr, ingest, openapi::CloudEvent, problem::ApiError, telemetry};
+use crate::{
+    server::AppState, server::dapr, server::ingest, server::openapi::CloudEvent, server::problem::ApiError, telemetry,
+};
 
 /// Where one ingested event is stored.
 #[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]

@@ -2,7 +2,7 @@ use serde_json::json;
 use store::StoreError;
 
 use super::*;
-use crate::problem::FieldProblem;
+use crate::server::problem::FieldProblem;
 
 fn player_event() -> Value {
     json!({

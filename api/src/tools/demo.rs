@@ -15,9 +15,10 @@ use simulator::Population;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Application, Settings,
-    simulate::{Poster, post_days},
-    train::print_metrics,
+    app::Application,
+    app::Settings,
+    tools::simulate::{Poster, post_days},
+    tools::train::print_metrics,
 };
 
 /// Options of `nudge demo`.

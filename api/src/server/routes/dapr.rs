@@ -2,7 +2,7 @@
 
 use axum::{Json, extract::State};
 
-use crate::{AppState, dapr::Subscription};
+use crate::{server::AppState, server::dapr::Subscription};
 
 /// The topic nudge subscribes to, routed to the ingest endpoint; an empty list
 /// when no topic is configured.

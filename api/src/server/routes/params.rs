@@ -3,7 +3,7 @@
 use axum::extract::{Query, rejection::QueryRejection};
 use domain::PlayerId;
 
-use crate::problem::ApiError;
+use crate::server::problem::ApiError;
 
 /// Page size when a list request names none.
 const DEFAULT_LIMIT: usize = 100;

@@ -9,7 +9,7 @@ use projections::RecommendationQuery;
 use serde::{Deserialize, Serialize};
 
 use super::params;
-use crate::{AppState, problem::ApiError};
+use crate::{server::AppState, server::problem::ApiError};
 
 /// Query of a recommendation list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

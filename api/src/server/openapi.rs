@@ -18,7 +18,7 @@ use utoipa::{
     },
 };
 
-use crate::problem::{FieldProblem, PROBLEM_JSON, Problem};
+use crate::server::problem::{FieldProblem, PROBLEM_JSON, Problem};
 
 /// Whether anyone may call the route, key or not: health, metrics and the documentation.
 pub fn is_open(route: &str) -> bool {

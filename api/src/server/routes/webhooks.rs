@@ -19,7 +19,7 @@ use webhooks::{
 pub use self::requests::{NewWebhook, Replay, WebhookEventType, WebhookPatch};
 use self::requests::{description, kinds, types, url};
 use super::{body, params};
-use crate::{AppState, problem::ApiError, telemetry};
+use crate::{server::AppState, server::problem::ApiError, telemetry};
 
 mod requests;
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use webhooks::{EVENT_TYPES, Mode, check_target};
 
-use crate::{AppState, problem::ApiError, routes::body};
+use crate::{server::AppState, server::problem::ApiError, server::routes::body};
 
 /// The body of `POST /v1/webhooks`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

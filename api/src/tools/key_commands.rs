@@ -1,12 +1,12 @@
 //! `nudge keys create|list|revoke`.
 
-use crate::keys::Scope;
+use crate::services::keys::Scope;
 use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::{Args, Subcommand};
 use projections::ReadModel;
 
-use crate::{config::read_models_beside, keys::Keys};
+use crate::{config::read_models_beside, services::keys::Keys};
 
 /// Options of `nudge keys`.
 #[derive(Debug, Args)]

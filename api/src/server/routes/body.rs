@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::Value;
 use serde_path_to_error::Segment;
 
-use crate::problem::ApiError;
+use crate::server::problem::ApiError;
 
 /// Reads a JSON object body into `T`. A field of the wrong type or value, or a
 /// required one missing, is an invalid field (`/url`); a body that is not a JSON

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use store::StoreError;
 
 use super::params;
-use crate::{AppState, problem::ApiError};
+use crate::{server::AppState, server::problem::ApiError};
 
 /// How long a read-your-writes request waits for the projection.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(2);

@@ -8,8 +8,8 @@ use domain::{EventTimeWindow, PlayerEvent, TraceContext, ValidationErrors};
 use serde_json::{Map, Value};
 
 use crate::{
-    dapr,
-    problem::{ApiError, FieldProblem},
+    server::dapr,
+    server::problem::{ApiError, FieldProblem},
 };
 
 const STRUCTURED: &str = "application/cloudevents+json";

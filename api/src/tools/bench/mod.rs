@@ -17,7 +17,7 @@ use webhooks::BenchWebhooksArgs;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Application, Settings};
+use crate::{app::Application, app::Settings};
 
 /// Benchmarks.
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use projections::ProjectionStatus;
 use serde::Serialize;
 
-use crate::{AppState, problem::ApiError};
+use crate::{server::AppState, server::problem::ApiError};
 
 /// Every projection and where it is.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -1,0 +1,181 @@
+//! The wiring: [`Settings`] in, a running nudge out. [`Application::build`]
+//! opens the event store and the read models, starts the projection and the
+//! webhook dispatcher, and binds the HTTP server; `serve`, `demo`, the
+//! benchmarks and the tests all start nudge through it.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use crate::server::{AppState, HttpConfig, Webhooks, rate_limit::RateLimiter, routes};
+use crate::services::{keys, models::Models};
+use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadModel};
+use store::EventStore;
+use store::StoreError;
+use tokio::net::TcpListener;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use webhooks::{Dispatcher, DispatcherConfig};
+
+/// Everything a running nudge is built from: where its data lives and how it
+/// serves, projects and delivers. `nudge serve` reads it from the command line
+/// ([`crate::config::ServeArgs::settings`]); `demo`, the benchmarks and the tests make their own.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Event store URL.
+    pub store: String,
+    /// Read-model database URL.
+    pub read_models: String,
+    /// How the projection batches and holds its work, and the policy it decides with.
+    pub projection: ProjectionConfig,
+    /// How the HTTP server treats requests.
+    pub http: HttpConfig,
+    /// Webhook delivery.
+    pub webhooks: DispatcherConfig,
+}
+
+impl Settings {
+    /// nudge on the store at `store` with its read models beside it, on a free
+    /// loopback port, everything else at its defaults.
+    pub fn new(store: &str) -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 0).into(),
+            store: store.to_owned(),
+            read_models: crate::config::read_models_beside(store),
+            projection: ProjectionConfig::default(),
+            http: HttpConfig::default(),
+            webhooks: DispatcherConfig::default(),
+        }
+    }
+}
+
+/// A database URL without its password, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The event store could not be opened.
+    #[error("cannot open the event store {url}: {source}")]
+    Store {
+        /// Its URL, password hidden.
+        url: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// The read-model database could not be opened.
+    #[error("cannot open the read models {url}: {source}")]
+    ReadModels {
+        /// Its URL, password hidden.
+        url: String,
+        /// Why.
+        source: ProjectionError,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+    /// The projection could not start.
+    #[error("cannot start the feature projection: {0}")]
+    Projection(#[from] ProjectionError),
+    /// The model registry could not be read.
+    #[error("cannot load the active model: {0}")]
+    Models(#[from] ml::MlError),
+    /// Bound to a reachable address with no API key in force.
+    #[error(
+        "nudge refuses to serve on {0} without an API key; create one with \
+         `nudge keys create --name ops --scopes admin`, or listen on 127.0.0.1"
+    )]
+    NoKeys(SocketAddr),
+    /// The API keys could not be read.
+    #[error("cannot read the API keys: {0}")]
+    Keys(#[from] keys::KeyError),
+    /// The webhook dispatcher could not start.
+    #[error("cannot start the webhook dispatcher: {0}")]
+    Webhooks(#[from] webhooks::WebhookError),
+}
+
+/// The server, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    cors_origins: Vec<axum::http::HeaderValue>,
+    /// Stops the projection and the dispatcher when the server stops (or is dropped unstarted).
+    stop_projection: DropGuard,
+}
+
+impl Application {
+    /// Opens the event store and the read models, binds the listener, starts
+    /// projecting the store and delivering the webhooks.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let Settings { listen, store, read_models, projection, http, webhooks: dispatch } = settings;
+        let store = store::connect(&store).await.map_err(|source| StartError::Store { url: redact(&store), source })?;
+        let read_model = ReadModel::connect(&read_models)
+            .await
+            .map_err(|source| StartError::ReadModels { url: redact(&read_models), source })?;
+        let keys = keys::Keys::new(read_model.database().clone());
+        let loopback_only = listen.ip().is_loopback();
+        if !loopback_only && !keys.any().await? {
+            return Err(StartError::NoKeys(listen));
+        }
+        let listener = TcpListener::bind(listen).await?;
+        let models = Models::load(read_model.registry(), Arc::clone(&store)).await?;
+        let stop_projection = CancellationToken::new();
+        let database = read_model.webhooks();
+        let webhooks = Webhooks {
+            targets: dispatch.client.targets.clone(),
+            dispatcher: Dispatcher::start(database.clone(), dispatch, stop_projection.clone())?,
+            database,
+        };
+        let projection = FeatureProjection::start(
+            store.clone(),
+            read_model,
+            projection,
+            models.active().clone(),
+            stop_projection.clone(),
+        )
+        .await?;
+        let state = AppState {
+            store,
+            rate_limiter: http.limits.rate_per_key.map(|rate| Arc::new(RateLimiter::new(rate))),
+            limits: http.limits,
+            metrics: crate::telemetry::metrics(),
+            projection,
+            models,
+            webhooks,
+            keys,
+            loopback_only,
+            dapr: http.dapr,
+        };
+        Ok(Self { listener, state, cors_origins: http.cors_origins, stop_projection: stop_projection.drop_guard() })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The event store it serves.
+    pub fn store(&self) -> Arc<dyn EventStore> {
+        Arc::clone(&self.state.store)
+    }
+
+    /// The read model it projects into.
+    pub fn read_model(&self) -> &ReadModel {
+        self.state.projection.read_model()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets the
+    /// requests in flight (and so their appends) finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let _stop_projection = self.stop_projection;
+        let app = routes::router(self.state, self.cors_origins);
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+    }
+}

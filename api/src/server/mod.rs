@@ -1,0 +1,96 @@
+//! The HTTP server: axum routes, the OpenAPI document, authentication, rate
+//! limits and errors as problem+json. It knows HTTP; what it serves comes from
+//! the services and the projections.
+
+pub mod dapr;
+mod ingest;
+pub mod openapi;
+pub mod problem;
+pub mod rate_limit;
+pub mod routes;
+
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use projections::FeatureProjection;
+use store::EventStore;
+
+use crate::services::{keys, models::Models};
+use rate_limit::RateLimiter;
+
+/// How the HTTP server treats requests.
+#[derive(Debug, Clone, Default)]
+pub struct HttpConfig {
+    /// Request limits.
+    pub limits: Limits,
+    /// Origins browsers may call from (`*`: any); none turns CORS off.
+    pub cors_origins: Vec<axum::http::HeaderValue>,
+    /// The Dapr topic subscribed to and Dapr's app API token.
+    pub dapr: dapr::Dapr,
+}
+
+/// Request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub body_bytes: usize,
+    /// Most events in one batch.
+    pub max_batch: usize,
+    /// Largest page a read may ask for.
+    pub max_page: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// Requests per second each API key may make; `None`: no limit.
+    pub rate_per_key: Option<NonZeroU32>,
+    /// The event times accepted around the server's clock.
+    pub event_times: domain::EventTimeWindow,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 1024 * 1024,
+            max_batch: 1_000,
+            max_page: 1_000,
+            request_timeout: Duration::from_secs(30),
+            rate_per_key: NonZeroU32::new(1_000),
+            event_times: domain::EventTimeWindow::default(),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The event store.
+    pub store: Arc<dyn EventStore>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Renders the metrics.
+    pub metrics: PrometheusHandle,
+    /// The feature projection and its read model.
+    pub projection: FeatureProjection,
+    /// Model versions, the active one and training jobs.
+    pub models: Models,
+    /// Webhook subscriptions and the dispatcher.
+    pub webhooks: Webhooks,
+    /// API keys.
+    pub keys: keys::Keys,
+    /// Bound to a loopback address: without keys in force, requests need none.
+    pub loopback_only: bool,
+    /// Per-key request rates, when limited.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// Dapr pub/sub: the subscription and the app API token.
+    pub dapr: dapr::Dapr,
+}
+
+/// Webhook subscriptions, their deliveries and the dispatcher delivering them.
+#[derive(Clone)]
+pub struct Webhooks {
+    /// Where subscriptions and deliveries are kept.
+    pub database: webhooks::Database,
+    /// Woken when subscriptions or deliveries change.
+    pub dispatcher: webhooks::Dispatcher,
+    /// Which special-purpose addresses subscriptions may target.
+    pub targets: webhooks::TargetPolicy,
+}

@@ -1,0 +1,6 @@
+//! The application services: what the HTTP server, the command-line tools and
+//! the tests call alike. None of them knows HTTP.
+
+pub mod erasure;
+pub mod keys;
+pub mod models;
