@@ -13,8 +13,8 @@
 //!
 //! Idempotency: the server's dedupe is best effort, so an append reads the stream's
 //! last [`DEDUPE_WINDOW`] events and leaves out those with the same id (the UUIDv5
-//! of `source` and `id`). Beyond that window a repeat is appended again, and the
-//! projections skip already-applied (`source`, `id`) pairs (DESIGN.md).
+//! of `source` and `id`). Beyond that window a repeat is appended again
+//! (DESIGN.md, "Idempotent ingest").
 //!
 //! Deletes: a player's erasure soft-deletes their stream (see
 //! [`EventStore::delete_stream`] below); reads of `$all` leave the deleted events
@@ -24,19 +24,23 @@
 //! [`EventStore::ping`] tells whether the server answers.
 
 mod deletions;
+mod feed;
+mod records;
 
 use std::{collections::HashMap, collections::HashSet, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use kurrentdb::{
-    AppendToStreamOptions, Client, ClientSettings, CurrentRevision, DeleteStreamOptions, EventData, Position,
-    ReadAllOptions, ReadStreamOptions, RetryOptions, StreamPosition, StreamState, SubscribeToAllOptions, Subscription,
-    SubscriptionFilter,
+    AppendToStreamOptions, Client, ClientSettings, DeleteStreamOptions, ReadAllOptions, ReadStreamOptions,
+    RetryOptions, StreamPosition, StreamState, SubscribeToAllOptions,
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use self::deletions::Deletions;
+use self::{
+    deletions::Deletions,
+    feed::Feed,
+    records::{append_error, error, event_data, filter, from_position, position, recorded},
+};
 use crate::{
     Appended, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError, StreamAppend, plan::check,
 };
@@ -52,13 +56,6 @@ const HEAD_PAGE: usize = 100;
 
 /// How long a subscription waits after an error before it asks again.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
-
-/// The metadata stored with every event, so reads need not parse the payload.
-#[derive(Serialize, Deserialize)]
-struct Metadata {
-    source: String,
-    id: String,
-}
 
 /// An event store in a KurrentDB node or cluster.
 #[derive(Clone)]
@@ -181,143 +178,6 @@ impl KurrentStore {
             events.extend(resolved.event);
         }
         Ok(events)
-    }
-}
-
-/// The event as KurrentDB stores it: nudge's event id, type, payload and (`source`, `id`).
-fn event_data(event: &NewEvent) -> Result<EventData, StoreError> {
-    let metadata = Metadata { source: event.source.clone(), id: event.id.clone() };
-    let data = EventData::json(&event.event_type, &event.payload)?.id(event.event_id);
-    Ok(data.metadata_as_json(&metadata)?)
-}
-
-/// Maps a failed read, or any failure but a revision conflict.
-fn error(e: kurrentdb::Error, stream: &str) -> StoreError {
-    match e {
-        kurrentdb::Error::ResourceNotFound => StoreError::StreamNotFound(stream.to_owned()),
-        other => StoreError::Kurrent(other.to_string()),
-    }
-}
-
-/// Maps a failed append.
-fn append_error(e: kurrentdb::Error, stream: &str, expected: ExpectedRevision) -> StoreError {
-    match e {
-        kurrentdb::Error::WrongExpectedVersion { current, .. } => StoreError::WrongExpectedRevision {
-            stream: stream.to_owned(),
-            expected,
-            actual: match current {
-                CurrentRevision::Current(r) => Some(r),
-                CurrentRevision::NoStream => None,
-            },
-        },
-        other => error(other, stream),
-    }
-}
-
-/// nudge's global position of an event: its prepare position (see the module docs).
-fn position(event: &kurrentdb::RecordedEvent) -> Result<u64, StoreError> {
-    match event.position.prepare {
-        u64::MAX => Err(StoreError::Kurrent(format!(
-            "the server gave no log position for {}@{}: stream reads need KurrentDB or EventStoreDB 22.6+",
-            event.stream_id(),
-            event.revision
-        ))),
-        prepare => Ok(prepare),
-    }
-}
-
-/// The `Position` an event at nudge position `after` has, or the start.
-fn from_position(after: Option<u64>) -> StreamPosition<Position> {
-    after.map_or(StreamPosition::Start, |p| StreamPosition::Position(Position { commit: p, prepare: p }))
-}
-
-/// The server-side filter on stream names: `prefix`, or no system (`$`) stream at all.
-fn filter(prefix: &str) -> SubscriptionFilter {
-    let names = SubscriptionFilter::on_stream_name();
-    if prefix.is_empty() { names.regex("^[^$]") } else { names.add_prefix(prefix) }
-}
-
-/// Turns a stored event back into nudge's form; `None` for a system event.
-fn recorded(event: kurrentdb::RecordedEvent) -> Result<Option<RecordedEvent>, StoreError> {
-    if event.event_type.starts_with('$') || event.stream_id().starts_with('$') {
-        return Ok(None);
-    }
-    let position = position(&event)?;
-    let corrupt = |reason: String| StoreError::Corrupt { position, reason };
-    let metadata: Metadata =
-        serde_json::from_slice(&event.custom_metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
-    let payload = serde_json::from_slice(&event.data).map_err(|e| corrupt(format!("payload: {e}")))?;
-    Ok(Some(RecordedEvent {
-        stream: event.stream_id().to_owned(),
-        revision: event.revision,
-        position,
-        event_id: event.id,
-        source: metadata.source,
-        id: metadata.id,
-        event_type: event.event_type,
-        payload,
-    }))
-}
-
-/// A catch-up subscription to `$all`, asked for on first poll.
-struct Feed {
-    client: Client,
-    options: SubscribeToAllOptions,
-    subscription: Option<Subscription>,
-    failed: bool,
-    deletions: Arc<Deletions>,
-    /// An event received but not handed out yet: looking for deletions failed.
-    pending: Option<RecordedEvent>,
-}
-
-impl Feed {
-    /// The next nudge event. The client resubscribes by itself after the last event
-    /// it handed out, so after an error the same subscription goes on.
-    async fn next(mut self) -> Option<(Result<RecordedEvent, StoreError>, Self)> {
-        loop {
-            if std::mem::take(&mut self.failed) {
-                tokio::time::sleep(RETRY_PAUSE).await;
-            }
-            let event = match self.pending.take() {
-                Some(event) => event,
-                None => match self.receive().await {
-                    Ok(event) => event,
-                    Err(e) => return Some((Err(e), self)),
-                },
-            };
-            // Past the end of the log last looked at, deletions may be unknown yet.
-            if self.deletions.behind(event.position)
-                && let Err(e) = self.deletions.look(&self.client).await
-            {
-                self.pending = Some(event);
-                self.failed = true;
-                return Some((Err(e), self));
-            }
-            if !self.deletions.covers(&event) {
-                return Some((Ok(event), self));
-            }
-        }
-    }
-
-    /// The next nudge event from the server.
-    async fn receive(&mut self) -> Result<RecordedEvent, StoreError> {
-        let subscription = match &mut self.subscription {
-            Some(subscription) => subscription,
-            slot @ None => slot.insert(self.client.subscribe_to_all(&self.options).await),
-        };
-        loop {
-            match subscription.next().await {
-                Ok(resolved) => match resolved.event.map(recorded) {
-                    Some(Ok(Some(event))) => return Ok(event),
-                    Some(Err(e)) => return Err(e),
-                    Some(Ok(None)) | None => {}
-                },
-                Err(e) => {
-                    self.failed = true;
-                    return Err(error(e, "$all"));
-                }
-            }
-        }
     }
 }
 

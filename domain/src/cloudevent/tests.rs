@@ -2,6 +2,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::{Channel, Country, Currency, EventData, InterventionResponse, LimitKind, LimitPeriod, MAX_AMOUNT, Money};
 
 fn event(kind: &str, data: Value) -> Value {
     json!({

@@ -23,7 +23,7 @@ use std::{
 
 use kurrentdb::{Client, ReadAllOptions, StreamMetadata, StreamPosition, SubscriptionFilter};
 
-use super::{error, from_position};
+use super::records::{error, from_position};
 use crate::{RecordedEvent, StoreError};
 
 /// Metadata events read at a time.
