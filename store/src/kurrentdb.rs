@@ -39,7 +39,7 @@ use uuid::Uuid;
 use self::{
     deletions::Deletions,
     feed::Feed,
-    records::{append_error, error, event_data, filter, from_position, position, recorded},
+    records::{append_error, error, event_data, filter, from_position, page_after, position, recorded},
 };
 use crate::{
     Appended, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError, StreamAppend, plan::check,
@@ -219,21 +219,10 @@ impl EventStore for KurrentStore {
         while events.len() < limit {
             // Reading from a position includes the event there: ask for one more.
             let count = (limit - events.len()).saturating_add(1);
-            let options = ReadAllOptions::default()
-                .forwards()
-                .position(from_position(cursor))
-                .filter(filter(prefix))
-                .max_count(count);
-            let mut read = self.client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
-            let (mut received, start) = (0, cursor);
-            while let Some(resolved) = read.next().await.map_err(|e| error(e, "$all"))? {
-                received += 1;
-                let Some(event) = resolved.event else { continue };
-                let at = event.position.prepare;
-                if cursor.is_some_and(|c| at <= c) {
-                    continue;
-                }
-                cursor = Some(at);
+            let (page, received) = page_after(&self.client, cursor, filter(prefix), count).await?;
+            let start = cursor;
+            for event in page {
+                cursor = Some(event.position.prepare);
                 if events.len() < limit {
                     events.extend(recorded(event)?.filter(|e| !self.deletions.covers(e)));
                 }

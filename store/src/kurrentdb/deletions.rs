@@ -23,7 +23,7 @@ use std::{
 
 use kurrentdb::{Client, ReadAllOptions, StreamMetadata, StreamPosition, SubscriptionFilter};
 
-use super::records::{error, from_position};
+use super::records::{error, page_after};
 use crate::{RecordedEvent, StoreError};
 
 /// Metadata events read at a time.
@@ -76,22 +76,12 @@ impl Deletions {
         let end = end_of_log(client).await?;
         let mut cursor = self.read().through;
         loop {
-            // Reading from a position includes the event there: ask for one more.
-            let options = ReadAllOptions::default()
-                .forwards()
-                .position(from_position(cursor))
-                .filter(SubscriptionFilter::on_stream_name().regex(r"^\$\$[^$]"))
-                .max_count(PAGE + 1);
-            let mut read = client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
-            let (mut received, start) = (0, cursor);
+            let names = SubscriptionFilter::on_stream_name().regex(r"^\$\$[^$]");
+            let (page, received) = page_after(client, cursor, names, PAGE + 1).await?;
+            let start = cursor;
             let mut found = Vec::new();
-            while let Some(resolved) = read.next().await.map_err(|e| error(e, "$all"))? {
-                received += 1;
-                let Some(event) = resolved.event else { continue };
+            for event in page {
                 let at = event.position.prepare;
-                if cursor.is_some_and(|c| at <= c) {
-                    continue;
-                }
                 cursor = Some(at);
                 let truncate =
                     serde_json::from_slice::<StreamMetadata>(&event.data).ok().and_then(|m| m.truncate_before);

@@ -1,7 +1,7 @@
 //! nudge's events as KurrentDB stores them, and back; KurrentDB's errors and
 //! positions as nudge's.
 
-use kurrentdb::{CurrentRevision, EventData, Position, StreamPosition, SubscriptionFilter};
+use kurrentdb::{Client, CurrentRevision, EventData, Position, ReadAllOptions, StreamPosition, SubscriptionFilter};
 use serde::{Deserialize, Serialize};
 
 use crate::{ExpectedRevision, NewEvent, RecordedEvent, StoreError};
@@ -86,4 +86,27 @@ pub(super) fn recorded(event: kurrentdb::RecordedEvent) -> Result<Option<Recorde
         event_type: event.event_type,
         payload,
     }))
+}
+
+/// Reads up to `count` events of `$all` from `cursor` on, with `filter`;
+/// answers those after the cursor (a read from a position includes the event
+/// there) and how many the server sent, so that a caller knows a short page
+/// was the end of the log.
+pub(super) async fn page_after(
+    client: &Client,
+    cursor: Option<u64>,
+    filter: SubscriptionFilter,
+    count: usize,
+) -> Result<(Vec<kurrentdb::RecordedEvent>, usize), StoreError> {
+    let options = ReadAllOptions::default().forwards().position(from_position(cursor)).filter(filter).max_count(count);
+    let mut read = client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
+    let (mut events, mut received) = (Vec::new(), 0);
+    while let Some(resolved) = read.next().await.map_err(|e| error(e, "$all"))? {
+        received += 1;
+        let Some(event) = resolved.event else { continue };
+        if cursor.is_none_or(|c| event.position.prepare > c) {
+            events.push(event);
+        }
+    }
+    Ok((events, received))
 }
