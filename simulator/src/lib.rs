@@ -8,6 +8,7 @@
 mod archetype;
 mod day;
 mod random;
+mod recommendation;
 
 use std::io::{self, Write};
 
@@ -19,6 +20,7 @@ use archetype::Profile;
 pub use archetype::{Archetype, Mix, MixError};
 use day::CATEGORIES;
 use day::Day;
+pub use recommendation::recommendation;
 
 use random::Random;
 

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Utc;
-use domain::{InterventionKind, Recommendation, Rule, Status, TriggeredBy, recommendation_id};
 use projections::{Changes, ReadModel, Table};
 use store::testing::{PgSchema, TempSqlite};
 use uuid::Uuid;
@@ -29,24 +28,7 @@ async fn subscription(database: &Database) -> Subscription {
 /// A recommendation of player `p` at `position`, committed as the projection
 /// commits it (queued in the outbox in the same transaction).
 async fn recommend(read_model: &ReadModel, position: u64) {
-    let recommendation = Recommendation {
-        id: recommendation_id("p", position, None),
-        player_id: "p".to_owned(),
-        kind: InterventionKind::RealityCheck,
-        created_at: Utc::now(),
-        triggered_by: TriggeredBy {
-            id: format!("e{position}"),
-            source: "/test".to_owned(),
-            position,
-            traceparent: None,
-        },
-        scores: None,
-        model_version: None,
-        rule: Rule::LongSession,
-        reasons: Vec::new(),
-        game_id: None,
-        status: Status::Pending,
-    };
+    let recommendation = simulator::recommendation("p", position, "/test");
     let changes = Changes { recommendations: vec![recommendation], ..Changes::default() };
     read_model.commit(Table::Live, &changes, position).await.unwrap();
 }

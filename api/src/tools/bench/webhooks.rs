@@ -14,7 +14,7 @@ use std::{
 use anyhow::{Context, bail};
 use axum::{Router, body::Bytes, extract::State, http::StatusCode, routing::post};
 use chrono::Utc;
-use domain::{InterventionKind, Recommendation, Rule, Status, TriggeredBy, recommendation_id};
+use domain::Recommendation;
 use projections::{Changes, ReadModel, RecommendationQuery, read_model::Table};
 use tokio_util::sync::CancellationToken;
 use webhooks::{
@@ -140,23 +140,5 @@ async fn receive(State(received): State<Arc<AtomicU64>>, body: Bytes) -> StatusC
 
 /// The recommendation at `position`, for one of `players` players in turn.
 fn recommendation(position: u64, players: u64) -> Recommendation {
-    let player = format!("bench-{}", position % players.max(1));
-    Recommendation {
-        id: recommendation_id(&player, position, None),
-        player_id: player,
-        kind: InterventionKind::RealityCheck,
-        created_at: Utc::now(),
-        triggered_by: TriggeredBy {
-            id: format!("e{position}"),
-            source: "/bench".to_owned(),
-            position,
-            traceparent: None,
-        },
-        scores: None,
-        model_version: None,
-        rule: Rule::LongSession,
-        reasons: Vec::new(),
-        game_id: None,
-        status: Status::Pending,
-    }
+    simulator::recommendation(&format!("bench-{}", position % players.max(1)), position, "/bench")
 }
