@@ -141,10 +141,14 @@ impl Database {
         }
     }
 
-    /// Begins a transaction on the writer.
+    /// Begins a transaction on the writer. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), waiting for it if another connection to the
+    /// file (the event store's writer) holds it: a transaction that reads before
+    /// it writes would otherwise fail with `database is locked` when another
+    /// writer committed after its read.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match &self.0 {
-            Pools::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
+            Pools::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

@@ -75,6 +75,29 @@ async fn statements_run_alike_on_postgres() {
     values_round_trip(Database::connect(&schema.url()).await.unwrap()).await;
 }
 
+/// Another connection to the file (the event store's writer) cannot write
+/// while a read-model transaction is open, even one that has only read so far:
+/// the transaction holds the write lock from its start, so it never fails to
+/// upgrade its read into a write.
+#[tokio::test]
+async fn a_sqlite_transaction_holds_the_write_lock_from_its_start() {
+    use sqlx::{ConnectOptions, Connection, sqlite::SqliteConnectOptions};
+    let file = TempSqlite::new().unwrap();
+    let database = Database::connect(&file.url()).await.unwrap();
+    let other = || async {
+        let options: SqliteConnectOptions = file.url().parse().unwrap();
+        options.busy_timeout(std::time::Duration::ZERO).connect().await.unwrap()
+    };
+
+    let mut tx = database.begin().await.unwrap();
+    let _: Vec<(i64,)> = query("SELECT 1").fetch_all(&mut tx).await.unwrap();
+    let mut writer = other().await;
+    let refused = writer.begin_with("BEGIN IMMEDIATE").await.map(drop).unwrap_err();
+    assert!(refused.to_string().contains("locked"), "{refused}");
+    tx.commit().await.unwrap();
+    writer.begin_with("BEGIN IMMEDIATE").await.unwrap().commit().await.unwrap();
+}
+
 #[tokio::test]
 async fn an_unknown_scheme_is_refused_with_its_url() {
     let error = Database::connect("mysql://localhost/nudge").await.unwrap_err();
