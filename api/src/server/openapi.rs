@@ -68,24 +68,27 @@ pub fn complete(document: &mut Document) {
 
 /// The documentation page's routes (served by Swagger UI, not by a handler).
 fn docs_paths() -> Vec<(String, openapi::PathItem)> {
-    let page = |summary: &str, status: &str, description: &str, content: serde_json::Value| {
+    let page = |id: &str, summary: &str, status: &str, description: &str, content: serde_json::Value| {
         json!({"get": {
             "tags": ["operations"],
             "summary": summary,
-            "operationId": summary.to_lowercase().replace(' ', "_"),
+            "operationId": id,
             "responses": {status: {"description": description, "content": content}},
         }})
     };
     let html = json!({"text/html": {"schema": {"type": "string"}}});
     [
-        ("/docs", page("Docs redirect", "303", "To `/docs/`", json!({}))),
-        ("/docs/", page("Docs page", "200", "This API's documentation (Swagger UI), served offline", html)),
+        ("/docs", page("redirectToDocs", "Docs redirect", "303", "To `/docs/`", json!({}))),
+        (
+            "/docs/",
+            page("getDocsPage", "Docs page", "200", "This API's documentation (Swagger UI), served offline", html),
+        ),
         (
             "/docs/{asset}",
             json!({"get": {
                 "tags": ["operations"],
                 "summary": "Docs asset",
-                "operationId": "docs_asset",
+                "operationId": "getDocsAsset",
                 "parameters": [{"name": "asset", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": {
                     "200": {"description": "A script, style sheet or image of the page", "content": {"*/*": {}}},
@@ -182,6 +185,7 @@ pub struct Served(pub bytes::Bytes);
 #[utoipa::path(
     get,
     path = "/openapi.json",
+    operation_id = "getOpenApiDocument",
     tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)),
 )]

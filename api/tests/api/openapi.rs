@@ -109,3 +109,22 @@ async fn the_documentation_page_is_served_offline() {
     let initializer = app.get("/docs/swagger-initializer.js").await.text().await.unwrap();
     assert!(initializer.contains("\"/openapi.json\""), "{initializer}");
 }
+
+/// Client generators name a method after each operation: every operation has an
+/// id of its own, a camelCase verb and noun.
+#[test]
+fn every_operation_has_a_unique_camel_case_id() {
+    let document = generated();
+    let mut seen = std::collections::HashSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(
+                id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{method} {path}: {id} is not camelCase"
+            );
+            assert!(seen.insert(id.to_owned()), "{method} {path}: {id} is used twice");
+        }
+    }
+}

@@ -9,6 +9,7 @@ use crate::{server::AppState, server::dapr::Subscription};
 #[utoipa::path(
     get,
     path = "/dapr/subscribe",
+    operation_id = "getDaprSubscriptions",
     tag = "events",
     responses((status = 200, description = "Dapr's programmatic subscription", body = Vec<Subscription>)),
 )]

@@ -48,6 +48,7 @@ pub struct IngestResponse {
 #[utoipa::path(
     post,
     path = "/v1/events",
+    operation_id = "ingestEvents",
     tag = "events",
     description = "Appends one event (structured mode, `application/cloudevents+json`), a batch \
                    (`application/cloudevents-batch+json`), or a binary-mode event (its attributes in `ce-*` \
@@ -160,6 +161,7 @@ pub struct StreamPage {
 #[utoipa::path(
     get,
     path = "/v1/players/{player_id}/events",
+    operation_id = "readPlayerEvents",
     tag = "events",
     params(params::PlayerPath, StreamQuery),
     responses(

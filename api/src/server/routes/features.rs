@@ -47,6 +47,7 @@ pub struct PlayerFeaturesView {
 #[utoipa::path(
     get,
     path = "/v1/players/{player_id}/features",
+    operation_id = "getPlayerFeatures",
     tag = "players",
     params(params::PlayerPath, FeaturesQuery),
     responses(

@@ -62,6 +62,7 @@ impl From<KeyError> for ApiError {
 #[utoipa::path(
     post,
     path = "/v1/keys",
+    operation_id = "createKey",
     tag = "keys",
     request_body = NewKey,
     responses((status = 201, description = "The key, with its secret (shown this once)", body = CreatedKey)),
@@ -83,6 +84,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl I
 #[utoipa::path(
     get,
     path = "/v1/keys",
+    operation_id = "listKeys",
     tag = "keys",
     params(params::IdPage),
     responses((status = 200, description = "A page of keys", body = KeyList)),
@@ -103,6 +105,7 @@ pub async fn list(
 #[utoipa::path(
     delete,
     path = "/v1/keys/{key_id}",
+    operation_id = "revokeKey",
     tag = "keys",
     params(("key_id" = Uuid, Path, description = "The key")),
     responses(

@@ -139,6 +139,7 @@ impl From<MlError> for ApiError {
 #[utoipa::path(
     get,
     path = "/v1/models",
+    operation_id = "listModels",
     tag = "models",
     params(ModelPage),
     responses((status = 200, description = "A page of versions, and what decides now", body = ModelList)),
@@ -172,6 +173,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/v1/models/{version}",
+    operation_id = "getModel",
     tag = "models",
     params(("version" = String, Path, description = "The model version")),
     responses(
@@ -189,6 +191,7 @@ pub async fn get(State(state): State<AppState>, Path(version): Path<String>) -> 
 #[utoipa::path(
     post,
     path = "/v1/models/{version}/activate",
+    operation_id = "activateModel",
     tag = "models",
     params(("version" = String, Path, description = "The model version")),
     responses(
@@ -209,6 +212,7 @@ pub async fn activate(
 #[utoipa::path(
     post,
     path = "/v1/models/train",
+    operation_id = "trainModel",
     tag = "models",
     request_body(content = Option<TrainRequest>, description = "Options; an empty body takes the defaults"),
     responses(
@@ -239,6 +243,7 @@ pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl In
 #[utoipa::path(
     get,
     path = "/v1/models/jobs/{job_id}",
+    operation_id = "getTrainingJob",
     tag = "models",
     params(("job_id" = Uuid, Path, description = "The job")),
     responses(

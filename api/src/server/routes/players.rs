@@ -30,6 +30,7 @@ impl From<ErasureError> for ApiError {
 #[utoipa::path(
     delete,
     path = "/v1/players/{player_id}",
+    operation_id = "erasePlayer",
     tag = "players",
     params(params::PlayerPath),
     responses((status = 200, description = "Erased: the record of it (no personal data)", body = Erasure)),

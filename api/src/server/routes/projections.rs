@@ -17,6 +17,7 @@ pub struct Projections {
 #[utoipa::path(
     get,
     path = "/v1/projections",
+    operation_id = "listProjections",
     tag = "projections",
     responses((status = 200, description = "Every projection", body = Projections)),
 )]
@@ -30,6 +31,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Projections>, Ap
 #[utoipa::path(
     post,
     path = "/v1/projections/features/rebuild",
+    operation_id = "rebuildFeatures",
     tag = "projections",
     responses(
         (status = 202, description = "The rebuild started", body = ProjectionStatus),

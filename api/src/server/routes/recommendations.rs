@@ -39,6 +39,7 @@ pub struct RecommendationPage {
 #[utoipa::path(
     get,
     path = "/v1/players/{player_id}/recommendations",
+    operation_id = "listPlayerRecommendations",
     tag = "recommendations",
     params(params::PlayerPath, ListQuery),
     responses((status = 200, description = "A page of the player's recommendations", body = RecommendationPage)),
@@ -57,6 +58,7 @@ pub async fn for_player(
 #[utoipa::path(
     get,
     path = "/v1/recommendations",
+    operation_id = "listRecommendations",
     tag = "recommendations",
     params(ListQuery),
     responses((status = 200, description = "A page of the feed", body = RecommendationPage)),

@@ -91,6 +91,7 @@ async fn subscription(state: &AppState, raw: &str) -> Result<Subscription, ApiEr
 #[utoipa::path(
     post,
     path = "/v1/webhooks",
+    operation_id = "createWebhook",
     tag = "webhooks",
     request_body = NewWebhook,
     responses(
@@ -126,6 +127,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl I
 #[utoipa::path(
     get,
     path = "/v1/webhooks",
+    operation_id = "listWebhooks",
     tag = "webhooks",
     params(params::IdPage),
     responses((status = 200, description = "A page of subscriptions", body = WebhookList)),
@@ -146,6 +148,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/v1/webhooks/{webhook_id}",
+    operation_id = "getWebhook",
     tag = "webhooks",
     params(params::WebhookPath),
     responses(
@@ -165,6 +168,7 @@ pub async fn get(
 #[utoipa::path(
     patch,
     path = "/v1/webhooks/{webhook_id}",
+    operation_id = "updateWebhook",
     tag = "webhooks",
     params(params::WebhookPath),
     request_body = WebhookPatch,
@@ -204,6 +208,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/v1/webhooks/{webhook_id}",
+    operation_id = "deleteWebhook",
     tag = "webhooks",
     params(params::WebhookPath),
     responses(
@@ -228,6 +233,7 @@ pub async fn delete(
 #[utoipa::path(
     post,
     path = "/v1/webhooks/{webhook_id}/rotate-secret",
+    operation_id = "rotateWebhookSecret",
     tag = "webhooks",
     params(params::WebhookPath),
     responses(
@@ -252,6 +258,7 @@ pub async fn rotate_secret(
 #[utoipa::path(
     get,
     path = "/v1/webhooks/{webhook_id}/deliveries",
+    operation_id = "listDeliveries",
     tag = "webhooks",
     params(params::WebhookPath, DeliveriesParams),
     responses(
@@ -285,6 +292,7 @@ pub async fn deliveries(
 #[utoipa::path(
     post,
     path = "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+    operation_id = "retryDelivery",
     tag = "webhooks",
     params(params::WebhookPath, ("delivery_id" = Uuid, Path, description = "The delivery")),
     responses(
@@ -317,6 +325,7 @@ pub async fn retry(
 #[utoipa::path(
     post,
     path = "/v1/webhooks/{webhook_id}/replay",
+    operation_id = "replayWebhook",
     tag = "webhooks",
     params(params::WebhookPath),
     request_body = Replay,
@@ -342,6 +351,7 @@ pub async fn replay(
 #[utoipa::path(
     post,
     path = "/v1/webhooks/{webhook_id}/test",
+    operation_id = "sendTestEvent",
     tag = "webhooks",
     params(params::WebhookPath),
     responses(
