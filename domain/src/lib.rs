@@ -6,6 +6,7 @@ mod cloudevent;
 mod event;
 mod features;
 mod money;
+mod partition;
 mod player;
 mod policy;
 mod recommendation;
@@ -16,6 +17,7 @@ pub use cloudevent::{EVENT_TYPES, event_uuid};
 pub use event::{Channel, Country, EventData, InterventionResponse, LimitKind, LimitPeriod, PlayerEvent};
 pub use features::{FeatureValue, Features, PlayerFeatures};
 pub use money::{Currency, CurrencyError, Money};
+pub use partition::partition_of;
 pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};
 pub use policy::{
     Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, Policy, Recent, Rule, Situation,
