@@ -39,11 +39,11 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let read_models = args.read_models_url();
-    let _one_process = store::sqlite::ServeLock::acquire(&[&args.store, &read_models])?;
     let store = store::connect(&args.store)
         .await
         .with_context(|| format!("cannot open the event store {}", redact(&args.store)))?;
+    let read_models = args.read_models_url();
+    let _one_process = store::sqlite::ServeLock::acquire(&[&args.store, &read_models])?;
     let read_model = ReadModel::connect(&read_models)
         .await
         .with_context(|| format!("cannot open the read models {}", redact(&read_models)))?;
