@@ -72,3 +72,16 @@ async fn a_second_process_on_one_sqlite_database_is_refused_while_readers_keep_w
     let store = db.open().await.unwrap();
     assert_eq!(store::EventStore::read_stream(&store, "player-p1", 0, 10).await.unwrap().len(), 1);
 }
+
+#[test]
+fn partitions_are_fixed_when_the_database_is_made() {
+    let db = TempSqlite::new().unwrap();
+    let (mut first, _) = serve(&db.url(), &["--partitions", "8"]);
+    first.kill();
+    let output =
+        nudge().args(["serve", "--listen", "127.0.0.1:0", "--store", &db.url(), "--partitions", "16"]).output();
+    let output = output.unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("made with 8 partitions") && stderr.contains("--partitions 16"), "{stderr}");
+}
