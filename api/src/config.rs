@@ -136,6 +136,10 @@ pub struct ProjectionArgs {
     #[arg(long, env = "NUDGE_PROJECTION_IDLE_SECONDS", default_value_t = 600,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub projection_idle_seconds: u32,
+    /// Logical partitions players are spread over, recorded when the read-model
+    /// database is made (64 if not given) and fixed since: another number is refused.
+    #[arg(long, env = "NUDGE_PARTITIONS", value_parser = clap::value_parser!(u32).range(1..=4_096))]
+    pub partitions: Option<u32>,
 }
 
 /// Webhook delivery settings.
@@ -252,6 +256,7 @@ impl From<&ProjectionArgs> for ProjectionConfig {
             partitions: usize::from(args.projection_partitions),
             players_in_memory: args.projection_players_in_memory as usize,
             idle: Duration::from_secs(u64::from(args.projection_idle_seconds)),
+            logical_partitions: args.partitions.and_then(std::num::NonZeroU32::new),
             ..Self::default()
         }
     }

@@ -42,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings();
+    let _one_process = store::sqlite::ServeLock::acquire(&[&settings.store, &settings.read_models])?;
     let metrics = match args.metrics_listen {
         Some(address) => {
             Some(TcpListener::bind(address).await.with_context(|| format!("cannot serve metrics on {address}"))?)

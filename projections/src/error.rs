@@ -31,6 +31,16 @@ pub enum ProjectionError {
         /// Its value.
         value: i64,
     },
+    /// The database's logical partitions were fixed at another number.
+    #[error(
+        "the read-model database was made with {recorded} partitions, fixed since; --partitions {requested} differs: leave it out or set {recorded}"
+    )]
+    PartitionsFixed {
+        /// The number recorded when the database was made.
+        recorded: std::num::NonZeroU32,
+        /// The number asked for.
+        requested: std::num::NonZeroU32,
+    },
     /// A partition worker stopped.
     #[error("a projection partition stopped")]
     PartitionStopped,

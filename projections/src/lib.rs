@@ -30,6 +30,9 @@ pub struct ProjectionConfig {
     pub batch_wait: Duration,
     /// Player partitions folding in parallel.
     pub partitions: usize,
+    /// Logical partitions to record when the read-model database is new; `None`:
+    /// what it records, or 64 for a new one.
+    pub logical_partitions: Option<std::num::NonZeroU32>,
     /// Most players held in memory across the partitions.
     pub players_in_memory: usize,
     /// A player untouched this long leaves memory.
@@ -44,6 +47,7 @@ impl Default for ProjectionConfig {
             batch_events: 2_000,
             batch_wait: Duration::from_millis(5),
             partitions: 2,
+            logical_partitions: None,
             players_in_memory: 200_000,
             idle: Duration::from_secs(600),
             policy: domain::Policy::default(),

@@ -1,10 +1,12 @@
 //! The player feature read model: one row per player, the recommendations made
 //! and the projections' checkpoints, in the read-model database (SQLite or
 //! PostgreSQL). This module owns those tables: `player_features`,
-//! `player_features_rebuild`, `recommendations` and `projection_checkpoints`.
+//! `player_features_rebuild`, `recommendations`, `projection_checkpoints` and
+//! `projection_partitions`.
 
 mod checkpoints;
 mod erasure;
+mod partitions;
 mod postgres;
 mod recommendations;
 mod rows;

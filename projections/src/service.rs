@@ -50,6 +50,8 @@ pub struct ProjectionStatus {
     pub checkpoint: u64,
     /// Global position of the last event in the store.
     pub head: u64,
+    /// Logical partitions players are spread over, fixed when the database was made.
+    pub partitions: u32,
     /// Events appended and not projected yet.
     pub lag_events: u64,
     /// How long since the projection last had nothing left to project (to half a
@@ -80,6 +82,8 @@ struct Inner {
     store: Arc<dyn EventStore>,
     read_model: ReadModel,
     config: ProjectionConfig,
+    /// Logical partitions, as the read-model database records them.
+    partitions: std::num::NonZeroU32,
     active: ActiveModel,
     live: Arc<watch::Sender<u64>>,
     rebuild: watch::Sender<Option<u64>>,
@@ -109,10 +113,12 @@ impl FeatureProjection {
     ) -> Result<Self, ProjectionError> {
         let checkpoint = read_model.checkpoint(Table::Live).await?.unwrap_or_default();
         let rebuild = read_model.checkpoint(Table::Rebuild).await?;
+        let partitions = read_model.logical_partitions(config.logical_partitions).await?;
         let inner = Arc::new(Inner {
             store,
             read_model,
             config,
+            partitions,
             active,
             live: Arc::new(watch::Sender::new(checkpoint)),
             rebuild: watch::Sender::new(rebuild),
@@ -154,6 +160,7 @@ impl FeatureProjection {
             error,
             checkpoint,
             head,
+            partitions: inner.partitions.get(),
             lag_events,
             lag_seconds: lag_seconds(lag_events, caught_up_at),
             rebuild,

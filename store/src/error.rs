@@ -41,6 +41,20 @@ pub enum StoreError {
     /// Rows could not be encoded as JSON for a bulk statement.
     #[error("encoding rows failed: {0}")]
     Encode(#[from] serde_json::Error),
+    /// Another process serves from this SQLite database.
+    #[error(
+        "another process holds the SQLite database {}: SQLite serves one nudge process; several instances need PostgreSQL",
+        .0.display()
+    )]
+    HeldByAnotherProcess(std::path::PathBuf),
+    /// The lock file beside a SQLite database could not be made or locked.
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// KurrentDB failed.
     #[error("kurrentdb error: {0}")]
     Kurrent(String),

@@ -18,6 +18,10 @@ use crate::{
     subscription,
 };
 
+mod serve_lock;
+
+pub use serve_lock::ServeLock;
+
 /// Readers that may query the file at once; WAL lets them run beside the writer.
 const READERS: u32 = 4;
 

@@ -52,10 +52,8 @@ const FEED_POLL: Duration = Duration::from_millis(250);
 
 /// Runs `nudge demo` until it is done or interrupted.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    if args.folder.exists() {
-        std::fs::remove_dir_all(&args.folder).with_context(|| format!("cannot empty {}", args.folder.display()))?;
-    }
     let url = format!("sqlite://{}/nudge.db", args.folder.display());
+    let _one_process = store::sqlite::ServeLock::acquire_emptied(&url)?;
     let app = Application::build(Settings { listen: args.listen, ..Settings::new(&url) }).await?;
     let address = app.local_addr()?;
     let base = Url::parse(&format!("http://{address}/"))?;

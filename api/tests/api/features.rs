@@ -92,6 +92,7 @@ async fn projections_report_where_they_are_and_rebuild_in_place() {
     assert_eq!((features["name"].as_str(), features["state"].as_str()), (Some("features"), Some("running")));
     assert_eq!((features["checkpoint"].as_u64(), features["head"].as_u64()), (Some(last), Some(last)));
     assert_eq!((features["lag_events"].as_u64(), features["rebuild"].is_null()), (Some(0), true));
+    assert_eq!(features["partitions"], 64);
 
     let response = app.client.post(format!("{}/v1/projections/features/rebuild", app.address)).send().await.unwrap();
     assert_eq!(response.status(), 202);

@@ -46,3 +46,42 @@ fn settings_are_validated_at_start_up() {
     let output = nudge().env("NUDGE_LISTEN", "not-an-address").arg("serve").output().unwrap();
     assert!(!output.status.success());
 }
+
+#[tokio::test]
+async fn a_second_process_on_one_sqlite_database_is_refused_while_readers_keep_working() {
+    let db = TempSqlite::new().unwrap();
+    let (_first, address) = serve(&db.url(), &[]);
+    let client = reqwest::Client::new();
+    let body = bet("e1", "p1", 100).to_string();
+    let stored = client.post(format!("{address}/v1/events")).header("content-type", STRUCTURED).body(body).send();
+    assert_eq!(stored.await.unwrap().status(), 202);
+
+    let second = nudge().args(["serve", "--listen", "127.0.0.1:0", "--store", &db.url()]).output().unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another process holds the SQLite database"), "{stderr}");
+    assert!(stderr.contains("several instances need PostgreSQL"), "{stderr}");
+
+    let folder = db.path().parent().unwrap().to_owned();
+    let demo = nudge().args(["demo", "--listen", "127.0.0.1:0", "--folder"]).arg(&folder).output().unwrap();
+    assert!(!demo.status.success());
+    assert!(String::from_utf8_lossy(&demo.stderr).contains("another process holds"));
+
+    let keys = nudge().args(["keys", "--store", &db.url(), "list"]).output().unwrap();
+    assert!(keys.status.success(), "{}", String::from_utf8_lossy(&keys.stderr));
+    let store = db.open().await.unwrap();
+    assert_eq!(store::EventStore::read_stream(&store, "player-p1", 0, 10).await.unwrap().len(), 1);
+}
+
+#[test]
+fn partitions_are_fixed_when_the_database_is_made() {
+    let db = TempSqlite::new().unwrap();
+    let (mut first, _) = serve(&db.url(), &["--partitions", "8"]);
+    first.kill();
+    let output =
+        nudge().args(["serve", "--listen", "127.0.0.1:0", "--store", &db.url(), "--partitions", "16"]).output();
+    let output = output.unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("made with 8 partitions") && stderr.contains("--partitions 16"), "{stderr}");
+}
