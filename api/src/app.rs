@@ -40,11 +40,19 @@ impl Settings {
         Self {
             listen: ([127, 0, 0, 1], 0).into(),
             store: store.to_owned(),
-            read_models: crate::config::read_models_beside(store),
+            read_models: read_models_beside(store),
             projection: ProjectionConfig::default(),
             http: HttpConfig::default(),
             webhooks: DispatcherConfig::default(),
         }
+    }
+}
+
+/// The read models' default home for a store: the same database when it is SQL.
+pub fn read_models_beside(store: &str) -> String {
+    match store.split_once("://").map(|(scheme, _)| scheme) {
+        Some("sqlite" | "postgres" | "postgresql") => store.to_owned(),
+        _ => "sqlite://data/read-models.db".to_owned(),
     }
 }
 

@@ -54,7 +54,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// The read-model URL: the one given, or the default for the store.
     pub fn read_models_url(&self) -> String {
-        self.read_models.clone().unwrap_or_else(|| read_models_beside(&self.store))
+        self.read_models.clone().unwrap_or_else(|| crate::app::read_models_beside(&self.store))
     }
 
     /// The settings these arguments give.
@@ -67,14 +67,6 @@ impl ServeArgs {
             http: crate::server::HttpConfig { dapr: self.dapr.dapr(), ..crate::server::HttpConfig::from(&self.http) },
             webhooks: self.webhooks.dispatcher(),
         }
-    }
-}
-
-/// The read models' default home for a store: the same database when it is SQL.
-pub fn read_models_beside(store: &str) -> String {
-    match store.split_once("://").map(|(scheme, _)| scheme) {
-        Some("sqlite" | "postgres" | "postgresql") => store.to_owned(),
-        _ => "sqlite://data/read-models.db".to_owned(),
     }
 }
 

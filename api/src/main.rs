@@ -42,6 +42,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings();
+    // A refused store URL is told before any lock file is made beside the read models.
+    store::Adapter::of(&settings.store)?;
     let _one_process = store::sqlite::ServeLock::acquire(&[&settings.store, &settings.read_models])?;
     let metrics = match args.metrics_listen {
         Some(address) => {

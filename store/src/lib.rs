@@ -22,20 +22,37 @@ pub use error::StoreError;
 pub use event::{Appended, ExpectedRevision, NewEvent, RecordedEvent, StreamAppend};
 pub use event_store::{EventStore, EventStream};
 
+/// The adapters an event store URL can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// `sqlite://path`.
+    Sqlite,
+    /// `postgres://...` (also `postgresql://`).
+    Postgres,
+    /// `kurrentdb://...` (also `kurrentdb+discover://`, `esdb://`, `esdb+discover://`).
+    KurrentDb,
+}
+
+impl Adapter {
+    /// The adapter `url` names, by its scheme; an error naming the schemes for any other.
+    pub fn of(url: &str) -> Result<Self, StoreError> {
+        match url.split_once("://").map(|(s, _)| s).unwrap_or_default() {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            "kurrentdb" | "kurrentdb+discover" | "esdb" | "esdb+discover" => Ok(Self::KurrentDb),
+            _ => {
+                Err(StoreError::InvalidUrl(format!("{url}: the scheme must be sqlite://, postgres:// or kurrentdb://")))
+            }
+        }
+    }
+}
+
 /// Opens the event store named by `url`: `sqlite://path`, `postgres://...` or
 /// `kurrentdb://...` (also `esdb://`).
 pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>, StoreError> {
-    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or_default();
-    Ok(match scheme {
-        "sqlite" => Arc::new(sqlite::SqliteStore::connect(url).await?),
-        "postgres" | "postgresql" => Arc::new(postgres::PostgresStore::connect(url).await?),
-        "kurrentdb" | "kurrentdb+discover" | "esdb" | "esdb+discover" => {
-            Arc::new(kurrentdb::KurrentStore::connect(url).await?)
-        }
-        _ => {
-            return Err(StoreError::InvalidUrl(format!(
-                "{url}: the scheme must be sqlite://, postgres:// or kurrentdb://"
-            )));
-        }
+    Ok(match Adapter::of(url)? {
+        Adapter::Sqlite => Arc::new(sqlite::SqliteStore::connect(url).await?),
+        Adapter::Postgres => Arc::new(postgres::PostgresStore::connect(url).await?),
+        Adapter::KurrentDb => Arc::new(kurrentdb::KurrentStore::connect(url).await?),
     })
 }

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ml::Scorer;
 use projections::{Decider, ReadModel};
 
-use crate::config::read_models_beside;
+use crate::app::read_models_beside;
 
 /// Options of `nudge backtest`.
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use chrono::Utc;
 use clap::{Args, Subcommand};
 use projections::ReadModel;
 
-use crate::{config::read_models_beside, services::keys::Keys};
+use crate::{app::read_models_beside, services::keys::Keys};
 
 /// Options of `nudge keys`.
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ml::{ModelArtifact, Progress, TargetModel, TrainConfig};
 use projections::ReadModel;
 
-use crate::config::read_models_beside;
+use crate::app::read_models_beside;
 
 /// Options of `nudge train`.
 #[derive(Debug, Args)]

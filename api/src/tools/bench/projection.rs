@@ -13,7 +13,7 @@ use store::EventStore;
 use tokio_util::sync::CancellationToken;
 
 use super::TempFolder;
-use crate::config::read_models_beside;
+use crate::app::read_models_beside;
 
 /// Options of `nudge bench projection`.
 #[derive(Debug, Args)]
