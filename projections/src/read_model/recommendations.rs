@@ -119,7 +119,10 @@ impl webhooks::Recommendations for ReadModel {
         if positions.is_empty() {
             return Ok(Vec::new());
         }
-        let marks: Vec<String> = (1..=positions.len()).map(|n| format!("${n}")).collect();
+        // SQLite looks a `$n` parameter's name up in a list, so a thousand of
+        // them cost quadratic time: it gets `?`.
+        let mark = |n: usize| if tx.is_postgres() { format!("${n}") } else { "?".to_owned() };
+        let marks: Vec<String> = (1..=positions.len()).map(mark).collect();
         let sql = format!(
             "SELECT {QUEUED_COLUMNS} FROM recommendations WHERE position IN ({}) ORDER BY position",
             marks.join(", ")
