@@ -12,7 +12,7 @@ mod recommendations;
 mod rows;
 mod sqlite;
 
-use database::{Backend, Database};
+use database::Database;
 use webhooks::Outbox;
 
 use crate::ProjectionError;
@@ -97,9 +97,5 @@ impl ReadModel {
             self.outbox.wake();
         }
         Ok(())
-    }
-
-    fn backend(&self) -> Backend {
-        self.database.backend()
     }
 }

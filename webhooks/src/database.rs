@@ -34,7 +34,7 @@ impl Database {
     }
 
     /// The outbox the router follows.
-    pub fn outbox(&self) -> &Outbox {
+    pub(crate) fn outbox(&self) -> &Outbox {
         &self.outbox
     }
 }

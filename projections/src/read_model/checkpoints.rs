@@ -3,7 +3,10 @@
 
 use database::{Tx, query};
 
-use super::{ReadModel, Table, rows::columns, rows::to_u64};
+use super::{
+    ReadModel, Table,
+    rows::{columns, to_i64, to_u64},
+};
 use crate::ProjectionError;
 
 /// Sets the checkpoint of `table`'s projection to `checkpoint`, in `tx`.
@@ -13,7 +16,7 @@ pub(super) async fn save(tx: &mut Tx, table: Table, checkpoint: u64) -> Result<(
          ON CONFLICT (name) DO UPDATE SET position = excluded.position",
         table.checkpoint()
     );
-    query(&sql).bind(i64::try_from(checkpoint).unwrap_or(i64::MAX)).execute(tx).await?;
+    query(&sql).bind(to_i64(checkpoint)).execute(tx).await?;
     Ok(())
 }
 

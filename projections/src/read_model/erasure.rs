@@ -2,7 +2,7 @@
 
 use database::query;
 
-use super::{ReadModel, Table};
+use super::{ReadModel, Table, rows::to_u64};
 use crate::ProjectionError;
 
 impl ReadModel {
@@ -15,7 +15,7 @@ impl ReadModel {
             .bind(player_id)
             .fetch_all(&mut tx)
             .await?;
-        let positions: Vec<u64> = positions.into_iter().map(|(p,)| p.max(0).unsigned_abs()).collect();
+        let positions = positions.into_iter().map(|(p,)| to_u64("position", p)).collect::<Result<Vec<_>, _>>()?;
         self.outbox.forget(&mut tx, &positions).await?;
         let statements = [
             "DELETE FROM recommendations WHERE player_id = $1".to_owned(),

@@ -1,6 +1,6 @@
 //! Feature rows: one per player, its fold state and its features in columns.
 
-use database::{Backend, Pool, Tx};
+use database::{Pool, Tx};
 use domain::{FeatureValue, Features, Recommendation};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -131,19 +131,19 @@ impl ReadModel {
     /// Every row of `table` with its feature columns as text, ordered by player:
     /// what comparing two read models row by row needs.
     pub async fn dump(&self, table: Table) -> Result<Vec<Vec<Option<String>>>, ProjectionError> {
-        let state_hex = match self.backend() {
-            Backend::Sqlite => "hex(state)",
-            Backend::Postgres => "encode(state, 'hex')",
+        let sql = |state_hex: &str| {
+            let columns = columns()
+                .iter()
+                .map(|c| if *c == "state" { state_hex.to_owned() } else { format!("CAST({c} AS TEXT)") })
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("SELECT {columns} FROM {} ORDER BY player_id", table.name())
         };
-        let columns = columns()
-            .iter()
-            .map(|c| if *c == "state" { state_hex.to_owned() } else { format!("CAST({c} AS TEXT)") })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!("SELECT {columns} FROM {} ORDER BY player_id", table.name());
         match self.database.reader() {
-            Pool::Sqlite(pool) => sqlx::query(&sql).fetch_all(pool).await?.iter().map(texts).collect(),
-            Pool::Postgres(pool) => sqlx::query(&sql).fetch_all(pool).await?.iter().map(texts).collect(),
+            Pool::Sqlite(pool) => sqlx::query(&sql("hex(state)")).fetch_all(pool).await?.iter().map(texts).collect(),
+            Pool::Postgres(pool) => {
+                sqlx::query(&sql("encode(state, 'hex')")).fetch_all(pool).await?.iter().map(texts).collect()
+            }
         }
     }
 }
