@@ -122,7 +122,7 @@ impl Application {
     /// Opens the event store and the read models, binds the listener, starts
     /// projecting the store and delivering the webhooks.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let Settings { listen, store, read_models, projection, http, webhooks: dispatch } = settings;
+        let Settings { listen, store, read_models, mut projection, http, webhooks: dispatch } = settings;
         let store = store::connect(&store).await.map_err(|source| StartError::Store { url: redact(&store), source })?;
         let read_model = ReadModel::connect(&read_models)
             .await
@@ -133,8 +133,12 @@ impl Application {
             return Err(StartError::NoKeys(listen));
         }
         let listener = TcpListener::bind(listen).await?;
+        if projection.address.is_empty() {
+            projection.address = listener.local_addr()?.to_string();
+        }
         let models = Models::load(read_model.registry(), Arc::clone(&store)).await?;
         let stop_projection = CancellationToken::new();
+        tokio::spawn(models.clone().follow_activations(stop_projection.clone()));
         let database = read_model.webhooks();
         let webhooks = Webhooks {
             targets: dispatch.client.targets.clone(),
@@ -180,10 +184,15 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and lets the
-    /// requests in flight (and so their appends) finish.
+    /// requests in flight (and so their appends) finish; then stops the
+    /// projection, which lands its commits in flight and releases its
+    /// partition leases, so that other instances take over at once.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let _stop_projection = self.stop_projection;
+        let projection = self.state.projection.clone();
         let app = routes::router(self.state, self.cors_origins);
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        drop(self.stop_projection);
+        projection.stopped().await;
+        served
     }
 }

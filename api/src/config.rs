@@ -132,6 +132,21 @@ pub struct ProjectionArgs {
     /// database is made (64 if not given) and fixed since: another number is refused.
     #[arg(long, env = "NUDGE_PARTITIONS", value_parser = clap::value_parser!(u32).range(1..=4_096))]
     pub partitions: Option<u32>,
+    /// How long an instance's partition leases hold unless renewed (renewed
+    /// ten times as often): another instance takes a crashed one's partitions
+    /// this long after its last renewal.
+    #[arg(long, env = "NUDGE_LEASE_TTL", default_value = "5s", value_parser = lease_ttl)]
+    pub lease_ttl: Duration,
+}
+
+/// A lease TTL: a duration from 1 s to 5 min.
+fn lease_ttl(s: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(s)?;
+    if (Duration::from_secs(1)..=Duration::from_secs(300)).contains(&ttl) {
+        Ok(ttl)
+    } else {
+        Err(format!("{s} is outside 1s..5m"))
+    }
 }
 
 /// Webhook delivery settings.
@@ -249,6 +264,7 @@ impl From<&ProjectionArgs> for ProjectionConfig {
             players_in_memory: args.projection_players_in_memory as usize,
             idle: Duration::from_secs(u64::from(args.projection_idle_seconds)),
             logical_partitions: args.partitions.and_then(std::num::NonZeroU32::new),
+            lease_ttl: args.lease_ttl,
             ..Self::default()
         }
     }

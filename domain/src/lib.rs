@@ -19,7 +19,7 @@ pub use event::{Channel, Country, EventData, EventType, InterventionResponse, Li
 pub use event_time::EventTimeWindow;
 pub use features::{FeatureValue, Features, PlayerFeatures};
 pub use money::{Currency, CurrencyError, MAX_AMOUNT, Money};
-pub use partition::partition_of;
+pub use partition::{owner_of, partition_of};
 pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};
 pub use policy::{
     Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, Policy, Recent, Rule, Situation,

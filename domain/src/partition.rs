@@ -19,6 +19,28 @@ pub fn partition_of(player_id: &str, partitions: NonZeroU32) -> u32 {
     u32::try_from(partition).unwrap_or_default()
 }
 
+/// The instance that should own `partition` among `instances` (their ids):
+/// rendezvous hashing, the one with the highest score, the FNV-1a hash of
+/// `"{instance}/{partition}"` mixed by SplitMix64's finalizer (FNV alone
+/// barely stirs its top bits for keys that differ only in their last bytes);
+/// ties go to the smaller id. Every instance computes
+/// the same answer from the same list, and an instance joining or leaving
+/// moves only the partitions it takes or gives up: about 1/N of them.
+pub fn owner_of(partition: u32, instances: &[String]) -> Option<&str> {
+    instances
+        .iter()
+        .map(|id| (mix(fnv1a_64(&format!("{id}/{partition}"))), std::cmp::Reverse(id.as_str())))
+        .max()
+        .map(|(_, std::cmp::Reverse(id))| id)
+}
+
+/// SplitMix64's finalizer: every input bit moves about half the output bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// The 64-bit FNV-1a hash of the UTF-8 bytes of `s`.
 fn fnv1a_64(s: &str) -> u64 {
     s.bytes().fold(FNV_OFFSET_BASIS, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME))
@@ -27,6 +49,31 @@ fn fnv1a_64(s: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    use super::owner_of;
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("instance-{i}")).collect()
+    }
+
+    #[test]
+    fn rendezvous_spreads_partitions_and_a_leave_moves_only_the_leavers() {
+        let three = ids(3);
+        let owners: Vec<&str> = (0..64).filter_map(|p| owner_of(p, &three)).collect();
+        for id in &three {
+            let owned = owners.iter().filter(|o| **o == id.as_str()).count();
+            assert!((10..=32).contains(&owned), "{id} owns {owned} of 64");
+        }
+        let two: Vec<String> = three[..2].to_vec();
+        for partition in 0..64 {
+            let before = owner_of(partition, &three);
+            let after = owner_of(partition, &two);
+            if before != Some(three[2].as_str()) {
+                assert_eq!(before, after, "partition {partition} moved though its owner stayed");
+            }
+        }
+        assert_eq!(owner_of(0, &[]), None);
+    }
 
     use super::*;
 

@@ -62,6 +62,14 @@ impl Registry {
         row.map(entry).transpose()
     }
 
+    /// The active version's name, if one is: what an instance compares with
+    /// the model it scores with, without reading the artifact.
+    pub async fn active_version(&self) -> Result<Option<String>, MlError> {
+        let row: Option<(String,)> =
+            query("SELECT version FROM models WHERE active").fetch_optional(self.0.reader()).await?;
+        Ok(row.map(|(version,)| version))
+    }
+
     /// Makes `version` the active one (and no other) in one transaction;
     /// answers false when there is no such version.
     pub async fn activate(&self, version: &str, now: DateTime<Utc>) -> Result<bool, MlError> {

@@ -41,6 +41,15 @@ pub enum ProjectionError {
         /// The number asked for.
         requested: std::num::NonZeroU32,
     },
+    /// Partitions changed hands (or an erasure or promotion moved their epoch)
+    /// after this process took them: its commit was rolled back.
+    #[error("fenced: partitions {partitions:?} of projection {projection} are no longer this instance's")]
+    Fenced {
+        /// Which projection.
+        projection: String,
+        /// The partitions lost.
+        partitions: Vec<u32>,
+    },
     /// A partition worker stopped.
     #[error("a projection partition stopped")]
     PartitionStopped,

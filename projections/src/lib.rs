@@ -5,9 +5,9 @@
 //! replay to exactly what a full replay gives.
 
 mod backtest;
+mod cluster;
 mod error;
 mod partition;
-mod pausable;
 mod player;
 pub mod read_model;
 mod runtime;
@@ -18,7 +18,9 @@ use std::time::Duration;
 pub use backtest::{Backtest, backtest};
 pub use error::ProjectionError;
 pub use player::{Answer, Decider, Effect, PlayerState};
-pub use read_model::{Changes, PlayerRow, ReadModel, RecommendationQuery, Table};
+pub use read_model::{
+    Changes, Fence, InstanceStatus, Lease, LeaseStatus, PlayerRow, ReadModel, RecommendationQuery, Table,
+};
 pub use service::{FeatureProjection, ProjectionState, ProjectionStatus, RebuildStatus};
 
 /// How a projection takes and holds its work.
@@ -39,6 +41,10 @@ pub struct ProjectionConfig {
     pub idle: Duration,
     /// The intervention policy, with its cooldowns.
     pub policy: domain::Policy,
+    /// How long a partition lease holds unless renewed; renewed ten times as often.
+    pub lease_ttl: Duration,
+    /// Where this instance's API listens, as `GET /v1/cluster` shows it.
+    pub address: String,
 }
 
 impl Default for ProjectionConfig {
@@ -51,6 +57,8 @@ impl Default for ProjectionConfig {
             players_in_memory: 200_000,
             idle: Duration::from_secs(600),
             policy: domain::Policy::default(),
+            lease_ttl: Duration::from_secs(5),
+            address: String::new(),
         }
     }
 }

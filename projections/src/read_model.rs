@@ -6,6 +6,8 @@
 
 mod checkpoints;
 mod erasure;
+mod instances;
+mod leases;
 mod partitions;
 mod postgres;
 mod recommendations;
@@ -17,6 +19,8 @@ use webhooks::Outbox;
 
 use crate::ProjectionError;
 
+pub use instances::{Instance, InstanceStatus};
+pub use leases::{Lease, LeaseStatus};
 pub use recommendations::RecommendationQuery;
 pub use rows::{Changes, PlayerRow, RowUpdate};
 
@@ -45,6 +49,20 @@ impl Table {
             Self::Rebuild => "features_rebuild",
         }
     }
+}
+
+/// Who commits, and the leases it holds: a commit writes only while every one
+/// of them is still its own at the epoch it took.
+#[derive(Debug, Clone)]
+pub struct Fence {
+    /// The instance's id.
+    pub owner: std::sync::Arc<str>,
+    /// The partitions it writes, with their epochs.
+    pub leases: Vec<Lease>,
+    /// The lease TTL: on PostgreSQL a commit left idle longer (its process
+    /// stopped inside it) is ended by the server, so that the row locks it
+    /// holds keep nobody from taking the partitions over.
+    pub ttl: std::time::Duration,
 }
 
 /// The read model: its database, and the outbox its commits queue new
@@ -84,14 +102,22 @@ impl ReadModel {
         ml::Registry::new(self.database.clone())
     }
 
-    /// Writes a batch's changes and checkpoint in one transaction: the changed
+    /// Writes a batch's changes and checkpoint in one transaction behind
+    /// `fence`: the fenced partitions' checkpoints first (which fails, and
+    /// rolls everything back, once one of them changed hands), the changed
     /// rows, and for the live table the recommendations (queued in the outbox)
     /// and answers; then wakes the outbox's router.
-    pub async fn commit(&self, table: Table, changes: &Changes, checkpoint: u64) -> Result<(), ProjectionError> {
+    pub async fn commit(
+        &self,
+        table: Table,
+        changes: &Changes,
+        checkpoint: u64,
+        fence: &Fence,
+    ) -> Result<(), ProjectionError> {
         let mut tx = self.database.begin().await?;
+        leases::fence(&mut tx, table.checkpoint(), fence, checkpoint).await?;
         rows::upsert(&mut tx, table, &changes.rows).await?;
         let queued = if table == Table::Live { self.write_decisions(&mut tx, changes).await? } else { 0 };
-        checkpoints::save(&mut tx, table, checkpoint).await?;
         tx.commit().await?;
         if queued > 0 {
             self.outbox.wake();

@@ -24,7 +24,7 @@ use crate::{
     ProjectionConfig, ProjectionError,
     partition::{self, Residency, Work},
     player::Decider,
-    read_model::{Changes, ReadModel, Table},
+    read_model::{Changes, Fence, Lease, ReadModel, Table},
 };
 
 /// Where a run is: the checkpoint it committed last.
@@ -40,26 +40,32 @@ pub(crate) struct Runner {
     pub(crate) failure: Arc<Mutex<Option<String>>>,
     /// The model that scores, read at the start of each batch.
     pub(crate) active: ActiveModel,
+    /// This instance's id, as its leases name it.
+    pub(crate) owner: Arc<str>,
+    /// Logical partitions players are spread over.
+    pub(crate) logical: std::num::NonZeroU32,
 }
 
 /// A commit in flight; answers the checkpoint it wrote.
 type Committing = JoinHandle<Result<u64, ProjectionError>>;
 
 impl Runner {
-    /// Projects from the stored checkpoint until `cancel` fires or `done` says
-    /// the committed checkpoint is far enough; publishes every commit on `progress`.
+    /// Projects the logical partitions of `leases`, each from its checkpoint,
+    /// until `cancel` fires; publishes every commit on `progress`. Every commit
+    /// is fenced on the leases' epochs: once another instance has taken one of
+    /// them, the run fails with [`ProjectionError::Fenced`] and writes nothing more.
     pub(crate) async fn run(
         &self,
+        leases: &[Lease],
         progress: &Progress,
         cancel: &CancellationToken,
-        done: impl Fn(u64) -> bool,
     ) -> Result<(), ProjectionError> {
         let name = self.table.checkpoint();
-        let start = self.read_model.checkpoint(self.table).await?;
-        progress.send_replace(start.unwrap_or_default());
-        if done(start.unwrap_or_default()) {
-            return Ok(());
-        }
+        let Some(start) = leases.iter().map(|l| l.checkpoint).min() else { return Ok(()) };
+        progress.send_replace(start);
+        let owned = Owned::new(leases, self.logical);
+        let fence =
+            Arc::new(Fence { owner: Arc::clone(&self.owner), leases: leases.to_vec(), ttl: self.config.lease_ttl });
         let residency = Residency {
             capacity: self.config.players_in_memory / self.config.partitions.max(1),
             idle: self.config.idle,
@@ -68,22 +74,20 @@ impl Runner {
             .map(|i| partition::spawn(i, name, self.read_model.clone(), self.table, residency))
             .collect();
         let mut batches = Batches {
-            events: self.store.subscribe_all(start.filter(|p| *p > 0), domain::STREAM_PREFIX),
+            events: self.store.subscribe_all(Some(start).filter(|p| *p > 0), domain::STREAM_PREFIX),
             pending: Vec::new(),
             deadline: None,
             max: self.config.batch_events.max(1),
             wait: self.config.batch_wait,
         };
-        tracing::info!(projection = name, checkpoint = start, "projection started");
+        tracing::info!(projection = name, checkpoint = start, partitions = leases.len(), "projection started");
         let mut committing: Option<Committing> = None;
         let result = loop {
             tokio::select! {
                 () = cancel.cancelled() => break Ok(()),
                 committed = landed(&mut committing), if committing.is_some() => {
-                    match committed {
-                        Ok(checkpoint) if done(checkpoint) => break Ok(()),
-                        Ok(_) => {}
-                        Err(error) => break Err(error),
+                    if let Err(error) = committed {
+                        break Err(error);
                     }
                 }
                 batch = batches.next() => {
@@ -92,6 +96,7 @@ impl Runner {
                         Err(error) => break Err(error),
                     };
                     let Some(last) = batch.last().map(|e| e.position) else { break Ok(()) };
+                    let batch = owned.filter(batch);
                     let size = batch.len();
                     let span = tracing::info_span!("projection_batch", projection = name, events = size, last);
                     let decider = Arc::new(Decider { scorer: self.active.get(), policy: self.config.policy });
@@ -100,14 +105,12 @@ impl Runner {
                         Err(error) => break Err(error),
                     };
                     // One commit at a time, in order: the previous one lands first.
-                    if committing.is_some() {
-                        match landed(&mut committing).await {
-                            Ok(checkpoint) if done(checkpoint) => break Ok(()),
-                            Ok(_) => {}
-                            Err(error) => break Err(error),
-                        }
+                    if committing.is_some()
+                        && let Err(error) = landed(&mut committing).await
+                    {
+                        break Err(error);
                     }
-                    let commit = self.commit(changes, last, size, progress.clone()).instrument(span);
+                    let commit = self.commit(changes, last, size, Arc::clone(&fence), progress.clone()).instrument(span);
                     committing = Some(tokio::spawn(commit));
                 }
             }
@@ -117,19 +120,20 @@ impl Runner {
         result.and(last)
     }
 
-    /// Writes a batch's changes and checkpoint, then publishes the checkpoint.
+    /// Writes a batch's changes and checkpoint behind the fence, then publishes the checkpoint.
     fn commit(
         &self,
         changes: Changes,
         last: u64,
         events: usize,
+        fence: Arc<Fence>,
         progress: Progress,
     ) -> impl Future<Output = Result<u64, ProjectionError>> + Send + 'static {
         let (read_model, table, failure) = (self.read_model.clone(), self.table, self.failure.clone());
         async move {
             let name = table.checkpoint();
             let started = Instant::now();
-            read_model.commit(table, &changes, last).await?;
+            read_model.commit(table, &changes, last, &fence).await?;
             metrics::histogram!("nudge_projection_commit_seconds", "projection" => name).record(started.elapsed());
             metrics::histogram!("nudge_projection_batch_events", "projection" => name).record(events as f64);
             metrics::histogram!("nudge_projection_batch_rows", "projection" => name).record(changes.rows.len() as f64);
@@ -145,6 +149,35 @@ impl Runner {
             *failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
             Ok(last)
         }
+    }
+}
+
+/// The partitions a run owns, with the checkpoint each had when the run took it.
+struct Owned {
+    logical: std::num::NonZeroU32,
+    /// Checkpoint by partition; `None` for a partition another instance folds.
+    checkpoints: Vec<Option<u64>>,
+}
+
+impl Owned {
+    fn new(leases: &[Lease], logical: std::num::NonZeroU32) -> Self {
+        let mut checkpoints = vec![None; logical.get() as usize];
+        for lease in leases {
+            if let Some(slot) = checkpoints.get_mut(lease.partition as usize) {
+                *slot = Some(lease.checkpoint);
+            }
+        }
+        Self { logical, checkpoints }
+    }
+
+    /// The events of `batch` this run folds: its own partitions', past their checkpoints.
+    fn filter(&self, mut batch: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
+        batch.retain(|event| {
+            let player = event.stream.strip_prefix(domain::STREAM_PREFIX).unwrap_or(&event.stream);
+            let partition = domain::partition_of(player, self.logical) as usize;
+            self.checkpoints.get(partition).copied().flatten().is_some_and(|checkpoint| event.position > checkpoint)
+        });
+        batch
     }
 }
 

@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     ProjectionConfig, ProjectionError,
-    pausable::Pausable,
-    read_model::{ReadModel, Table},
+    cluster::Member,
+    read_model::{Instance, ReadModel, Table},
     runtime::Runner,
 };
 
@@ -46,7 +46,8 @@ pub struct ProjectionStatus {
     pub state: ProjectionState,
     /// Why the last run failed, while it is failed.
     pub error: Option<String>,
-    /// Global position of the last event committed to the rows served.
+    /// Global position up to which every partition's events are in the rows
+    /// served (the lowest partition checkpoint).
     pub checkpoint: u64,
     /// Global position of the last event in the store.
     pub head: u64,
@@ -61,10 +62,11 @@ pub struct ProjectionStatus {
     pub rebuild: Option<RebuildStatus>,
 }
 
-/// A rebuild in progress: it replaces the served rows once it reaches their checkpoint.
+/// A rebuild in progress: it replaces the served rows once it reaches their
+/// checkpoint in every partition.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RebuildStatus {
-    /// Global position it has rebuilt up to.
+    /// Global position it has rebuilt up to in every partition.
     pub checkpoint: u64,
     /// Events between it and the served rows' checkpoint.
     pub remaining_events: u64,
@@ -85,16 +87,16 @@ struct Inner {
     /// Logical partitions, as the read-model database records them.
     partitions: std::num::NonZeroU32,
     active: ActiveModel,
+    /// The last checkpoint this instance's live run committed.
     live: Arc<watch::Sender<u64>>,
-    rebuild: watch::Sender<Option<u64>>,
     /// Why the last run failed; cleared by the next commit.
     error: Arc<Mutex<Option<String>>>,
-    /// The latest moment the live run had nothing left to project.
+    /// The latest moment the projection had nothing left to project.
     caught_up_at: Mutex<Instant>,
-    /// The live run: a promotion or an erasure stops it and holds it stopped.
-    live_run: Pausable,
-    /// The rebuild's run: an erasure stops it and holds it stopped.
-    rebuild_run: Pausable,
+    /// This instance's leases.
+    member: Arc<Member>,
+    /// Ends once every lease is released after shutdown.
+    left: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shutdown: CancellationToken,
 }
 
@@ -102,8 +104,10 @@ impl FeatureProjection {
     /// The name it reports and labels its metrics with.
     pub const NAME: &'static str = "features";
 
-    /// Starts the projection (and a rebuild left unfinished by a previous
-    /// process); it decides with whatever model `active` holds at each batch.
+    /// Starts the projection as one instance among those sharing the read
+    /// model: it takes its share of the partitions, folds them (and a rebuild's
+    /// share while one is in progress), and decides with whatever model
+    /// `active` holds at each batch.
     pub async fn start(
         store: Arc<dyn EventStore>,
         read_model: ReadModel,
@@ -111,9 +115,15 @@ impl FeatureProjection {
         active: ActiveModel,
         shutdown: CancellationToken,
     ) -> Result<Self, ProjectionError> {
-        let checkpoint = read_model.checkpoint(Table::Live).await?.unwrap_or_default();
-        let rebuild = read_model.checkpoint(Table::Rebuild).await?;
         let partitions = read_model.logical_partitions(config.logical_partitions).await?;
+        read_model.ensure_leases(Table::Live.checkpoint(), partitions).await?;
+        let instance = Instance {
+            id: uuid::Uuid::new_v4().to_string(),
+            address: config.address.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        let member = Arc::new(Member::new(read_model.clone(), instance, config.lease_ttl, partitions));
+        let checkpoint = read_model.checkpoint(Table::Live).await?.unwrap_or_default();
         let inner = Arc::new(Inner {
             store,
             read_model,
@@ -121,18 +131,15 @@ impl FeatureProjection {
             partitions,
             active,
             live: Arc::new(watch::Sender::new(checkpoint)),
-            rebuild: watch::Sender::new(rebuild),
             error: Arc::new(Mutex::new(None)),
             caught_up_at: Mutex::new(Instant::now()),
-            live_run: Pausable::default(),
-            rebuild_run: Pausable::default(),
+            left: Mutex::new(Some(tokio::spawn(Arc::clone(&member).run(shutdown.clone())))),
+            member,
             shutdown,
         });
-        tokio::spawn(inner.clone().keep_live());
+        tokio::spawn(inner.clone().keep_running(Table::Live));
+        tokio::spawn(inner.clone().keep_running(Table::Rebuild));
         tokio::spawn(inner.clone().watch_lag());
-        if rebuild.is_some() {
-            tokio::spawn(inner.clone().rebuild());
-        }
         Ok(Self { inner })
     }
 
@@ -140,11 +147,11 @@ impl FeatureProjection {
     pub async fn status(&self) -> Result<ProjectionStatus, ProjectionError> {
         let inner = &self.inner;
         let head = inner.store.head().await?;
-        let checkpoint = *inner.live.borrow();
+        let checkpoint = inner.read_model.checkpoint(Table::Live).await?.unwrap_or_default();
         let lag_events = head.saturating_sub(checkpoint);
         let caught_up_at = *lock(&inner.caught_up_at);
         let error = lock(&inner.error).clone();
-        let rebuild = (*inner.rebuild.borrow()).map(|position| RebuildStatus {
+        let rebuild = inner.read_model.checkpoint(Table::Rebuild).await?.map(|position| RebuildStatus {
             checkpoint: position,
             remaining_events: checkpoint.saturating_sub(position),
             serving: "the rows as they were before the rebuild, kept up to date, until the rebuild reaches them",
@@ -167,41 +174,80 @@ impl FeatureProjection {
         })
     }
 
-    /// The live rows' checkpoint.
-    pub fn checkpoint(&self) -> u64 {
-        *self.inner.live.borrow()
-    }
-
-    /// Waits up to `timeout` for the live rows to include position `position`.
+    /// Waits up to `timeout` for the live rows of every partition to include
+    /// position `position`, whichever instances fold them; whether they do.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> bool {
-        let mut live = self.inner.live.subscribe();
-        tokio::time::timeout(timeout, live.wait_for(|checkpoint| *checkpoint >= position))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        self.wait_until(None, position, timeout).await.is_none()
     }
 
-    /// Starts a rebuild from position 0; false when one is already running.
-    pub async fn rebuild(&self) -> Result<bool, ProjectionError> {
-        if self.inner.rebuild.borrow().is_some() {
-            return Ok(false);
+    /// Waits up to `timeout` for the live rows of `player_id`'s partition to
+    /// include position `position`, whichever instance folds it; answers the
+    /// partition's checkpoint when it gave up, `None` when it got there.
+    pub async fn wait_for_player(&self, player_id: &str, position: u64, timeout: Duration) -> Option<u64> {
+        let partition = domain::partition_of(player_id, self.inner.partitions);
+        self.wait_until(Some(partition), position, timeout).await
+    }
+
+    /// Waits for `partition`'s checkpoint (every partition's, if `None`) to
+    /// reach `position`; answers it when it gave up after `timeout`.
+    async fn wait_until(&self, partition: Option<u32>, position: u64, timeout: Duration) -> Option<u64> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut committed = self.inner.live.subscribe();
+        loop {
+            let checkpoint = match self.inner.read_model.partition_checkpoints(Table::Live.checkpoint()).await {
+                Ok(all) => {
+                    all.into_iter().filter(|(p, _)| partition.is_none_or(|wanted| wanted == *p)).map(|(_, c)| c).min()
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the partition checkpoints");
+                    None
+                }
+            }
+            .unwrap_or_default();
+            if checkpoint >= position {
+                return None;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Some(checkpoint);
+            }
+            // A local commit wakes at once; another instance's is polled for.
+            let poll = deadline.min(tokio::time::Instant::now() + CHECKPOINT_POLL);
+            let _ = tokio::time::timeout_at(poll, committed.changed()).await;
         }
-        self.inner.read_model.start_rebuild().await?;
-        self.inner.rebuild.send_replace(Some(0));
-        tokio::spawn(self.inner.clone().rebuild());
-        Ok(true)
     }
 
-    /// Forgets a player whose stream was deleted: stops the live run and any
-    /// rebuild (each lands its commit in flight), deletes the player's rows,
-    /// recommendations and unrouted outbox rows, and lets the runs start again
-    /// from their checkpoints. A run that had read the player's events before
-    /// the delete (into a batch, a partition's memory or the subscription's
-    /// buffer) is gone with them, and its successor reads a store without them.
+    /// Starts a rebuild from position 0; false when one is already running on
+    /// any instance.
+    pub async fn rebuild(&self) -> Result<bool, ProjectionError> {
+        self.inner.read_model.start_rebuild(self.inner.partitions).await
+    }
+
+    /// Forgets a player whose stream was deleted: deletes the player's rows,
+    /// recommendations and unrouted outbox rows, and fences the player's
+    /// partition, so a run that had read the player's events before the delete
+    /// (into a batch, a partition's memory or the subscription's buffer) never
+    /// writes them back; it folds on from the stored rows and a store without them.
     pub async fn erase(&self, player_id: &str) -> Result<(), ProjectionError> {
-        // Always live first, then rebuild: the one order every holder takes.
-        let _live = self.inner.live_run.hold().await;
-        let _rebuild = self.inner.rebuild_run.hold().await;
-        self.inner.read_model.erase(player_id).await
+        self.inner.read_model.erase(player_id, self.inner.partitions).await
+    }
+
+    /// Waits, after shutdown, until every lease is released: the other
+    /// instances take the partitions over at once.
+    pub async fn stopped(&self) {
+        let left = lock(&self.inner.left).take();
+        if let Some(left) = left {
+            let _ = left.await;
+        }
+    }
+
+    /// This instance's id, as the leases name it.
+    pub fn instance(&self) -> &str {
+        self.inner.member.id()
+    }
+
+    /// How long a lease holds unless renewed.
+    pub fn lease_ttl(&self) -> Duration {
+        self.inner.config.lease_ttl
     }
 
     /// The read model it writes.
@@ -209,6 +255,9 @@ impl FeatureProjection {
         &self.inner.read_model
     }
 }
+
+/// How often a wait for another instance's commit looks at the checkpoints.
+const CHECKPOINT_POLL: Duration = Duration::from_millis(50);
 
 /// How long a projection `lag_events` behind has been behind: 0 when caught up,
 /// else the time since it last was, at `caught_up_at`.
@@ -229,10 +278,13 @@ impl Inner {
             table,
             failure: self.error.clone(),
             active: self.active.clone(),
+            owner: Arc::from(self.member.id()),
+            logical: self.partitions,
         }
     }
 
-    /// Notes, twice a second, the lag and when the projection last had nothing left to do.
+    /// Notes, twice a second, the lag (of the partition furthest behind,
+    /// whichever instance folds it) and when there was last nothing left to do.
     async fn watch_lag(self: Arc<Self>) {
         let mut tick = tokio::time::interval(LAG_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -242,7 +294,8 @@ impl Inner {
                 _ = tick.tick() => {}
             }
             let Ok(head) = self.store.head().await else { continue };
-            let lag = head.saturating_sub(*self.live.borrow());
+            let Ok(Some(checkpoint)) = self.read_model.checkpoint(Table::Live).await else { continue };
+            let lag = head.saturating_sub(checkpoint);
             let caught_up_at = {
                 let mut at = lock(&self.caught_up_at);
                 if lag == 0 {
@@ -256,60 +309,53 @@ impl Inner {
         }
     }
 
-    /// Runs the live projection until shutdown, restarting it after a failure or a promotion.
-    async fn keep_live(self: Arc<Self>) {
-        let runner = self.runner(Table::Live);
+    /// Folds the partitions this instance holds of `table`'s projection until
+    /// shutdown: a run per set of leases, started again whenever the set
+    /// changes, after a failure, or when a commit was fenced.
+    async fn keep_running(self: Arc<Self>, table: Table) {
+        let runner = self.runner(table);
+        let holding = self.member.holding(table);
+        let progress = match table {
+            Table::Live => Arc::clone(&self.live),
+            Table::Rebuild => Arc::new(watch::Sender::new(0)),
+        };
+        let mut changes = holding.leases.subscribe();
         while !self.shutdown.is_cancelled() {
-            let (gate, run) = self.live_run.enter(&self.shutdown).await;
-            let result = runner.run(&self.live, &run, |_| false).await;
-            drop(gate);
-            self.settle(Table::Live, result).await;
-        }
-    }
-
-    /// Rebuilds from position 0 until it reaches the live checkpoint, then replaces the live rows.
-    async fn rebuild(self: Arc<Self>) {
-        let runner = self.runner(Table::Rebuild);
-        let progress = Arc::new(watch::Sender::new(0));
-        let mut follow = progress.subscribe();
-        let rebuild = self.rebuild.clone();
-        tokio::spawn(async move {
-            while follow.changed().await.is_ok() {
-                let position = *follow.borrow_and_update();
-                rebuild.send_if_modified(|r| r.replace(position) != Some(position));
-            }
-        });
-        loop {
-            let caught_up = |position: u64| position >= *self.live.borrow();
-            let (gate, run) = self.rebuild_run.enter(&self.shutdown).await;
-            let result = runner.run(&progress, &run, caught_up).await;
-            drop(gate);
-            if self.shutdown.is_cancelled() {
-                return;
-            }
-            if run.is_cancelled() {
-                // Stopped by an erasure: go on from the checkpoint.
+            let leases = changes.borrow_and_update().clone();
+            if leases.is_empty() {
+                tokio::select! {
+                    () = self.shutdown.cancelled() => return,
+                    changed = changes.changed() => if changed.is_err() { return },
+                }
                 continue;
             }
+            // The run stops when the leases change, and lands its commit first.
+            let run = self.shutdown.child_token();
+            let stop = {
+                let (run, mut changed) = (run.clone(), holding.leases.subscribe());
+                tokio::spawn(async move {
+                    let _ = changed.changed().await;
+                    run.cancel();
+                })
+            };
+            holding.running.send_replace(leases.iter().map(|l| l.partition).collect());
+            let result = runner.run(&leases, &progress, &run).await;
+            holding.running.send_replace(Vec::new());
+            stop.abort();
             match result {
-                Ok(()) => match self.promote().await {
-                    Ok(()) => return,
-                    Err(error) => self.settle(Table::Rebuild, Err(error)).await,
-                },
-                Err(error) => self.settle(Table::Rebuild, Err(error)).await,
+                Err(ProjectionError::Fenced { projection, partitions }) => {
+                    tracing::warn!(
+                        projection,
+                        ?partitions,
+                        "commit fenced: the partitions changed hands; folding on without them"
+                    );
+                    metrics::counter!("nudge_projection_fenced_commits_total", "projection" => table.checkpoint())
+                        .increment(1);
+                    holding.lost(&partitions);
+                }
+                result => self.settle(table, result).await,
             }
         }
-    }
-
-    /// Stops the live run, swaps the rebuilt rows in, and lets the live run restart on them.
-    async fn promote(&self) -> Result<(), ProjectionError> {
-        let _live = self.live_run.hold().await;
-        self.read_model.promote_rebuild().await?;
-        let checkpoint = self.read_model.checkpoint(Table::Live).await?.unwrap_or_default();
-        self.live.send_replace(checkpoint);
-        self.rebuild.send_replace(None);
-        tracing::info!(projection = FeatureProjection::NAME, checkpoint, "rebuild replaced the live rows");
-        Ok(())
     }
 
     /// Records a failed run and waits before the next one.

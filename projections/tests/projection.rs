@@ -8,7 +8,10 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::{TimeZone, Utc};
 use domain::{EventData, PlayerEvent};
 use ml::ActiveModel;
-use projections::{Decider, FeatureProjection, PlayerState, ProjectionConfig, ReadModel, Table};
+use projections::{
+    Changes, Decider, FeatureProjection, PlayerState, ProjectionConfig, ProjectionError, ReadModel, Table,
+    read_model::RowUpdate,
+};
 use simulator::Population;
 use store::{
     EventStore,
@@ -52,9 +55,9 @@ async fn rebuilt(projection: &FeatureProjection) {
     panic!("the rebuild did not finish");
 }
 
-/// Every player's state as a replay of their whole stream gives it (no model:
-/// the hard rules alone decide, as in the projection).
-async fn replay(store: &dyn EventStore) -> HashMap<String, (u64, PlayerState)> {
+/// Every player's state as a replay of their stream up to position `until`
+/// gives it (no model: the hard rules alone decide, as in the projection).
+async fn replay(store: &dyn EventStore, until: u64) -> HashMap<String, (u64, PlayerState)> {
     let mut players: HashMap<String, (u64, PlayerState)> = HashMap::new();
     let decider = Decider::default();
     let mut after = None;
@@ -62,7 +65,7 @@ async fn replay(store: &dyn EventStore) -> HashMap<String, (u64, PlayerState)> {
         let page = store.read_all(after, 1_000, domain::STREAM_PREFIX).await.unwrap();
         let Some(last) = page.last() else { break };
         after = Some(last.position);
-        for recorded in page {
+        for recorded in page.into_iter().filter(|e| e.position <= until) {
             let event = PlayerEvent::from_json(&recorded.payload).unwrap();
             let entry = players.entry(event.player_id.to_string()).or_default();
             entry.1.apply(&event, recorded.position, &decider);
@@ -73,7 +76,7 @@ async fn replay(store: &dyn EventStore) -> HashMap<String, (u64, PlayerState)> {
 }
 
 async fn assert_rows_equal_replay(store: &dyn EventStore, read_model: &ReadModel, events: &[PlayerEvent]) {
-    let replayed = replay(store).await;
+    let replayed = replay(store, u64::MAX).await;
     assert_eq!(replayed.len() as u64, PLAYERS);
     let ids: Vec<String> = replayed.keys().cloned().collect();
     let rows = read_model.load(Table::Live, &ids).await.unwrap();
@@ -148,10 +151,59 @@ async fn every_feature_has_a_column_in_both_databases() {
         let row = projections::PlayerRow { player_id: "p0".to_owned(), revision: 0, position: 1, state };
         let update = projections::read_model::RowUpdate::of("p0".to_owned(), 0, 1, &row.state).unwrap();
         let changes = projections::Changes { rows: vec![update], ..Default::default() };
-        read_model.commit(Table::Live, &changes, 1).await.unwrap();
+        let fence = read_model.claim_all(Table::Live, "test", Duration::from_secs(3_600)).await.unwrap();
+        read_model.commit(Table::Live, &changes, 1, &fence).await.unwrap();
         let dump = read_model.dump(Table::Live).await.unwrap();
         assert_eq!(dump.len(), 1);
         assert_eq!(dump[0].len(), Features::NAMES.len() + 4, "player_id, revision, position, features, state");
         assert_eq!(read_model.load(Table::Live, &["p0".to_owned()]).await.unwrap(), vec![row]);
+    }
+}
+
+/// Two projections on one PostgreSQL schema: the first takes every partition,
+/// folds what is stored and stalls before its commit until its lease lapsed;
+/// the second takes the partitions over and projects everything; the first's
+/// commit is then fenced, and the rows stay those of a replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_stalled_projection_is_fenced_once_another_took_its_partitions_over() {
+    let schema = PgSchema::new().await.unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(schema.open().await.unwrap());
+    let read_model = ReadModel::connect(&schema.url()).await.unwrap();
+    let stop = CancellationToken::new();
+    let _stop = stop.clone().drop_guard();
+    let population = population();
+    let events: Vec<PlayerEvent> = (0..3).flat_map(|day| population.day(day)).collect();
+    let (first, second) = events.split_at(events.len() / 2);
+    Population::append(store.as_ref(), first).await.unwrap();
+
+    // The stalled one: a lease that lapses at once, and a fold of what is stored.
+    let stalled = read_model.claim_all(Table::Live, "stalled", Duration::ZERO).await.unwrap();
+    let folded_up_to = store.head().await.unwrap();
+    let rows: Vec<RowUpdate> = replay(store.as_ref(), folded_up_to)
+        .await
+        .into_iter()
+        .map(|(player, (revision, state))| RowUpdate::of(player, revision, folded_up_to, &state).unwrap())
+        .collect();
+    let stale = Changes { rows, ..Changes::default() };
+
+    // The other takes the partitions over and projects everything, more events included.
+    Population::append(store.as_ref(), second).await.unwrap();
+    let projection =
+        FeatureProjection::start(store.clone(), read_model.clone(), config(), ActiveModel::default(), stop.clone())
+            .await
+            .unwrap();
+    caught_up(&projection, store.as_ref()).await;
+
+    let fenced = read_model.commit(Table::Live, &stale, folded_up_to, &stalled).await;
+    match fenced {
+        Err(ProjectionError::Fenced { partitions, .. }) => assert_eq!(partitions.len(), stalled.leases.len()),
+        other => panic!("the stalled commit was not fenced: {other:?}"),
+    }
+    assert_rows_equal_replay(store.as_ref(), &read_model, &events).await;
+    let (_, _, leases) = read_model.cluster(Duration::from_secs(5)).await.unwrap();
+    let head = store.head().await.unwrap();
+    for lease in leases {
+        assert_eq!((lease.epoch, lease.checkpoint), (2, head), "partition {}", lease.partition);
+        assert_eq!(lease.owner.as_deref(), Some(projection.instance()));
     }
 }

@@ -30,7 +30,8 @@ async fn subscription(database: &Database) -> Subscription {
 async fn recommend(read_model: &ReadModel, position: u64) {
     let recommendation = simulator::recommendation("p", position, "/test");
     let changes = Changes { recommendations: vec![recommendation], ..Changes::default() };
-    read_model.commit(Table::Live, &changes, position).await.unwrap();
+    let fence = read_model.claim_all(Table::Live, "test", std::time::Duration::from_secs(3_600)).await.unwrap();
+    read_model.commit(Table::Live, &changes, position, &fence).await.unwrap();
 }
 
 fn delivered(subscription: Uuid, seq: i64) -> Outcome {

@@ -13,6 +13,9 @@ use serde::Serialize;
 use store::EventStore;
 use uuid::Uuid;
 
+/// How often an instance looks for activations made by another.
+const ACTIVATION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The registry, the active model and the training jobs.
 #[derive(Clone)]
 pub struct Models {
@@ -89,6 +92,39 @@ impl Models {
             tracing::info!(version, "model activated");
         }
         Ok(entry)
+    }
+
+    /// Follows activations made by any instance sharing the registry until
+    /// `shutdown`: every half second it compares the registry's active version
+    /// with the one scoring here, and loads the other when they differ.
+    pub async fn follow_activations(self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut tick = tokio::time::interval(ACTIVATION_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(error) = self.catch_up_activation().await {
+                tracing::warn!(%error, "cannot read the active model version; retrying");
+            }
+        }
+    }
+
+    /// Loads the registry's active version if another one scores here.
+    async fn catch_up_activation(&self) -> Result<(), MlError> {
+        let wanted = self.registry.active_version().await?;
+        let scoring = self.active.get().map(|scorer| scorer.version().to_owned());
+        if wanted == scoring {
+            return Ok(());
+        }
+        let entry = match &wanted {
+            Some(version) => self.registry.get(version).await?,
+            None => None,
+        };
+        tracing::info!(version = ?wanted, was = ?scoring, "model activated by another instance");
+        self.active.set(entry.map(|entry| Scorer::new(entry.artifact)));
+        Ok(())
     }
 
     /// Starts a training job; `None` while another one runs.

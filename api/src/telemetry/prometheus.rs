@@ -154,6 +154,30 @@ pub const METRICS: &[Metric] = &[
         help: "Stored events the projection skipped because they no longer validate.",
     },
     Metric {
+        name: "nudge_projection_fenced_commits_total",
+        kind: Kind::Counter,
+        labels: &["projection"],
+        help: "Read-model commits rolled back because a partition they wrote had changed hands.",
+    },
+    Metric {
+        name: "nudge_projection_leases_lost_total",
+        kind: Kind::Counter,
+        labels: &["projection"],
+        help: "Partition leases this instance found taken by another (or fenced) when it renewed them.",
+    },
+    Metric {
+        name: "nudge_projection_lease_errors_total",
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Lease renewals and rebalances that failed and were retried at the next tick.",
+    },
+    Metric {
+        name: "nudge_projection_partitions_owned",
+        kind: Kind::Gauge,
+        labels: &["projection"],
+        help: "Logical partitions this instance holds leases on.",
+    },
+    Metric {
         name: "nudge_recommendations_total",
         kind: Kind::Counter,
         labels: &["kind", "rule"],

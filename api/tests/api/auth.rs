@@ -9,7 +9,7 @@ use store::testing::TempSqlite;
 use crate::helpers::{STRUCTURED, TestApp, bet, nudge, problem, serve_on};
 
 /// Every route group: (method, path, scope it needs).
-const GROUPS: [(Method, &str, &str); 11] = [
+const GROUPS: [(Method, &str, &str); 12] = [
     (Method::POST, "/v1/events", "events:write"),
     (Method::GET, "/dapr/subscribe", "events:write"),
     (Method::GET, "/v1/players/p1/events", "read"),
@@ -20,6 +20,7 @@ const GROUPS: [(Method, &str, &str); 11] = [
     (Method::GET, "/v1/webhooks", "admin"),
     (Method::GET, "/v1/models", "admin"),
     (Method::GET, "/v1/projections", "admin"),
+    (Method::GET, "/v1/cluster", "admin"),
     (Method::GET, "/v1/keys", "admin"),
 ];
 

@@ -81,6 +81,29 @@ async fn features_follow_ingest_on_postgres() {
     features_follow_ingest(TestApp::postgres().await).await;
 }
 
+/// One instance alone holds every partition, each at the checkpoint of the
+/// last event, and says so at `GET /v1/cluster`.
+#[tokio::test]
+async fn the_cluster_shows_the_one_instance_holding_every_partition() {
+    let app = TestApp::postgres().await;
+    let last = post_evening(&app, "ray").await;
+    let response = app.get(&format!("/v1/players/ray/features?min_position={last}")).await;
+    assert_eq!(response.status(), 200);
+    let cluster: Value = app.get("/v1/cluster").await.json().await.unwrap();
+    let me = &cluster["answered_by"];
+    let instances = cluster["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 1, "{cluster}");
+    assert_eq!(&instances[0]["id"], me);
+    let live: Vec<&Value> =
+        cluster["partitions"].as_array().unwrap().iter().filter(|p| p["projection"] == "features").collect();
+    assert_eq!(live.len(), 64);
+    for partition in live {
+        assert_eq!(&partition["owner"], me, "{partition}");
+        assert!(partition["epoch"].as_u64() >= Some(1), "{partition}");
+        assert_eq!((partition["checkpoint"].as_u64(), partition["lag_events"].as_u64()), (Some(last), Some(0)));
+    }
+}
+
 #[tokio::test]
 async fn projections_report_where_they_are_and_rebuild_in_place() {
     let app = TestApp::sqlite().await;

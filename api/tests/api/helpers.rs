@@ -77,6 +77,15 @@ impl TestApp {
         Self::start(&schema.url(), Box::new(schema), webhooks, HttpConfig { dapr, ..HttpConfig::default() }).await
     }
 
+    /// Two instances of nudge sharing one fresh PostgreSQL schema.
+    pub async fn postgres_pair() -> (Self, Self) {
+        let schema = PgSchema::new().await.unwrap();
+        let url = schema.url();
+        let first = Self::start(&url, Box::new(schema), quick_webhooks(), HttpConfig::default()).await;
+        let second = Self::start(&url, Box::new(()), quick_webhooks(), HttpConfig::default()).await;
+        (first, second)
+    }
+
     /// nudge on the database at `url` (the store and the read models), whose
     /// owner `db` lives as long as the app.
     async fn start(url: &str, db: Box<dyn std::any::Any + Send>, webhooks: DispatcherConfig, http: HttpConfig) -> Self {

@@ -85,6 +85,28 @@ async fn a_trained_version_is_registered_and_activated_on_postgres() {
     train_then_activate(TestApp::postgres().await).await;
 }
 
+/// A version activated through one instance scores on every instance sharing
+/// the database.
+#[tokio::test]
+async fn an_activation_reaches_every_instance_on_postgres() {
+    let (first, second) = TestApp::postgres_pair().await;
+    history(&first).await;
+    let started = post(&first, "/v1/models/train", r#"{"activate": true}"#).await;
+    let job = started.headers()["location"].to_str().unwrap().to_owned();
+    let done = finished(&first, &job).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let version = done["version"].clone();
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        seen = second.get("/v1/models").await.json::<Value>().await.unwrap()["active"].clone();
+        if seen == version {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, version, "the other instance does not score with the activated version");
+}
+
 #[tokio::test]
 async fn model_errors_are_problems() {
     let app = TestApp::sqlite().await;

@@ -1,64 +1,94 @@
-//! Checkpoints: the global position each projection has committed up to, and
-//! the rebuild that fills a table beside the live one until it replaces it.
+//! Checkpoints: the global position each projection has committed up to, kept
+//! per logical partition on its lease row, and the rebuild that fills a table
+//! beside the live one until it replaces it.
 
-use database::{Tx, query};
+use std::num::NonZeroU32;
 
-use super::{
-    ReadModel, Table,
-    rows::{columns, to_i64, to_u64},
-};
+use database::{On, query};
+
+use super::{ReadModel, Table, rows::columns};
 use crate::ProjectionError;
 
-/// Sets the checkpoint of `table`'s projection to `checkpoint`, in `tx`.
-pub(super) async fn save(tx: &mut Tx, table: Table, checkpoint: u64) -> Result<(), ProjectionError> {
-    let sql = format!(
-        "INSERT INTO projection_checkpoints (name, position) VALUES ('{}', $1) \
-         ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-        table.checkpoint()
-    );
-    query(&sql).bind(to_i64(checkpoint)).execute(tx).await?;
-    Ok(())
-}
-
 impl ReadModel {
-    /// The stored checkpoint of `table`'s projection, `None` before its first commit.
+    /// The checkpoint `table`'s projection has reached in every partition (the
+    /// lowest of them), `None` while it has no partition.
     pub async fn checkpoint(&self, table: Table) -> Result<Option<u64>, ProjectionError> {
-        let sql = format!("SELECT position FROM projection_checkpoints WHERE name = '{}'", table.checkpoint());
-        let position: Option<(i64,)> = query(&sql).fetch_optional(self.database.writer()).await?;
-        position.map(|(p,)| to_u64("checkpoint", p)).transpose()
+        let checkpoints = self.partition_checkpoints(table.checkpoint()).await?;
+        Ok(checkpoints.into_iter().map(|(_, checkpoint)| checkpoint).min())
     }
 
-    /// Empties the rebuild table and sets its checkpoint to the start.
-    pub async fn start_rebuild(&self) -> Result<(), ProjectionError> {
+    /// Starts a rebuild from position 0 in every partition: empties the
+    /// rebuild table and makes its leases; false, with nothing changed, when
+    /// one is in progress (started by any instance).
+    pub async fn start_rebuild(&self, partitions: NonZeroU32) -> Result<bool, ProjectionError> {
+        let rebuild = Table::Rebuild;
+        if self.has_leases(rebuild.checkpoint()).await? {
+            return Ok(false);
+        }
         let mut tx = self.database.begin().await?;
-        query(&format!("DELETE FROM {}", Table::Rebuild.name())).execute(&mut tx).await?;
-        save(&mut tx, Table::Rebuild, 0).await?;
+        query(&format!("DELETE FROM {}", rebuild.name())).execute(&mut tx).await?;
+        query("DELETE FROM projection_checkpoints WHERE name = $1").bind(rebuild.checkpoint()).execute(&mut tx).await?;
         tx.commit().await?;
-        Ok(())
+        self.ensure_leases(rebuild.checkpoint(), partitions).await?;
+        Ok(true)
     }
 
-    /// Replaces the live rows and checkpoint with the rebuilt ones, in one transaction.
-    pub async fn promote_rebuild(&self) -> Result<(), ProjectionError> {
-        let columns = columns().join(", ");
+    /// Replaces the live rows and checkpoints with the rebuilt ones, in one
+    /// transaction, once the rebuild has reached the live checkpoint in every
+    /// partition; answers whether it did. Every lease's epoch moves on first
+    /// (which waits for the commits in flight), so no instance writes the old
+    /// rows again: each folds on from the promoted ones.
+    pub async fn promote_rebuild(&self) -> Result<bool, ProjectionError> {
         let (live, rebuild) = (Table::Live, Table::Rebuild);
+        // A look without locks first: most ticks of a rebuild end here.
+        if !rebuild_caught_up(self.database.writer()).await? {
+            return Ok(false);
+        }
+        let mut tx = self.database.begin().await?;
+        query("UPDATE projection_leases SET epoch = epoch + 1 WHERE projection IN ($1, $2)")
+            .bind(live.checkpoint())
+            .bind(rebuild.checkpoint())
+            .execute(&mut tx)
+            .await?;
+        if !rebuild_caught_up(&mut tx).await? {
+            // Dropping the transaction rolls the epochs back.
+            return Ok(false);
+        }
+        let columns = columns().join(", ");
         let statements = [
             format!("DELETE FROM {}", live.name()),
             format!("INSERT INTO {} ({columns}) SELECT {columns} FROM {}", live.name(), rebuild.name()),
             format!(
-                "INSERT INTO projection_checkpoints (name, position) \
-                 SELECT '{}', position FROM projection_checkpoints WHERE name = '{}' \
-                 ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                live.checkpoint(),
-                rebuild.checkpoint()
+                "UPDATE projection_leases SET checkpoint = (SELECT r.checkpoint FROM projection_leases r \
+                 WHERE r.projection = '{}' AND r.partition = projection_leases.partition) \
+                 WHERE projection = '{}'",
+                rebuild.checkpoint(),
+                live.checkpoint()
             ),
             format!("DELETE FROM {}", rebuild.name()),
-            format!("DELETE FROM projection_checkpoints WHERE name = '{}'", rebuild.checkpoint()),
+            format!("DELETE FROM projection_leases WHERE projection = '{}'", rebuild.checkpoint()),
         ];
-        let mut tx = self.database.begin().await?;
         for statement in &statements {
             query(statement).execute(&mut tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
+}
+
+/// Whether a rebuild is in progress and has reached the live checkpoint in
+/// every partition.
+async fn rebuild_caught_up<'a>(on: impl Into<On<'a>>) -> Result<bool, ProjectionError> {
+    let (behind, rebuilt): (i64, i64) = query(
+        "SELECT \
+           (SELECT count(*) FROM projection_leases r JOIN projection_leases l \
+              ON l.projection = $1 AND l.partition = r.partition \
+            WHERE r.projection = $2 AND r.checkpoint < l.checkpoint), \
+           (SELECT count(*) FROM projection_leases WHERE projection = $2)",
+    )
+    .bind(Table::Live.checkpoint())
+    .bind(Table::Rebuild.checkpoint())
+    .fetch_one(on)
+    .await?;
+    Ok(behind == 0 && rebuilt > 0)
 }

@@ -1,16 +1,21 @@
 //! A player's erasure from the read model.
 
+use std::num::NonZeroU32;
+
 use database::query;
 
-use super::{ReadModel, Table, rows::to_u64};
+use super::{ReadModel, Table, leases, rows::to_u64};
 use crate::ProjectionError;
 
 impl ReadModel {
     /// Deletes a player's rows (live and rebuilt), recommendations and the
-    /// outbox rows of those not routed yet, in one transaction. The projection
-    /// must not run meanwhile: see [`crate::FeatureProjection::erase`].
-    pub async fn erase(&self, player_id: &str) -> Result<(), ProjectionError> {
+    /// outbox rows of those not routed yet, in one transaction that first moves
+    /// the epoch of the player's partition on: a batch in flight that still
+    /// holds the player (read before the stream was deleted) is fenced and
+    /// never writes them back, and its instance folds on from the stored rows.
+    pub async fn erase(&self, player_id: &str, partitions: NonZeroU32) -> Result<(), ProjectionError> {
         let mut tx = self.database.begin().await?;
+        leases::bump(&mut tx, domain::partition_of(player_id, partitions)).await?;
         let positions: Vec<(i64,)> = query("SELECT position FROM recommendations WHERE player_id = $1")
             .bind(player_id)
             .fetch_all(&mut tx)

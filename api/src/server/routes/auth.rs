@@ -14,7 +14,7 @@ use crate::{server::AppState, server::dapr, server::openapi, server::problem::Ap
 
 /// The scope a route needs; `None` for the open ones.
 fn needed(method: &Method, route: &str) -> Option<Scope> {
-    const ADMIN: [&str; 4] = ["/v1/webhooks", "/v1/models", "/v1/projections", "/v1/keys"];
+    const ADMIN: [&str; 5] = ["/v1/webhooks", "/v1/models", "/v1/projections", "/v1/keys", "/v1/cluster"];
     match route {
         _ if openapi::is_open(route) => None,
         "/v1/events" if method == Method::POST => Some(Scope::EventsWrite),

@@ -68,9 +68,9 @@ pub async fn read(
         return replay(&state, &player, at).await.map(Json);
     }
     if let Some(wanted) = query.min_position
-        && !state.projection.wait_for(wanted, READ_YOUR_WRITES).await
+        && let Some(checkpoint) = state.projection.wait_for_player(player.as_str(), wanted, READ_YOUR_WRITES).await
     {
-        return Err(ApiError::NotProjectedYet { wanted, checkpoint: state.projection.checkpoint() });
+        return Err(ApiError::NotProjectedYet { wanted, checkpoint });
     }
     let row = state.projection.read_model().get(player.as_str()).await?.ok_or_else(|| unknown(&player))?;
     Ok(Json(PlayerFeaturesView {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod body;
+mod cluster;
 mod dapr;
 mod events;
 mod features;
@@ -73,6 +74,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::revoke))
         .routes(routes!(projections::list))
+        .routes(routes!(cluster::get))
         .routes(routes!(projections::rebuild_features))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

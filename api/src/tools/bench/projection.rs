@@ -83,7 +83,7 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
     let projection =
         FeatureProjection::start(Arc::clone(&store), read_model.clone(), config, active, stop.clone()).await?;
     while !projection.wait_for(head, std::time::Duration::from_secs(10)).await {
-        let checkpoint = projection.checkpoint();
+        let checkpoint = read_model.checkpoint(Table::Live).await?.unwrap_or_default();
         println!(
             "projected {checkpoint} of {head} ({:.0} events/s so far)",
             checkpoint as f64 / projecting.elapsed().as_secs_f64()

@@ -60,13 +60,14 @@ pub async fn run(args: BenchWebhooksArgs) -> anyhow::Result<()> {
     let database = read_model.webhooks();
 
     let seeding = Instant::now();
+    let fence = read_model.claim_all(Table::Live, "bench", std::time::Duration::from_secs(3_600)).await?;
     for first in (1..=args.deliveries).step_by(SEED_BATCH as usize) {
         let last = (first + SEED_BATCH - 1).min(args.deliveries);
         let changes = Changes {
             recommendations: (first..=last).map(|p| recommendation(p, args.players)).collect(),
             ..Changes::default()
         };
-        read_model.commit(Table::Live, &changes, last).await?;
+        read_model.commit(Table::Live, &changes, last, &fence).await?;
     }
     println!(
         "{} recommendations of {} players in the outbox ({:.1} s)",

@@ -1,0 +1,263 @@
+//! Three real `nudge serve` processes on one PostgreSQL database share the
+//! players while, under load, one is killed (SIGKILL) and restarted, one is
+//! stopped (SIGSTOP) for twice the lease TTL and continued, and one is
+//! restarted (SIGTERM) as a deploy would. At the end every player's features
+//! equal a replay of their stream, every recommendation exists once and as a
+//! one-process replay makes it, every partition's epoch and checkpoint only
+//! rose, and the stopped one found its partitions taken when it woke up.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{TimeZone, Utc};
+use domain::{PlayerEvent, PlayerFeatures};
+use projections::{Decider, PlayerState};
+use serde_json::Value;
+use simulator::Population;
+use store::testing::PgSchema;
+
+use crate::helpers::{BATCH, Nudge, serve};
+
+/// A short TTL keeps the test short; the stop lasts twice as long.
+const ARGS: [&str; 6] = ["--lease-ttl", "1s", "--projection-batch-events", "64", "--projection-batch-wait-ms", "1"];
+const TTL: Duration = Duration::from_secs(1);
+const BATCH_EVENTS: usize = 40;
+
+/// The three instances: each slot's process and address, replaced on restart.
+type Instances = Arc<Mutex<Vec<(Nudge, String)>>>;
+
+async fn ready(client: &reqwest::Client, address: &str) {
+    for _ in 0..600 {
+        if client.get(format!("{address}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nudge at {address} did not become ready");
+}
+
+async fn start(client: &reqwest::Client, url: &str) -> (Nudge, String) {
+    let (child, address) = serve(url, &ARGS);
+    ready(client, &address).await;
+    (child, address)
+}
+
+fn signal(child: &Nudge, name: &str) {
+    let status = std::process::Command::new("kill").args([&format!("-{name}"), &child.0.id().to_string()]).status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -{name} failed");
+}
+
+fn addresses(instances: &Instances) -> Vec<String> {
+    instances.lock().unwrap().iter().map(|(_, address)| address.clone()).collect()
+}
+
+/// Posts every batch, each to the next instance in turn, resending it to the
+/// others until one answers 202 (a resend of a stored batch is answered as
+/// duplicates).
+async fn load(client: reqwest::Client, instances: Instances, batches: Vec<String>, sent: Arc<AtomicUsize>) {
+    for (i, body) in batches.into_iter().enumerate() {
+        for attempt in 0.. {
+            assert!(attempt < 3_000, "a batch was not accepted within a minute");
+            let targets = addresses(&instances);
+            let address = &targets[(i + attempt) % targets.len()];
+            let response = client
+                .post(format!("{address}/v1/events"))
+                .header("content-type", BATCH)
+                .body(body.clone())
+                .send()
+                .await;
+            match response {
+                Ok(response) if response.status() == 202 => break,
+                Ok(response) if response.status().is_client_error() => panic!("refused: {}", response.status()),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        sent.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Watches `GET /v1/cluster` until `done`; answers every time a partition's
+/// epoch or checkpoint went back.
+async fn watch(client: reqwest::Client, instances: Instances, done: Arc<AtomicBool>) -> Vec<String> {
+    let mut seen: HashMap<(String, u64), (u64, u64)> = HashMap::new();
+    let mut backwards = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        for address in addresses(&instances) {
+            let Ok(response) = client.get(format!("{address}/v1/cluster")).send().await else { continue };
+            let Ok(cluster) = response.json::<Value>().await else { continue };
+            for partition in cluster["partitions"].as_array().into_iter().flatten() {
+                let key = (
+                    partition["projection"].as_str().unwrap_or_default().to_owned(),
+                    partition["partition"].as_u64().unwrap_or_default(),
+                );
+                let now = (
+                    partition["epoch"].as_u64().unwrap_or_default(),
+                    partition["checkpoint"].as_u64().unwrap_or_default(),
+                );
+                if let Some(before) = seen.insert(key.clone(), now)
+                    && (now.0 < before.0 || now.1 < before.1)
+                {
+                    backwards.push(format!("{key:?}: {before:?} then {now:?}"));
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    backwards
+}
+
+/// The sum of a counter's samples in an instance's `/metrics`.
+async fn counter(client: &reqwest::Client, address: &str, name: &str) -> f64 {
+    let text = client.get(format!("{address}/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Every recommendation id a one-process replay of the stored events makes.
+async fn replayed_recommendations(url: &str) -> BTreeSet<String> {
+    let store = store::connect(url).await.unwrap();
+    let decider = Decider::default();
+    let mut players: HashMap<String, PlayerState> = HashMap::new();
+    let mut made = BTreeSet::new();
+    let mut after = None;
+    loop {
+        let page = store.read_all(after, 1_000, domain::STREAM_PREFIX).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.position);
+        for recorded in page {
+            let event = PlayerEvent::from_json(&recorded.payload).unwrap();
+            let state = players.entry(event.player_id.to_string()).or_default();
+            if let Some(projections::Effect::Recommended(recommendation)) =
+                state.apply(&event, recorded.position, &decider)
+            {
+                made.insert(recommendation.id.to_string());
+            }
+        }
+    }
+    made
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_share_the_players_through_kill_stop_and_deploy() {
+    let schema = PgSchema::new().await.unwrap();
+    let url = schema.url();
+    let population = Population::new(240, 7, Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).single().unwrap());
+    let events: Vec<PlayerEvent> = (0..4).flat_map(|day| population.day(day)).collect();
+    let batches: Vec<String> = events
+        .chunks(BATCH_EVENTS)
+        .map(|chunk| Value::Array(chunk.iter().map(PlayerEvent::to_json).collect()).to_string())
+        .collect();
+    let total = batches.len();
+    assert!(total > 40, "{total} batches: too few to disturb the instances in the middle of");
+
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let mut started = Vec::new();
+    for _ in 0..3 {
+        started.push(start(&client, &url).await);
+    }
+    let instances: Instances = Arc::new(Mutex::new(started));
+    let (sent, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+    let watcher = tokio::spawn(watch(client.clone(), instances.clone(), done.clone()));
+    let loader = tokio::spawn(load(client.clone(), instances.clone(), batches, sent.clone()));
+    let reached = |share: usize| {
+        let sent = sent.clone();
+        async move {
+            while sent.load(Ordering::SeqCst) < total * share / 4 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+
+    // A crash: SIGKILL, and a new process in its place.
+    reached(1).await;
+    instances.lock().unwrap()[0].0.kill();
+    let restarted = start(&client, &url).await;
+    instances.lock().unwrap()[0] = restarted;
+
+    // A stall: stopped for twice the TTL; the others take its partitions over.
+    reached(2).await;
+    signal(&instances.lock().unwrap()[1].0, "STOP");
+    tokio::time::sleep(2 * TTL).await;
+    signal(&instances.lock().unwrap()[1].0, "CONT");
+    let stalled = instances.lock().unwrap()[1].1.clone();
+
+    // A deploy: SIGTERM, the process exits cleanly, a new one starts.
+    reached(3).await;
+    signal(&instances.lock().unwrap()[2].0, "TERM");
+    let exited = loop {
+        if let Some(status) = instances.lock().unwrap()[2].0.0.try_wait().unwrap() {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exited.success(), "SIGTERM gave {exited}");
+    let restarted = start(&client, &url).await;
+    instances.lock().unwrap()[2] = restarted;
+    loader.await.unwrap();
+
+    // Every partition reaches the head.
+    let address = addresses(&instances)[0].clone();
+    let mut status = Value::Null;
+    for _ in 0..1_200 {
+        status = client.get(format!("{address}/v1/projections")).send().await.unwrap().json().await.unwrap();
+        if status["projections"][0]["lag_events"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["projections"][0]["lag_events"], 0, "{status}");
+    assert_eq!(status["projections"][0]["head"].as_u64(), Some(events.len() as u64), "{status}");
+    done.store(true, Ordering::SeqCst);
+    let backwards = watcher.await.unwrap();
+    assert!(backwards.is_empty(), "epochs or checkpoints went back: {backwards:?}");
+
+    // Features: a replay of each player's events, on whichever instance is asked.
+    let mut replay: BTreeMap<String, PlayerFeatures> = BTreeMap::new();
+    for event in &events {
+        replay.entry(event.player_id.to_string()).or_default().apply(event);
+    }
+    let targets = addresses(&instances);
+    for (i, (player, state)) in replay.iter().enumerate() {
+        let address = &targets[i % targets.len()];
+        let body: Value =
+            client.get(format!("{address}/v1/players/{player}/features")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(body["features"], serde_json::to_value(state.features()).unwrap(), "player {player}");
+    }
+
+    // Recommendations: each once, the same set a one-process replay makes.
+    let mut listed = Vec::new();
+    let mut after: Option<u64> = None;
+    loop {
+        let cursor = after.map(|a| format!("&after={a}")).unwrap_or_default();
+        let page: Value = client
+            .get(format!("{address}/v1/recommendations?limit=1000{cursor}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let recommendations = page["recommendations"].as_array().unwrap();
+        if recommendations.is_empty() {
+            break;
+        }
+        listed.extend(recommendations.iter().map(|r| r["id"].as_str().unwrap().to_owned()));
+        after = page["next"].as_u64();
+    }
+    let unique: BTreeSet<String> = listed.iter().cloned().collect();
+    assert_eq!(unique.len(), listed.len(), "a recommendation was made twice");
+    assert_eq!(unique, replayed_recommendations(&url).await);
+
+    // The stalled instance found its partitions taken when it woke up.
+    let lost = counter(&client, &stalled, "nudge_projection_leases_lost_total").await
+        + counter(&client, &stalled, "nudge_projection_fenced_commits_total").await;
+    assert!(lost > 0.0, "the stopped instance kept its partitions");
+}
