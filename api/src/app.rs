@@ -6,7 +6,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use crate::server::{AppState, HttpConfig, Webhooks, rate_limit::RateLimiter, routes};
-use crate::services::{keys, models::Models};
+use crate::services::{keys, models::Models, training_jobs::TrainingJobs};
 use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadModel};
 use store::EventStore;
 use store::StoreError;
@@ -136,7 +136,8 @@ impl Application {
         if projection.address.is_empty() {
             projection.address = listener.local_addr()?.to_string();
         }
-        let models = Models::load(read_model.registry(), Arc::clone(&store)).await?;
+        let jobs = TrainingJobs::new(read_model.database().clone(), projection.instance.clone());
+        let models = Models::load(read_model.registry(), Arc::clone(&store), jobs).await?;
         let stop_projection = CancellationToken::new();
         tokio::spawn(models.clone().follow_activations(stop_projection.clone()));
         let database = read_model.webhooks();

@@ -40,6 +40,18 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// SQL for the database's clock, in milliseconds since 1970: what times
+    /// that several instances compare (leases, heartbeats) are taken from, so
+    /// that no instance's own clock decides.
+    pub fn clock_ms(self) -> &'static str {
+        match self {
+            Self::Sqlite => "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+            Self::Postgres => "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint)",
+        }
+    }
+}
+
 /// The read-model database: its pools, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Database(Pools);

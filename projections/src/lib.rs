@@ -45,6 +45,9 @@ pub struct ProjectionConfig {
     pub lease_ttl: Duration,
     /// Where this instance's API listens, as `GET /v1/cluster` shows it.
     pub address: String,
+    /// This instance's id, unique per process run: its leases and its
+    /// training jobs name it.
+    pub instance: String,
 }
 
 impl Default for ProjectionConfig {
@@ -59,6 +62,7 @@ impl Default for ProjectionConfig {
             policy: domain::Policy::default(),
             lease_ttl: Duration::from_secs(5),
             address: String::new(),
+            instance: uuid::Uuid::new_v4().to_string(),
         }
     }
 }

@@ -118,7 +118,7 @@ impl FeatureProjection {
         let partitions = read_model.logical_partitions(config.logical_partitions).await?;
         read_model.ensure_leases(Table::Live.checkpoint(), partitions).await?;
         let instance = Instance {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: config.instance.clone(),
             address: config.address.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         };

@@ -4,3 +4,4 @@
 pub mod erasure;
 pub mod keys;
 pub mod models;
+pub mod training_jobs;

@@ -1,17 +1,19 @@
 //! Model versions in the running service: the registry, the active model, and
-//! training jobs run in the background (kept in memory: a restart forgets the
-//! jobs, never the versions they registered).
+//! training jobs run in the background, recorded in the database so that every
+//! instance sees them and one runs at a time across all of them.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
-};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use ml::{ActiveModel, MlError, ModelEntry, Progress, Registry, Scorer, TrainConfig};
-use serde::Serialize;
 use store::EventStore;
 use uuid::Uuid;
+
+use super::training_jobs::TrainingJobs;
+pub use super::training_jobs::{Job, JobState};
+
+/// How often a running training job's progress is written.
+const JOB_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often an instance looks for activations made by another.
 const ACTIVATION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -22,53 +24,15 @@ pub struct Models {
     registry: Registry,
     active: ActiveModel,
     store: Arc<dyn EventStore>,
-    jobs: Arc<Mutex<HashMap<Uuid, Job>>>,
-}
-
-/// A training job as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Job {
-    /// The job.
-    pub id: Uuid,
-    /// `running`, `succeeded` or `failed`.
-    pub state: JobState,
-    /// `replaying`, `fitting` or `done`.
-    pub phase: &'static str,
-    /// Events replayed so far.
-    pub events_replayed: u64,
-    /// Events to replay (the store's head when the job began).
-    pub events_to_replay: u64,
-    /// What the job is doing now.
-    pub step: String,
-    /// The version trained, once done.
-    pub version: Option<String>,
-    /// Whether the version is activated when trained.
-    pub activate: bool,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// When it began.
-    pub started_at: DateTime<Utc>,
-    /// When it ended.
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-/// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Replaying or fitting.
-    Running,
-    /// A version is registered.
-    Succeeded,
-    /// See `error`.
-    Failed,
+    jobs: TrainingJobs,
 }
 
 impl Models {
-    /// The models of `registry`, with its active version loaded.
-    pub async fn load(registry: Registry, store: Arc<dyn EventStore>) -> Result<Self, MlError> {
+    /// The models of `registry`, with its active version loaded; training jobs
+    /// this instance runs are recorded in `jobs`.
+    pub async fn load(registry: Registry, store: Arc<dyn EventStore>, jobs: TrainingJobs) -> Result<Self, MlError> {
         let active = ActiveModel::load(&registry).await?;
-        Ok(Self { registry, active, store, jobs: Arc::default() })
+        Ok(Self { registry, active, store, jobs })
     }
 
     /// The registry.
@@ -127,55 +91,51 @@ impl Models {
         Ok(())
     }
 
-    /// Starts a training job; `None` while another one runs.
-    pub fn start_training(&self, config: TrainConfig, activate: bool) -> Option<Job> {
-        let id = Uuid::now_v7();
-        let job = Job {
-            id,
-            state: JobState::Running,
-            phase: "replaying",
-            events_replayed: 0,
-            events_to_replay: 0,
-            step: "replaying the event store".to_owned(),
-            version: None,
-            activate,
-            error: None,
-            started_at: Utc::now(),
-            finished_at: None,
-        };
-        {
-            let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-            if jobs.values().any(|j| j.state == JobState::Running) {
-                return None;
-            }
-            jobs.insert(id, job.clone());
-        }
+    /// Starts a training job; `None` while another one runs on any instance.
+    pub async fn start_training(&self, config: TrainConfig, activate: bool) -> Result<Option<Job>, MlError> {
+        let Some(job) = self.jobs.start(activate).await? else { return Ok(None) };
         let models = self.clone();
-        tokio::spawn(async move { models.train(id, config, activate).await });
-        Some(job)
+        let running = job.clone();
+        tokio::spawn(async move { models.train(running, config).await });
+        Ok(Some(job))
     }
 
-    async fn train(self, id: Uuid, config: TrainConfig, activate: bool) {
-        let jobs = Arc::clone(&self.jobs);
+    /// Trains, writing the job's progress every second and its outcome at the end.
+    async fn train(self, job: Job, config: TrainConfig) {
+        let (id, activate) = (job.id, job.activate);
+        let job = Arc::new(Mutex::new(job));
+        let seen = Arc::clone(&job);
         let progress = Arc::new(move |progress: Progress| {
-            let mut jobs = jobs.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(job) = jobs.get_mut(&id) {
-                match progress {
-                    Progress::Replaying { events, of } => (job.events_replayed, job.events_to_replay) = (events, of),
-                    Progress::Fitting(step) => (job.phase, job.step) = ("fitting", step),
-                }
+            let mut job = seen.lock().unwrap_or_else(PoisonError::into_inner);
+            match progress {
+                Progress::Replaying { events, of } => (job.events_replayed, job.events_to_replay) = (events, of),
+                Progress::Fitting(step) => (job.phase, job.step) = ("fitting".to_owned(), step),
             }
         });
+        let heartbeat = {
+            let (jobs, job) = (self.jobs.clone(), Arc::clone(&job));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(JOB_HEARTBEAT);
+                loop {
+                    tick.tick().await;
+                    let snapshot = job.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                    if let Err(error) = jobs.save(&snapshot).await {
+                        tracing::warn!(%id, %error, "cannot record the training job's progress");
+                    }
+                }
+            })
+        };
         let trained = ml::train_from_store(Arc::clone(&self.store), &self.registry, config, progress).await;
         let outcome = match trained {
             Ok(artifact) if activate => self.activate(&artifact.version).await.map(|_| artifact.version),
             Ok(artifact) => Ok(artifact.version),
             Err(error) => Err(error),
         };
-        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(job) = jobs.get_mut(&id) {
+        heartbeat.abort();
+        let finished = {
+            let mut job = job.lock().unwrap_or_else(PoisonError::into_inner);
             job.finished_at = Some(Utc::now());
-            job.phase = "done";
+            job.phase = "done".to_owned();
             match outcome {
                 Ok(version) => {
                     tracing::info!(%id, version, "training job succeeded");
@@ -186,11 +146,15 @@ impl Models {
                     (job.state, job.error) = (JobState::Failed, Some(error.to_string()));
                 }
             }
+            job.clone()
+        };
+        if let Err(error) = self.jobs.save(&finished).await {
+            tracing::error!(%id, %error, "cannot record how the training job ended");
         }
     }
 
-    /// A job, while nudge runs.
-    pub fn job(&self, id: Uuid) -> Option<Job> {
-        self.jobs.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned()
+    /// A job, whichever instance runs or ran it.
+    pub async fn job(&self, id: Uuid) -> Result<Option<Job>, MlError> {
+        self.jobs.get(id).await
     }
 }

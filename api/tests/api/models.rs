@@ -85,15 +85,18 @@ async fn a_trained_version_is_registered_and_activated_on_postgres() {
     train_then_activate(TestApp::postgres().await).await;
 }
 
-/// A version activated through one instance scores on every instance sharing
-/// the database.
+/// Instances sharing the database train one job at a time between them, each
+/// shows the job, and a version activated through one scores on every one.
 #[tokio::test]
-async fn an_activation_reaches_every_instance_on_postgres() {
+async fn training_and_activation_hold_across_instances_on_postgres() {
     let (first, second) = TestApp::postgres_pair().await;
     history(&first).await;
     let started = post(&first, "/v1/models/train", r#"{"activate": true}"#).await;
     let job = started.headers()["location"].to_str().unwrap().to_owned();
-    let done = finished(&first, &job).await;
+    problem(post(&second, "/v1/models/train", "").await, 409).await;
+    let shown: Value = second.get(&job).await.json().await.unwrap();
+    assert_eq!(shown["state"], "running", "{shown}");
+    let done = finished(&second, &job).await;
     assert_eq!(done["state"], "succeeded", "{done}");
     let version = done["version"].clone();
     let mut seen = Value::Null;

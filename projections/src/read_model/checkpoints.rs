@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use database::{On, query};
 
-use super::{ReadModel, Table, rows::columns};
+use super::{ReadModel, Table, leases, rows::columns};
 use crate::ProjectionError;
 
 impl ReadModel {
@@ -22,14 +22,14 @@ impl ReadModel {
     /// one is in progress (started by any instance).
     pub async fn start_rebuild(&self, partitions: NonZeroU32) -> Result<bool, ProjectionError> {
         let rebuild = Table::Rebuild;
-        if self.has_leases(rebuild.checkpoint()).await? {
+        let mut tx = self.database.begin().await?;
+        query("DELETE FROM projection_checkpoints WHERE name = $1").bind(rebuild.checkpoint()).execute(&mut tx).await?;
+        // The lease rows are the claim: of two instances asked at once, one writes them.
+        if leases::insert_leases(&mut tx, rebuild.checkpoint(), partitions).await? == 0 {
             return Ok(false);
         }
-        let mut tx = self.database.begin().await?;
         query(&format!("DELETE FROM {}", rebuild.name())).execute(&mut tx).await?;
-        query("DELETE FROM projection_checkpoints WHERE name = $1").bind(rebuild.checkpoint()).execute(&mut tx).await?;
         tx.commit().await?;
-        self.ensure_leases(rebuild.checkpoint(), partitions).await?;
         Ok(true)
     }
 

@@ -51,10 +51,7 @@ pub(super) struct Dialect(pub(super) Backend);
 impl Dialect {
     /// The database clock in milliseconds.
     pub(super) fn now(&self) -> &'static str {
-        match self.0 {
-            Backend::Sqlite => "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
-            Backend::Postgres => "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint)",
-        }
+        self.0.clock_ms()
     }
 
     /// The partitions of a JSON array `[p, ...]` bound as parameter `n`.
@@ -115,17 +112,7 @@ impl ReadModel {
             return Ok(());
         }
         let mut tx = self.database.begin().await?;
-        for partition in 0..partitions.get() {
-            query(
-                "INSERT INTO projection_leases (projection, partition, checkpoint) \
-                 SELECT $1, $2, COALESCE((SELECT position FROM projection_checkpoints WHERE name = $1), 0) \
-                 ON CONFLICT (projection, partition) DO NOTHING",
-            )
-            .bind(projection)
-            .bind(i64::from(partition))
-            .execute(&mut tx)
-            .await?;
-        }
+        insert_leases(&mut tx, projection, partitions).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -322,6 +309,29 @@ pub(super) async fn fence(
     let kept: Vec<u32> = kept.into_iter().filter_map(|(p,)| u32::try_from(p).ok()).collect();
     let lost = held.iter().map(|l| l.partition).filter(|p| !kept.contains(p)).collect();
     Err(ProjectionError::Fenced { projection: projection.to_owned(), partitions: lost })
+}
+
+/// Makes, in `tx`, a lease row for every partition of `projection` that has
+/// none, at the projection's checkpoint from before partitions had their own
+/// (0 when there was none); answers how many it made.
+pub(super) async fn insert_leases(
+    tx: &mut Tx,
+    projection: &str,
+    partitions: NonZeroU32,
+) -> Result<u64, ProjectionError> {
+    let mut made = 0;
+    for partition in 0..partitions.get() {
+        made += query(
+            "INSERT INTO projection_leases (projection, partition, checkpoint) \
+             SELECT $1, $2, COALESCE((SELECT position FROM projection_checkpoints WHERE name = $1), 0) \
+             ON CONFLICT (projection, partition) DO NOTHING",
+        )
+        .bind(projection)
+        .bind(i64::from(partition))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(made)
 }
 
 /// Moves every epoch of `partition` on (in every projection), in `tx`: whoever

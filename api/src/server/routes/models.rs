@@ -234,6 +234,7 @@ pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl In
     let job = state
         .models
         .start_training(config, request.activate)
+        .await?
         .ok_or_else(|| ApiError::Conflict("a training job is already running".to_owned()))?;
     let location = format!("/v1/models/jobs/{}", job.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(job)))
@@ -248,17 +249,13 @@ pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl In
     params(("job_id" = Uuid, Path, description = "The job")),
     responses(
         (status = 200, description = "The job", body = Job),
-        (status = 404, description = "No such job (jobs are forgotten on restart)"),
+        (status = 404, description = "No such job"),
     ),
 )]
 #[tracing::instrument(name = "training_job", skip(state))]
 pub async fn job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>, ApiError> {
     let id = params::id(&id, "job_id")?;
-    state
-        .models
-        .job(id)
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no training job {id} (jobs are forgotten on restart)")))
+    state.models.job(id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("no training job {id}")))
 }
 
 fn precision(name: &'static str, value: Option<f64>, default: f64) -> Result<f64, ApiError> {
