@@ -123,7 +123,11 @@ impl Application {
     /// projecting the store and delivering the webhooks.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let Settings { listen, store, read_models, mut projection, http, webhooks: dispatch } = settings;
-        let store = store::connect(&store).await.map_err(|source| StartError::Store { url: redact(&store), source })?;
+        let store = store::connect_partitioned(&store, projection.logical_partitions)
+            .await
+            .map_err(|source| StartError::Store { url: redact(&store), source })?;
+        // A store that records partitions fixes their number for the read models too.
+        projection.logical_partitions = projection.logical_partitions.or(store.partitions());
         let read_model = ReadModel::connect(&read_models)
             .await
             .map_err(|source| StartError::ReadModels { url: redact(&read_models), source })?;

@@ -46,6 +46,10 @@ pub(crate) struct Runner {
     pub(crate) logical: std::num::NonZeroU32,
 }
 
+/// How often a run whose own partitions are quiet moves their checkpoints on
+/// to where its feed has read.
+const THROUGH_EVERY: Duration = Duration::from_millis(50);
+
 /// A commit in flight; answers the checkpoint it wrote.
 type Committing = JoinHandle<Result<u64, ProjectionError>>;
 
@@ -73,8 +77,12 @@ impl Runner {
         let partitions: Vec<_> = (0..self.config.partitions.max(1))
             .map(|i| partition::spawn(i, name, self.read_model.clone(), self.table, residency))
             .collect();
+        let held: Vec<u32> = leases.iter().map(|l| l.partition).collect();
+        let feed =
+            self.store.subscribe_partitions(Some(start).filter(|p| *p > 0), domain::STREAM_PREFIX, &held, self.logical);
+        let through = feed.through;
         let mut batches = Batches {
-            events: self.store.subscribe_all(Some(start).filter(|p| *p > 0), domain::STREAM_PREFIX),
+            events: feed.events,
             pending: Vec::new(),
             deadline: None,
             max: self.config.batch_events.max(1),
@@ -82,9 +90,23 @@ impl Runner {
         };
         tracing::info!(projection = name, checkpoint = start, partitions = leases.len(), "projection started");
         let mut committing: Option<Committing> = None;
+        // The checkpoint handed to the latest commit.
+        let mut planned = start;
+        let mut quiet = tokio::time::interval(THROUGH_EVERY);
+        quiet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
             tokio::select! {
                 () = cancel.cancelled() => break Ok(()),
+                // While none of its own events come, the feed still says how far
+                // it has read: the checkpoints move on with it.
+                _ = quiet.tick(), if committing.is_none() && batches.pending.is_empty() => {
+                    let reached = *through.borrow();
+                    if reached > planned {
+                        planned = reached;
+                        let commit = self.commit(Changes::default(), reached, 0, Arc::clone(&fence), progress.clone());
+                        committing = Some(tokio::spawn(commit));
+                    }
+                }
                 committed = landed(&mut committing), if committing.is_some() => {
                     if let Err(error) = committed {
                         break Err(error);
@@ -96,6 +118,8 @@ impl Runner {
                         Err(error) => break Err(error),
                     };
                     let Some(last) = batch.last().map(|e| e.position) else { break Ok(()) };
+                    let last = last.max(planned);
+                    planned = last;
                     let batch = owned.filter(batch);
                     let size = batch.len();
                     let span = tracing::info_span!("projection_batch", projection = name, events = size, last);
@@ -135,8 +159,11 @@ impl Runner {
             let started = Instant::now();
             read_model.commit(table, &changes, last, &fence).await?;
             metrics::histogram!("nudge_projection_commit_seconds", "projection" => name).record(started.elapsed());
-            metrics::histogram!("nudge_projection_batch_events", "projection" => name).record(events as f64);
-            metrics::histogram!("nudge_projection_batch_rows", "projection" => name).record(changes.rows.len() as f64);
+            if events > 0 {
+                metrics::histogram!("nudge_projection_batch_events", "projection" => name).record(events as f64);
+                metrics::histogram!("nudge_projection_batch_rows", "projection" => name)
+                    .record(changes.rows.len() as f64);
+            }
             if table == Table::Live {
                 for recommendation in &changes.recommendations {
                     let kind = recommendation.kind.as_str();

@@ -29,6 +29,16 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The event store's logical partitions were fixed at another number.
+    #[error(
+        "the event store was made with {recorded} partitions, fixed since; --partitions {requested} differs: leave it out or set {recorded}"
+    )]
+    PartitionsFixed {
+        /// The number recorded when the store was made.
+        recorded: std::num::NonZeroU32,
+        /// The number asked for.
+        requested: std::num::NonZeroU32,
+    },
     /// The store is shutting down and takes no more appends.
     #[error("the event store is closed")]
     Closed,

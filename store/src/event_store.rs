@@ -1,12 +1,27 @@
 //! The event store port.
 
 use async_trait::async_trait;
+use std::num::NonZeroU32;
+
 use futures::stream::BoxStream;
+use tokio::sync::watch;
 
 use crate::{Appended, RecordedEvent, StoreError, StreamAppend};
 
 /// A live feed of events: first those already stored, then each new one as it commits.
 pub type EventStream = BoxStream<'static, Result<RecordedEvent, StoreError>>;
+
+/// A live feed of some logical partitions' events, and the position up to
+/// which every event of theirs has been yielded (which moves on while other
+/// partitions' events arrive and none of theirs do).
+pub struct PartitionFeed {
+    /// The events, in global order: those of the partitions asked for, or of
+    /// every partition from a store that does not record them.
+    pub events: EventStream,
+    /// Moves on when the feed has yielded everything of its partitions up to a
+    /// position; never moves from a store that does not record partitions.
+    pub through: watch::Receiver<u64>,
+}
 
 /// An append-only store of event streams with a global order.
 #[async_trait]
@@ -36,6 +51,26 @@ pub trait EventStore: Send + Sync + 'static {
     /// catches up on what is stored, then yields new events as they commit, each
     /// exactly once, in global order.
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream;
+
+    /// Follows the player streams of the logical partitions `partitions` (of
+    /// `count`, by `domain::partition_of`) from after `after`. A store that
+    /// records each event's partition reads only theirs; the others yield every
+    /// event, and the caller keeps those it wants.
+    fn subscribe_partitions(
+        &self,
+        after: Option<u64>,
+        prefix: &str,
+        _partitions: &[u32],
+        _count: NonZeroU32,
+    ) -> PartitionFeed {
+        PartitionFeed { events: self.subscribe_all(after, prefix), through: watch::Sender::new(0).subscribe() }
+    }
+
+    /// The number of logical partitions the store records each event's
+    /// partition for, if it does.
+    fn partitions(&self) -> Option<NonZeroU32> {
+        None
+    }
 
     /// Deletes a stream for good (a player's erasure) and answers how many events
     /// it held: they leave every later read, and an append to the same name starts

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use event::{Appended, ExpectedRevision, NewEvent, RecordedEvent, StreamAppend};
-pub use event_store::{EventStore, EventStream};
+pub use event_store::{EventStore, EventStream, PartitionFeed};
 
 /// The adapters an event store URL can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +50,19 @@ impl Adapter {
 /// Opens the event store named by `url`: `sqlite://path`, `postgres://...` or
 /// `kurrentdb://...` (also `esdb://`).
 pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>, StoreError> {
+    connect_partitioned(url, None).await
+}
+
+/// [`connect`], for a store that records each event's logical partition
+/// (PostgreSQL) made with `partitions` of them (64 if not given) when it is
+/// new; another number than the one recorded is refused.
+pub async fn connect_partitioned(
+    url: &str,
+    partitions: Option<std::num::NonZeroU32>,
+) -> Result<Arc<dyn EventStore>, StoreError> {
     Ok(match Adapter::of(url)? {
         Adapter::Sqlite => Arc::new(sqlite::SqliteStore::connect(url).await?),
-        Adapter::Postgres => Arc::new(postgres::PostgresStore::connect(url).await?),
+        Adapter::Postgres => Arc::new(postgres::PostgresStore::connect(url, partitions).await?),
         Adapter::KurrentDb => Arc::new(kurrentdb::KurrentStore::connect(url).await?),
     })
 }

@@ -1,6 +1,9 @@
 //! The PostgreSQL event store.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+mod insert;
+mod partitions;
+
+use std::{collections::HashMap, num::NonZeroU32, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -9,13 +12,13 @@ use sqlx::{
     postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
 use tokio::{sync::watch, task::JoinHandle};
-use uuid::Uuid;
 
+use self::insert::insert;
 use crate::{
-    Appended, EventStore, EventStream, RecordedEvent, StoreError, StreamAppend,
+    Appended, EventStore, EventStream, PartitionFeed, RecordedEvent, StoreError, StreamAppend,
     group_commit::{CallResult, GroupCommit, GroupWriter},
-    plan::{self, Row, Stored},
-    sql::{self, advance, to_i64, to_u64},
+    plan::{self, Stored},
+    sql::{self, advance, to_u64},
     subscription,
 };
 
@@ -32,18 +35,21 @@ pub struct PostgresStore {
     pool: PgPool,
     writer: GroupCommit,
     head: Arc<watch::Sender<u64>>,
+    partitions: NonZeroU32,
     _listener: Arc<AbortOnDrop>,
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://...`) and migrates the database.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    /// Connects to `url` (`postgres://...`) and migrates the database; its
+    /// logical partitions are `partitions` (64 if not given) when it is new,
+    /// and another number than the recorded one is refused.
+    pub async fn connect(url: &str, partitions: Option<NonZeroU32>) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url.parse().map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
-        Self::connect_with(options).await
+        Self::connect_with(options, partitions).await
     }
 
     /// Connects with ready-made options (tests use them to pick a schema).
-    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+    pub async fn connect_with(options: PgConnectOptions, partitions: Option<NonZeroU32>) -> Result<Self, StoreError> {
         // A generic plan made while `events` was small would scan it on every
         // append ever after; custom plans follow the table as it grows.
         let options = options.options([("plan_cache_mode", "force_custom_plan")]);
@@ -53,12 +59,19 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         sql::schema(sqlx::migrate!("./migrations/postgres")).run(&pool).await?;
+        let partitions = partitions::fixed(&pool, partitions).await?;
+        partitions::fill_in(&pool, partitions).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
-        let writer =
-            GroupCommit::spawn(Writer { pool: pool.clone(), conn: None, head: head.clone(), known: Known::default() });
-        Ok(Self { pool, writer, head, _listener: listener })
+        let writer = GroupCommit::spawn(Writer {
+            pool: pool.clone(),
+            conn: None,
+            head: head.clone(),
+            known: Known::default(),
+            partitions,
+        });
+        Ok(Self { pool, writer, head, partitions, _listener: listener })
     }
 }
 
@@ -116,6 +129,33 @@ impl EventStore for PostgresStore {
         subscription::follow(self.clone(), after, prefix, self.head.subscribe())
     }
 
+    /// Reads only `partitions`, from the index on each event's partition.
+    fn subscribe_partitions(
+        &self,
+        after: Option<u64>,
+        prefix: &str,
+        partitions: &[u32],
+        count: NonZeroU32,
+    ) -> PartitionFeed {
+        let parts: Option<Vec<i32>> =
+            if count == self.partitions { partitions.iter().map(|p| i32::try_from(*p).ok()).collect() } else { None };
+        let Some(parts) = parts else {
+            // Another count than the store's: every event, for the caller to pick from.
+            return PartitionFeed {
+                events: self.subscribe_all(after, prefix),
+                through: watch::Sender::new(0).subscribe(),
+            };
+        };
+        let pages = partitions::Partitioned { pool: self.pool.clone(), prefix: prefix.to_owned(), partitions: parts };
+        let through = Arc::new(watch::Sender::new(after.unwrap_or(0)));
+        let feed = subscription::follow_pages(Arc::new(pages), after, self.head.subscribe(), Arc::clone(&through));
+        PartitionFeed { events: feed, through: through.subscribe() }
+    }
+
+    fn partitions(&self) -> Option<NonZeroU32> {
+        Some(self.partitions)
+    }
+
     /// Moves the head row by one in the same transaction: every writer
     /// (of this process or another) trusts the stream revisions it remembers
     /// only while the head stays where its last write left it (see [`Writer`]),
@@ -167,6 +207,7 @@ struct Writer {
     conn: Option<PoolConnection<Postgres>>,
     head: Arc<watch::Sender<u64>>,
     known: Known,
+    partitions: NonZeroU32,
 }
 
 /// Most streams whose revision the writer remembers; past it, it starts afresh.
@@ -213,7 +254,7 @@ impl GroupWriter for Writer {
             Some(conn) => conn,
             None => self.pool.acquire().await?,
         };
-        let results = write(&mut conn, calls, &self.head, &mut self.known).await?;
+        let results = write(&mut conn, calls, &self.head, &mut self.known, self.partitions).await?;
         self.conn = Some(conn);
         Ok(results)
     }
@@ -225,6 +266,7 @@ async fn write(
     calls: &[Vec<StreamAppend>],
     head: &watch::Sender<u64>,
     known: &mut Known,
+    partitions: NonZeroU32,
 ) -> Result<Vec<CallResult>, StoreError> {
     let (keys, streams) = (plan::keys(calls), plan::streams(calls));
     if let Some(stored) = known.stored(&streams) {
@@ -233,7 +275,7 @@ async fn write(
         // on its expected revision may in truth be a repeat of stored events, which
         // only a read can tell.
         if !plan.rows.is_empty() && plan.results.iter().all(Result::is_ok) {
-            match insert(conn, &plan.rows, stored.head, plan.head).await {
+            match insert(conn, &plan.rows, stored.head, plan.head, partitions).await {
                 Ok(true) => {
                     known.wrote(&stored, &plan);
                     return Ok(appended(plan, head));
@@ -246,7 +288,7 @@ async fn write(
     }
     let stored = read(conn, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
-    if plan.rows.is_empty() || insert(conn, &plan.rows, stored.head, plan.head).await? {
+    if plan.rows.is_empty() || insert(conn, &plan.rows, stored.head, plan.head, partitions).await? {
         known.wrote(&stored, &plan);
         return Ok(appended(plan, head));
     }
@@ -256,7 +298,7 @@ async fn write(
     sqlx::query("SELECT position FROM event_store_head FOR UPDATE").execute(&mut *tx).await?;
     let stored = read(&mut tx, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
-    if !plan.rows.is_empty() && !insert(&mut tx, &plan.rows, stored.head, plan.head).await? {
+    if !plan.rows.is_empty() && !insert(&mut tx, &plan.rows, stored.head, plan.head, partitions).await? {
         return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
     }
     tx.commit().await?;
@@ -309,87 +351,9 @@ async fn read(conn: &mut PgConnection, keys: &[(&str, &str)], streams: &[&str]) 
     sql::stored(head, existing, heads)
 }
 
-/// Inserts the rows and moves the head from `from` to `to`, in one statement and
-/// so one transaction; false, with nothing written, when the head was no longer
-/// at `from`.
-async fn insert(conn: &mut PgConnection, rows: &[Row<'_>], from: u64, to: u64) -> Result<bool, StoreError> {
-    let mut columns = Columns::with_capacity(rows.len());
-    for row in rows {
-        columns.push(row)?;
-    }
-    let inserted: i64 = sqlx::query_scalar(
-        "WITH moved AS (\
-             UPDATE event_store_head SET position = $11 WHERE position = $10 RETURNING pg_notify($12, $11::text)), \
-         inserted AS (\
-             INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload) \
-             SELECT r.* FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], \
-             $7::text[], $8::timestamptz[], $9::text[]::jsonb[]) AS r, moved \
-             RETURNING 1) \
-         SELECT count(*) FROM inserted",
-    )
-    .bind(columns.positions)
-    .bind(columns.streams)
-    .bind(columns.revisions)
-    .bind(columns.event_ids)
-    .bind(columns.sources)
-    .bind(columns.ids)
-    .bind(columns.types)
-    .bind(columns.times)
-    .bind(columns.payloads)
-    .bind(to_i64(from))
-    .bind(to_i64(to))
-    .bind(CHANNEL)
-    .fetch_one(conn)
-    .await?;
-    Ok(inserted > 0)
-}
-
 /// A row of the read: the head (position), a stored event (source, id, stream,
 /// revision, position) or a stream's last revision (stream, revision).
 type FoundRow = (Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);
-
-/// Rows turned into one array per column, for `UNNEST`.
-struct Columns<'a> {
-    positions: Vec<i64>,
-    streams: Vec<&'a str>,
-    revisions: Vec<i64>,
-    event_ids: Vec<Uuid>,
-    sources: Vec<&'a str>,
-    ids: Vec<&'a str>,
-    types: Vec<&'a str>,
-    times: Vec<chrono::DateTime<chrono::Utc>>,
-    payloads: Vec<String>,
-}
-
-impl<'a> Columns<'a> {
-    fn with_capacity(n: usize) -> Self {
-        Self {
-            positions: Vec::with_capacity(n),
-            streams: Vec::with_capacity(n),
-            revisions: Vec::with_capacity(n),
-            event_ids: Vec::with_capacity(n),
-            sources: Vec::with_capacity(n),
-            ids: Vec::with_capacity(n),
-            types: Vec::with_capacity(n),
-            times: Vec::with_capacity(n),
-            payloads: Vec::with_capacity(n),
-        }
-    }
-
-    fn push(&mut self, row: &Row<'a>) -> Result<(), StoreError> {
-        let e = row.event;
-        self.positions.push(to_i64(row.position));
-        self.streams.push(row.stream);
-        self.revisions.push(to_i64(row.revision));
-        self.event_ids.push(e.event_id);
-        self.sources.push(&e.source);
-        self.ids.push(&e.id);
-        self.types.push(&e.event_type);
-        self.times.push(e.time);
-        self.payloads.push(serde_json::to_string(&e.payload)?);
-        Ok(())
-    }
-}
 
 /// The shared SQL reads, for a PgPool.
 mod reads {

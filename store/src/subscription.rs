@@ -1,18 +1,46 @@
-//! A catch-up subscription built on `read_all`, for stores that commit in
+//! A catch-up subscription built on page reads, for stores that commit in
 //! position order (SQLite and PostgreSQL, whose appends serialize on the head).
 
-use std::{collections::VecDeque, time::Duration};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
+use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::{EventStore, EventStream, RecordedEvent};
+use crate::{EventStore, EventStream, RecordedEvent, StoreError, sql::advance};
 
 /// Events fetched per read while catching up.
-const PAGE: usize = 1_000;
+pub(crate) const PAGE: usize = 1_000;
 
 /// How long a caught-up subscription waits for a wake-up before it looks anyway:
 /// bounds the delay for appends this process was not told about.
 const POLL: Duration = Duration::from_millis(500);
+
+/// One read of a subscription: the next events after a position, and the
+/// position up to which that read has seen everything it follows, if it knows.
+pub(crate) struct Page {
+    pub(crate) events: Vec<RecordedEvent>,
+    pub(crate) through: Option<u64>,
+}
+
+/// How a subscription reads its pages.
+#[async_trait]
+pub(crate) trait Pages: Send + Sync + 'static {
+    /// The next events after `after`, in global order.
+    async fn page(&self, after: Option<u64>) -> Result<Page, StoreError>;
+}
+
+/// Every event of the streams named `prefix...`.
+struct All<S> {
+    store: S,
+    prefix: String,
+}
+
+#[async_trait]
+impl<S: EventStore + Clone> Pages for All<S> {
+    async fn page(&self, after: Option<u64>) -> Result<Page, StoreError> {
+        Ok(Page { events: self.store.read_all(after, PAGE, &self.prefix).await?, through: None })
+    }
+}
 
 /// Follows `store` from after `after`, woken by `wake` whenever the head moves.
 ///
@@ -24,25 +52,43 @@ pub(crate) fn follow<S: EventStore + Clone>(
     prefix: &str,
     wake: watch::Receiver<u64>,
 ) -> EventStream {
-    let state = Follow { store, after, prefix: prefix.to_owned(), wake, buffer: VecDeque::new(), failed: false };
+    let pages = All { store, prefix: prefix.to_owned() };
+    follow_pages(Arc::new(pages), after, wake, Arc::new(watch::Sender::new(0)))
+}
+
+/// Follows what `pages` reads from after `after`, woken by `wake`; publishes on
+/// `through` every position up to which all it follows has been yielded.
+pub(crate) fn follow_pages(
+    pages: Arc<dyn Pages>,
+    after: Option<u64>,
+    wake: watch::Receiver<u64>,
+    through: Arc<watch::Sender<u64>>,
+) -> EventStream {
+    let state = Follow { pages, after, wake, buffer: VecDeque::new(), failed: false, through, pending_through: None };
     Box::pin(futures::stream::unfold(state, Follow::next))
 }
 
-struct Follow<S> {
-    store: S,
+struct Follow {
+    pages: Arc<dyn Pages>,
     after: Option<u64>,
-    prefix: String,
     wake: watch::Receiver<u64>,
     buffer: VecDeque<RecordedEvent>,
     failed: bool,
+    through: Arc<watch::Sender<u64>>,
+    /// Published once the buffer is drained: everything up to it is yielded then.
+    pending_through: Option<u64>,
 }
 
-impl<S: EventStore + Clone> Follow<S> {
-    async fn next(mut self) -> Option<(Result<RecordedEvent, crate::StoreError>, Self)> {
+impl Follow {
+    async fn next(mut self) -> Option<(Result<RecordedEvent, StoreError>, Self)> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 self.after = Some(event.position);
                 return Some((Ok(event), self));
+            }
+            if let Some(through) = self.pending_through.take() {
+                self.after = self.after.max(Some(through));
+                self.through.send_if_modified(|t| advance(t, through));
             }
             if std::mem::take(&mut self.failed) {
                 tokio::time::sleep(POLL).await;
@@ -50,11 +96,18 @@ impl<S: EventStore + Clone> Follow<S> {
             // Mark the head as seen before reading, so an append that commits
             // during the read still wakes the wait below.
             self.wake.borrow_and_update();
-            match self.store.read_all(self.after, PAGE, &self.prefix).await {
-                Ok(events) if events.is_empty() => {
+            match self.pages.page(self.after).await {
+                Ok(page) if page.events.is_empty() => {
+                    if let Some(through) = page.through {
+                        self.after = self.after.max(Some(through));
+                        self.through.send_if_modified(|t| advance(t, through));
+                    }
                     let _ = tokio::time::timeout(POLL, self.wake.changed()).await;
                 }
-                Ok(events) => self.buffer.extend(events),
+                Ok(page) => {
+                    self.pending_through = page.through;
+                    self.buffer.extend(page.events);
+                }
                 Err(error) => {
                     self.failed = true;
                     return Some((Err(error), self));

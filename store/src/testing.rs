@@ -74,7 +74,7 @@ impl PgSchema {
 
     /// Opens a store in it (call again for a second process on the same data).
     pub async fn open(&self) -> Result<PostgresStore, StoreError> {
-        PostgresStore::connect_with(self.options()?).await
+        PostgresStore::connect_with(self.options()?, None).await
     }
 }
 

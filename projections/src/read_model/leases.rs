@@ -286,7 +286,8 @@ pub(super) async fn fence(
 ) -> Result<(), ProjectionError> {
     let postgres = tx.is_postgres();
     if postgres {
-        let idle = format!("SET LOCAL idle_in_transaction_session_timeout = {}", millis(fence.ttl).max(1));
+        // Never below a second: a commit that runs does not idle that long.
+        let idle = format!("SET LOCAL idle_in_transaction_session_timeout = {}", millis(fence.ttl).max(1_000));
         query(&idle).execute(&mut *tx).await?;
     }
     let dialect = Dialect(if postgres { Backend::Postgres } else { Backend::Sqlite });
