@@ -3,11 +3,15 @@
 //! the services and the projections.
 
 pub mod dapr;
+mod headers;
 mod ingest;
 pub mod openapi;
+mod prefilter;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
+pub mod serve;
+mod strict_json;
 
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
@@ -27,6 +31,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<axum::http::HeaderValue>,
     /// The Dapr topic subscribed to and Dapr's app API token.
     pub dapr: dapr::Dapr,
+    /// How long a connection may keep nudge waiting.
+    pub timeouts: serve::Timeouts,
 }
 
 /// Request limits.

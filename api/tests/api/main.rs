@@ -2,10 +2,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod connections;
 mod dapr;
 mod erasure;
 mod errors;
 mod features;
+mod hardening;
 mod helpers;
 mod ingest;
 mod kill;

@@ -45,6 +45,7 @@ pub use self::{
 use crate::{
     server::AppState,
     server::openapi,
+    server::prefilter,
     server::problem::{ApiError, PROBLEM_JSON},
     telemetry,
 };
@@ -101,6 +102,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), prefilter::prefilter))
         .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(record_metrics))
         .layer(tower::util::option_layer(cors(cors_origins)))
