@@ -18,6 +18,7 @@ mod models;
 mod monitoring;
 mod openapi;
 mod reads;
+mod simulate;
 mod receiver;
 mod recommendations;
 mod tracing;
