@@ -176,6 +176,7 @@ impl Application {
             keys,
             loopback_only,
             dapr: http.dapr,
+            writes: Default::default(),
         };
         Ok(Self {
             listener,

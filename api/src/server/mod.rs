@@ -9,6 +9,7 @@ pub mod openapi;
 mod prefilter;
 pub mod problem;
 pub mod rate_limit;
+pub mod readiness;
 pub mod routes;
 pub mod serve;
 mod strict_json;
@@ -88,6 +89,8 @@ pub struct AppState {
     pub rate_limiter: Option<Arc<RateLimiter>>,
     /// Dapr pub/sub: the subscription and the app API token.
     pub dapr: dapr::Dapr,
+    /// Whether ingest's appends are failing.
+    pub writes: readiness::WriteHealth,
 }
 
 /// Webhook subscriptions, their deliveries and the dispatcher delivering them.
