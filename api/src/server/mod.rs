@@ -3,6 +3,7 @@
 //! the services and the projections.
 
 pub mod dapr;
+mod deadline;
 mod headers;
 mod ingest;
 pub mod openapi;

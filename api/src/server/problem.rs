@@ -99,6 +99,9 @@ pub enum ApiError {
     /// The key made more requests than its rate allows; it may try again after this long.
     #[error("too many requests for this key: try again in {} s", retry_after_seconds(*.0))]
     TooManyRequests(std::time::Duration),
+    /// The request's body did not arrive in the time a request may take.
+    #[error("the body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
     /// The request took longer than allowed.
     #[error("the request took longer than {0:?}")]
     Timeout(std::time::Duration),
@@ -182,6 +185,7 @@ impl ApiError {
             Self::NotProjectedYet { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Route(status, _) | Self::Rejected(status, _) => *status,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -219,6 +223,7 @@ impl ApiError {
             }
             Self::Rejected(..) => ("/problems/internal", "Internal server error"),
             Self::TooManyRequests(_) => ("/problems/too-many-requests", "Too many requests"),
+            Self::BodyTimeout(_) => ("/problems/body-timeout", "Body timed out"),
             Self::Timeout(_) => ("/problems/timeout", "Request timed out"),
             Self::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
             Self::Internal(_) => ("/problems/internal", "Internal server error"),
