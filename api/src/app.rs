@@ -5,7 +5,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use crate::server::{AppState, HttpConfig, Webhooks, rate_limit::RateLimiter, routes};
+use crate::server::{AppState, HttpConfig, Webhooks, rate_limit::RateLimiter, routes, serve};
 use crate::services::{keys, models::Models, training_jobs::TrainingJobs};
 use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadModel};
 use store::EventStore;
@@ -104,6 +104,17 @@ pub enum StartError {
     /// The API keys could not be read.
     #[error("cannot read the API keys: {0}")]
     Keys(#[from] keys::KeyError),
+    /// The connection timeouts do not fit the request timeout.
+    #[error(
+        "the idle timeout ({idle:?}) must be longer than the request timeout ({request:?}), \
+         and the header-read timeout at least a second"
+    )]
+    Timeouts {
+        /// The idle timeout.
+        idle: std::time::Duration,
+        /// The request timeout.
+        request: std::time::Duration,
+    },
     /// The webhook dispatcher could not start.
     #[error("cannot start the webhook dispatcher: {0}")]
     Webhooks(#[from] webhooks::WebhookError),
@@ -114,6 +125,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     cors_origins: Vec<axum::http::HeaderValue>,
+    timeouts: serve::Timeouts,
     /// Stops the projection and the dispatcher when the server stops (or is dropped unstarted).
     stop_projection: DropGuard,
 }
@@ -123,6 +135,10 @@ impl Application {
     /// projecting the store and delivering the webhooks.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let Settings { listen, store, read_models, mut projection, http, webhooks: dispatch } = settings;
+        let (idle, request) = (http.timeouts.idle, http.limits.request_timeout);
+        if idle <= request || http.timeouts.header_read < std::time::Duration::from_secs(1) {
+            return Err(StartError::Timeouts { idle, request });
+        }
         let store = store::connect_partitioned(&store, projection.logical_partitions)
             .await
             .map_err(|source| StartError::Store { url: redact(&store), source })?;
@@ -169,8 +185,15 @@ impl Application {
             keys,
             loopback_only,
             dapr: http.dapr,
+            writes: Default::default(),
         };
-        Ok(Self { listener, state, cors_origins: http.cors_origins, stop_projection: stop_projection.drop_guard() })
+        Ok(Self {
+            listener,
+            state,
+            cors_origins: http.cors_origins,
+            timeouts: http.timeouts,
+            stop_projection: stop_projection.drop_guard(),
+        })
     }
 
     /// The address actually bound.
@@ -195,7 +218,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let projection = self.state.projection.clone();
         let app = routes::router(self.state, self.cors_origins);
-        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        let served = serve::serve(self.listener, app, self.timeouts, shutdown).await;
         drop(self.stop_projection);
         projection.stopped().await;
         served

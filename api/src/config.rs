@@ -15,6 +15,7 @@ use crate::{
     server::HttpConfig,
     server::Limits,
     server::dapr::{AppToken, Dapr, Topic},
+    server::serve::Timeouts,
 };
 
 /// Options of `nudge serve`.
@@ -285,6 +286,14 @@ pub struct HttpArgs {
     #[arg(long, env = "NUDGE_REQUEST_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u16).range(1..=3_600))]
     pub request_timeout: u16,
+    /// Longest wait for a request's headers: from the connection's start, or
+    /// from the previous answer on a kept-alive one. Then the connection is closed.
+    #[arg(long, env = "NUDGE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Longest a connection may move no byte either way while nudge waits on it
+    /// (a stalled body, an answer not read); longer than the request timeout.
+    #[arg(long, env = "NUDGE_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
     /// Largest page (`limit`) a list may ask for.
     #[arg(long, env = "NUDGE_MAX_PAGE", default_value_t = 1_000,
           value_parser = clap::value_parser!(u16).range(1..=10_000))]
@@ -348,6 +357,7 @@ impl From<&HttpArgs> for HttpConfig {
             },
             cors_origins: args.cors_origins.clone(),
             dapr: Dapr::default(),
+            timeouts: Timeouts { header_read: args.header_read_timeout, idle: args.idle_timeout },
         }
     }
 }

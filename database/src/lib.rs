@@ -109,7 +109,14 @@ impl Database {
             std::fs::create_dir_all(folder)
                 .map_err(|e| DatabaseError::InvalidUrl(format!("cannot create folder {}: {e}", folder.display())))?;
         }
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            // A COMMIT that failed (a full disk) leaves sqlx believing the
+            // connection is still inside the transaction, where every later BEGIN
+            // fails: such a connection is closed and a fresh one opened.
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
+            .connect_with(options.clone())
+            .await?;
         schema(sqlx::migrate!("./migrations/sqlite")).run(&writer).await?;
         let readers =
             SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options.read_only(true)).await?;

@@ -71,11 +71,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether retrying later may succeed (the backend is unreachable or
-    /// overloaded, or another process held SQLite's lock longer than nudge waits).
+    /// Whether retrying later may succeed: the backend is unreachable, shutting
+    /// down or overloaded, its disk is full or failing, or another process held
+    /// SQLite's lock longer than nudge waits.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Database(sqlx::Error::Database(e)) => sqlite_locked(e.as_ref()),
+            Self::Database(sqlx::Error::Database(e)) => transient(e.as_ref()),
             Self::Database(e) => matches!(
                 e,
                 sqlx::Error::Io(_)
@@ -90,13 +91,22 @@ impl StoreError {
     }
 }
 
-/// SQLITE_BUSY or SQLITE_LOCKED, whatever their extended code.
-fn sqlite_locked(error: &dyn sqlx::error::DatabaseError) -> bool {
+/// A database error that passes: on SQLite busy or locked, a full disk, an I/O
+/// error, a file that cannot be opened (whatever the extended code); on
+/// PostgreSQL a lost connection (class 08), insufficient resources (53: a full
+/// disk, too many connections) or a server shutting down or starting (57P).
+fn transient(error: &dyn sqlx::error::DatabaseError) -> bool {
     const BUSY: i32 = 5;
     const LOCKED: i32 = 6;
-    error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-        && error
-            .code()
+    const IOERR: i32 = 10;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    let code = error.code();
+    if error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return code
             .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| matches!(code & 0xff, BUSY | LOCKED))
+            .is_some_and(|code| matches!(code & 0xff, BUSY | LOCKED | IOERR | FULL | CANTOPEN));
+    }
+    error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some()
+        && code.is_some_and(|code| code.starts_with("08") || code.starts_with("53") || code.starts_with("57P"))
 }

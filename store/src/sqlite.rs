@@ -5,7 +5,7 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use sqlx::{
-    SqliteConnection,
+    Connection, SqliteConnection,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::watch;
@@ -114,8 +114,12 @@ impl EventStore for SqliteStore {
         reads::head(&self.readers).await
     }
 
+    /// Reads, and writes: a no-op update of the head, committed, fails while the
+    /// disk is full or failing.
     async fn ping(&self) -> Result<(), StoreError> {
-        reads::ping(&self.readers).await
+        reads::ping(&self.readers).await?;
+        sqlx::query("UPDATE event_store_head SET position = position").execute(&self.writer_pool).await?;
+        Ok(())
     }
 }
 
@@ -128,19 +132,37 @@ struct Writer {
 #[async_trait]
 impl GroupWriter for Writer {
     async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
-        // IMMEDIATE takes SQLite's write lock now, so the reads below are current
-        // until commit. Dropped uncommitted, the transaction rolls back.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let stored = read(&mut tx, &plan::keys(calls), &plan::streams(calls)).await?;
-        let plan = plan::plan(calls, &stored);
-        if !plan.rows.is_empty() {
-            insert(&mut tx, &plan.rows, plan.head).await?;
+        let mut conn = self.pool.acquire().await?;
+        let written = write(&mut conn, calls).await;
+        if written.is_err() {
+            // A COMMIT that failed (a full disk) leaves sqlx believing the
+            // connection is still inside the transaction, and every later BEGIN
+            // would fail: the pool opens a fresh connection instead.
+            conn.close_on_drop();
         }
-        tx.commit().await?;
-        metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
-        self.head.send_if_modified(|h| advance(h, plan.head));
-        Ok(plan.results)
+        let (results, head, rows) = written?;
+        metrics::counter!("nudge_store_appended_events_total").increment(rows as u64);
+        self.head.send_if_modified(|h| advance(h, head));
+        Ok(results)
     }
+}
+
+/// Plans and writes one group in one transaction: its results, the new head and
+/// how many rows were appended.
+async fn write(
+    conn: &mut SqliteConnection,
+    calls: &[Vec<StreamAppend>],
+) -> Result<(Vec<CallResult>, u64, usize), StoreError> {
+    // IMMEDIATE takes SQLite's write lock now, so the reads below are current
+    // until commit. Dropped uncommitted, the transaction rolls back.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let stored = read(&mut tx, &plan::keys(calls), &plan::streams(calls)).await?;
+    let plan = plan::plan(calls, &stored);
+    if !plan.rows.is_empty() {
+        insert(&mut tx, &plan.rows, plan.head).await?;
+    }
+    tx.commit().await?;
+    Ok((plan.results, plan.head, plan.rows.len()))
 }
 
 /// Reads what planning a group needs.

@@ -5,11 +5,14 @@
 use axum::http::{HeaderMap, header};
 use chrono::Utc;
 use domain::{EventTimeWindow, PlayerEvent, TraceContext, ValidationErrors};
+use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 use crate::{
     server::dapr,
+    server::headers::single,
     server::problem::{ApiError, FieldProblem},
+    server::strict_json::{self, JsonError},
 };
 
 const STRUCTURED: &str = "application/cloudevents+json";
@@ -25,16 +28,16 @@ pub struct Received {
 
 /// Reads the events of a request in whichever mode it was sent.
 pub fn read(headers: &HeaderMap, body: &[u8], max_batch: usize) -> Result<Received, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let content_type = single(headers, &header::CONTENT_TYPE)?.and_then(|v| v.to_str().ok()).unwrap_or_default();
     let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     let values = match media_type.as_str() {
-        STRUCTURED => match json(body)? {
+        STRUCTURED => match json(body, Events::One)? {
             value if dapr::is_envelope(&value) => {
                 return Ok(Received { values: vec![dapr::open(value)], from_dapr: true });
             }
             value => vec![value],
         },
-        BATCH => match json(body)? {
+        BATCH => match json(body, Events::Batch)? {
             Value::Array(values) if values.len() > max_batch => {
                 return Err(ApiError::BatchTooLarge { max: max_batch, len: values.len() });
             }
@@ -82,31 +85,63 @@ pub fn validate(
     if problems.is_empty() { Ok(events) } else { Err(ApiError::InvalidEvents(problems)) }
 }
 
-fn json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::MalformedBody(format!("the body is not valid JSON: {e}")))
+/// What a JSON body holds: one event (or Dapr's envelope of one), a batch of
+/// them, or one event's `data`.
+#[derive(Clone, Copy)]
+enum Events {
+    One,
+    Batch,
+    Data,
+}
+
+/// Parses a body, refusing a key repeated in any object as a problem of the
+/// event that holds it, at the member's pointer inside the event.
+fn json(body: &[u8], events: Events) -> Result<Value, ApiError> {
+    let (pointer, key) = match strict_json::parse(body) {
+        Ok(value) => return Ok(value),
+        Err(JsonError::Syntax(e)) => {
+            let message = format!("the body is not valid JSON: {e}");
+            return Err(match events {
+                Events::Data => ApiError::InvalidEvents(vec![FieldProblem::event(0, "/data".to_owned(), message)]),
+                Events::One | Events::Batch => ApiError::MalformedBody(message),
+            });
+        }
+        Err(JsonError::DuplicateKey { pointer, key }) => (pointer, key),
+    };
+    let (index, pointer) = match events {
+        Events::One => (0, pointer),
+        Events::Data => (0, format!("/data{pointer}")),
+        Events::Batch => {
+            let path = pointer.strip_prefix('/').unwrap_or(&pointer);
+            let (index, inside) = path.split_once('/').unwrap_or((path, ""));
+            (index.parse().unwrap_or_default(), format!("/{inside}"))
+        }
+    };
+    let message = format!("the key `{key}` appears twice in one object: send it once");
+    Err(ApiError::InvalidEvents(vec![FieldProblem::event(index, pointer, message)]))
 }
 
 /// Rebuilds a binary-mode event as its structured form: every `ce-` header is an
-/// attribute, the content type is `datacontenttype`, the body is `data`.
+/// attribute (sent once, percent-decoded as the CloudEvents HTTP binding has
+/// it), the content type is `datacontenttype`, the body is `data`.
 fn binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     let mut event = Map::new();
-    for (name, value) in headers {
+    for name in headers.keys() {
         let Some(attribute) = name.as_str().strip_prefix("ce-") else { continue };
-        let value = value.to_str().map_err(|_| {
-            let message = format!("header {name} must be visible ASCII");
-            ApiError::InvalidEvents(vec![FieldProblem::event(0, format!("/{attribute}"), message)])
-        })?;
-        event.insert(attribute.to_owned(), Value::String(value.to_owned()));
+        let Some(value) = single(headers, name)? else { continue };
+        let refused =
+            |message: String| ApiError::InvalidEvents(vec![FieldProblem::event(0, format!("/{attribute}"), message)]);
+        let value = value.to_str().map_err(|_| refused(format!("header {name} must be visible ASCII")))?;
+        let value = percent_decode_str(value)
+            .decode_utf8()
+            .map_err(|_| refused(format!("header {name} must percent-decode to UTF-8")))?;
+        event.insert(attribute.to_owned(), Value::String(value.into_owned()));
     }
     if !content_type.is_empty() {
         event.insert("datacontenttype".to_owned(), Value::String(content_type.to_owned()));
     }
     if !body.is_empty() {
-        let data = serde_json::from_slice(body).map_err(|e| {
-            let message = format!("the body is not valid JSON: {e}");
-            ApiError::InvalidEvents(vec![FieldProblem::event(0, "/data".to_owned(), message)])
-        })?;
-        event.insert("data".to_owned(), data);
+        event.insert("data".to_owned(), json(body, Events::Data)?);
     }
     Ok(Value::Object(event))
 }

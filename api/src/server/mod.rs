@@ -3,11 +3,17 @@
 //! the services and the projections.
 
 pub mod dapr;
+mod deadline;
+mod headers;
 mod ingest;
 pub mod openapi;
+mod prefilter;
 pub mod problem;
 pub mod rate_limit;
+pub mod readiness;
 pub mod routes;
+pub mod serve;
+mod strict_json;
 
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
@@ -27,6 +33,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<axum::http::HeaderValue>,
     /// The Dapr topic subscribed to and Dapr's app API token.
     pub dapr: dapr::Dapr,
+    /// How long a connection may keep nudge waiting.
+    pub timeouts: serve::Timeouts,
 }
 
 /// Request limits.
@@ -82,6 +90,8 @@ pub struct AppState {
     pub rate_limiter: Option<Arc<RateLimiter>>,
     /// Dapr pub/sub: the subscription and the app API token.
     pub dapr: dapr::Dapr,
+    /// Whether ingest's appends are failing.
+    pub writes: readiness::WriteHealth,
 }
 
 /// Webhook subscriptions, their deliveries and the dispatcher delivering them.

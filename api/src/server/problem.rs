@@ -24,7 +24,7 @@ pub struct FieldProblem {
     /// inside the body elsewhere (`/url`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
-    /// The query or path parameter, e.g. `limit`.
+    /// The query, path or header parameter, e.g. `limit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
     /// What is wrong with it.
@@ -63,6 +63,9 @@ pub enum ApiError {
         /// What is wrong.
         detail: String,
     },
+    /// A header that may be sent once was sent more than once.
+    #[error("the header {0} may be sent once only")]
+    RepeatedHeader(String),
     /// The content type is not one nudge reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -96,6 +99,9 @@ pub enum ApiError {
     /// The key made more requests than its rate allows; it may try again after this long.
     #[error("too many requests for this key: try again in {} s", retry_after_seconds(*.0))]
     TooManyRequests(std::time::Duration),
+    /// The request's body did not arrive in the time a request may take.
+    #[error("the body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
     /// The request took longer than allowed.
     #[error("the request took longer than {0:?}")]
     Timeout(std::time::Duration),
@@ -169,7 +175,8 @@ impl ApiError {
             Self::InvalidEvents(_)
             | Self::MalformedBody(_)
             | Self::InvalidField { .. }
-            | Self::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
+            | Self::InvalidParameter { .. }
+            | Self::RepeatedHeader(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) | Self::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -178,6 +185,7 @@ impl ApiError {
             Self::NotProjectedYet { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Route(status, _) | Self::Rejected(status, _) => *status,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -191,6 +199,7 @@ impl ApiError {
             Self::MalformedBody(_) => ("/problems/malformed-body", "Malformed body"),
             Self::InvalidField { .. } => ("/problems/invalid-field", "Invalid field"),
             Self::InvalidParameter { .. } => ("/problems/invalid-parameter", "Invalid parameter"),
+            Self::RepeatedHeader(_) => ("/problems/repeated-header", "Repeated header"),
             Self::UnsupportedMediaType(_) => ("/problems/unsupported-media-type", "Unsupported media type"),
             Self::PayloadTooLarge(_) => ("/problems/payload-too-large", "Payload too large"),
             Self::BatchTooLarge { .. } => ("/problems/batch-too-large", "Batch too large"),
@@ -203,6 +212,9 @@ impl ApiError {
             Self::Route(..) => ("/problems/no-such-route", "No such route"),
             Self::Rejected(StatusCode::NOT_FOUND, _) => ("/problems/not-found", "Not found"),
             Self::Rejected(StatusCode::PAYLOAD_TOO_LARGE, _) => ("/problems/payload-too-large", "Payload too large"),
+            Self::Rejected(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, _) => {
+                ("/problems/headers-too-large", "Headers too large")
+            }
             Self::Rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, _) => {
                 ("/problems/unsupported-media-type", "Unsupported media type")
             }
@@ -211,6 +223,7 @@ impl ApiError {
             }
             Self::Rejected(..) => ("/problems/internal", "Internal server error"),
             Self::TooManyRequests(_) => ("/problems/too-many-requests", "Too many requests"),
+            Self::BodyTimeout(_) => ("/problems/body-timeout", "Body timed out"),
             Self::Timeout(_) => ("/problems/timeout", "Request timed out"),
             Self::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
             Self::Internal(_) => ("/problems/internal", "Internal server error"),
@@ -243,6 +256,9 @@ impl IntoResponse for ApiError {
                 parameter: Some(name.to_owned()),
                 message: detail,
             }]),
+            Self::RepeatedHeader(name) => {
+                Some(vec![FieldProblem { index: None, pointer: None, parameter: Some(name), message: detail.clone() }])
+            }
             _ => None,
         };
         let problem = Problem { kind, title, status: status.as_u16(), detail, errors };

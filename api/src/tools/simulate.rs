@@ -6,13 +6,14 @@ use std::{
     fs::File,
     hash::{DefaultHasher, Hash, Hasher},
     io::{BufWriter, Write},
+    sync::{Arc, OnceLock},
     time::Duration,
 };
 
 use anyhow::{Context, bail};
 use domain::PlayerEvent;
 use indicatif::{ProgressBar, ProgressStyle};
-use reqwest::{StatusCode, Url};
+use reqwest::{StatusCode, Url, header::HeaderMap};
 use simulator::Population;
 use tokio::{sync::mpsc, task::JoinHandle};
 
@@ -159,6 +160,8 @@ pub struct Poster {
     lanes: Vec<mpsc::Sender<String>>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
     batch: usize,
+    /// Why the first lane to stop stopped.
+    stopped: Arc<OnceLock<String>>,
 }
 
 /// The `Authorization: Bearer` header of `api_key`, when there is one.
@@ -180,13 +183,14 @@ impl Poster {
         let url = target.join("v1/events").with_context(|| format!("{target} cannot take a path"))?;
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(bearer(api_key)?).build()?;
+        let stopped = Arc::new(OnceLock::new());
         let (lanes, tasks) = (0..lanes.max(1))
             .map(|_| {
                 let (sender, receiver) = mpsc::channel(2);
-                (sender, tokio::spawn(lane(client.clone(), url.clone(), receiver)))
+                (sender, tokio::spawn(lane(client.clone(), url.clone(), receiver, Arc::clone(&stopped))))
             })
             .unzip();
-        Ok(Self { lanes, tasks, batch: batch.max(1) })
+        Ok(Self { lanes, tasks, batch: batch.max(1), stopped })
     }
 
     /// Hands `events` (in time order) to the lanes; answers once they are queued.
@@ -199,7 +203,9 @@ impl Poster {
         }
         for (sender, bodies) in self.lanes.iter().zip(per_lane) {
             for chunk in bodies.chunks(self.batch) {
-                sender.send(format!("[{}]", chunk.join(","))).await.map_err(|_| anyhow::anyhow!("a lane stopped"))?;
+                sender.send(format!("[{}]", chunk.join(","))).await.map_err(|_| {
+                    anyhow::anyhow!("a lane stopped: {}", self.stopped.get().map_or("for no reason given", |s| s))
+                })?;
             }
         }
         Ok(())
@@ -215,18 +221,29 @@ impl Poster {
     }
 }
 
-/// Posts the batches it is handed, one at a time, in order.
-async fn lane(client: reqwest::Client, url: Url, mut batches: mpsc::Receiver<String>) -> anyhow::Result<()> {
+/// Posts the batches it is handed, one at a time, in order; says in `stopped`
+/// why it stops, if it does.
+async fn lane(
+    client: reqwest::Client,
+    url: Url,
+    mut batches: mpsc::Receiver<String>,
+    stopped: Arc<OnceLock<String>>,
+) -> anyhow::Result<()> {
     while let Some(body) = batches.recv().await {
-        post_batch(&client, &url, body).await?;
+        if let Err(error) = post_batch(&client, &url, body).await {
+            let _ = stopped.set(format!("{error:#}"));
+            return Err(error);
+        }
     }
     Ok(())
 }
 
-/// Posts one batch, trying again with backoff while the target is down or
-/// overloaded: ingest is idempotent, so a batch sent twice is stored once.
+/// Posts one batch, trying again with backoff whatever a resend can fix: no
+/// connection, one closed or reset mid-request, a timeout, a 5xx, a 429 (after
+/// its `Retry-After`). Ingest is idempotent, so a batch sent twice is stored once.
 async fn post_batch(client: &reqwest::Client, url: &Url, body: String) -> anyhow::Result<()> {
     let mut backoff = Duration::from_millis(200);
+    let mut failure = String::new();
     for _ in 0..TRIES {
         let answer = client
             .post(url.clone())
@@ -234,24 +251,33 @@ async fn post_batch(client: &reqwest::Client, url: &Url, body: String) -> anyhow
             .body(body.clone())
             .send()
             .await;
-        match answer {
+        let asked = match answer {
             Ok(response) if response.status().is_success() => return Ok(()),
             Ok(response)
                 if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS =>
             {
-                tracing::warn!(status = %response.status(), "the target could not take a batch; trying again");
+                failure = format!("answered {}", response.status());
+                retry_after(response.headers())
             }
             Ok(response) => {
                 let status = response.status();
                 bail!("{url} refused a batch with {status}: {}", response.text().await.unwrap_or_default());
             }
-            Err(error) if error.is_connect() || error.is_timeout() => {
-                tracing::warn!(%error, "cannot reach the target; trying again");
+            Err(error) if error.is_builder() => return Err(error).with_context(|| format!("cannot post to {url}")),
+            Err(error) => {
+                failure = format!("{:#}", anyhow::Error::new(error));
+                None
             }
-            Err(error) => return Err(error).with_context(|| format!("cannot post to {url}")),
-        }
-        tokio::time::sleep(backoff).await;
+        };
+        tracing::warn!(%failure, "the target did not take a batch; trying again");
+        tokio::time::sleep(asked.map_or(backoff, |asked| asked.max(backoff))).await;
         backoff = (backoff * 2).min(MOST_BACKOFF);
     }
-    bail!("{url} did not take a batch after {TRIES} tries")
+    bail!("{url} did not take a batch after {TRIES} tries; the last failure: {failure}")
+}
+
+/// The wait a `Retry-After` of whole seconds asks for, at most a minute.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds.min(60)))
 }

@@ -56,6 +56,11 @@ impl TestApp {
         Self::start(&db.url(), Box::new(()), quick_webhooks(), HttpConfig { dapr, ..HttpConfig::default() }).await
     }
 
+    /// nudge on the database at `url`, which the caller keeps.
+    pub async fn at(url: &str) -> Self {
+        Self::start(url, Box::new(()), quick_webhooks(), HttpConfig::default()).await
+    }
+
     async fn sqlite_configured(webhooks: DispatcherConfig, http: HttpConfig) -> Self {
         let db = TempSqlite::new().unwrap();
         Self::start(&db.url(), Box::new(db), webhooks, http).await

@@ -3,10 +3,13 @@
 
 mod auth;
 mod cluster;
+mod connections;
 mod dapr;
 mod erasure;
 mod errors;
+mod faults;
 mod features;
+mod hardening;
 mod helpers;
 mod ingest;
 mod kill;
@@ -19,6 +22,7 @@ mod openapi;
 mod reads;
 mod receiver;
 mod recommendations;
+mod simulate;
 mod tracing;
 mod webhooks;
 mod webhooks_api;

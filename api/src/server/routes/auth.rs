@@ -5,12 +5,15 @@ use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{Method, header},
+    http::{HeaderName, Method, header},
     middleware::Next,
     response::Response,
 };
 
-use crate::{server::AppState, server::dapr, server::openapi, server::problem::ApiError, services::keys::Scope};
+use crate::{
+    server::AppState, server::dapr, server::headers::single, server::openapi, server::problem::ApiError,
+    services::keys::Scope,
+};
 
 /// The scope a route needs; `None` for the open ones.
 fn needed(method: &Method, route: &str) -> Option<Scope> {
@@ -36,13 +39,11 @@ pub(crate) async fn authorize(
 ) -> Result<Response, ApiError> {
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let Some(scope) = needed(request.method(), &route) else { return Ok(next.run(request).await) };
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
+    let bearer = single(request.headers(), &header::AUTHORIZATION)?
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let dapr_token = request.headers().get(dapr::TOKEN_HEADER).map(|v| v.as_bytes());
+    let dapr_token = single(request.headers(), &HeaderName::from_static(dapr::TOKEN_HEADER))?.map(|v| v.as_bytes());
     let keys = &state.keys;
     let failed = |e: crate::services::keys::KeyError| ApiError::Unavailable(e.into());
     match bearer {
@@ -51,6 +52,10 @@ pub(crate) async fn authorize(
             Ok(next.run(request).await)
         }
         None if state.loopback_only && !keys.any().await.map_err(failed)? => Ok(next.run(request).await),
+        None if dapr_token.is_some() && scope != Scope::EventsWrite => Err(ApiError::Unauthorized(format!(
+            "this route does not take the {}: send an API key (Authorization: Bearer <key>)",
+            dapr::TOKEN_HEADER
+        ))),
         None if dapr_token.is_some() => {
             Err(ApiError::Unauthorized("the dapr-api-token is not the one given with --dapr-app-token".to_owned()))
         }

@@ -102,7 +102,13 @@ pub async fn ingest(
 async fn append(state: &AppState, events: &[PlayerEvent]) -> Result<IngestResponse, ApiError> {
     tracing::Span::current().record("events", events.len());
     let (appends, slots) = StreamAppend::per_stream(events);
-    let answers = state.store.append(appends).await?;
+    let answers = state.store.append(appends).await;
+    match &answers {
+        Err(error) if error.is_unavailable() => state.writes.record(Some(error)),
+        Err(_) => {}
+        Ok(_) => state.writes.record(None),
+    }
+    let answers = answers?;
     let results = events
         .iter()
         .zip(slots)

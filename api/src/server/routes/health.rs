@@ -24,7 +24,8 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The event store answers.
+/// The event store answers, takes a write, and ingest's last append did not
+/// fail for a passing cause (a full disk, a database gone) in the last seconds.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -34,6 +35,9 @@ pub async fn healthz() -> Json<Health> {
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.store.ping().await.map_err(|e| ApiError::Unavailable(e.into()))?;
+    if let Some(why) = state.writes.failing() {
+        return Err(ApiError::Unavailable(format!("the last append failed: {why}").into()));
+    }
     Ok(Json(Health { status: "ready" }))
 }
 

@@ -18,8 +18,7 @@ mod webhooks;
 use std::time::{Duration, Instant};
 
 use axum::{
-    BoxError, Extension, Router,
-    error_handling::HandleErrorLayer,
+    Extension, Router,
     extract::{DefaultBodyLimit, MatchedPath, Request},
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
@@ -45,7 +44,9 @@ pub use self::{
 };
 use crate::{
     server::AppState,
+    server::deadline,
     server::openapi,
+    server::prefilter,
     server::problem::{ApiError, PROBLEM_JSON},
     telemetry,
 };
@@ -103,6 +104,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), prefilter::prefilter))
         .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(record_metrics))
         .layer(tower::util::option_layer(cors(cors_origins)))
@@ -111,8 +113,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(HandleErrorLayer::new(move |error: BoxError| async move { timed_out(error, timeout) }))
-                .timeout(timeout),
+                .layer(middleware::from_fn_with_state(timeout, deadline::deadline)),
         )
         .with_state(state)
 }
@@ -141,15 +142,6 @@ async fn no_route() -> ApiError {
 
 async fn wrong_method() -> ApiError {
     ApiError::Route(StatusCode::METHOD_NOT_ALLOWED, "this route does not take this method".to_owned())
-}
-
-fn timed_out(error: BoxError, timeout: Duration) -> Response {
-    if error.is::<tower::timeout::error::Elapsed>() {
-        ApiError::Timeout(timeout).into_response()
-    } else {
-        tracing::error!(%error, "middleware failed");
-        ApiError::Route(StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned()).into_response()
-    }
 }
 
 /// The longest plain-text rejection kept as a problem's detail.

@@ -1,0 +1,83 @@
+//! `nudge simulate --target` resends a batch the target could not take: a
+//! connection closed without an answer, a 503, a 429 after its `Retry-After`.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+use crate::helpers::nudge;
+
+/// What the target does with each request, in turn; `None`: closes the
+/// connection without answering. Past the script it answers 202.
+const SCRIPT: [Option<&str>; 3] = [
+    None,
+    Some("503 Service Unavailable\r\ncontent-length: 0"),
+    Some("429 Too Many Requests\r\nretry-after: 2\r\ncontent-length: 0"),
+];
+
+/// When a request came, and its body.
+type Request = (Instant, Vec<u8>);
+
+/// Reads one request; answers its body.
+async fn request(connection: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut buffer = [0; 64 * 1024];
+    loop {
+        let read = connection.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "the client closed mid-request");
+        received.extend_from_slice(&buffer[..read]);
+        let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+        let length: usize =
+            head.lines().find_map(|line| line.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+        if received.len() >= end + 4 + length {
+            return received[end + 4..end + 4 + length].to_vec();
+        }
+    }
+}
+
+#[tokio::test]
+async fn simulate_resends_what_the_target_could_not_take() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let (mut connection, _) = listener.accept().await.unwrap();
+            let body = request(&mut connection).await;
+            let turn = {
+                let mut log = log.lock().unwrap();
+                log.push((Instant::now(), body));
+                log.len() - 1
+            };
+            let answer = match SCRIPT.get(turn) {
+                Some(None) => continue,
+                Some(Some(answer)) => format!("HTTP/1.1 {answer}\r\nconnection: close\r\n\r\n"),
+                None => "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 14\r\n\
+                         connection: close\r\n\r\n{\"results\":[]}"
+                    .to_owned(),
+            };
+            connection.write_all(answer.as_bytes()).await.unwrap();
+        }
+    });
+
+    let truth = std::env::temp_dir().join(format!("nudge-simulate-{}.csv", uuid::Uuid::new_v4()));
+    let mut command = nudge();
+    command.args(["simulate", "--players", "20", "--days", "1", "--batch", "10000", "--concurrency", "1"]);
+    command.args(["--target", &target, "--truth", truth.to_str().unwrap()]);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    let _ = std::fs::remove_file(&truth);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), SCRIPT.len() + 1, "one batch, tried until taken");
+    assert!(seen.iter().all(|(_, body)| body == &seen[0].1), "the same batch each time");
+    assert!(seen[3].0 - seen[2].0 >= Duration::from_secs(2), "the 429's Retry-After is waited out");
+}
