@@ -223,10 +223,14 @@ pub struct PolicyArgs {
     #[arg(long, env = "NUDGE_COOLDOWN_GAME_RECOMMENDATION", default_value_t = 1_440,
           value_parser = clap::value_parser!(u32).range(0..=525_600))]
     pub cooldown_game_recommendation: u32,
+    /// Days after a safer-gambling intervention during which the player gets no marketing kind.
+    #[arg(long, env = "NUDGE_MARKETING_BLOCK_DAYS", default_value_t = domain::MARKETING_BLOCK_DAYS,
+          value_parser = clap::value_parser!(u32).range(0..=3_650))]
+    pub marketing_block_days: u32,
 }
 
 impl PolicyArgs {
-    /// The policy with the configured cooldowns.
+    /// The policy with the configured cooldowns and marketing block.
     pub fn policy(&self) -> Policy {
         let minutes = [
             (InterventionKind::RealityCheck, self.cooldown_reality_check),
@@ -236,7 +240,7 @@ impl PolicyArgs {
             (InterventionKind::GameRecommendation, self.cooldown_game_recommendation),
         ];
         let cooldowns = minutes.into_iter().fold(Cooldowns::default(), |c, (kind, m)| c.with(kind, i64::from(m) * 60));
-        Policy::new(cooldowns)
+        Policy::new(cooldowns).with_marketing_block(self.marketing_block_days)
     }
 }
 

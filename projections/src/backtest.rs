@@ -31,6 +31,10 @@ pub struct Backtest {
     pub others: usize,
     /// Of those, players who got a safer-gambling recommendation (false alarms).
     pub others_warned: usize,
+    /// Marketing recommendations inside the marketing block after a safer-gambling one (the policy allows none).
+    pub marketing_in_block: usize,
+    /// Marketing recommendations during a self-exclusion (the policy allows none).
+    pub marketing_while_excluded: usize,
     /// Recommendations made (from `from`), per kind.
     pub per_kind: BTreeMap<&'static str, usize>,
 }
@@ -53,7 +57,9 @@ struct Followed {
     state: PlayerState,
     active_from: bool,
     first_warning: Option<DateTime<Utc>>,
+    last_warning: Option<i64>,
     excluded_at: Option<DateTime<Utc>>,
+    excluded_until: Option<DateTime<Utc>>,
 }
 
 /// Replays every stream of `store` with `decider`; counts players and
@@ -112,11 +118,21 @@ fn follow(
     }
     if let Some(Effect::Recommended(recommendation)) = effect {
         *report.per_kind.entry(recommendation.kind.as_str()).or_default() += 1;
-        if !recommendation.kind.is_marketing() && player.excluded_at.is_none() {
-            player.first_warning.get_or_insert(recommendation.created_at);
+        let at = recommendation.created_at;
+        if recommendation.kind.is_marketing() {
+            let time = at.timestamp_millis();
+            report.marketing_in_block +=
+                usize::from(player.last_warning.is_some_and(|warned| decider.policy.blocks_marketing(warned, time)));
+            report.marketing_while_excluded += usize::from(player.excluded_until.is_some_and(|until| at < until));
+        } else {
+            player.last_warning = Some(at.timestamp_millis());
+            if player.excluded_at.is_none() {
+                player.first_warning.get_or_insert(at);
+            }
         }
     }
-    if matches!(event.data, EventData::SelfExcluded { .. }) {
+    if let EventData::SelfExcluded { duration_days } = event.data {
         player.excluded_at.get_or_insert(event.time);
+        player.excluded_until = Some(event.time + chrono::Duration::days(i64::from(duration_days)));
     }
 }

@@ -160,4 +160,5 @@ async fn a_backtest_counts_who_was_warned_before_excluding_themselves() {
     assert_eq!(made, replayed(store.as_ref(), decider.scorer.as_deref().unwrap()).await.len());
     assert!(report.warned_share() >= 0.7, "{report:?}");
     assert!(report.median_lead_hours.is_some_and(|h| h >= 24.0), "{report:?}");
+    assert_eq!((report.marketing_in_block, report.marketing_while_excluded), (0, 0), "{report:?}");
 }

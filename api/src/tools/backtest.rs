@@ -68,6 +68,10 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         report.others_warned,
         100.0 * report.false_alarm_share()
     );
+    println!(
+        "marketing inside the block after a safer-gambling recommendation: {}, during a self-exclusion: {}",
+        report.marketing_in_block, report.marketing_while_excluded
+    );
     for kind in InterventionKind::ALL {
         println!("{:<26} {:>9}", kind.as_str(), report.per_kind.get(kind.as_str()).copied().unwrap_or(0));
     }

@@ -121,7 +121,8 @@ fn any_event() -> impl Strategy<Value = EventData> {
 
 proptest! {
     /// Whatever the model says and whatever happened before, a self-excluded or
-    /// at-risk player gets no marketing kind, and no kind comes inside its cooldown.
+    /// at-risk player, or one in the marketing block, gets no marketing kind, and
+    /// no kind comes inside its cooldown.
     #[test]
     fn guardrails_beat_the_model(
         harm in 0.0..1.0f64,
@@ -144,7 +145,8 @@ proptest! {
         let f = features(session_seconds, self_excluded);
         let model = with_model.then_some(assessment);
         if let Some(decision) = decide(&f, &event, model, &recent) {
-            if self_excluded || (with_model && harm >= harm_threshold) {
+            let warned = recent.last_safer_gambling().is_some_and(|t| Policy::default().blocks_marketing(t, now().timestamp_millis()));
+            if self_excluded || warned || (with_model && harm >= harm_threshold) {
                 prop_assert!(!decision.kind.is_marketing(), "{decision:?}");
             }
             if let Some(last) = recent.last(decision.kind) {
@@ -156,4 +158,41 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_safer_gambling_intervention_blocks_marketing_for_the_block_whatever_the_scores() {
+    let f = features(60, false);
+    let low_harm_high_churn = Some(assessment(0.1, 0.9));
+    let mut recent = Recent::default();
+    assert_eq!(
+        decide(&f, &EventData::SessionEnded, low_harm_high_churn, &recent),
+        decision(InterventionKind::RetentionOffer, Rule::ChurnRisk)
+    );
+    recent.record(InterventionKind::RealityCheck, now().timestamp_millis() - 29 * 24 * 60 * MINUTE);
+    assert_eq!(decide(&f, &EventData::SessionEnded, low_harm_high_churn, &recent), None);
+    assert_eq!(decide(&f, &started(), Some(assessment(0.1, 0.1)), &recent), None);
+    recent.record(InterventionKind::RealityCheck, now().timestamp_millis() - 30 * 24 * 60 * MINUTE);
+    assert_eq!(
+        decide(&f, &EventData::SessionEnded, low_harm_high_churn, &recent),
+        decision(InterventionKind::RetentionOffer, Rule::ChurnRisk)
+    );
+    let mut warned = Recent::default();
+    warned.record(InterventionKind::CoolOff, now().timestamp_millis() - 2 * 24 * 60 * MINUTE);
+    let situation = Situation {
+        features: &f,
+        event: &EventData::SessionEnded,
+        time: now().timestamp_millis(),
+        assessment: low_harm_high_churn,
+        game: None,
+        recent: &warned,
+    };
+    assert_eq!(Policy::default().decide(&situation), None);
+    assert_eq!(
+        Policy::default().with_marketing_block(1).decide(&situation),
+        decision(InterventionKind::RetentionOffer, Rule::ChurnRisk)
+    );
+    let mut offered = Recent::default();
+    offered.record(InterventionKind::RetentionOffer, now().timestamp_millis() - 25 * 60 * MINUTE);
+    assert_eq!(offered.last_safer_gambling(), None);
 }
