@@ -5,12 +5,15 @@
 //! intervention lately (the marketing block), a reality check after three
 //! hours of play with or without a model, and a cooldown for every kind.
 
+mod markers;
 #[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
 
 use crate::{EventData, Features};
+
+pub use markers::{Marker, Markers};
 
 /// A session this long (seconds) gets a reality check, model or not.
 pub const LONG_SESSION_SECONDS: i64 = 3 * 3_600;
@@ -84,6 +87,15 @@ pub enum Rule {
     ChurnRisk,
     /// A session started and a game suits the player.
     SessionStart,
+    /// Three or more (`--marker-declined-deposits`) declined deposits in 24 hours.
+    #[serde(rename = "marker:declined_deposits")]
+    MarkerDeclinedDeposits,
+    /// Three or more (`--marker-deposits-after-loss`) deposits within 10 minutes of a losing settlement in 24 hours.
+    #[serde(rename = "marker:deposits_after_loss")]
+    MarkerDepositsAfterLoss,
+    /// A deposit limit raised twice or more (`--marker-deposit-limit-raises`) in 7 days.
+    #[serde(rename = "marker:deposit_limit_raised")]
+    MarkerDepositLimitRaised,
 }
 
 impl Rule {
@@ -94,6 +106,9 @@ impl Rule {
             Self::HarmRisk => "harm_risk",
             Self::ChurnRisk => "churn_risk",
             Self::SessionStart => "session_start",
+            Self::MarkerDeclinedDeposits => "marker:declined_deposits",
+            Self::MarkerDepositsAfterLoss => "marker:deposits_after_loss",
+            Self::MarkerDepositLimitRaised => "marker:deposit_limit_raised",
         }
     }
 }
@@ -197,24 +212,31 @@ pub struct Decision {
     pub rule: Rule,
 }
 
-/// The policy, with its cooldowns and its marketing block.
+/// The policy, with its cooldowns, its markers and its marketing block.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     cooldowns: Cooldowns,
+    markers: Markers,
     marketing_block_ms: i64,
 }
 
 impl Default for Policy {
-    /// The default cooldowns and a block of [`MARKETING_BLOCK_DAYS`].
+    /// The default cooldowns and markers, and a block of [`MARKETING_BLOCK_DAYS`].
     fn default() -> Self {
         Self::new(Cooldowns::default())
     }
 }
 
 impl Policy {
-    /// A policy with these cooldowns and the default marketing block.
+    /// A policy with these cooldowns, the default markers and the default marketing block.
     pub fn new(cooldowns: Cooldowns) -> Self {
-        Self { cooldowns, marketing_block_ms: i64::from(MARKETING_BLOCK_DAYS) * DAY_MS }
+        Self { cooldowns, markers: Markers::default(), marketing_block_ms: i64::from(MARKETING_BLOCK_DAYS) * DAY_MS }
+    }
+
+    /// The same policy with these markers.
+    pub fn with_markers(mut self, markers: Markers) -> Self {
+        self.markers = markers;
+        self
     }
 
     /// The same policy with a marketing block of `days` after each safer-gambling intervention.
@@ -229,7 +251,8 @@ impl Policy {
     }
 
     /// Whether the policy looks at a player after this event: session starts and
-    /// ends, deposits, and every event of a session open for three hours or more.
+    /// ends, deposits, limit changes, and every event of a session open for three
+    /// hours or more.
     pub fn looks_at(event: &EventData, open_session_seconds: Option<i64>) -> bool {
         matches!(
             event,
@@ -237,6 +260,7 @@ impl Policy {
                 | EventData::SessionEnded
                 | EventData::DepositSucceeded { .. }
                 | EventData::DepositFailed { .. }
+                | EventData::LimitChanged { .. }
         ) || open_session_seconds.is_some_and(|s| s >= LONG_SESSION_SECONDS)
     }
 
@@ -262,10 +286,13 @@ impl Policy {
         {
             return Some(decision);
         }
-        let assessment = situation.assessment?;
-        if assessment.at_risk() {
+        if let Some(assessment) = situation.assessment.filter(Assessment::at_risk) {
             return decision(severity(&assessment), Rule::HarmRisk);
         }
+        if let Some(decision) = self.markers.met(features).find_map(|m| decision(m.kind(), m.rule())) {
+            return Some(decision);
+        }
+        let assessment = situation.assessment?;
         if assessment.churn >= assessment.churn_threshold
             && let Some(decision) = decision(InterventionKind::RetentionOffer, Rule::ChurnRisk)
         {

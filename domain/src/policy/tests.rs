@@ -196,3 +196,44 @@ fn a_safer_gambling_intervention_blocks_marketing_for_the_block_whatever_the_sco
     offered.record(InterventionKind::RetentionOffer, now().timestamp_millis() - 25 * 60 * MINUTE);
     assert_eq!(offered.last_safer_gambling(), None);
 }
+
+#[test]
+fn markers_act_with_or_without_a_model_unless_the_model_has_acted() {
+    let recent = Recent::default();
+    let declined = Features { failed_deposits_24h: 3, ..features(60, false) };
+    let ended = EventData::SessionEnded;
+    let marker = decision(InterventionKind::DepositLimitSuggestion, Rule::MarkerDeclinedDeposits);
+    assert_eq!(decide(&declined, &ended, None, &recent), marker);
+    assert_eq!(decide(&declined, &ended, Some(assessment(0.1, 0.9)), &recent), marker);
+    assert_eq!(
+        decide(&declined, &ended, Some(assessment(0.9, 0.1)), &recent),
+        decision(InterventionKind::CoolOff, Rule::HarmRisk)
+    );
+    assert_eq!(decide(&Features { failed_deposits_24h: 2, ..declined.clone() }, &ended, None, &recent), None);
+    let off = Policy::default().with_markers(Markers::default().with(Marker::DeclinedDeposits, 0));
+    let situation = Situation {
+        features: &declined,
+        event: &ended,
+        time: now().timestamp_millis(),
+        assessment: None,
+        game: None,
+        recent: &recent,
+    };
+    assert_eq!(off.decide(&situation), None);
+    let chasing = Features { deposits_after_loss_24h: 3, deposit_limit_raises_7d: 2, ..features(60, false) };
+    assert_eq!(
+        decide(&chasing, &ended, None, &recent),
+        decision(InterventionKind::CoolOff, Rule::MarkerDepositsAfterLoss)
+    );
+    let raised = Features { deposit_limit_raises_7d: 2, ..features(60, false) };
+    assert_eq!(
+        decide(&raised, &ended, None, &recent),
+        decision(InterventionKind::DepositLimitSuggestion, Rule::MarkerDepositLimitRaised)
+    );
+    for marker in Marker::ALL {
+        assert_eq!(marker.rule().marker(), Some(marker));
+        assert_eq!(serde_json::to_value(marker.rule()).unwrap(), marker.rule().as_str());
+        assert!(marker.rule().as_str().starts_with("marker:"));
+    }
+    assert_eq!(Rule::HarmRisk.marker(), None);
+}
