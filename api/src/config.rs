@@ -7,7 +7,7 @@ use axum::http::HeaderValue;
 use clap::Args;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use domain::{Cooldowns, EventTimeWindow, InterventionKind, Policy};
+use domain::{Cooldowns, EventTimeWindow, InterventionKind, Marker, Markers, Policy};
 use projections::ProjectionConfig;
 use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy, Waits, parse_duration};
 
@@ -239,10 +239,26 @@ pub struct PolicyArgs {
     #[arg(long, env = "NUDGE_COOLDOWN_GAME_RECOMMENDATION", default_value_t = 1_440,
           value_parser = clap::value_parser!(u32).range(0..=525_600))]
     pub cooldown_game_recommendation: u32,
+    /// Days after a safer-gambling intervention during which the player gets no marketing kind.
+    #[arg(long, env = "NUDGE_MARKETING_BLOCK_DAYS", default_value_t = domain::MARKETING_BLOCK_DAYS,
+          value_parser = clap::value_parser!(u32).range(0..=3_650))]
+    pub marketing_block_days: u32,
+    /// Declined deposits in 24 hours that fire the `marker:declined_deposits` rule (0: off).
+    #[arg(long, env = "NUDGE_MARKER_DECLINED_DEPOSITS", default_value_t = Marker::DeclinedDeposits.default_threshold(),
+          value_parser = clap::value_parser!(u32).range(0..=1_000))]
+    pub marker_declined_deposits: u32,
+    /// Deposits within 10 minutes of a losing settlement in 24 hours that fire `marker:deposits_after_loss` (0: off).
+    #[arg(long, env = "NUDGE_MARKER_DEPOSITS_AFTER_LOSS", default_value_t = Marker::DepositsAfterLoss.default_threshold(),
+          value_parser = clap::value_parser!(u32).range(0..=1_000))]
+    pub marker_deposits_after_loss: u32,
+    /// Deposit limit raises in 7 days that fire `marker:deposit_limit_raised` (0: off).
+    #[arg(long, env = "NUDGE_MARKER_DEPOSIT_LIMIT_RAISES", default_value_t = Marker::DepositLimitRaised.default_threshold(),
+          value_parser = clap::value_parser!(u32).range(0..=1_000))]
+    pub marker_deposit_limit_raises: u32,
 }
 
 impl PolicyArgs {
-    /// The policy with the configured cooldowns.
+    /// The policy with the configured cooldowns, markers and marketing block.
     pub fn policy(&self) -> Policy {
         let minutes = [
             (InterventionKind::RealityCheck, self.cooldown_reality_check),
@@ -252,7 +268,11 @@ impl PolicyArgs {
             (InterventionKind::GameRecommendation, self.cooldown_game_recommendation),
         ];
         let cooldowns = minutes.into_iter().fold(Cooldowns::default(), |c, (kind, m)| c.with(kind, i64::from(m) * 60));
-        Policy::new(cooldowns)
+        let markers = Markers::default()
+            .with(Marker::DeclinedDeposits, self.marker_declined_deposits)
+            .with(Marker::DepositsAfterLoss, self.marker_deposits_after_loss)
+            .with(Marker::DepositLimitRaised, self.marker_deposit_limit_raises);
+        Policy::new(cooldowns).with_markers(markers).with_marketing_block(self.marketing_block_days)
     }
 }
 

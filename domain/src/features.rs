@@ -14,9 +14,9 @@ mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{EventData, PlayerEvent};
+use crate::{EventData, LimitKind, PlayerEvent};
 
 pub use snapshot::{FeatureValue, Features};
 
@@ -57,7 +57,7 @@ pub struct PlayerFeatures {
     /// Cancelled withdrawals of the last 30 days.
     cancelled_withdrawals: VecDeque<i64>,
     /// Limit raises of the last 30 days.
-    limit_increases: VecDeque<i64>,
+    limit_increases: VecDeque<LimitRaise>,
     /// Games launched in the last 30 days, with their category.
     launches: VecDeque<(i64, String)>,
     /// The latest limit of each kind.
@@ -88,6 +88,28 @@ struct Session {
 /// When a session started and, once known, ended.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct SessionSpan(i64, Option<i64>);
+
+/// A limit raised: when, and whether it was the deposit limit. Stored as one
+/// signed number, the time negated for a deposit limit, so that a state written
+/// when only the time was kept still reads (its raises as other limits').
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LimitRaise {
+    at: i64,
+    deposit: bool,
+}
+
+impl Serialize for LimitRaise {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.deposit { -self.at } else { self.at }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for LimitRaise {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = i64::deserialize(deserializer)?;
+        Ok(Self { at: stored.saturating_abs(), deposit: stored < 0 })
+    }
+}
 
 /// An amount at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -141,7 +163,7 @@ impl PlayerFeatures {
             EventData::LimitChanged { kind, amount, .. } => {
                 let previous = self.limits.insert(kind.as_str().to_owned(), *amount);
                 if previous.is_some_and(|previous| *amount > previous) {
-                    self.limit_increases.push_back(t);
+                    self.limit_increases.push_back(LimitRaise { at: t, deposit: matches!(kind, LimitKind::Deposit) });
                 }
             }
             EventData::SelfExcluded { duration_days } => {
@@ -229,7 +251,7 @@ impl PlayerFeatures {
         expire(&mut self.deposits, |d| d.0, now - WEEK);
         expire(&mut self.failed_deposits, |t| *t, now - DAY);
         expire(&mut self.cancelled_withdrawals, |t| *t, now - MONTH);
-        expire(&mut self.limit_increases, |t| *t, now - MONTH);
+        expire(&mut self.limit_increases, |r| r.at, now - MONTH);
         expire(&mut self.launches, |l| l.0, now - MONTH);
         if self.open_bets.first_key_value().is_some() {
             self.open_bets.retain(|_, Mark(placed, _)| *placed > now - MONTH);

@@ -22,7 +22,8 @@ pub use money::{Currency, CurrencyError, MAX_AMOUNT, Money};
 pub use partition::{owner_of, partition_of};
 pub use player::{PlayerId, PlayerIdError, STREAM_PREFIX};
 pub use policy::{
-    Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, Policy, Recent, Rule, Situation,
+    Assessment, Cooldowns, Decision, InterventionKind, LONG_SESSION_SECONDS, MARKETING_BLOCK_DAYS, Marker, Markers,
+    Policy, Recent, Rule, Situation,
 };
 pub use recommendation::{Reason, Recommendation, Scores, Status, TriggeredBy, recommendation_id};
 pub use trace_context::{TRACEPARENT, TRACESTATE, TraceContext, TraceParent};

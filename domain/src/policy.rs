@@ -1,9 +1,11 @@
 //! The intervention policy: what, if anything, to recommend to a player right
 //! after one of their events, from their features and the model's scores. The
 //! guardrails come first and no score overrides them: no marketing to a
-//! self-excluded player or one at risk of harm, a reality check after three
+//! self-excluded player, one at risk of harm or one given a safer-gambling
+//! intervention lately (the marketing block), a reality check after three
 //! hours of play with or without a model, and a cooldown for every kind.
 
+mod markers;
 #[cfg(test)]
 mod tests;
 
@@ -11,8 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::{EventData, Features};
 
+pub use markers::{Marker, Markers};
+
 /// A session this long (seconds) gets a reality check, model or not.
 pub const LONG_SESSION_SECONDS: i64 = 3 * 3_600;
+
+/// Days after a safer-gambling intervention during which no marketing kind goes to the player.
+pub const MARKETING_BLOCK_DAYS: u32 = 30;
+
+const DAY_MS: i64 = 24 * 3_600 * 1_000;
 
 /// What nudge can recommend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
@@ -78,6 +87,15 @@ pub enum Rule {
     ChurnRisk,
     /// A session started and a game suits the player.
     SessionStart,
+    /// Three or more (`--marker-declined-deposits`) declined deposits in 24 hours.
+    #[serde(rename = "marker:declined_deposits")]
+    MarkerDeclinedDeposits,
+    /// Three or more (`--marker-deposits-after-loss`) deposits within 10 minutes of a losing settlement in 24 hours.
+    #[serde(rename = "marker:deposits_after_loss")]
+    MarkerDepositsAfterLoss,
+    /// A deposit limit raised twice or more (`--marker-deposit-limit-raises`) in 7 days.
+    #[serde(rename = "marker:deposit_limit_raised")]
+    MarkerDepositLimitRaised,
 }
 
 impl Rule {
@@ -88,6 +106,9 @@ impl Rule {
             Self::HarmRisk => "harm_risk",
             Self::ChurnRisk => "churn_risk",
             Self::SessionStart => "session_start",
+            Self::MarkerDeclinedDeposits => "marker:declined_deposits",
+            Self::MarkerDepositsAfterLoss => "marker:deposits_after_loss",
+            Self::MarkerDepositLimitRaised => "marker:deposit_limit_raised",
         }
     }
 }
@@ -153,6 +174,11 @@ impl Recent {
         self.last[kind.index()]
     }
 
+    /// When a safer-gambling kind was last recommended.
+    pub fn last_safer_gambling(&self) -> Option<i64> {
+        InterventionKind::ALL.into_iter().filter(|k| !k.is_marketing()).filter_map(|k| self.last(k)).max()
+    }
+
     /// Notes that `kind` was recommended at `time`.
     pub fn record(&mut self, kind: InterventionKind, time: i64) {
         self.last[kind.index()] = Some(time);
@@ -186,20 +212,47 @@ pub struct Decision {
     pub rule: Rule,
 }
 
-/// The policy, with its cooldowns.
-#[derive(Debug, Clone, Copy, Default)]
+/// The policy, with its cooldowns, its markers and its marketing block.
+#[derive(Debug, Clone, Copy)]
 pub struct Policy {
     cooldowns: Cooldowns,
+    markers: Markers,
+    marketing_block_ms: i64,
+}
+
+impl Default for Policy {
+    /// The default cooldowns and markers, and a block of [`MARKETING_BLOCK_DAYS`].
+    fn default() -> Self {
+        Self::new(Cooldowns::default())
+    }
 }
 
 impl Policy {
-    /// A policy with these cooldowns.
+    /// A policy with these cooldowns, the default markers and the default marketing block.
     pub fn new(cooldowns: Cooldowns) -> Self {
-        Self { cooldowns }
+        Self { cooldowns, markers: Markers::default(), marketing_block_ms: i64::from(MARKETING_BLOCK_DAYS) * DAY_MS }
+    }
+
+    /// The same policy with these markers.
+    pub fn with_markers(mut self, markers: Markers) -> Self {
+        self.markers = markers;
+        self
+    }
+
+    /// The same policy with a marketing block of `days` after each safer-gambling intervention.
+    pub fn with_marketing_block(mut self, days: u32) -> Self {
+        self.marketing_block_ms = i64::from(days) * DAY_MS;
+        self
+    }
+
+    /// Whether a player given a safer-gambling kind at `warned` (ms) is still in the marketing block at `time` (ms).
+    pub fn blocks_marketing(&self, warned: i64, time: i64) -> bool {
+        time < warned.saturating_add(self.marketing_block_ms)
     }
 
     /// Whether the policy looks at a player after this event: session starts and
-    /// ends, deposits, and every event of a session open for three hours or more.
+    /// ends, deposits, limit changes, and every event of a session open for three
+    /// hours or more.
     pub fn looks_at(event: &EventData, open_session_seconds: Option<i64>) -> bool {
         matches!(
             event,
@@ -207,6 +260,7 @@ impl Policy {
                 | EventData::SessionEnded
                 | EventData::DepositSucceeded { .. }
                 | EventData::DepositFailed { .. }
+                | EventData::LimitChanged { .. }
         ) || open_session_seconds.is_some_and(|s| s >= LONG_SESSION_SECONDS)
     }
 
@@ -218,10 +272,11 @@ impl Policy {
             _ => false,
         };
         let at_risk = situation.assessment.is_some_and(|a| a.at_risk());
+        let blocked = situation.recent.last_safer_gambling().is_some_and(|t| self.blocks_marketing(t, situation.time));
         let allowed = |kind: InterventionKind| {
             let cooling =
                 situation.recent.last(kind).is_some_and(|t| situation.time < t + self.cooldowns.of(kind) * 1_000);
-            !cooling && !(kind.is_marketing() && (self_excluded || at_risk))
+            !cooling && !(kind.is_marketing() && (self_excluded || at_risk || blocked))
         };
         let decision = |kind, rule| allowed(kind).then_some(Decision { kind, rule });
 
@@ -231,10 +286,13 @@ impl Policy {
         {
             return Some(decision);
         }
-        let assessment = situation.assessment?;
-        if assessment.at_risk() {
+        if let Some(assessment) = situation.assessment.filter(Assessment::at_risk) {
             return decision(severity(&assessment), Rule::HarmRisk);
         }
+        if let Some(decision) = self.markers.met(features).find_map(|m| decision(m.kind(), m.rule())) {
+            return Some(decision);
+        }
+        let assessment = situation.assessment?;
         if assessment.churn >= assessment.churn_threshold
             && let Some(decision) = decision(InterventionKind::RetentionOffer, Rule::ChurnRisk)
         {

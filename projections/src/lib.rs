@@ -15,7 +15,7 @@ mod service;
 
 use std::time::Duration;
 
-pub use backtest::{Backtest, backtest};
+pub use backtest::{Backtest, Course, Figures, backtest};
 pub use error::ProjectionError;
 pub use player::{Answer, Decider, Effect, PlayerState};
 pub use read_model::{

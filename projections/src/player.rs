@@ -106,7 +106,7 @@ impl PlayerState {
         let game_id = game.filter(|_| decision.rule == Rule::SessionStart).map(str::to_owned);
         self.recent.record(decision.kind, time);
         let reasons = match (scorer, &scoring) {
-            (Some(scorer), Some(scoring)) => {
+            (Some(scorer), Some(scoring)) if decision.rule.marker().is_none() => {
                 let target = if matches!(decision.rule, Rule::ChurnRisk | Rule::SessionStart) {
                     Target::Churn
                 } else {
@@ -114,7 +114,7 @@ impl PlayerState {
                 };
                 scorer.reasons(scoring, target)
             }
-            _ => hard_rule_reasons(&features),
+            _ => hard_rule_reasons(&features, decision.rule),
         };
         let player_id = event.player_id.as_str();
         let model_version = scorer.map(|s| s.version().to_owned());
@@ -141,7 +141,11 @@ impl PlayerState {
     }
 }
 
-/// Without a model only the long-session rule fires: its reason is the session's length.
-fn hard_rule_reasons(features: &Features) -> Vec<Reason> {
-    vec![Reason { feature: "session_seconds".to_owned(), value: features.session_seconds as f64, contribution: 0.0 }]
+/// The reason of a rule that needs no model: what a marker counts, or the session's length.
+fn hard_rule_reasons(features: &Features, rule: Rule) -> Vec<Reason> {
+    let (feature, value) = match rule.marker() {
+        Some(marker) => (marker.feature(), marker.count(features)),
+        None => ("session_seconds", features.session_seconds),
+    };
+    vec![Reason { feature: feature.to_owned(), value: value as f64, contribution: 0.0 }]
 }

@@ -155,9 +155,13 @@ async fn a_backtest_counts_who_was_warned_before_excluding_themselves() {
         .map(|e| e.player_id.as_str())
         .collect();
     assert_eq!((report.events, report.players), (events.len() as u64, 120));
-    assert_eq!((report.self_excluded, report.others), (excluded.len(), 120 - excluded.len()));
+    assert_eq!((report.figures.self_excluded, report.figures.others), (excluded.len(), 120 - excluded.len()));
     let made: usize = report.per_kind.values().sum();
     assert_eq!(made, replayed(store.as_ref(), decider.scorer.as_deref().unwrap()).await.len());
-    assert!(report.warned_share() >= 0.7, "{report:?}");
-    assert!(report.median_lead_hours.is_some_and(|h| h >= 24.0), "{report:?}");
+    assert!(report.figures.warned_share() >= 0.7, "{report:?}");
+    assert!(report.figures.median_lead_hours.is_some_and(|h| h >= 24.0), "{report:?}");
+    assert_eq!((report.marketing_in_block, report.marketing_while_excluded), (0, 0), "{report:?}");
+    let groups = report.by_group(|p| excluded.contains(p).then(|| "excluded".to_owned()));
+    assert_eq!((groups.len(), groups["excluded"].others), (1, 0));
+    assert_eq!(groups["excluded"].warned_before_exclusion, report.figures.warned_before_exclusion);
 }

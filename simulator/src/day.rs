@@ -25,6 +25,10 @@ pub(crate) struct Day<'a> {
     count: u32,
     random: Random,
     harm: f64,
+    /// How far each sign of harm shows today: harm times the profile's sign.
+    escalation: f64,
+    payments: f64,
+    binge: f64,
     fade: f64,
     out: &'a mut Vec<PlayerEvent>,
 }
@@ -48,6 +52,9 @@ impl<'a> Day<'a> {
             count: 0,
             random,
             harm: profile.harm_on(day),
+            escalation: profile.harm_on(day) * profile.signs.escalation,
+            payments: profile.harm_on(day) * profile.signs.payments,
+            binge: profile.harm_on(day) * profile.signs.binge,
             fade: profile.fade_on(day),
             out,
         }
@@ -69,14 +76,17 @@ impl<'a> Day<'a> {
         let excludes_today = self.profile.harm.and_then(|h| h.excluded_on) == Some(self.day);
         let weekend = matches!(self.begins.weekday(), Weekday::Fri | Weekday::Sat | Weekday::Sun);
         let mut play = self.profile.activity * if weekend { 1.3 } else { 0.9 };
-        play += (0.95 - play).max(0.0) * self.harm;
+        play += (0.95 - play).max(0.0) * self.binge.max(0.5 * self.harm);
         play *= 1.0 - self.fade;
         if !excludes_today && !self.random.chance(play) {
             return;
         }
-        let sessions =
-            1 + i64::from(self.random.chance(0.2 + 0.5 * self.harm)) + i64::from(self.random.chance(0.4 * self.harm));
-        let night = self.profile.night + 0.6 * self.harm;
+        let sessions = 1
+            + i64::from(self.random.chance(0.2 + 0.5 * self.binge.max(0.5 * self.harm)))
+            + i64::from(self.random.chance(0.6 * self.binge))
+            + i64::from(self.random.chance(0.5 * self.binge))
+            + i64::from(self.random.chance(0.4 * self.binge));
+        let night = self.profile.night + 0.6 * self.binge;
         let first = if self.random.chance(night) {
             18 * 3600 + self.random.range(0, 4 * 3600)
         } else {
@@ -89,7 +99,8 @@ impl<'a> Day<'a> {
                 break;
             }
             self.session(last_end);
-            self.wait(30 * 60, 4 * 3600);
+            let apart = 1.0 - 0.6 * self.binge;
+            self.wait((30.0 * 60.0 * apart) as i64, (4.0 * 3600.0 * apart) as i64);
         }
         if excludes_today {
             let days = *self.random.pick(&[90, 180, 365]);
@@ -116,22 +127,28 @@ impl<'a> Day<'a> {
     }
 
     fn at_risk(&self) -> bool {
-        self.profile.archetype == Archetype::AtRisk
+        self.profile.archetype.at_risk()
     }
 
-    /// A deposit, tried once more after a failure; answers what came in.
+    /// A deposit, tried again after a failure (up to three tries); answers what came in.
     fn deposit(&mut self) -> i64 {
-        let amount = (self.profile.deposit * (0.5 + self.random.unit()) * (1.0 + 2.0 * self.harm)) as i64 / 100 * 100;
+        let (escalation, payments) = (self.escalation, self.payments);
+        let amount = (self.profile.deposit * (0.5 + self.random.unit()) * (1.0 + 2.0 * escalation + payments)) as i64
+            / 100
+            * 100;
         let amount = amount.max(1_000);
-        if self.random.chance(0.02 + 0.5 * self.harm) {
+        for _ in 0..3 {
+            if !self.random.chance(0.02 + 0.5 * payments) {
+                self.push(EventData::DepositSucceeded { amount: money(amount) });
+                return amount;
+            }
             self.push(EventData::DepositFailed { amount: money(amount), reason: "insufficient_funds".to_owned() });
             self.wait(20, 180);
-            if !self.random.chance(0.3 + 0.5 * self.harm) {
+            if !self.random.chance(0.3 + 0.5 * payments) {
                 return 0;
             }
         }
-        self.push(EventData::DepositSucceeded { amount: money(amount) });
-        amount
+        0
     }
 
     fn launch(&mut self) -> String {
@@ -148,9 +165,11 @@ impl<'a> Day<'a> {
 
     fn session(&mut self, last_end: DateTime<Utc>) {
         let profile = self.profile;
-        let harm = self.harm;
+        let (escalation, payments) = (self.escalation, self.payments);
+        let bonus_hunter = profile.archetype == Archetype::BonusHunter;
         let mut balance = (profile.deposit * 1.5 * self.random.unit()) as i64;
-        if balance < (profile.stake * 5.0) as i64 || self.random.chance(0.3 + 0.3 * harm) {
+        let deposits = if bonus_hunter { 0.9 } else { 0.3 + 0.3 * payments };
+        if balance < (profile.stake * 5.0) as i64 || self.random.chance(deposits) {
             balance += self.deposit();
             self.wait(10, 300);
         }
@@ -160,8 +179,13 @@ impl<'a> Day<'a> {
             _ => Channel::Retail,
         };
         self.push(EventData::SessionStarted { channel });
-        let mut minutes = profile.minutes * (0.5 + self.random.unit()) * (1.0 + 3.0 * harm) * (1.0 - 0.5 * self.fade);
-        if !self.at_risk() {
+        let mut minutes = profile.minutes
+            * (0.5 + self.random.unit())
+            * (1.0 + 3.0 * escalation)
+            * (1.0 + 1.5 * self.binge)
+            * (1.0 - 0.5 * self.fade);
+        // Only escalating play runs past three hours; bingeing stays under them.
+        if escalation < 0.3 {
             minutes = minutes.min(170.0);
         }
         let started = self.time;
@@ -181,20 +205,27 @@ impl<'a> Day<'a> {
                 (since_launch, switch_after) = (0, self.random.range(10, 40));
             }
             let elapsed = (self.time - started).num_seconds() as f64 / length;
-            let escalation = 1.0 + 2.0 * harm * elapsed;
-            let chase = if lost_last { 1.0 + 2.0 * harm } else { 1.0 };
+            let rising = 1.0 + 2.0 * escalation * elapsed;
+            let chase = if lost_last { 1.0 + 2.0 * escalation } else { 1.0 };
             let mut stake =
-                (profile.stake * (0.5 + self.random.unit()) * escalation * chase * (1.0 + harm)).max(10.0) as i64;
+                (profile.stake * (0.5 + self.random.unit()) * rising * chase * (1.0 + escalation)).max(10.0) as i64;
+            if lost_last && self.random.chance(0.15 * payments) {
+                // Chasing the loss with a deposit minutes after it, stakes unchanged.
+                self.wait(60, 6 * 60);
+                balance += self.deposit();
+            }
             if stake > balance {
-                let tops_up = if self.at_risk() { 0.3 + 0.6 * harm } else { 0.1 };
+                let tops_up = if self.at_risk() { 0.3 + 0.6 * escalation.max(payments) } else { 0.1 };
                 if !self.random.chance(tops_up) {
                     break;
                 }
-                if self.at_risk() {
-                    self.wait(60, 8 * 60);
-                } else {
-                    self.wait(5 * 60, 30 * 60);
+                let pause =
+                    if self.at_risk() { self.random.range(60, 8 * 60) } else { self.random.range(5 * 60, 30 * 60) };
+                // No top-up once the session's time would be up.
+                if self.time + Duration::seconds(pause) >= ends {
+                    break;
                 }
+                self.time += Duration::seconds(pause.max(1));
                 balance += self.deposit();
                 stake = stake.min(balance);
                 if stake < 10 {
@@ -218,12 +249,15 @@ impl<'a> Day<'a> {
 
     /// Withdrawals (some cancelled) and limit changes after a session.
     fn after_session(&mut self, balance: i64) {
-        let harm = self.harm;
-        if balance > self.profile.deposit as i64 && self.random.chance(0.3) {
+        let payments = self.payments;
+        let bonus_hunter = self.profile.archetype == Archetype::BonusHunter;
+        let withdraws = if bonus_hunter { 0.6 } else { 0.3 };
+        if balance > self.profile.deposit as i64 && self.random.chance(withdraws) {
             self.wait(60, 30 * 60);
             let amount = money(balance / 200 * 100);
             self.push(EventData::WithdrawalRequested { amount });
-            if self.random.chance(0.05 + 0.6 * harm) {
+            // A bonus hunter cancels to play a bonus through.
+            if self.random.chance(if bonus_hunter { 0.5 } else { 0.05 + 0.6 * payments }) {
                 self.wait(5 * 60, 60 * 60);
                 self.push(EventData::WithdrawalCancelled { amount });
             }
@@ -231,7 +265,7 @@ impl<'a> Day<'a> {
         if self.random.chance(0.01) {
             let amount = (self.profile.deposit * 4.0) as i64 / 100 * 100;
             self.push(EventData::LimitChanged { kind: LimitKind::Deposit, amount, period: LimitPeriod::Week });
-        } else if self.random.chance(0.1 * harm) {
+        } else if self.random.chance(0.15 * payments + 0.03 * self.escalation) {
             let amount = (self.profile.deposit * (4.0 + self.day as f64)) as i64 / 100 * 100;
             self.push(EventData::LimitChanged { kind: LimitKind::Deposit, amount, period: LimitPeriod::Week });
         }

@@ -1,9 +1,11 @@
 //! A seeded population of players and their events, day by day. Each player has
-//! an archetype (casual, regular, high roller, at risk, churner) that shapes their
-//! rhythm: how often they play and when, how long, how fast, for what stakes, how
-//! they deposit and withdraw; at-risk players show growing signs of harm and most
-//! exclude themselves, churners fade out. Archetypes never show in the events:
-//! they go to a separate ground truth.
+//! an archetype that shapes their rhythm: how often they play and when, how long,
+//! how fast, for what stakes, how they deposit and withdraw. At-risk players follow
+//! a pathway of harm (escalation, payment chasing, bingeing, or a mix), starting
+//! at different times and speeds, and most exclude themselves; confounders look
+//! risky but are not (high rollers, night-shift players, bonus hunters, heavy
+//! regulars); casual players and regulars play, churners fade out. Archetypes
+//! never show in the events: they go to a separate ground truth.
 
 mod archetype;
 mod day;
@@ -114,14 +116,15 @@ impl Population {
 
     /// Writes [`Population::truth`] as CSV with a header line.
     pub fn write_truth(&self, out: &mut impl Write) -> io::Result<()> {
-        writeln!(out, "player_id,archetype,harm_onset_day,self_exclusion_day,fade_from_day")?;
+        writeln!(out, "player_id,archetype,pathway,harm_onset_day,self_exclusion_day,fade_from_day")?;
         let optional = |value: Option<String>| value.unwrap_or_default();
         for truth in self.truth() {
             writeln!(
                 out,
-                "{},{},{},{},{}",
+                "{},{},{},{},{},{}",
                 truth.player_id,
                 truth.archetype,
+                if truth.archetype.at_risk() { truth.archetype.as_str() } else { "" },
                 optional(truth.harm_onset_day.map(|d| format!("{d:.2}"))),
                 optional(truth.self_exclusion_day.map(|d| d.to_string())),
                 optional(truth.fade_from_day.map(|d| format!("{d:.2}"))),

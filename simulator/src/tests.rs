@@ -41,7 +41,7 @@ fn days_follow_each_other_and_excluded_players_stop() {
             assert!(!excluded.contains_key(&player), "{player} played after excluding themselves");
             last.insert(player.clone(), event.time);
             if matches!(event.data, EventData::SelfExcluded { .. }) {
-                assert_eq!(truth[&player].archetype, Archetype::AtRisk);
+                assert!(truth[&player].archetype.at_risk(), "{player}");
                 assert_eq!(truth[&player].self_exclusion_day, Some(i64::from(day)));
                 excluded.insert(player, i64::from(day));
             }
@@ -93,5 +93,51 @@ fn the_truth_file_has_a_line_per_player() {
     population().write_truth(&mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.lines().count(), 301);
-    assert!(text.lines().any(|l| l.contains(",at_risk,")));
+    assert!(text.starts_with("player_id,archetype,pathway,"));
+    for pathway in ["escalation", "payment_chasing", "bingeing", "at_risk"] {
+        assert!(text.lines().any(|l| l.contains(&format!(",{pathway},{pathway},"))), "{pathway}");
+    }
+    assert!(text.lines().any(|l| l.contains(",night_shift,,")));
+}
+
+#[test]
+fn each_pathway_shows_its_own_signs_and_the_confounders_stay_steady() {
+    let population = population().with_mix(
+        "regular=1,escalation=1,payment_chasing=1,bingeing=1,bonus_hunter=1,heavy_regular=1".parse().unwrap(),
+    );
+    let truth: HashMap<String, Truth> = population.truth().into_iter().map(|t| (t.player_id.clone(), t)).collect();
+    let mut folds: HashMap<String, PlayerFeatures> = HashMap::new();
+    // Per player, the most of each sign seen at a session end: session seconds,
+    // sessions in 24 h, failed deposits in 24 h, deposits after a loss in 24 h.
+    let mut most: HashMap<String, [i64; 4]> = HashMap::new();
+    for day in 0..30 {
+        for event in population.day(day) {
+            let player = event.player_id.as_str().to_owned();
+            let fold = folds.entry(player.clone()).or_default();
+            fold.apply(&event);
+            if matches!(event.data, EventData::SessionEnded) {
+                let f = fold.features();
+                let seen = [f.session_seconds, f.sessions_24h, f.failed_deposits_24h, f.deposits_after_loss_24h];
+                let m = most.entry(player).or_default();
+                m.iter_mut().zip(seen).for_each(|(m, s)| *m = (*m).max(s));
+            }
+        }
+    }
+    let mean = |archetype: Archetype, sign: usize| {
+        let picked: Vec<i64> =
+            most.iter().filter(|(p, _)| truth[*p].archetype == archetype).map(|(_, m)| m[sign]).collect();
+        picked.iter().sum::<i64>() as f64 / picked.len().max(1) as f64
+    };
+    use Archetype::*;
+    let heavy = most.iter().filter(|(p, _)| truth[*p].archetype == HeavyRegular);
+    assert!(
+        heavy.clone().count() > 10 && heavy.clone().all(|(_, m)| m[0] < 3 * 3_600),
+        "heavy regulars stay under 3 h"
+    );
+    assert!(mean(Escalation, 0) > 1.3 * mean(Bingeing, 0), "escalation plays longest");
+    assert!(mean(Bingeing, 0) < 3.0 * 3_600.0, "bingeing stays under three hours");
+    assert!(mean(Bingeing, 1) > 1.3 * mean(HeavyRegular, 1), "sessions a day");
+    assert!(mean(PaymentChasing, 2) > 2.0 * mean(BonusHunter, 2), "declined deposits");
+    assert!(mean(PaymentChasing, 3) > 2.0 * mean(Regular, 3), "deposits after a loss");
+    assert!(mean(HeavyRegular, 0) > 2.0 * mean(Regular, 0), "heavy regulars play long");
 }

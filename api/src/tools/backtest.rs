@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use domain::InterventionKind;
 use indicatif::{ProgressBar, ProgressStyle};
 use ml::Scorer;
-use projections::{Decider, ReadModel};
+use projections::{Decider, Figures, ReadModel};
+use std::collections::HashMap;
 
 use crate::app::read_models_beside;
 
@@ -28,6 +29,10 @@ pub struct BacktestArgs {
     /// start of the model's test split; the model still sees all that came before.
     #[arg(long)]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// A ground-truth CSV from `nudge simulate` (columns `player_id`, `archetype`, `pathway`):
+    /// figures per pathway of harm and per archetype not at risk.
+    #[arg(long)]
+    pub truth: Option<std::path::PathBuf>,
     /// The intervention policy.
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -42,6 +47,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let Some(entry) = registry.get(&args.model).await? else {
         bail!("no model version {} in {read_models} (see `GET /v1/models`)", args.model);
     };
+    let truth = args.truth.as_deref().map(read_truth).transpose()?;
     let decider = Decider { scorer: Some(Arc::new(Scorer::new(entry.artifact))), policy: args.policy.policy() };
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} events replayed")
@@ -55,21 +61,58 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let from = args.from.map_or_else(|| "all history".to_owned(), |from| format!("from {}", from.to_rfc3339()));
     println!("model {} over {} events of {} players ({from})", args.model, report.events, report.players);
+    print_figures("all players", &report.figures);
+    if let Some(truth) = &truth {
+        let at_risk = |p: &str| truth.get(p).map(|(_, pathway)| pathway.is_some());
+        for (group, figures) in
+            report.by_group(|p| at_risk(p).map(|r| if r { "at risk" } else { "not at risk" }.into()))
+        {
+            print_figures(&group, &figures);
+        }
+        for (archetype, figures) in report.by_group(|p| truth.get(p).map(|(archetype, _)| archetype.clone())) {
+            print_figures(&archetype, &figures);
+        }
+    }
     println!(
-        "self-excluded players: {}, warned before excluding themselves: {} ({:.1} %), median lead {}",
-        report.self_excluded,
-        report.warned_before_exclusion,
-        100.0 * report.warned_share(),
-        report.median_lead_hours.map_or_else(|| "-".to_owned(), |h| format!("{h:.1} h")),
-    );
-    println!(
-        "other players: {}, warned (false alarms): {} ({:.1} %)",
-        report.others,
-        report.others_warned,
-        100.0 * report.false_alarm_share()
+        "marketing inside the block after a safer-gambling recommendation: {}, during a self-exclusion: {}",
+        report.marketing_in_block, report.marketing_while_excluded
     );
     for kind in InterventionKind::ALL {
         println!("{:<26} {:>9}", kind.as_str(), report.per_kind.get(kind.as_str()).copied().unwrap_or(0));
     }
     Ok(())
+}
+
+/// One line of figures: recall before self-exclusion, median lead, false alarms.
+fn print_figures(group: &str, f: &Figures) {
+    println!(
+        "{group:<16} self-excluded {:>5}, warned before {:>5} ({:>5.1} %), median lead {:>8}; others {:>6}, warned (false alarms) {:>5} ({:>4.1} %)",
+        f.self_excluded,
+        f.warned_before_exclusion,
+        100.0 * f.warned_share(),
+        f.median_lead_hours.map_or_else(|| "-".to_owned(), |h| format!("{h:.1} h")),
+        f.others,
+        f.others_warned,
+        100.0 * f.false_alarm_share()
+    );
+}
+
+/// Reads a ground-truth CSV: each player's archetype, and their pathway of harm if any.
+fn read_truth(path: &std::path::Path) -> anyhow::Result<HashMap<String, (String, Option<String>)>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let column = |name: &str| {
+        header.iter().position(|c| *c == name).with_context(|| format!("{} has no `{name}` column", path.display()))
+    };
+    let (player, archetype, pathway) = (column("player_id")?, column("archetype")?, column("pathway")?);
+    let mut truth = HashMap::new();
+    for (n, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let cell =
+            |i: usize| cells.get(i).copied().with_context(|| format!("{} line {} is short", path.display(), n + 2));
+        let pathway = Some(cell(pathway)?.to_owned()).filter(|p| !p.is_empty());
+        truth.insert(cell(player)?.to_owned(), (cell(archetype)?.to_owned(), pathway));
+    }
+    Ok(truth)
 }

@@ -33,7 +33,9 @@ pub struct SimulateArgs {
     /// The first day (UTC); gaming days run from 06:00 to 06:00.
     #[arg(long, default_value = "2026-10-01")]
     pub start: chrono::NaiveDate,
-    /// Shares of each archetype, e.g. `casual=0.42,regular=0.3,high_roller=0.05,at_risk=0.08,churner=0.15`.
+    /// Shares of each archetype, e.g. `regular=0.5,payment_chasing=0.1,bonus_hunter=0.4`: `casual`, `regular`,
+    /// `high_roller`, `churner`, `night_shift`, `bonus_hunter`, `heavy_regular`, and the pathways of harm
+    /// `escalation`, `payment_chasing`, `bingeing`, `at_risk` (a mix). The default holds every one.
     #[arg(long, default_value_t = simulator::Mix::default())]
     pub mix: simulator::Mix,
     /// Base URL of a running nudge to post the events to, e.g. `http://127.0.0.1:8080`.

@@ -119,6 +119,8 @@ features! {
     loss_chasing: f64 => Float,
     /// Limit changes in the last 30 days that raised the previous limit of the same kind.
     limit_increases_30d: i64 => Int,
+    /// Deposit limit changes in the last 7 days that raised the previous deposit limit.
+    deposit_limit_raises_7d: i64 => Int,
     /// Whole minutes since the last settlement that paid out more than its stake.
     minutes_since_last_win: Option<i64> => OptInt,
     /// Sessions started in the last 7 days.
@@ -237,7 +239,11 @@ impl Features {
             |times: &std::collections::VecDeque<i64>, window| times.iter().filter(|t| within(**t, window)).count();
         features.failed_deposits_24h = count(&state.failed_deposits, DAY) as i64;
         features.cancelled_withdrawals_30d = count(&state.cancelled_withdrawals, MONTH) as i64;
-        features.limit_increases_30d = count(&state.limit_increases, MONTH) as i64;
+        for raise in state.limit_increases.iter().filter(|r| within(r.at, MONTH)) {
+            features.limit_increases_30d = features.limit_increases_30d.saturating_add(1);
+            features.deposit_limit_raises_7d =
+                features.deposit_limit_raises_7d.saturating_add(i64::from(raise.deposit && within(raise.at, WEEK)));
+        }
 
         let mut minutes_7d = 0.0;
         for span in state.sessions.iter().filter(|s| within(s.0, WEEK)) {

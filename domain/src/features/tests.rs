@@ -256,11 +256,22 @@ fn limit_raises_count_against_the_previous_limit_of_the_same_kind() {
         (5, limit(LimitKind::Session, 60)),
     ];
     let f = fold(events.clone());
-    assert_eq!((f.limit_increases_30d, f.deposit_limit), (2, Some(1500)));
+    assert_eq!((f.limit_increases_30d, f.deposit_limit_raises_7d, f.deposit_limit), (2, 1, Some(1500)));
+    let mut week = events.clone();
+    week.push((1 + 7 * D, launch("x")));
+    assert_eq!((fold(week).limit_increases_30d, fold(vec![(0, launch("x"))]).deposit_limit_raises_7d), (2, 0));
     let mut later = events;
     later.push((1 + 30 * D, launch("x")));
     assert_eq!(fold(later).limit_increases_30d, 1);
     assert_eq!(fold(vec![(0, launch("x"))]).deposit_limit, None);
+}
+
+#[test]
+fn a_limit_raise_stored_as_a_bare_time_reads_as_another_limits() {
+    let old: LimitRaise = serde_json::from_str("1700000000000").unwrap();
+    assert_eq!(old, LimitRaise { at: 1_700_000_000_000, deposit: false });
+    let deposit = LimitRaise { at: 5, deposit: true };
+    assert_eq!(serde_json::from_str::<LimitRaise>(&serde_json::to_string(&deposit).unwrap()).unwrap(), deposit);
 }
 
 #[test]
@@ -345,6 +356,25 @@ proptest! {
 
         prop_assert_eq!(&resumed, &whole);
         prop_assert_eq!(resumed.features(), whole.features());
+    }
+
+    /// Deposit limit raises of the last 7 days, counted the plain way.
+    #[test]
+    fn deposit_limit_raises_are_those_of_the_week(limits in prop::collection::vec((-30..2 * D, prop::sample::select(LimitKind::ALL), 1..5i64), 0..40)) {
+        let (mut minutes, mut latest, mut previous, mut raised) = (0, i64::MIN, None, Vec::new());
+        let events: Vec<(i64, EventData)> = limits.into_iter().map(|(step, kind, amount)| {
+            minutes += step;
+            latest = latest.max(minutes);
+            if matches!(kind, LimitKind::Deposit) {
+                if previous.is_some_and(|p| amount > p) {
+                    raised.push(minutes);
+                }
+                previous = Some(amount);
+            }
+            (minutes, limit(kind, amount))
+        }).collect();
+        let expected = raised.iter().filter(|t| **t > latest - 7 * D).count() as i64;
+        prop_assert_eq!(fold(events).deposit_limit_raises_7d, expected);
     }
 }
 

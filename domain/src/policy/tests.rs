@@ -121,7 +121,8 @@ fn any_event() -> impl Strategy<Value = EventData> {
 
 proptest! {
     /// Whatever the model says and whatever happened before, a self-excluded or
-    /// at-risk player gets no marketing kind, and no kind comes inside its cooldown.
+    /// at-risk player, or one in the marketing block, gets no marketing kind, and
+    /// no kind comes inside its cooldown.
     #[test]
     fn guardrails_beat_the_model(
         harm in 0.0..1.0f64,
@@ -144,7 +145,8 @@ proptest! {
         let f = features(session_seconds, self_excluded);
         let model = with_model.then_some(assessment);
         if let Some(decision) = decide(&f, &event, model, &recent) {
-            if self_excluded || (with_model && harm >= harm_threshold) {
+            let warned = recent.last_safer_gambling().is_some_and(|t| Policy::default().blocks_marketing(t, now().timestamp_millis()));
+            if self_excluded || warned || (with_model && harm >= harm_threshold) {
                 prop_assert!(!decision.kind.is_marketing(), "{decision:?}");
             }
             if let Some(last) = recent.last(decision.kind) {
@@ -156,4 +158,82 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_safer_gambling_intervention_blocks_marketing_for_the_block_whatever_the_scores() {
+    let f = features(60, false);
+    let low_harm_high_churn = Some(assessment(0.1, 0.9));
+    let mut recent = Recent::default();
+    assert_eq!(
+        decide(&f, &EventData::SessionEnded, low_harm_high_churn, &recent),
+        decision(InterventionKind::RetentionOffer, Rule::ChurnRisk)
+    );
+    recent.record(InterventionKind::RealityCheck, now().timestamp_millis() - 29 * 24 * 60 * MINUTE);
+    assert_eq!(decide(&f, &EventData::SessionEnded, low_harm_high_churn, &recent), None);
+    assert_eq!(decide(&f, &started(), Some(assessment(0.1, 0.1)), &recent), None);
+    recent.record(InterventionKind::RealityCheck, now().timestamp_millis() - 30 * 24 * 60 * MINUTE);
+    assert_eq!(
+        decide(&f, &EventData::SessionEnded, low_harm_high_churn, &recent),
+        decision(InterventionKind::RetentionOffer, Rule::ChurnRisk)
+    );
+    let mut warned = Recent::default();
+    warned.record(InterventionKind::CoolOff, now().timestamp_millis() - 2 * 24 * 60 * MINUTE);
+    let situation = Situation {
+        features: &f,
+        event: &EventData::SessionEnded,
+        time: now().timestamp_millis(),
+        assessment: low_harm_high_churn,
+        game: None,
+        recent: &warned,
+    };
+    assert_eq!(Policy::default().decide(&situation), None);
+    assert_eq!(
+        Policy::default().with_marketing_block(1).decide(&situation),
+        decision(InterventionKind::RetentionOffer, Rule::ChurnRisk)
+    );
+    let mut offered = Recent::default();
+    offered.record(InterventionKind::RetentionOffer, now().timestamp_millis() - 25 * 60 * MINUTE);
+    assert_eq!(offered.last_safer_gambling(), None);
+}
+
+#[test]
+fn markers_act_with_or_without_a_model_unless_the_model_has_acted() {
+    let recent = Recent::default();
+    let declined = Features { failed_deposits_24h: 3, ..features(60, false) };
+    let ended = EventData::SessionEnded;
+    let marker = decision(InterventionKind::DepositLimitSuggestion, Rule::MarkerDeclinedDeposits);
+    assert_eq!(decide(&declined, &ended, None, &recent), marker);
+    assert_eq!(decide(&declined, &ended, Some(assessment(0.1, 0.9)), &recent), marker);
+    assert_eq!(
+        decide(&declined, &ended, Some(assessment(0.9, 0.1)), &recent),
+        decision(InterventionKind::CoolOff, Rule::HarmRisk)
+    );
+    assert_eq!(decide(&Features { failed_deposits_24h: 2, ..declined.clone() }, &ended, None, &recent), None);
+    let off = Policy::default().with_markers(Markers::default().with(Marker::DeclinedDeposits, 0));
+    let situation = Situation {
+        features: &declined,
+        event: &ended,
+        time: now().timestamp_millis(),
+        assessment: None,
+        game: None,
+        recent: &recent,
+    };
+    assert_eq!(off.decide(&situation), None);
+    let chasing = Features { deposits_after_loss_24h: 3, deposit_limit_raises_7d: 2, ..features(60, false) };
+    assert_eq!(
+        decide(&chasing, &ended, None, &recent),
+        decision(InterventionKind::CoolOff, Rule::MarkerDepositsAfterLoss)
+    );
+    let raised = Features { deposit_limit_raises_7d: 2, ..features(60, false) };
+    assert_eq!(
+        decide(&raised, &ended, None, &recent),
+        decision(InterventionKind::DepositLimitSuggestion, Rule::MarkerDepositLimitRaised)
+    );
+    for marker in Marker::ALL {
+        assert_eq!(marker.rule().marker(), Some(marker));
+        assert_eq!(serde_json::to_value(marker.rule()).unwrap(), marker.rule().as_str());
+        assert!(marker.rule().as_str().starts_with("marker:"));
+    }
+    assert_eq!(Rule::HarmRisk.marker(), None);
 }
