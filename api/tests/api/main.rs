@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod console;
 mod dapr;
 mod erasure;
 mod errors;
