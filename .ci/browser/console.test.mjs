@@ -4,7 +4,7 @@
 // playwright-core, opens every view, checks it against the API, clicks
 // through, retries a delivery, sends a test event, and runs axe-core.
 //
-//   node .ci/browser/console.test.mjs [--players N] [--days D] [--binary PATH] [--docs] [--scale]
+//   node .ci/browser/console.test.mjs [--players N] [--days D] [--mix M] [--binary PATH] [--docs] [--scale]
 //
 // --docs copies the screenshots to docs/console/; --scale asserts each view's
 // first paint under 1 s (for the 10,000-player run). Nothing leaves 127.0.0.1.
@@ -29,6 +29,7 @@ const option = (name, fallback) => {
 const PLAYERS = Number(option("players", "400"));
 const DAYS = Number(option("days", "21"));
 const BINARY = resolve(repo, option("binary", "target/debug/nudge"));
+const MIX = option("mix", null);
 const OUT = join(here, "out");
 const PAINT_BUDGET_MS = 1000;
 
@@ -137,7 +138,8 @@ async function run(base, key, ok, broken) {
   console.log(`# simulating ${PLAYERS} players over ${DAYS} days from ${start}`);
   execFileSync(
     BINARY,
-    ["simulate", "--players", String(PLAYERS), "--days", String(DAYS), "--start", start, "--target", base],
+    ["simulate", "--players", String(PLAYERS), "--days", String(DAYS), "--start", start, "--target", base]
+      .concat(MIX ? ["--mix", MIX] : []),
     { env: { ...process.env, NUDGE_API_KEY: key }, stdio: ["ignore", "ignore", "inherit"] },
   );
   let job = await call("/v1/models/train", { method: "POST", body: { activate: true } });
@@ -156,11 +158,14 @@ async function run(base, key, ok, broken) {
     }
   };
   await caughtUp();
+  const { projections } = await call("/v1/projections");
+  console.log(`# ${projections[0].head} events stored and projected`);
   for (let i = 0; ok.received.length === 0 || broken.received.length === 0; i++) {
     assert(i < 300, "no delivery reached the receivers");
     await sleep(100);
   }
 
+  // launch() runs chromium headless on a fresh, temporary --user-data-dir of its own.
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: [

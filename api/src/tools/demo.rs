@@ -96,6 +96,7 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
         "streaming {} more day{plural}, an hour every {} ms; recommendations as they happen:",
         args.live_days, args.hour_ms
     );
+    println!("follow them in the console too: {base}console/#/recommendations");
 
     let printing = CancellationToken::new();
     let printer = tokio::spawn(print_feed(client.clone(), base.clone(), cursor, printing.clone()));
