@@ -312,6 +312,12 @@ async function run(base, key, ok, broken) {
   });
 
   await check("a recommendation links to its deliveries, and a failed one is retried", async () => {
+    // Routing to the subscriptions follows the projection: wait for both deliveries.
+    const routed = `/v1/players/${encodeURIComponent(latest.player_id)}/deliveries?recommendation_id=${latest.id}`;
+    for (let i = 0; (await call(routed)).deliveries.length < 2; i++) {
+      assert(i < 300, "the latest recommendation was not routed to both subscriptions");
+      await sleep(100);
+    }
     await page.goto(`${base}/console/#/players/${encodeURIComponent(latest.player_id)}`);
     await page.waitForSelector("a.deliveries");
     await page.locator("a.deliveries").first().click();
