@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::curves::{CurvePoint, curve};
+
 /// A model's quality on a set of points it was not fitted on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
@@ -24,6 +26,9 @@ pub struct Evaluation {
     pub brier: f64,
     /// Mean score against observed rate, by tenths of the score range.
     pub calibration: Vec<CalibrationBin>,
+    /// ROC and precision-recall points down the scores (absent from versions trained before it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<CurvePoint>,
 }
 
 /// Points whose score fell in `[from, to)`.
@@ -57,6 +62,7 @@ impl Evaluation {
             recall,
             brier,
             calibration: calibration(scores, labels, 10),
+            curve: curve(scores, labels),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod active;
 mod artifact;
+mod curves;
 mod dataset;
 mod error;
 mod evaluation;
@@ -14,6 +15,7 @@ mod train;
 
 pub use active::ActiveModel;
 pub use artifact::{FORMAT, FamilyMetrics, ModelArtifact, Scaler, TargetModel, TrainingSummary};
+pub use curves::{CURVE_POINTS, CurvePoint};
 pub use dataset::{CHURN_HORIZON, HARM_HORIZON, Point, TrainingSet, for_each_event, replay};
 pub use error::MlError;
 pub use evaluation::{CalibrationBin, Evaluation};

@@ -2,6 +2,7 @@
 //! limits and errors as problem+json. It knows HTTP; what it serves comes from
 //! the services and the projections.
 
+pub mod console;
 pub mod dapr;
 mod deadline;
 mod headers;

@@ -20,9 +20,12 @@ use utoipa::{
 
 use crate::server::problem::{FieldProblem, PROBLEM_JSON, Problem};
 
-/// Whether anyone may call the route, key or not: health, metrics and the documentation.
+/// Whether anyone may call the route, key or not: health, metrics, the
+/// documentation and the console's page (whose calls to the API need a key).
 pub fn is_open(route: &str) -> bool {
-    matches!(route, "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/docs") || route.starts_with("/docs/")
+    matches!(route, "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/docs" | "/console")
+        || route.starts_with("/docs/")
+        || route.starts_with("/console/")
 }
 
 /// The name of the API-key security scheme.

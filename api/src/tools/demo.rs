@@ -60,6 +60,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
     println!("nudge is serving on {base} (SQLite in {}); try {base}v1/recommendations", args.folder.display());
+    // The demo's database starts empty, so no API key is in force: the link needs no `#key=`.
+    println!("watch it in the console: {base}console/");
 
     let outcome = tokio::select! {
         outcome = demo(&args, &base) => outcome,
@@ -94,6 +96,7 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
         "streaming {} more day{plural}, an hour every {} ms; recommendations as they happen:",
         args.live_days, args.hour_ms
     );
+    println!("follow them in the console too: {base}console/#/recommendations");
 
     let printing = CancellationToken::new();
     let printer = tokio::spawn(print_feed(client.clone(), base.clone(), cursor, printing.clone()));

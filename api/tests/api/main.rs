@@ -4,6 +4,7 @@
 mod auth;
 mod cluster;
 mod connections;
+mod console;
 mod dapr;
 mod erasure;
 mod errors;

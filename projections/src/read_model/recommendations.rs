@@ -79,6 +79,25 @@ impl ReadModel {
         &self,
         filter: &RecommendationQuery<'_>,
     ) -> Result<Vec<Recommendation>, ProjectionError> {
+        self.read(filter, None).await
+    }
+
+    /// Those triggered before position `before` (all when `None`), newest first,
+    /// with the same filter: the console reads the feed's latest this way.
+    pub async fn recommendations_before(
+        &self,
+        filter: &RecommendationQuery<'_>,
+        before: Option<u64>,
+    ) -> Result<Vec<Recommendation>, ProjectionError> {
+        self.read(filter, Some(before.unwrap_or(u64::MAX))).await
+    }
+
+    /// Oldest first; newest first below `before` when it is given.
+    async fn read(
+        &self,
+        filter: &RecommendationQuery<'_>,
+        before: Option<u64>,
+    ) -> Result<Vec<Recommendation>, ProjectionError> {
         let mut sql = "SELECT status, body FROM recommendations WHERE position > $1".to_owned();
         let mut n = 1;
         if filter.player_id.is_some() {
@@ -89,13 +108,22 @@ impl ReadModel {
             n += 1;
             sql.push_str(&format!(" AND kind = ${n}"));
         }
-        sql.push_str(&format!(" ORDER BY position LIMIT ${}", n + 1));
+        if before.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND position < ${n} ORDER BY position DESC"));
+        } else {
+            sql.push_str(" ORDER BY position");
+        }
+        sql.push_str(&format!(" LIMIT ${}", n + 1));
         let mut statement = query(&sql).bind(to_i64(filter.after.unwrap_or(0)));
         if let Some(player) = filter.player_id {
             statement = statement.bind(player);
         }
         if let Some(kind) = filter.kind {
             statement = statement.bind(kind.as_str());
+        }
+        if let Some(before) = before {
+            statement = statement.bind(to_i64(before));
         }
         let rows: Vec<(String, String)> = statement.bind(filter.limit as i64).fetch_all(self.database.reader()).await?;
         rows.into_iter().map(recommendation).collect()

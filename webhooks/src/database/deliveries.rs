@@ -232,6 +232,26 @@ impl Database {
         rows.into_iter().map(Delivery::try_from).collect()
     }
 
+    /// A player's deliveries to every subscription, newest first, maybe of one
+    /// event only (a recommendation's id is its event's).
+    pub async fn deliveries_of_player(
+        &self,
+        player_id: &str,
+        event_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, WebhookError> {
+        let of_event = if event_id.is_some() { " AND event_id = $3" } else { "" };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM webhook_deliveries WHERE player_id = $1{of_event} ORDER BY seq DESC LIMIT $2"
+        );
+        let mut statement = query(&sql).bind(player_id).bind(limit as i64);
+        if let Some(event_id) = event_id {
+            statement = statement.bind(event_id);
+        }
+        let rows: Vec<Row> = statement.fetch_all(self.database.reader()).await?;
+        rows.into_iter().map(Delivery::try_from).collect()
+    }
+
     /// Makes a delivery due now with a fresh retry window (a dead one comes back);
     /// answers it, or `None` if the subscription has no such delivery.
     pub async fn retry(

@@ -87,9 +87,27 @@ fn unknown(player: &PlayerId) -> ApiError {
 
 /// Folds the player's stream, in order, over the events that happened at or before `at`.
 async fn replay(state: &AppState, player: &PlayerId, at: DateTime<Utc>) -> Result<PlayerFeaturesView, ApiError> {
-    let stream = player.stream_name();
     let mut fold = PlayerFeatures::default();
     let mut last = None;
+    each_event(state, player, |recorded, event| {
+        if event.time <= at {
+            fold.apply(&event);
+            last = Some((recorded.revision, recorded.position));
+        }
+    })
+    .await?;
+    let (revision, position) =
+        last.ok_or_else(|| ApiError::NotFound(format!("player {player} has no event at or before {at}")))?;
+    Ok(PlayerFeaturesView { player_id: player.to_string(), revision, position, features: fold.features() })
+}
+
+/// Hands each event of the player's stream to `visit`, in stream order, a page at a time.
+pub(super) async fn each_event(
+    state: &AppState,
+    player: &PlayerId,
+    mut visit: impl FnMut(&store::RecordedEvent, domain::PlayerEvent),
+) -> Result<(), ApiError> {
+    let stream = player.stream_name();
     let mut from = 0;
     loop {
         let page = match state.store.read_stream(&stream, from, REPLAY_PAGE).await {
@@ -98,18 +116,13 @@ async fn replay(state: &AppState, player: &PlayerId, at: DateTime<Utc>) -> Resul
         };
         for recorded in &page {
             // Skipped like the projection skips it: see `RecordedEvent::decode`.
-            let Some(event) = recorded.decode() else { continue };
-            if event.time <= at {
-                fold.apply(&event);
-                last = Some((recorded.revision, recorded.position));
+            if let Some(event) = recorded.decode() {
+                visit(recorded, event);
             }
         }
         match page.last() {
             Some(event) if page.len() == REPLAY_PAGE => from = event.revision + 1,
-            _ => break,
+            _ => return Ok(()),
         }
     }
-    let (revision, position) =
-        last.ok_or_else(|| ApiError::NotFound(format!("player {player} has no event at or before {at}")))?;
-    Ok(PlayerFeaturesView { player_id: player.to_string(), revision, position, features: fold.features() })
 }

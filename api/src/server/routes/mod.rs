@@ -5,11 +5,13 @@ mod body;
 mod cluster;
 mod dapr;
 mod events;
+mod feature_history;
 mod features;
 mod health;
 mod keys;
 mod models;
 mod params;
+mod player_deliveries;
 mod players;
 mod projections;
 mod recommendations;
@@ -44,6 +46,7 @@ pub use self::{
 };
 use crate::{
     server::AppState,
+    server::console,
     server::deadline,
     server::openapi,
     server::prefilter,
@@ -58,6 +61,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(events::read_stream))
         .routes(routes!(players::erase))
         .routes(routes!(features::read))
+        .routes(routes!(feature_history::read))
         .routes(routes!(recommendations::for_player))
         .routes(routes!(recommendations::feed))
         .routes(routes!(models::list))
@@ -69,6 +73,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::rotate_secret))
         .routes(routes!(webhooks::deliveries))
+        .routes(routes!(player_deliveries::list))
         .routes(routes!(webhooks::retry))
         .routes(routes!(webhooks::replay))
         .routes(routes!(webhooks::test))
@@ -82,6 +87,9 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(health::metrics))
         .routes(routes!(openapi::document))
         .routes(routes!(dapr::subscribe))
+        .routes(routes!(console::redirect))
+        .routes(routes!(console::page))
+        .routes(routes!(console::asset))
 }
 
 /// The OpenAPI document of every route.

@@ -23,15 +23,21 @@ pub struct ListQuery {
     /// At most this many (default 100).
     #[param(minimum = 1)]
     limit: Option<usize>,
+    /// `asc` (default): oldest first, paged with `after`; `desc`: newest first, paged with `before`.
+    #[param(value_type = Option<String>, pattern = "^(asc|desc)$")]
+    order: Option<String>,
+    /// With `order=desc`: only those before this cursor (a `next` from an earlier page).
+    before: Option<u64>,
 }
 
 /// A page of recommendations.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecommendationPage {
-    /// Oldest first.
+    /// Oldest first (newest first with `order=desc`).
     pub recommendations: Vec<Recommendation>,
     /// The `after` of the next page: the last position here; at the end, the `after` sent (or `null`),
-    /// so that a client follows the feed by asking again with it.
+    /// so that a client follows the feed by asking again with it. With `order=desc`, the `before`
+    /// of the next (older) page; `null` when this one is the last.
     pub next: Option<u64>,
 }
 
@@ -54,7 +60,7 @@ pub async fn for_player(
     page(&state, Some(player.as_str()), query).await
 }
 
-/// Every recommendation, oldest first, maybe of one kind.
+/// Every recommendation, oldest first (newest first with `order=desc`), maybe of one kind.
 #[utoipa::path(
     get,
     path = "/v1/recommendations",
@@ -86,7 +92,25 @@ async fn page(
         })?),
     };
     let read = RecommendationQuery { player_id, kind, after: query.after, limit };
-    let recommendations = state.projection.read_model().recommendations(&read).await?;
-    let next = recommendations.last().map(|r| r.triggered_by.position).or(query.after);
-    Ok(Json(RecommendationPage { recommendations, next }))
+    let read_model = state.projection.read_model();
+    match (query.order.as_deref(), query.before) {
+        (None | Some("asc"), None) => {
+            let recommendations = read_model.recommendations(&read).await?;
+            let next = recommendations.last().map(|r| r.triggered_by.position).or(query.after);
+            Ok(Json(RecommendationPage { recommendations, next }))
+        }
+        (Some("desc"), before) => {
+            let recommendations = read_model.recommendations_before(&read, before).await?;
+            let next =
+                recommendations.last().filter(|_| recommendations.len() == limit).map(|r| r.triggered_by.position);
+            Ok(Json(RecommendationPage { recommendations, next }))
+        }
+        (None | Some("asc"), Some(_)) => Err(ApiError::InvalidParameter {
+            name: "before",
+            detail: "before pages a newest-first list: send it with order=desc".to_owned(),
+        }),
+        (Some(_), _) => {
+            Err(ApiError::InvalidParameter { name: "order", detail: "order must be asc or desc".to_owned() })
+        }
+    }
 }
