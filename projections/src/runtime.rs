@@ -99,9 +99,11 @@ impl Runner {
                 () = cancel.cancelled() => break Ok(()),
                 // While none of its own events come, the feed still says how far
                 // it has read: the checkpoints move on with it.
-                _ = quiet.tick(), if committing.is_none() && batches.pending.is_empty() => {
+                _ = quiet.tick(), if committing.is_none() => {
+                    // Looked at here, not in the guard: the subscription may have
+                    // handed events over in this very round, and `through` covers them.
                     let reached = *through.borrow();
-                    if reached > planned {
+                    if batches.pending.is_empty() && reached > planned {
                         planned = reached;
                         let commit = self.commit(Changes::default(), reached, 0, Arc::clone(&fence), progress.clone());
                         committing = Some(tokio::spawn(commit));

@@ -137,10 +137,15 @@ impl EventStore for PostgresStore {
         partitions: &[u32],
         count: NonZeroU32,
     ) -> PartitionFeed {
-        let parts: Option<Vec<i32>> =
-            if count == self.partitions { partitions.iter().map(|p| i32::try_from(*p).ok()).collect() } else { None };
+        let every = partitions.len() >= self.partitions.get() as usize;
+        let parts: Option<Vec<i32>> = if count == self.partitions && !every {
+            partitions.iter().map(|p| i32::try_from(*p).ok()).collect()
+        } else {
+            None
+        };
         let Some(parts) = parts else {
-            // Another count than the store's: every event, for the caller to pick from.
+            // Every partition, or another count than the store's: every event,
+            // in one ordered read, for the caller to pick from.
             return PartitionFeed {
                 events: self.subscribe_all(after, prefix),
                 through: watch::Sender::new(0).subscribe(),
