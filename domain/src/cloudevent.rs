@@ -201,15 +201,15 @@ impl Attributes<'_> {
                 self.fail(name, "is not a valid extension name (lower-case letters and digits only)");
                 continue;
             }
-            match value {
-                Value::String(_) | Value::Bool(_) => {}
-                Value::Number(n) if n.is_i64() => {}
+            let value = match value {
+                Value::String(_) | Value::Bool(_) => value.clone(),
+                Value::Number(n) if let Some(i) = data::whole(n) => Value::from(i),
                 _ => {
                     self.fail(name, "must be a string, an integer or a boolean");
                     continue;
                 }
-            }
-            extensions.insert(name.clone(), value.clone());
+            };
+            extensions.insert(name.clone(), value);
         }
         extensions
     }

@@ -96,9 +96,11 @@ fn unknown_data_fields_and_extensions_are_kept() {
     value["data"]["table"] = json!("t7");
     value["traceparent"] = json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     value["priority"] = json!(3);
+    value["weight"] = json!(2.0);
     let event = PlayerEvent::from_json(&value).unwrap();
     assert_eq!(event.extra["table"], "t7");
     assert_eq!(event.extensions["priority"], 3);
+    assert!(event.extensions["weight"].is_i64(), "a whole number is kept as an integer");
     let json = event.to_json();
     assert_eq!(json["data"]["table"], "t7");
     assert_eq!(json["traceparent"], value["traceparent"]);
@@ -162,8 +164,13 @@ fn missing_and_mistyped_fields_are_named() {
 
 #[test]
 fn amounts_and_stakes_must_be_positive_integers() {
-    for bad in [json!(0), json!(-1), json!(2.5), json!(1e3), json!(u64::MAX)] {
+    for bad in [json!(0), json!(-1), json!(2.5), json!(u64::MAX), json!(1e19)] {
         assert_eq!(refused(&bet(bad.clone())), ["/data/stake"], "{bad}");
+    }
+    // JSON Schema counts a whole number written with a fraction or exponent as an integer.
+    for (whole, stake) in [(json!(250.0), 250), (json!(1e3), 1_000)] {
+        let data = PlayerEvent::from_json(&bet(whole)).map(|event| event.data);
+        assert!(matches!(data, Ok(EventData::BetPlaced { stake: Money { amount, .. }, .. }) if amount == stake));
     }
     let deposit = |amount: Value| event("player.deposit.succeeded", json!({"amount": amount, "currency": "EUR"}));
     assert_eq!(refused(&deposit(json!(0))), ["/data/amount"]);
