@@ -1,8 +1,44 @@
+use cloudevents::{AttributesWriter, Event};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
 use crate::{Channel, Country, Currency, EventData, InterventionResponse, LimitKind, LimitPeriod, MAX_AMOUNT, Money};
+
+// The SDK's `Event` both ways: what the mapping is checked against.
+impl TryFrom<Event> for PlayerEvent {
+    type Error = ValidationErrors;
+
+    fn try_from(event: Event) -> Result<Self, Self::Error> {
+        let value = serde_json::to_value(&event)
+            .map_err(|e| ValidationErrors(vec![FieldError::new("", format!("cannot be read: {e}"))]))?;
+        Self::from_json(&value)
+    }
+}
+
+impl From<&PlayerEvent> for Event {
+    fn from(player_event: &PlayerEvent) -> Self {
+        let mut event = Event::default();
+        event.set_id(player_event.id.as_str());
+        event.set_source(player_event.source.as_str());
+        event.set_type(player_event.event_type().as_str());
+        event.set_subject(Some(player_event.player_id.as_str()));
+        event.set_time(Some(player_event.time));
+        event.set_data("application/json", Value::Object(player_event.data_object()));
+        for (name, value) in &player_event.extensions {
+            match value {
+                Value::Bool(b) => event.set_extension(name, *b),
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => event.set_extension(name, i),
+                    None => event.set_extension(name, n.to_string()),
+                },
+                Value::String(s) => event.set_extension(name, s.as_str()),
+                other => event.set_extension(name, other.to_string()),
+            }
+        }
+        event
+    }
+}
 
 fn event(kind: &str, data: Value) -> Value {
     json!({
