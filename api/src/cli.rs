@@ -36,7 +36,7 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Train a model version by replaying every player stream, and print its metrics.
     Train(TrainArgs),
-    /// Manage API keys: create (printed once), list, revoke.
+    /// Manage API keys: create (printed once), bootstrap (from a file), list, revoke.
     Keys(KeysArgs),
     /// Replay history with a model version and report who was warned, and when.
     Backtest(BacktestArgs),

@@ -9,9 +9,10 @@ use clap::Args;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use domain::{Cooldowns, EventTimeWindow, InterventionKind, Marker, Markers, Policy};
 use projections::ProjectionConfig;
-use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy, Waits, parse_duration};
+use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy, Waits};
 
 use crate::{
+    durations::{DAY, MINUTE, MS, S, between},
     server::HttpConfig,
     server::Limits,
     server::dapr::{AppToken, Dapr, Topic},
@@ -113,10 +114,14 @@ pub struct ProjectionArgs {
     #[arg(long, env = "NUDGE_PROJECTION_BATCH_EVENTS", default_value_t = 2_000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub projection_batch_events: u32,
-    /// Longest a micro-batch waits for more events after its first, in milliseconds.
-    #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT_MS", default_value_t = 5,
-          value_parser = clap::value_parser!(u16).range(0..=10_000))]
-    pub projection_batch_wait_ms: u16,
+    /// Longest a micro-batch waits for more events after its first.
+    #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT", default_value = "5ms",
+          value_parser = between(Duration::ZERO, 10 * S, None))]
+    pub projection_batch_wait: Duration,
+    /// Deprecated: `--projection-batch-wait`, a plain number in milliseconds.
+    #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT_MS", hide = true, conflicts_with = "projection_batch_wait",
+          value_parser = between(Duration::ZERO, 10 * S, Some(MS)))]
+    pub projection_batch_wait_ms: Option<Duration>,
     /// Player partitions folding in parallel.
     #[arg(long, env = "NUDGE_PROJECTION_PARTITIONS", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -125,10 +130,13 @@ pub struct ProjectionArgs {
     #[arg(long, env = "NUDGE_PROJECTION_PLAYERS_IN_MEMORY", default_value_t = 200_000,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub projection_players_in_memory: u32,
-    /// Seconds after which an untouched player leaves memory.
-    #[arg(long, env = "NUDGE_PROJECTION_IDLE_SECONDS", default_value_t = 600,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub projection_idle_seconds: u32,
+    /// How long after which an untouched player leaves memory.
+    #[arg(long, env = "NUDGE_PROJECTION_IDLE", default_value = "10m", value_parser = between(S, 365 * DAY, None))]
+    pub projection_idle: Duration,
+    /// Deprecated: `--projection-idle`, a plain number in seconds.
+    #[arg(long, env = "NUDGE_PROJECTION_IDLE_SECONDS", hide = true, conflicts_with = "projection_idle",
+          value_parser = between(S, 365 * DAY, Some(S)))]
+    pub projection_idle_seconds: Option<Duration>,
     /// Logical partitions players are spread over, recorded when the read-model
     /// database is made (64 if not given) and fixed since: another number is refused.
     #[arg(long, env = "NUDGE_PARTITIONS", value_parser = clap::value_parser!(u32).range(1..=4_096))]
@@ -136,18 +144,8 @@ pub struct ProjectionArgs {
     /// How long an instance's partition leases hold unless renewed (renewed
     /// ten times as often): another instance takes a crashed one's partitions
     /// this long after its last renewal.
-    #[arg(long, env = "NUDGE_LEASE_TTL", default_value = "5s", value_parser = lease_ttl)]
+    #[arg(long, env = "NUDGE_LEASE_TTL", default_value = "5s", value_parser = between(S, 300 * S, None))]
     pub lease_ttl: Duration,
-}
-
-/// A lease TTL: a duration from 1 s to 5 min.
-fn lease_ttl(s: &str) -> Result<Duration, String> {
-    let ttl = parse_duration(s)?;
-    if (Duration::from_secs(1)..=Duration::from_secs(300)).contains(&ttl) {
-        Ok(ttl)
-    } else {
-        Err(format!("{s} is outside 1s..5m"))
-    }
 }
 
 /// Webhook delivery settings.
@@ -167,16 +165,16 @@ pub struct WebhookArgs {
     #[arg(long, env = "NUDGE_ALLOW_WEBHOOK_CIDRS", value_delimiter = ',')]
     pub allow_webhook_cidrs: Vec<Cidr>,
     /// Waits between attempts of a failed delivery; the last one repeats.
-    #[arg(long, env = "NUDGE_WEBHOOK_RETRY_SCHEDULE", default_value = "5s,30s,2m,10m,1h,6h")]
+    #[arg(long, env = "NUDGE_WEBHOOK_RETRY_SCHEDULE", default_value = "5s,30s,2m,10m,1h,6h", value_parser = waits)]
     pub webhook_retry_schedule: Waits,
     /// How long after its first attempt a delivery is retried before it is dead-lettered.
-    #[arg(long, env = "NUDGE_WEBHOOK_RETRY_WINDOW", default_value = "3d", value_parser = parse_duration)]
+    #[arg(long, env = "NUDGE_WEBHOOK_RETRY_WINDOW", default_value = "3d", value_parser = between(S, 365 * DAY, None))]
     pub webhook_retry_window: Duration,
     /// Longest wait for a subscriber's connection.
-    #[arg(long, env = "NUDGE_WEBHOOK_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "NUDGE_WEBHOOK_CONNECT_TIMEOUT", default_value = "5s", value_parser = between(MS, DAY, None))]
     pub webhook_connect_timeout: Duration,
     /// Longest a delivery attempt may take, answer included.
-    #[arg(long, env = "NUDGE_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, env = "NUDGE_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = between(MS, DAY, None))]
     pub webhook_timeout: Duration,
     /// Requests in flight per subscription.
     #[arg(long, env = "NUDGE_WEBHOOK_CONCURRENCY", default_value_t = 64,
@@ -210,6 +208,11 @@ impl WebhookArgs {
     }
 }
 
+/// Waits written `5s,30s,2m`: at least one, none of them zero.
+fn waits(raw: &str) -> Result<Waits, String> {
+    raw.split(',').map(between(MS, 365 * DAY, None)).collect::<Result<Vec<_>, _>>().map(Waits)
+}
+
 /// An instance name: letters, digits, `.`, `-` and `_`, as a URI path segment takes them.
 fn instance_name(s: &str) -> Result<String, String> {
     let fits = !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
@@ -219,26 +222,21 @@ fn instance_name(s: &str) -> Result<String, String> {
 /// The intervention policy's settings.
 #[derive(Debug, Args, Clone)]
 pub struct PolicyArgs {
-    /// Minutes after a reality check before another goes to the same player.
-    #[arg(long, env = "NUDGE_COOLDOWN_REALITY_CHECK", default_value_t = 60,
-          value_parser = clap::value_parser!(u32).range(0..=525_600))]
-    pub cooldown_reality_check: u32,
-    /// Minutes after a deposit limit suggestion before another goes to the same player.
-    #[arg(long, env = "NUDGE_COOLDOWN_DEPOSIT_LIMIT_SUGGESTION", default_value_t = 1_440,
-          value_parser = clap::value_parser!(u32).range(0..=525_600))]
-    pub cooldown_deposit_limit_suggestion: u32,
-    /// Minutes after a cool-off offer before another goes to the same player.
-    #[arg(long, env = "NUDGE_COOLDOWN_COOL_OFF", default_value_t = 1_440,
-          value_parser = clap::value_parser!(u32).range(0..=525_600))]
-    pub cooldown_cool_off: u32,
-    /// Minutes after a retention offer before another goes to the same player.
-    #[arg(long, env = "NUDGE_COOLDOWN_RETENTION_OFFER", default_value_t = 1_440,
-          value_parser = clap::value_parser!(u32).range(0..=525_600))]
-    pub cooldown_retention_offer: u32,
-    /// Minutes after a game recommendation before another goes to the same player.
-    #[arg(long, env = "NUDGE_COOLDOWN_GAME_RECOMMENDATION", default_value_t = 1_440,
-          value_parser = clap::value_parser!(u32).range(0..=525_600))]
-    pub cooldown_game_recommendation: u32,
+    /// How long after a reality check before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_REALITY_CHECK", default_value = "1h", value_parser = cooldown)]
+    pub cooldown_reality_check: Duration,
+    /// How long after a deposit limit suggestion before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_DEPOSIT_LIMIT_SUGGESTION", default_value = "1d", value_parser = cooldown)]
+    pub cooldown_deposit_limit_suggestion: Duration,
+    /// How long after a cool-off offer before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_COOL_OFF", default_value = "1d", value_parser = cooldown)]
+    pub cooldown_cool_off: Duration,
+    /// How long after a retention offer before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_RETENTION_OFFER", default_value = "1d", value_parser = cooldown)]
+    pub cooldown_retention_offer: Duration,
+    /// How long after a game recommendation before another goes to the same player.
+    #[arg(long, env = "NUDGE_COOLDOWN_GAME_RECOMMENDATION", default_value = "1d", value_parser = cooldown)]
+    pub cooldown_game_recommendation: Duration,
     /// Days after a safer-gambling intervention during which the player gets no marketing kind.
     #[arg(long, env = "NUDGE_MARKETING_BLOCK_DAYS", default_value_t = domain::MARKETING_BLOCK_DAYS,
           value_parser = clap::value_parser!(u32).range(0..=3_650))]
@@ -260,14 +258,16 @@ pub struct PolicyArgs {
 impl PolicyArgs {
     /// The policy with the configured cooldowns, markers and marketing block.
     pub fn policy(&self) -> Policy {
-        let minutes = [
+        let cooldowns = [
             (InterventionKind::RealityCheck, self.cooldown_reality_check),
             (InterventionKind::DepositLimitSuggestion, self.cooldown_deposit_limit_suggestion),
             (InterventionKind::CoolOff, self.cooldown_cool_off),
             (InterventionKind::RetentionOffer, self.cooldown_retention_offer),
             (InterventionKind::GameRecommendation, self.cooldown_game_recommendation),
         ];
-        let cooldowns = minutes.into_iter().fold(Cooldowns::default(), |c, (kind, m)| c.with(kind, i64::from(m) * 60));
+        let cooldowns = cooldowns
+            .into_iter()
+            .fold(Cooldowns::default(), |c, (kind, d)| c.with(kind, i64::try_from(d.as_secs()).unwrap_or(i64::MAX)));
         let markers = Markers::default()
             .with(Marker::DeclinedDeposits, self.marker_declined_deposits)
             .with(Marker::DepositsAfterLoss, self.marker_deposits_after_loss)
@@ -276,14 +276,19 @@ impl PolicyArgs {
     }
 }
 
+/// A cooldown: up to a year; a plain number in minutes is deprecated.
+fn cooldown(raw: &str) -> Result<Duration, String> {
+    between(Duration::ZERO, 365 * DAY, Some(MINUTE))(raw)
+}
+
 impl From<&ProjectionArgs> for ProjectionConfig {
     fn from(args: &ProjectionArgs) -> Self {
         Self {
             batch_events: args.projection_batch_events as usize,
-            batch_wait: Duration::from_millis(u64::from(args.projection_batch_wait_ms)),
+            batch_wait: args.projection_batch_wait_ms.unwrap_or(args.projection_batch_wait),
             partitions: usize::from(args.projection_partitions),
             players_in_memory: args.projection_players_in_memory as usize,
-            idle: Duration::from_secs(u64::from(args.projection_idle_seconds)),
+            idle: args.projection_idle_seconds.unwrap_or(args.projection_idle),
             logical_partitions: args.partitions.and_then(std::num::NonZeroU32::new),
             lease_ttl: args.lease_ttl,
             ..Self::default()
@@ -302,17 +307,16 @@ pub struct HttpArgs {
     #[arg(long, env = "NUDGE_MAX_BATCH", default_value_t = 1_000,
           value_parser = clap::value_parser!(u16).range(1..=10_000))]
     pub max_batch: u16,
-    /// Longest a request may take, in seconds.
-    #[arg(long, env = "NUDGE_REQUEST_TIMEOUT", default_value_t = 30,
-          value_parser = clap::value_parser!(u16).range(1..=3_600))]
-    pub request_timeout: u16,
+    /// Longest a request may take (a plain number of seconds is deprecated).
+    #[arg(long, env = "NUDGE_REQUEST_TIMEOUT", default_value = "30s", value_parser = between(S, 3_600 * S, Some(S)))]
+    pub request_timeout: Duration,
     /// Longest wait for a request's headers: from the connection's start, or
     /// from the previous answer on a kept-alive one. Then the connection is closed.
-    #[arg(long, env = "NUDGE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "NUDGE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = between(S, 3_600 * S, None))]
     pub header_read_timeout: Duration,
     /// Longest a connection may move no byte either way while nudge waits on it
     /// (a stalled body, an answer not read); longer than the request timeout.
-    #[arg(long, env = "NUDGE_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "NUDGE_IDLE_TIMEOUT", default_value = "60s", value_parser = between(S, DAY, None))]
     pub idle_timeout: Duration,
     /// Largest page (`limit`) a list may ask for.
     #[arg(long, env = "NUDGE_MAX_PAGE", default_value_t = 1_000,
@@ -330,7 +334,8 @@ pub struct HttpArgs {
     #[arg(long, env = "NUDGE_EVENT_TIME_MIN", default_value = "2000-01-01", value_parser = parse_time)]
     pub event_time_min: DateTime<Utc>,
     /// How far ahead of the server's clock an event `time` may be.
-    #[arg(long, env = "NUDGE_EVENT_TIME_MAX_AHEAD", default_value = "24h", value_parser = parse_duration)]
+    #[arg(long, env = "NUDGE_EVENT_TIME_MAX_AHEAD", default_value = "24h",
+          value_parser = between(Duration::ZERO, Duration::MAX, None))]
     pub event_time_max_ahead: Duration,
 }
 
@@ -368,7 +373,7 @@ impl From<&HttpArgs> for HttpConfig {
                 body_bytes: args.body_limit as usize,
                 max_batch: usize::from(args.max_batch),
                 max_page: usize::from(args.max_page),
-                request_timeout: Duration::from_secs(u64::from(args.request_timeout)),
+                request_timeout: args.request_timeout,
                 rate_per_key: NonZeroU32::new(args.rate_limit),
                 event_times: EventTimeWindow {
                     earliest: args.event_time_min,

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod durations;
 pub mod server;
 pub mod services;
 pub mod telemetry;

@@ -9,7 +9,7 @@ use api::{
     telemetry,
     tools::bench::BenchCommand,
 };
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tokio::net::TcpListener;
 
 /// mimalloc: ingest allocates and frees many small JSON values per event, which
@@ -19,8 +19,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let _telemetry = telemetry::init_tracing(cli.log_format, cli.otlp_endpoint.as_ref())?;
+    for deprecation in api::durations::deprecations(&Cli::command(), &matches) {
+        tracing::warn!("{deprecation}");
+    }
     match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Bench(BenchCommand::Ingest(args)) => api::tools::bench::ingest::run(args).await,

@@ -7,6 +7,7 @@ mod error;
 mod event;
 mod event_store;
 mod group_commit;
+#[cfg(feature = "kurrentdb")]
 pub mod kurrentdb;
 mod plan;
 pub mod postgres;
@@ -63,6 +64,13 @@ pub async fn connect_partitioned(
     Ok(match Adapter::of(url)? {
         Adapter::Sqlite => Arc::new(sqlite::SqliteStore::connect(url).await?),
         Adapter::Postgres => Arc::new(postgres::PostgresStore::connect(url, partitions).await?),
+        #[cfg(feature = "kurrentdb")]
         Adapter::KurrentDb => Arc::new(kurrentdb::KurrentStore::connect(url).await?),
+        #[cfg(not(feature = "kurrentdb"))]
+        Adapter::KurrentDb => {
+            return Err(StoreError::InvalidUrl(format!(
+                "{url}: this nudge was built without KurrentDB (the `kurrentdb` feature)"
+            )));
+        }
     })
 }

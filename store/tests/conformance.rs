@@ -56,6 +56,7 @@ async fn postgres() -> Option<Fixture> {
     Some(Fixture { store: Arc::new(store), prefix: "player-".to_owned(), _db: Box::new(schema) })
 }
 
+#[cfg(feature = "kurrentdb")]
 async fn kurrentdb() -> Option<Fixture> {
     let Ok(url) = std::env::var("NUDGE_TEST_KURRENTDB_URL") else {
         eprintln!("skipped: NUDGE_TEST_KURRENTDB_URL is not set (docker compose up kurrentdb gives a server)");
@@ -131,6 +132,7 @@ macro_rules! suite {
 // (KurrentDB goes on from the deleted stream's revisions).
 suite!(sqlite, required = true, atomic = true, restarts = true);
 suite!(postgres, required = true, atomic = true, restarts = true);
+#[cfg(feature = "kurrentdb")]
 suite!(kurrentdb, required = false, atomic = false, restarts = false);
 
 mod cases {

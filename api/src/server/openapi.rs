@@ -10,7 +10,7 @@ use serde_json::json;
 use utoipa::{
     Modify, OpenApi, PartialSchema, ToSchema,
     openapi::{
-        self, ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder,
+        self, Content, ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder,
         header::HeaderBuilder,
         path::{Operation, Parameter, ParameterIn},
         schema::{Schema, Type},
@@ -18,7 +18,10 @@ use utoipa::{
     },
 };
 
-use crate::server::problem::{FieldProblem, PROBLEM_JSON, Problem};
+use crate::server::{
+    Limits,
+    problem::{FieldProblem, PROBLEM_JSON, Problem},
+};
 
 /// Whether anyone may call the route, key or not: health, metrics, the
 /// documentation and the console's page (whose calls to the API need a key).
@@ -65,6 +68,12 @@ pub fn root() -> Document {
 pub fn complete(document: &mut Document) {
     for (path, item) in docs_paths() {
         document.paths.paths.insert(path, item);
+    }
+    let components = document.components.get_or_insert_with(Default::default);
+    components.schemas.insert(JSON_VALUE.to_owned(), RefOr::T(json_value()));
+    for event_type in EventType::ALL {
+        let schema = serde_json::from_value(event_schema(*event_type)).unwrap_or_default();
+        components.schemas.insert(schema_name(*event_type), RefOr::T(schema));
     }
     Conventions.modify(document);
 }
@@ -161,6 +170,29 @@ impl Modify for Conventions {
     }
 }
 
+/// States the limits this server enforces, which its flags set: the largest
+/// `limit` of every list (`--max-page`) and the events a batch holds (`--max-batch`).
+pub fn state_limits(document: &mut Document, limits: &Limits) {
+    for item in document.paths.paths.values_mut() {
+        for operation in operations(item) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(Parameter { name, schema: Some(RefOr::T(Schema::Object(schema))), .. }) = parameter
+                    && name == "limit"
+                {
+                    schema.maximum = Some(limits.max_page.into());
+                }
+            }
+            let Some(RefOr::T(body)) = operation.request_body.as_mut() else { continue };
+            if let Some(RefOr::T(Content { schema: Some(RefOr::T(Schema::Array(batch))), .. })) =
+                body.content.get_mut("application/cloudevents-batch+json")
+            {
+                batch.min_items = Some(1);
+                batch.max_items = Some(limits.max_batch);
+            }
+        }
+    }
+}
+
 fn operations(item: &mut openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
     [item.get.as_mut(), item.post.as_mut(), item.put.as_mut(), item.patch.as_mut(), item.delete.as_mut()]
         .into_iter()
@@ -201,7 +233,10 @@ pub struct CloudEvent;
 
 impl PartialSchema for CloudEvent {
     fn schema() -> RefOr<Schema> {
-        let variants: Vec<_> = EventType::ALL.iter().map(|event_type| event_schema(*event_type)).collect();
+        let variants: Vec<_> = EventType::ALL
+            .iter()
+            .map(|event_type| json!({"$ref": format!("#/components/schemas/{}", schema_name(*event_type))}))
+            .collect();
         let schema = json!({
             "description": "A CloudEvents 1.0 event of one of the player event types. Money is an integer of \
                             minor units with its `currency` (ISO 4217). Fields of `data` nudge does not know, \
@@ -223,18 +258,55 @@ impl PartialSchema for CloudEvent {
 
 impl ToSchema for CloudEvent {}
 
+/// The component naming an event type's schema: `player.bet.placed` is `PlayerBetPlaced`.
+fn schema_name(event_type: EventType) -> String {
+    let words = event_type.as_str().split(['.', '_']);
+    words
+        .map(|word| {
+            let mut letters = word.chars();
+            letters.next().map(|first| first.to_ascii_uppercase().to_string() + letters.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The component naming any JSON value nudge keeps as sent in `data`.
+const JSON_VALUE: &str = "JsonValue";
+
+/// Any JSON value without control characters in its strings and member names.
+fn json_value() -> Schema {
+    let value = json!({"$ref": format!("#/components/schemas/{JSON_VALUE}")});
+    let schema = json!({
+        "description": "Any JSON value; no control characters in its strings and member names",
+        "anyOf": [
+            {"type": "string", "pattern": NO_CONTROL},
+            {"type": ["number", "boolean", "null"]},
+            {"type": "array", "items": value},
+            {"type": "object", "propertyNames": {"type": "string", "pattern": NO_CONTROL}, "additionalProperties": value},
+        ],
+    });
+    serde_json::from_value(schema).unwrap_or_default()
+}
+
+/// A string without control characters (U+0000-U+001F, U+007F-U+009F), which
+/// nudge refuses anywhere in an event.
+const NO_CONTROL: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
 /// The schema of one event type: the context attributes, and `data` as the domain reads it.
 fn event_schema(event_type: EventType) -> serde_json::Value {
-    let text = json!({"type": "string", "minLength": 1});
+    let text = json!({"type": "string", "minLength": 1, "pattern": NO_CONTROL});
     let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217"});
     let positive = json!({"type": "integer", "minimum": 1, "maximum": domain::MAX_AMOUNT});
     let one_of = |values: Vec<&str>| json!({"type": "string", "enum": values});
+    let members = json!({"$ref": format!("#/components/schemas/{JSON_VALUE}")});
+    let object = |required: &[&str], properties: serde_json::Value| {
+        json!({"type": "object", "required": required, "properties": properties,
+               "propertyNames": {"type": "string", "pattern": NO_CONTROL}, "additionalProperties": members.clone()})
+    };
     let money = |name: &str| {
-        let mut data = json!({"type": "object", "required": [name, "currency"], "properties": {"currency": currency}});
+        let mut data = object(&[name, "currency"], json!({"currency": currency}));
         data["properties"][name] = positive.clone();
         data
     };
-    let object = |required: &[&str], properties: serde_json::Value| json!({"type": "object", "required": required, "properties": properties});
     let data = match event_type {
         EventType::Registered => object(
             &["country", "currency"],
@@ -247,7 +319,10 @@ fn event_schema(event_type: EventType) -> serde_json::Value {
         EventType::SessionStarted => {
             object(&["channel"], json!({"channel": one_of(domain::Channel::ALL.iter().map(|c| c.as_str()).collect())}))
         }
-        EventType::SessionEnded => json!({"type": ["object", "null"]}),
+        EventType::SessionEnded => {
+            json!({"type": ["object", "null"], "propertyNames": {"type": "string", "pattern": NO_CONTROL},
+                                          "additionalProperties": members})
+        }
         EventType::DepositFailed => {
             let mut data = money("amount");
             data["required"] = json!(["amount", "currency", "reason"]);
@@ -304,19 +379,23 @@ fn event_schema(event_type: EventType) -> serde_json::Value {
         "required": required,
         "properties": {
             "specversion": {"type": "string", "enum": ["1.0"]},
-            "id": {"type": "string", "minLength": 1, "maxLength": 256,
+            "id": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": NO_CONTROL,
                    "description": "Unique within `source`: a resend is a duplicate, stored once"},
-            "source": {"type": "string", "minLength": 1, "description": "The system that saw it happen"},
+            "source": {"type": "string", "minLength": 1, "pattern": NO_CONTROL,
+                       "description": "The system that saw it happen"},
             "type": {"type": "string", "enum": [event_type.as_str()]},
             "subject": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$", "description": "The player id"},
             "time": {"type": "string", "format": "date-time",
                      "description": "Not before --event-time-min (2000-01-01), not more than --event-time-max-ahead (24 h) ahead of the server's clock, never a leap second (:60)"},
-            "datacontenttype": {"type": "string", "pattern": "^application/([a-z0-9.-]+\\+)?json(;.*)?$"},
-            "dataschema": {"type": "string"},
+            "datacontenttype": {"type": "string",
+                                "pattern": "^application/([a-z0-9.-]+\\+)?json(;[^\\u0000-\\u001F\\u007F-\\u009F]*)?$"},
+            "dataschema": {"type": ["string", "integer", "boolean"], "pattern": NO_CONTROL,
+                           "description": "Kept as sent, like an extension attribute"},
             "data": data,
         },
         "propertyNames": {"type": "string", "pattern": "^[a-z0-9]+$"},
-        "additionalProperties": {"type": ["string", "integer", "boolean"],
+        "additionalProperties": {"type": ["string", "integer", "boolean"], "pattern": NO_CONTROL,
+                                 "minimum": i64::MIN, "maximum": i64::MAX,
                                  "description": "An extension attribute, e.g. `traceparent`"},
     })
 }
@@ -333,6 +412,9 @@ mod tests {
         }
         let RefOr::T(Schema::OneOf(one_of)) = CloudEvent::schema() else { panic!("not a oneOf") };
         assert_eq!(one_of.items.len(), EventType::ALL.len());
+        assert_eq!(schema_name(EventType::BetPlaced), "PlayerBetPlaced");
+        assert!(matches!(json_value(), Schema::AnyOf(any_of) if any_of.items.len() == 4));
+        assert_eq!(schema_name(EventType::SelfExcluded), "PlayerSelfExcluded");
     }
 
     #[test]

@@ -90,6 +90,17 @@ impl fmt::Debug for NewKey {
     }
 }
 
+/// What [`Keys::bootstrap`] did.
+#[derive(Debug, PartialEq)]
+pub enum Bootstrap {
+    /// The key was stored, with scope `admin`.
+    Stored(ApiKey),
+    /// The key was stored before (in force or revoked: a revoked one stays revoked).
+    Known,
+    /// Another admin key is in force: the bootstrap key was not stored.
+    AdminInForce,
+}
+
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -138,6 +149,30 @@ impl Keys {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
         let secret = format!("nudge_{}", URL_SAFE_NO_PAD.encode(bytes));
+        let key = self.insert(name, scopes, &secret, now).await?;
+        Ok(NewKey { key, secret })
+    }
+
+    /// Stores `secret` (an operator's, from a file) as an admin key, once:
+    /// only while no admin key is in force and this key was never stored.
+    pub async fn bootstrap(&self, name: &str, secret: &str, now: DateTime<Utc>) -> Result<Bootstrap, KeyError> {
+        let known: Option<(String,)> = query("SELECT id FROM api_keys WHERE key_hash = $1")
+            .bind(hash(secret))
+            .fetch_optional(self.0.reader())
+            .await?;
+        if known.is_some() {
+            return Ok(Bootstrap::Known);
+        }
+        // Scopes are a comma list of `events:write`, `read` and `admin`: only `admin` holds "admin".
+        let sql = "SELECT id FROM api_keys WHERE revoked_at IS NULL AND scopes LIKE '%admin%' LIMIT 1";
+        let admin: Option<(String,)> = query(sql).fetch_optional(self.0.reader()).await?;
+        if admin.is_some() {
+            return Ok(Bootstrap::AdminInForce);
+        }
+        Ok(Bootstrap::Stored(self.insert(name, &[Scope::Admin], secret, now).await?))
+    }
+
+    async fn insert(&self, name: &str, scopes: &[Scope], secret: &str, now: DateTime<Utc>) -> Result<ApiKey, KeyError> {
         let key = ApiKey {
             id: Uuid::now_v7(),
             name: name.to_owned(),
@@ -151,11 +186,11 @@ impl Keys {
             .bind(key.id.to_string())
             .bind(name)
             .bind(written)
-            .bind(hash(&secret))
+            .bind(hash(secret))
             .bind(now.timestamp_millis())
             .execute(self.0.writer())
             .await?;
-        Ok(NewKey { key, secret })
+        Ok(key)
     }
 
     /// A page of keys in id order (oldest first: ids are UUIDv7), those after `after`.

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     app::Application,
     app::Settings,
+    durations::{MS, between},
     tools::simulate::{Poster, post_days},
     tools::train::print_metrics,
 };
@@ -39,13 +40,19 @@ pub struct DemoArgs {
     /// Days of activity streamed once the model is active.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=30))]
     pub live_days: u32,
-    /// Real milliseconds per simulated hour of the streamed activity.
-    #[arg(long, default_value_t = 1_000)]
-    pub hour_ms: u64,
+    /// Real time per simulated hour of the streamed activity.
+    #[arg(long, default_value = "1s", value_parser = between(Duration::ZERO, HOUR_MAX, None))]
+    pub hour: Duration,
+    /// Deprecated: `--hour`, a plain number in milliseconds.
+    #[arg(long, hide = true, conflicts_with = "hour", value_parser = between(Duration::ZERO, HOUR_MAX, Some(MS)))]
+    pub hour_ms: Option<Duration>,
     /// Seed of the population.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
+
+/// The longest real time a simulated hour may take.
+const HOUR_MAX: Duration = Duration::from_secs(3_600);
 
 /// How often the feed is read for new recommendations.
 const FEED_POLL: Duration = Duration::from_millis(250);
@@ -91,10 +98,12 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
     let version = train(&client, base).await?;
     let head: Value = client.get(base.join("v1/projections")?).send().await?.json().await?;
     let cursor = head["projections"][0]["head"].as_u64().unwrap_or(0);
+    let an_hour = args.hour_ms.unwrap_or(args.hour);
     let plural = if args.live_days == 1 { "" } else { "s" };
     println!(
-        "streaming {} more day{plural}, an hour every {} ms; recommendations as they happen:",
-        args.live_days, args.hour_ms
+        "streaming {} more day{plural}, an hour every {}; recommendations as they happen:",
+        args.live_days,
+        humantime::format_duration(an_hour)
     );
     println!("follow them in the console too: {base}console/#/recommendations");
 
@@ -105,7 +114,7 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
         let events = population.day(day);
         for hour in events.chunk_by(|a, b| a.time.hour() == b.time.hour()) {
             poster.send(hour).await?;
-            tokio::time::sleep(Duration::from_millis(args.hour_ms)).await;
+            tokio::time::sleep(an_hour).await;
         }
     }
     poster.finish().await?;

@@ -1,12 +1,16 @@
-//! `nudge keys create|list|revoke`.
+//! `nudge keys create|bootstrap|list|revoke`.
 
-use crate::services::keys::Scope;
-use anyhow::{Context, bail};
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
 use chrono::Utc;
 use clap::{Args, Subcommand};
 use projections::ReadModel;
 
-use crate::{app::read_models_beside, services::keys::Keys};
+use crate::{
+    app::read_models_beside,
+    services::keys::{Bootstrap, Keys, Scope},
+};
 
 /// Options of `nudge keys`.
 #[derive(Debug, Args)]
@@ -34,6 +38,17 @@ pub enum KeysCommand {
         #[arg(long, value_parser = scopes)]
         scopes: ScopeList,
     },
+    /// Store the operator's admin key from a file (hashed), unless an admin key
+    /// is in force: the first start of a deployment (see README, "Deploying").
+    Bootstrap {
+        /// What the key is for.
+        #[arg(long, env = "NUDGE_BOOTSTRAP_ADMIN_KEY_NAME", default_value = "bootstrap-admin")]
+        name: String,
+        /// The file holding the key (a Docker or Kubernetes secret): 32 to 256
+        /// visible ASCII characters, a final newline ignored.
+        #[arg(long, env = "NUDGE_BOOTSTRAP_ADMIN_KEY_FILE")]
+        key_file: PathBuf,
+    },
     /// List the keys (never the keys themselves).
     List,
     /// Revoke a key, at once.
@@ -51,6 +66,19 @@ fn scopes(s: &str) -> Result<ScopeList, String> {
     Scope::parse_list(s).map(ScopeList)
 }
 
+/// The key a bootstrap file holds: its one line, long enough not to be guessed,
+/// and fit for an `Authorization` header.
+fn bootstrap_secret(raw: &str) -> Result<&str, String> {
+    let secret = raw.strip_suffix('\n').map_or(raw, |s| s.strip_suffix('\r').unwrap_or(s));
+    if !(32..=256).contains(&secret.len()) {
+        return Err(format!("the key is {} characters long: use 32 to 256", secret.len()));
+    }
+    if !secret.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("the key may hold visible ASCII characters only (no spaces)".to_owned());
+    }
+    Ok(secret)
+}
+
 /// Keys read at a time by `nudge keys list`.
 const PAGE: usize = 1_000;
 
@@ -65,6 +93,18 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
             let written: Vec<&str> = made.key.scopes.iter().map(|s| s.as_str()).collect();
             eprintln!("key {} ({name}, scopes {}): keep it now, it is not shown again", made.key.id, written.join(","));
             println!("{}", made.secret);
+        }
+        KeysCommand::Bootstrap { name, key_file } => {
+            let raw = std::fs::read_to_string(&key_file)
+                .with_context(|| format!("cannot read the bootstrap key from {}", key_file.display()))?;
+            let secret = bootstrap_secret(&raw).map_err(|e| anyhow!("{}: {e}", key_file.display()))?;
+            match keys.bootstrap(&name, secret, Utc::now()).await? {
+                Bootstrap::Stored(key) => tracing::info!(id = %key.id, name, "bootstrap admin key stored"),
+                Bootstrap::Known => tracing::info!("bootstrap admin key stored before: nothing to do"),
+                Bootstrap::AdminInForce => {
+                    tracing::info!("an admin key is in force: the bootstrap key is not stored");
+                }
+            }
         }
         KeysCommand::List => {
             let mut after = None;
@@ -90,4 +130,20 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bootstrap_key_is_one_line_of_32_to_256_visible_characters() {
+        let key = "k".repeat(32);
+        assert_eq!(bootstrap_secret(&format!("{key}\n")), Ok(key.as_str()));
+        assert_eq!(bootstrap_secret(&format!("{key}\r\n")), Ok(key.as_str()));
+        assert!(bootstrap_secret(&"k".repeat(31)).is_err());
+        assert!(bootstrap_secret(&"k".repeat(257)).is_err());
+        assert!(bootstrap_secret(&format!("{key} x")).is_err());
+        assert!(bootstrap_secret(&format!("{key}\n\n")).is_err());
+    }
 }

@@ -25,7 +25,7 @@ use store::testing::PgSchema;
 use crate::helpers::{BATCH, Nudge, serve};
 
 /// A short TTL keeps the test short; the stop lasts twice as long.
-const ARGS: [&str; 6] = ["--lease-ttl", "1s", "--projection-batch-events", "64", "--projection-batch-wait-ms", "1"];
+const ARGS: [&str; 6] = ["--lease-ttl", "1s", "--projection-batch-events", "64", "--projection-batch-wait", "1ms"];
 const TTL: Duration = Duration::from_secs(1);
 const BATCH_EVENTS: usize = 40;
 

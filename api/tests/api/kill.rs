@@ -23,7 +23,7 @@ const KILLS: usize = 5;
 const BATCH_EVENTS: usize = 50;
 
 /// Small micro-batches: many commits for the kills to land between and inside.
-const SERVE_ARGS: [&str; 4] = ["--projection-batch-events", "64", "--projection-batch-wait-ms", "1"];
+const SERVE_ARGS: [&str; 4] = ["--projection-batch-events", "64", "--projection-batch-wait", "1ms"];
 
 /// The server and where it listens, replaced at every restart.
 struct Server {

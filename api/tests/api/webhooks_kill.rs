@@ -21,8 +21,8 @@ const ARGS: [&str; 9] = [
     "1s",
     "--webhook-connect-timeout",
     "1s",
-    "--projection-batch-wait-ms",
-    "1",
+    "--projection-batch-wait",
+    "1ms",
 ];
 
 async fn delivers_everything_across_a_sigkill(store: String) {

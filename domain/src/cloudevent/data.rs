@@ -1,6 +1,6 @@
 //! The `data` of each player event type: its fields read, checked and named.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 use uuid::Uuid;
 
 use crate::{
@@ -89,6 +89,15 @@ pub(super) fn parse_data(
     parsed.filter(|_| errors.len() == before).map(|d| (d, extra))
 }
 
+/// A JSON number as an `i64` when it is a whole number in range: `250` or, as
+/// JSON Schema counts integers, `250.0`.
+pub(super) fn whole(n: &Number) -> Option<i64> {
+    // 2^63 as f64: the first whole number past i64::MAX.
+    const PAST_MAX: f64 = 9_223_372_036_854_775_808.0;
+    n.as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && (-PAST_MAX..PAST_MAX).contains(f)).map(|f| f as i64))
+}
+
 fn one_of<'a>(values: impl Iterator<Item = &'a str>) -> String {
     format!("must be one of {}", values.collect::<Vec<_>>().join(", "))
 }
@@ -143,9 +152,9 @@ impl Fields<'_, '_> {
     /// A required JSON integer.
     fn integer(&mut self, name: &'static str) -> Option<i64> {
         match self.value(name)? {
-            Value::Number(n) => match n.as_i64() {
+            Value::Number(n) => match whole(n) {
                 Some(i) => Some(i),
-                None if n.is_u64() => self.fail(name, "is too large"),
+                None if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) => self.fail(name, "is too large"),
                 None => self.fail(name, "must be an integer (minor units, no fractions)"),
             },
             _ => self.fail(name, "must be an integer"),

@@ -1,8 +1,44 @@
+use cloudevents::{AttributesWriter, Event};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
 use crate::{Channel, Country, Currency, EventData, InterventionResponse, LimitKind, LimitPeriod, MAX_AMOUNT, Money};
+
+// The SDK's `Event` both ways: what the mapping is checked against.
+impl TryFrom<Event> for PlayerEvent {
+    type Error = ValidationErrors;
+
+    fn try_from(event: Event) -> Result<Self, Self::Error> {
+        let value = serde_json::to_value(&event)
+            .map_err(|e| ValidationErrors(vec![FieldError::new("", format!("cannot be read: {e}"))]))?;
+        Self::from_json(&value)
+    }
+}
+
+impl From<&PlayerEvent> for Event {
+    fn from(player_event: &PlayerEvent) -> Self {
+        let mut event = Event::default();
+        event.set_id(player_event.id.as_str());
+        event.set_source(player_event.source.as_str());
+        event.set_type(player_event.event_type().as_str());
+        event.set_subject(Some(player_event.player_id.as_str()));
+        event.set_time(Some(player_event.time));
+        event.set_data("application/json", Value::Object(player_event.data_object()));
+        for (name, value) in &player_event.extensions {
+            match value {
+                Value::Bool(b) => event.set_extension(name, *b),
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => event.set_extension(name, i),
+                    None => event.set_extension(name, n.to_string()),
+                },
+                Value::String(s) => event.set_extension(name, s.as_str()),
+                other => event.set_extension(name, other.to_string()),
+            }
+        }
+        event
+    }
+}
 
 fn event(kind: &str, data: Value) -> Value {
     json!({
@@ -96,9 +132,11 @@ fn unknown_data_fields_and_extensions_are_kept() {
     value["data"]["table"] = json!("t7");
     value["traceparent"] = json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     value["priority"] = json!(3);
+    value["weight"] = json!(2.0);
     let event = PlayerEvent::from_json(&value).unwrap();
     assert_eq!(event.extra["table"], "t7");
     assert_eq!(event.extensions["priority"], 3);
+    assert!(event.extensions["weight"].is_i64(), "a whole number is kept as an integer");
     let json = event.to_json();
     assert_eq!(json["data"]["table"], "t7");
     assert_eq!(json["traceparent"], value["traceparent"]);
@@ -162,8 +200,13 @@ fn missing_and_mistyped_fields_are_named() {
 
 #[test]
 fn amounts_and_stakes_must_be_positive_integers() {
-    for bad in [json!(0), json!(-1), json!(2.5), json!(1e3), json!(u64::MAX)] {
+    for bad in [json!(0), json!(-1), json!(2.5), json!(u64::MAX), json!(1e19)] {
         assert_eq!(refused(&bet(bad.clone())), ["/data/stake"], "{bad}");
+    }
+    // JSON Schema counts a whole number written with a fraction or exponent as an integer.
+    for (whole, stake) in [(json!(250.0), 250), (json!(1e3), 1_000)] {
+        let data = PlayerEvent::from_json(&bet(whole)).map(|event| event.data);
+        assert!(matches!(data, Ok(EventData::BetPlaced { stake: Money { amount, .. }, .. }) if amount == stake));
     }
     let deposit = |amount: Value| event("player.deposit.succeeded", json!({"amount": amount, "currency": "EUR"}));
     assert_eq!(refused(&deposit(json!(0))), ["/data/amount"]);

@@ -137,6 +137,7 @@ async fn append(state: &AppState, events: &[PlayerEvent]) -> Result<IngestRespon
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Only events after this revision (the `next` of the page before); from the first when absent.
+    #[serde(default, deserialize_with = "params::int64")]
     after: Option<u64>,
     /// At most this many events (default 100).
     #[param(minimum = 1)]

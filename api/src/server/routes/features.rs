@@ -25,6 +25,7 @@ const REPLAY_PAGE: usize = 1_000;
 #[into_params(parameter_in = Query)]
 pub struct FeaturesQuery {
     /// Wait until the read model includes this global position.
+    #[serde(default, deserialize_with = "params::int64")]
     min_position: Option<u64>,
     /// The features as of this moment, replayed from the stream.
     at: Option<DateTime<Utc>>,

@@ -33,7 +33,7 @@ pub struct CreatedKey {
 #[schema(example = json!({"name": "crm", "scopes": ["read"]}))]
 pub struct NewKey {
     /// What it is for, 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// What it may do.
     #[schema(min_items = 1, value_type = Vec<Scope>)]
@@ -70,7 +70,7 @@ impl From<KeyError> for ApiError {
 #[tracing::instrument(name = "create_key", skip_all)]
 pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
     let NewKey { name, scopes } = body::json(&body)?;
-    if name.trim().is_empty() || name.len() > 100 {
+    if name.trim().is_empty() || name.chars().count() > 100 {
         let detail = "name must be 1 to 100 characters".into();
         return Err(ApiError::InvalidField { pointer: "/name".into(), detail });
     }

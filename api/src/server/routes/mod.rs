@@ -96,6 +96,7 @@ fn documented() -> OpenApiRouter<AppState> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut document = documented().into_openapi();
     openapi::complete(&mut document);
+    openapi::state_limits(&mut document, &crate::server::Limits::default());
     document
 }
 
@@ -104,6 +105,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
     let timeout = state.limits.request_timeout;
     let (routes, mut document) = documented().split_for_parts();
     openapi::complete(&mut document);
+    openapi::state_limits(&mut document, &state.limits);
     let json = document.to_pretty_json().unwrap_or_default();
     routes
         .merge(SwaggerUi::new("/docs").config(SwaggerConfig::from("/openapi.json")))

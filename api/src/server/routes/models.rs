@@ -92,8 +92,10 @@ pub struct ModelDetail {
 #[schema(example = json!({"harm_precision": 0.5, "churn_precision": 0.6, "activate": true}))]
 pub struct TrainRequest {
     /// Precision the harm threshold is chosen for (default 0.5).
+    #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub harm_precision: Option<f64>,
     /// Precision the churn threshold is chosen for (default 0.6).
+    #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub churn_precision: Option<f64>,
     /// Activate the version once trained (default false).
     #[serde(default)]
@@ -142,7 +144,10 @@ impl From<MlError> for ApiError {
     operation_id = "listModels",
     tag = "models",
     params(ModelPage),
-    responses((status = 200, description = "A page of versions, and what decides now", body = ModelList)),
+    responses(
+        (status = 200, description = "A page of versions, and what decides now", body = ModelList),
+        (status = 404, description = "No model version is `after`"),
+    ),
 )]
 #[tracing::instrument(name = "list_models", skip_all)]
 pub async fn list(
@@ -154,9 +159,9 @@ pub async fn list(
     let entries = state.models.registry().list().await?;
     let start = match &query.after {
         None => 0,
-        Some(after) => entries.iter().position(|e| e.artifact.version == *after).map(|i| i + 1).ok_or_else(|| {
-            ApiError::InvalidParameter { name: "after", detail: format!("after: no model version {after}") }
-        })?,
+        Some(after) => {
+            entries.iter().position(|e| e.artifact.version == *after).map(|i| i + 1).ok_or_else(|| unknown(after))?
+        }
     };
     let page = &entries[start..entries.len().min(start + limit)];
     let next = page.last().filter(|_| start + page.len() < entries.len()).map(|e| e.artifact.version.clone());
@@ -214,7 +219,7 @@ pub async fn activate(
     path = "/v1/models/train",
     operation_id = "trainModel",
     tag = "models",
-    request_body(content = Option<TrainRequest>, description = "Options; an empty body takes the defaults"),
+    request_body(content = Option<TrainRequest>, description = "Options; an empty body, or `null`, takes the defaults"),
     responses(
         (status = 202, description = "The job started", body = Job,
          headers(("location" = String, description = "The job's URL"))),
@@ -223,8 +228,11 @@ pub async fn activate(
 )]
 #[tracing::instrument(name = "train_model", skip_all)]
 pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
-    let request: TrainRequest =
-        if body.iter().all(u8::is_ascii_whitespace) { TrainRequest::default() } else { body::json(&body)? };
+    let request: TrainRequest = if body.trim_ascii() == b"null" || body.trim_ascii().is_empty() {
+        TrainRequest::default()
+    } else {
+        body::json(&body)?
+    };
     let defaults = TrainConfig::default();
     let config = TrainConfig {
         harm_precision: precision("harm_precision", request.harm_precision, defaults.harm_precision)?,

@@ -13,6 +13,7 @@ const DEFAULT_LIMIT: usize = 100;
 #[into_params(parameter_in = Path)]
 pub(crate) struct PlayerPath {
     /// The player (the events' `subject`).
+    #[param(pattern = "^[A-Za-z0-9._:-]{1,128}$")]
     pub(crate) player_id: String,
 }
 
@@ -34,6 +35,16 @@ pub(crate) fn player_id(raw: &str) -> Result<PlayerId, ApiError> {
 pub(crate) fn id(raw: &str, name: &'static str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map_err(|_| ApiError::InvalidParameter { name, detail: format!("`{raw}` is not a {name}: ids are UUIDs") })
+}
+
+/// An optional position or cursor, refused above `i64::MAX` (the stores'
+/// positions, and the document's `int64`).
+pub(crate) fn int64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    use serde::{Deserialize, de::Error};
+    match Option::<u64>::deserialize(deserializer)? {
+        Some(value) if i64::try_from(value).is_err() => Err(D::Error::custom(format!("{value} is above {}", i64::MAX))),
+        value => Ok(value),
+    }
 }
 
 /// The query string, or a problem saying what is wrong with it.

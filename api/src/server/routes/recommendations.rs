@@ -16,6 +16,7 @@ use crate::{server::AppState, server::problem::ApiError};
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only those after this cursor (a `next` from an earlier page).
+    #[serde(default, deserialize_with = "params::int64")]
     after: Option<u64>,
     /// Only of this kind.
     #[param(value_type = Option<InterventionKind>)]

@@ -60,6 +60,7 @@ pub struct DeliveriesParams {
     #[param(value_type = Option<DeliveryStatus>)]
     status: Option<String>,
     /// Only deliveries after this sequence number.
+    #[serde(default, deserialize_with = "params::int64")]
     after: Option<u64>,
     /// At most this many (default 100).
     #[param(minimum = 1)]

@@ -12,6 +12,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::{TempFolder, millis, percentile, serve};
+use crate::durations::{S, between};
 
 /// Options of `nudge bench freshness`.
 #[derive(Debug, Args)]
@@ -23,9 +24,12 @@ pub struct BenchFreshnessArgs {
     /// Background load, in events per second.
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate: u32,
-    /// How long to load and probe, in seconds.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_600))]
-    pub seconds: u32,
+    /// How long to load and probe.
+    #[arg(long, default_value = "30s", value_parser = between(S, 3_600 * S, None))]
+    pub duration: Duration,
+    /// Deprecated: `--duration`, a plain number of seconds.
+    #[arg(long, hide = true, conflicts_with = "duration", value_parser = between(S, 3_600 * S, Some(S)))]
+    pub seconds: Option<Duration>,
     /// Players the background load is spread over.
     #[arg(long, default_value_t = 10_000)]
     pub players: u64,
@@ -47,7 +51,8 @@ pub async fn run(args: BenchFreshnessArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
 
     let per_tick = (u64::from(args.rate) * TICK.as_millis() as u64 / 1_000).max(1) as usize;
-    let needed = per_tick * (u64::from(args.seconds) * 1_000 / TICK.as_millis() as u64) as usize;
+    let duration = args.seconds.unwrap_or(args.duration);
+    let needed = per_tick * (duration.as_millis() / TICK.as_millis()) as usize;
     // Days in the past: event times may not run ahead of the server's clock.
     let population = Population::new(args.players, args.seed, Utc::now() - chrono::Duration::days(30));
     let mut events = Vec::with_capacity(needed);
@@ -61,10 +66,10 @@ pub async fn run(args: BenchFreshnessArgs) -> anyhow::Result<()> {
         .map(|chunk| Value::Array(chunk.iter().map(|e| e.to_json()).collect()).to_string())
         .collect();
     println!(
-        "bench freshness: {} events/s ({per_tick} every {} ms) for {} s to {address}, probing meanwhile",
+        "bench freshness: {} events/s ({per_tick} every {} ms) for {} to {address}, probing meanwhile",
         args.rate,
         TICK.as_millis(),
-        args.seconds
+        humantime::format_duration(duration)
     );
 
     let loader = tokio::spawn(load(client.clone(), format!("{address}/v1/events"), bodies));
