@@ -22,7 +22,7 @@ use serde_json::Value;
 use simulator::Population;
 use store::testing::PgSchema;
 
-use crate::helpers::{BATCH, Nudge, serve};
+use crate::helpers::{Nudge, batch_bodies, post_until_accepted, ready, serve};
 
 /// A short TTL keeps the test short; the stop lasts twice as long.
 const ARGS: [&str; 6] = ["--lease-ttl", "1s", "--projection-batch-events", "64", "--projection-batch-wait", "1ms"];
@@ -31,16 +31,6 @@ const BATCH_EVENTS: usize = 40;
 
 /// The three instances: each slot's process and address, replaced on restart.
 type Instances = Arc<Mutex<Vec<(Nudge, String)>>>;
-
-async fn ready(client: &reqwest::Client, address: &str) {
-    for _ in 0..600 {
-        if client.get(format!("{address}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nudge at {address} did not become ready");
-}
 
 async fn start(client: &reqwest::Client, url: &str) -> (Nudge, String) {
     let (child, address) = serve(url, &ARGS);
@@ -62,22 +52,11 @@ fn addresses(instances: &Instances) -> Vec<String> {
 /// duplicates).
 async fn load(client: reqwest::Client, instances: Instances, batches: Vec<String>, sent: Arc<AtomicUsize>) {
     for (i, body) in batches.into_iter().enumerate() {
-        for attempt in 0.. {
-            assert!(attempt < 3_000, "a batch was not accepted within a minute");
+        let address = |attempt: usize| {
             let targets = addresses(&instances);
-            let address = &targets[(i + attempt) % targets.len()];
-            let response = client
-                .post(format!("{address}/v1/events"))
-                .header("content-type", BATCH)
-                .body(body.clone())
-                .send()
-                .await;
-            match response {
-                Ok(response) if response.status() == 202 => break,
-                Ok(response) if response.status().is_client_error() => panic!("refused: {}", response.status()),
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+            targets[(i + attempt) % targets.len()].clone()
+        };
+        post_until_accepted(&client, &body, address).await;
         sent.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -151,10 +130,7 @@ async fn three_instances_share_the_players_through_kill_stop_and_deploy() {
     let url = schema.url();
     let population = Population::new(240, 7, Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).single().unwrap());
     let events: Vec<PlayerEvent> = (0..4).flat_map(|day| population.day(day)).collect();
-    let batches: Vec<String> = events
-        .chunks(BATCH_EVENTS)
-        .map(|chunk| Value::Array(chunk.iter().map(PlayerEvent::to_json).collect()).to_string())
-        .collect();
+    let batches = batch_bodies(&events, BATCH_EVENTS);
     let total = batches.len();
     assert!(total > 40, "{total} batches: too few to disturb the instances in the middle of");
 

@@ -255,3 +255,42 @@ pub fn serve_reporting(listen: &str, store: &str, extra: &[&str], fields: &[&'st
     }
     (child, addresses)
 }
+
+/// Waits (at most half a minute) until the nudge at `address` answers `/readyz` with 200.
+pub async fn ready(client: &reqwest::Client, address: &str) {
+    for _ in 0..600 {
+        if client.get(format!("{address}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nudge at {address} did not become ready");
+}
+
+/// Posts a batch to `address(attempt)` until one answers 202, resending it
+/// while servers restart (a resend of a stored batch is answered as
+/// duplicates); fails on a refusal, or after about two minutes.
+pub async fn post_until_accepted(client: &reqwest::Client, body: &str, address: impl Fn(usize) -> String) {
+    for attempt in 0..6_000 {
+        let response = client
+            .post(format!("{}/v1/events", address(attempt)))
+            .header("content-type", BATCH)
+            .body(body.to_owned())
+            .send()
+            .await;
+        match response {
+            Ok(response) if response.status() == 202 => return,
+            Ok(response) if response.status().is_client_error() => panic!("refused: {}", response.status()),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    panic!("a batch was not accepted within two minutes");
+}
+
+/// `events` as batch request bodies of `size` events each.
+pub fn batch_bodies(events: &[domain::PlayerEvent], size: usize) -> Vec<String> {
+    events
+        .chunks(size)
+        .map(|chunk| Value::Array(chunk.iter().map(domain::PlayerEvent::to_json).collect()).to_string())
+        .collect()
+}

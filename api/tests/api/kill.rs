@@ -17,7 +17,7 @@ use serde_json::Value;
 use simulator::Population;
 use store::testing::{PgSchema, TempSqlite};
 
-use crate::helpers::{BATCH, Nudge, serve};
+use crate::helpers::{Nudge, batch_bodies, post_until_accepted, ready, serve};
 
 const KILLS: usize = 5;
 const BATCH_EVENTS: usize = 50;
@@ -31,36 +31,11 @@ struct Server {
     address: String,
 }
 
-async fn ready(client: &reqwest::Client, address: &str) {
-    for _ in 0..600 {
-        if client.get(format!("{address}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nudge at {address} did not become ready");
-}
-
 /// Posts every batch in order, retrying one until it is answered: a retry of a
 /// batch that was stored before the kill is answered as duplicates.
 async fn load(client: reqwest::Client, server: Arc<Mutex<Server>>, batches: Vec<String>, sent: Arc<AtomicUsize>) {
     for body in batches {
-        // A restart takes a second or so; a batch refused for minutes is a failure.
-        for attempt in 0.. {
-            assert!(attempt < 6_000, "a batch was not accepted within two minutes");
-            let address = server.lock().unwrap().address.clone();
-            let response = client
-                .post(format!("{address}/v1/events"))
-                .header("content-type", BATCH)
-                .body(body.clone())
-                .send()
-                .await;
-            match response {
-                Ok(response) if response.status() == 202 => break,
-                Ok(response) if response.status().is_client_error() => panic!("refused: {}", response.status()),
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+        post_until_accepted(&client, &body, |_| server.lock().unwrap().address.clone()).await;
         sent.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -68,10 +43,7 @@ async fn load(client: reqwest::Client, server: Arc<Mutex<Server>>, batches: Vec<
 async fn survives_sigkill(store: String) {
     let population = Population::new(300, 5, Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).single().unwrap());
     let events: Vec<PlayerEvent> = (0..4).flat_map(|day| population.day(day)).collect();
-    let batches: Vec<String> = events
-        .chunks(BATCH_EVENTS)
-        .map(|chunk| Value::Array(chunk.iter().map(PlayerEvent::to_json).collect()).to_string())
-        .collect();
+    let batches = batch_bodies(&events, BATCH_EVENTS);
     let total = batches.len();
     assert!(total > 10 * KILLS, "{total} batches: too few to kill the server in the middle of");
 
