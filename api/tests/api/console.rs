@@ -84,7 +84,8 @@ async fn the_feed_reads_newest_first_a_page_at_a_time() {
     let kind: Value = app.get("/v1/recommendations?order=desc&kind=retention_offer").await.json().await.unwrap();
     assert_eq!(kind, json!({"recommendations": [], "next": null}));
 
-    problem(app.get("/v1/recommendations?before=3").await, 400).await;
+    let below: Value = app.get(&format!("/v1/recommendations?before={before}")).await.json().await.unwrap();
+    assert_eq!(players(&below), ["first"], "oldest first below `before`");
     problem(app.get("/v1/recommendations?order=sideways").await, 400).await;
 }
 
@@ -132,6 +133,8 @@ async fn a_players_features_over_time_come_from_one_replay() {
     let default: Value = app.get("/v1/players/charted/features/history").await.json().await.unwrap();
     assert_eq!(default["points"].as_array().unwrap().len(), 10);
     problem(app.get("/v1/players/charted/features/history?names=luck").await, 400).await;
+    let defaults: Value = app.get("/v1/players/charted/features/history?names=").await.json().await.unwrap();
+    assert!(defaults["points"][0]["features"].get("net_loss").is_some(), "{defaults}");
     problem(app.get("/v1/players/charted/features/history?points=1").await, 400).await;
     problem(app.get("/v1/players/nobody/features/history").await, 404).await;
 }

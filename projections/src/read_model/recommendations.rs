@@ -79,24 +79,17 @@ impl ReadModel {
         &self,
         filter: &RecommendationQuery<'_>,
     ) -> Result<Vec<Recommendation>, ProjectionError> {
-        self.read(filter, None).await
+        self.recommendations_between(filter, None, false).await
     }
 
-    /// Those triggered before position `before` (all when `None`), newest first,
-    /// with the same filter: the console reads the feed's latest this way.
-    pub async fn recommendations_before(
+    /// Those triggered after the filter's `after` and before position `before`
+    /// (when given), oldest first or newest first: the console reads the
+    /// feed's latest this way.
+    pub async fn recommendations_between(
         &self,
         filter: &RecommendationQuery<'_>,
         before: Option<u64>,
-    ) -> Result<Vec<Recommendation>, ProjectionError> {
-        self.read(filter, Some(before.unwrap_or(u64::MAX))).await
-    }
-
-    /// Oldest first; newest first below `before` when it is given.
-    async fn read(
-        &self,
-        filter: &RecommendationQuery<'_>,
-        before: Option<u64>,
+        newest_first: bool,
     ) -> Result<Vec<Recommendation>, ProjectionError> {
         let mut sql = "SELECT status, body FROM recommendations WHERE position > $1".to_owned();
         let mut n = 1;
@@ -110,10 +103,9 @@ impl ReadModel {
         }
         if before.is_some() {
             n += 1;
-            sql.push_str(&format!(" AND position < ${n} ORDER BY position DESC"));
-        } else {
-            sql.push_str(" ORDER BY position");
+            sql.push_str(&format!(" AND position < ${n}"));
         }
+        sql.push_str(if newest_first { " ORDER BY position DESC" } else { " ORDER BY position" });
         sql.push_str(&format!(" LIMIT ${}", n + 1));
         let mut statement = query(&sql).bind(to_i64(filter.after.unwrap_or(0)));
         if let Some(player) = filter.player_id {

@@ -20,12 +20,28 @@ const DEFAULT_NAMES: [&str; 4] = ["net_loss", "stake_24h", "deposit_amount_24h",
 /// Most points one answer holds.
 const MAX_POINTS: usize = 500;
 
+/// Comma-separated names of the fold's features, as the document states them.
+pub struct FeatureNames;
+
+impl utoipa::PartialSchema for FeatureNames {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let name = format!("({})", Features::NAMES.join("|"));
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some(format!("^({name}(,{name})*)?$")))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FeatureNames {}
+
 /// Query of a feature history.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// Comma-separated feature names (default `net_loss,stake_24h,deposit_amount_24h,session_seconds`).
+    /// Comma-separated feature names (none, or empty: `net_loss,stake_24h,deposit_amount_24h,session_seconds`).
+    #[param(value_type = Option<FeatureNames>, inline)]
     names: Option<String>,
     /// At most this many points (default 100, at most 500), spread evenly over the stream, the last event's among them.
     #[param(minimum = 2, maximum = 500)]
@@ -122,10 +138,13 @@ fn halve(points: &mut Vec<FeaturePoint>) {
 
 /// The names asked for, each a feature's.
 fn names(raw: Option<&str>) -> Result<Vec<String>, ApiError> {
-    let Some(raw) = raw else { return Ok(DEFAULT_NAMES.map(str::to_owned).to_vec()) };
-    raw.split(',')
+    let asked: Vec<&str> = raw.unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+    if asked.is_empty() {
+        return Ok(DEFAULT_NAMES.map(str::to_owned).to_vec());
+    }
+    asked
+        .into_iter()
         .map(|name| {
-            let name = name.trim();
             if Features::NAMES.contains(&name) {
                 Ok(name.to_owned())
             } else {

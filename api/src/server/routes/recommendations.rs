@@ -27,7 +27,8 @@ pub struct ListQuery {
     /// `asc` (default): oldest first, paged with `after`; `desc`: newest first, paged with `before`.
     #[param(value_type = Option<String>, pattern = "^(asc|desc)$")]
     order: Option<String>,
-    /// With `order=desc`: only those before this cursor (a `next` from an earlier page).
+    /// Only those triggered before this position (with `order=desc`, a `next` from an earlier page).
+    #[serde(default, deserialize_with = "params::int64")]
     before: Option<u64>,
 }
 
@@ -94,24 +95,18 @@ async fn page(
     };
     let read = RecommendationQuery { player_id, kind, after: query.after, limit };
     let read_model = state.projection.read_model();
-    match (query.order.as_deref(), query.before) {
-        (None | Some("asc"), None) => {
-            let recommendations = read_model.recommendations(&read).await?;
-            let next = recommendations.last().map(|r| r.triggered_by.position).or(query.after);
-            Ok(Json(RecommendationPage { recommendations, next }))
+    let newest_first = match query.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => {
+            return Err(ApiError::InvalidParameter { name: "order", detail: "order must be asc or desc".to_owned() });
         }
-        (Some("desc"), before) => {
-            let recommendations = read_model.recommendations_before(&read, before).await?;
-            let next =
-                recommendations.last().filter(|_| recommendations.len() == limit).map(|r| r.triggered_by.position);
-            Ok(Json(RecommendationPage { recommendations, next }))
-        }
-        (None | Some("asc"), Some(_)) => Err(ApiError::InvalidParameter {
-            name: "before",
-            detail: "before pages a newest-first list: send it with order=desc".to_owned(),
-        }),
-        (Some(_), _) => {
-            Err(ApiError::InvalidParameter { name: "order", detail: "order must be asc or desc".to_owned() })
-        }
-    }
+    };
+    let recommendations = read_model.recommendations_between(&read, query.before, newest_first).await?;
+    let next = if newest_first {
+        recommendations.last().filter(|_| recommendations.len() == limit).map(|r| r.triggered_by.position)
+    } else {
+        recommendations.last().map(|r| r.triggered_by.position).or(query.after)
+    };
+    Ok(Json(RecommendationPage { recommendations, next }))
 }
