@@ -99,8 +99,16 @@ async fn a_recommendations_deliveries_are_read_through_its_player() {
     assert_eq!(made.len(), 1, "{made:?}");
     let id = made.keys().next().unwrap().clone();
     receiver.wait_until("the recommendation", |_| receiver.taken().contains(&id)).await;
-
-    let of_player: Value = app.get("/v1/players/watched/deliveries").await.json().await.unwrap();
+    // The receiver has the request before nudge has settled the delivery: wait for that too.
+    let mut of_player = Value::Null;
+    for _ in 0..200 {
+        of_player = app.get("/v1/players/watched/deliveries").await.json().await.unwrap();
+        if of_player["deliveries"][0]["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(of_player["deliveries"][0]["status"], "delivered", "{of_player}");
     let of_recommendation: Value =
         app.get(&format!("/v1/players/watched/deliveries?recommendation_id={id}")).await.json().await.unwrap();
     assert_eq!(of_player, of_recommendation);
