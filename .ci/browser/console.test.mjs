@@ -136,12 +136,16 @@ async function run(base, key, ok, broken) {
 
   const start = new Date(Date.now() - (DAYS + 1) * 86_400_000).toISOString().slice(0, 10);
   console.log(`# simulating ${PLAYERS} players over ${DAYS} days from ${start}`);
-  execFileSync(
+  // Not execFileSync: a blocked event loop keeps idle sockets in fetch's pool
+  // past nudge's keep-alive timeout, and the next call would reuse a closed one.
+  const simulate = spawn(
     BINARY,
     ["simulate", "--players", String(PLAYERS), "--days", String(DAYS), "--start", start, "--target", base]
       .concat(MIX ? ["--mix", MIX] : []),
     { env: { ...process.env, NUDGE_API_KEY: key }, stdio: ["ignore", "ignore", "inherit"] },
   );
+  const code = await new Promise((done, fail) => simulate.on("error", fail).on("exit", done));
+  assert(code === 0, `nudge simulate exited with ${code}`);
   let job = await call("/v1/models/train", { method: "POST", body: { activate: true } });
   while (job.state === "running") {
     await sleep(500);
