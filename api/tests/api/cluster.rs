@@ -22,7 +22,7 @@ use serde_json::Value;
 use simulator::Population;
 use store::testing::PgSchema;
 
-use crate::helpers::{Nudge, batch_bodies, post_until_accepted, ready, serve};
+use crate::helpers::{Nudge, batch_bodies, post_until_accepted, projected, ready, serve};
 
 /// A short TTL keeps the test short; the stop lasts twice as long.
 const ARGS: [&str; 6] = ["--lease-ttl", "1s", "--projection-batch-events", "64", "--projection-batch-wait", "1ms"];
@@ -181,14 +181,7 @@ async fn three_instances_share_the_players_through_kill_stop_and_deploy() {
 
     // Every partition reaches the head.
     let address = addresses(&instances)[0].clone();
-    let mut status = Value::Null;
-    for _ in 0..1_200 {
-        status = client.get(format!("{address}/v1/projections")).send().await.unwrap().json().await.unwrap();
-        if status["projections"][0]["lag_events"] == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = projected(&client, &address).await;
     assert_eq!(status["projections"][0]["lag_events"], 0, "{status}");
     assert_eq!(status["projections"][0]["head"].as_u64(), Some(events.len() as u64), "{status}");
     done.store(true, Ordering::SeqCst);

@@ -294,3 +294,17 @@ pub fn batch_bodies(events: &[domain::PlayerEvent], size: usize) -> Vec<String> 
         .map(|chunk| Value::Array(chunk.iter().map(domain::PlayerEvent::to_json).collect()).to_string())
         .collect()
 }
+
+/// Waits (at most a minute) until the nudge at `address` has projected
+/// everything stored; answers its `GET /v1/projections` then (or last).
+pub async fn projected(client: &reqwest::Client, address: &str) -> Value {
+    let mut status = Value::Null;
+    for _ in 0..1_200 {
+        status = client.get(format!("{address}/v1/projections")).send().await.unwrap().json().await.unwrap();
+        if status["projections"][0]["lag_events"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    status
+}

@@ -17,7 +17,7 @@ use serde_json::Value;
 use simulator::Population;
 use store::testing::{PgSchema, TempSqlite};
 
-use crate::helpers::{Nudge, batch_bodies, post_until_accepted, ready, serve};
+use crate::helpers::{Nudge, batch_bodies, post_until_accepted, projected, ready, serve};
 
 const KILLS: usize = 5;
 const BATCH_EVENTS: usize = 50;
@@ -70,14 +70,7 @@ async fn survives_sigkill(store: String) {
     let address = server.lock().unwrap().address.clone();
 
     // Wait for the projection to take in everything stored.
-    let mut status = Value::Null;
-    for _ in 0..1_200 {
-        status = client.get(format!("{address}/v1/projections")).send().await.unwrap().json().await.unwrap();
-        if status["projections"][0]["lag_events"] == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = projected(&client, &address).await;
     let projection = &status["projections"][0];
     assert_eq!(projection["lag_events"], 0, "{status}");
     // Nothing lost, nothing stored twice: positions run 1..=N, one per event.

@@ -79,8 +79,8 @@ impl Dialect {
 
 /// `[[partition, epoch], ...]` of `leases`, as the held-pairs subquery reads it.
 fn held_json(leases: &[Lease]) -> String {
-    let pairs: Vec<[u64; 2]> = leases.iter().map(|l| [u64::from(l.partition), l.epoch]).collect();
-    serde_json::Value::from(pairs.iter().map(|p| serde_json::Value::from(p.to_vec())).collect::<Vec<_>>()).to_string()
+    let pairs: Vec<String> = leases.iter().map(|l| format!("[{},{}]", l.partition, l.epoch)).collect();
+    format!("[{}]", pairs.join(","))
 }
 
 pub(super) fn millis(duration: Duration) -> i64 {
