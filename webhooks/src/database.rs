@@ -6,6 +6,7 @@ mod erasure;
 mod lanes;
 mod routing;
 mod settlement;
+mod slots;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::{Outbox, Recommendations};
 
 pub use deliveries::{Claimed, DeliveryQuery};
 pub use settlement::{Outcome, Settlement};
+pub(crate) use slots::SlotRequest;
 
 /// The webhook tables (subscriptions, the outbox, deliveries) in the
 /// read-model database, and the recommendations they route.

@@ -49,6 +49,8 @@ pub(crate) struct Settled {
     pub(crate) outcomes: Vec<Outcome>,
     /// The subscriber answered `410 Gone`.
     pub(crate) gone: bool,
+    /// The request slot it held across instances, freed once it is recorded.
+    pub(crate) slot: Option<i32>,
 }
 
 /// A wake-up that many tasks wait on; one raised while a task is busy is seen
@@ -164,6 +166,11 @@ async fn record(
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
+        let slots: Vec<(Uuid, i32)> =
+            pending.iter().filter_map(|s| s.slot.map(|slot| (s.subscription, slot))).collect();
+        if let Err(error) = database.free_slots(&slots).await {
+            tracing::error!(%error, "cannot free webhook request slots; they lapse with their lease");
+        }
         for gone in pending.iter().filter(|s| s.gone) {
             let reason = "the receiver answered 410 Gone";
             match database.disable(gone.subscription, reason, Utc::now()).await {
@@ -181,7 +188,6 @@ async fn record(
 /// those waiting for one.
 async fn supervise(context: worker::Context, shutdown: CancellationToken) {
     let mut workers: HashMap<Uuid, (watch::Sender<Subscription>, CancellationToken)> = HashMap::new();
-    let mut handshakes = handshakes::Handshakes::default();
     let mut woken = context.subscriptions.subscribe();
     loop {
         match context.database.subscriptions().await {
@@ -214,10 +220,9 @@ async fn supervise(context: worker::Context, shutdown: CancellationToken) {
                             }
                         }
                     } else if subscription.enabled {
-                        handshakes.due(subscription, &context);
+                        handshakes::due(subscription, &context);
                     }
                 }
-                handshakes.forget_all_but(&current);
             }
             Err(error) => tracing::error!(%error, "cannot read the webhook subscriptions"),
         }

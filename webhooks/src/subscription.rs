@@ -198,8 +198,9 @@ pub struct SubscriptionPatch {
 }
 
 impl SubscriptionPatch {
-    /// Applies the change at `now`.
-    pub fn apply(self, subscription: &mut Subscription, now: DateTime<Utc>) {
+    /// Applies the change at `now`; whether the subscription must pass a
+    /// fresh validation handshake (its address or handshake setting changed).
+    pub fn apply(self, subscription: &mut Subscription, now: DateTime<Utc>) -> bool {
         let revalidate = self.url.as_ref().is_some_and(|url| *url != subscription.url)
             || self.handshake.is_some_and(|on| on != subscription.handshake);
         if let Some(url) = self.url {
@@ -231,6 +232,7 @@ impl SubscriptionPatch {
             subscription.validation_error = None;
         }
         subscription.updated_at = now;
+        revalidate
     }
 }
 
@@ -274,11 +276,13 @@ mod tests {
         s.enabled = false;
         s.disabled_reason = Some("410 Gone".into());
         let now = Utc::now();
-        SubscriptionPatch { enabled: Some(true), ..Default::default() }.apply(&mut s, now);
+        assert!(!SubscriptionPatch { enabled: Some(true), ..Default::default() }.apply(&mut s, now));
         assert_eq!((s.enabled, &s.disabled_reason, s.validation), (true, &None, Validation::Allowed));
-        SubscriptionPatch { url: Some("https://crm.example/v2".into()), ..Default::default() }.apply(&mut s, now);
+        assert!(
+            SubscriptionPatch { url: Some("https://crm.example/v2".into()), ..Default::default() }.apply(&mut s, now)
+        );
         assert_eq!(s.validation, Validation::Pending);
-        SubscriptionPatch { handshake: Some(false), ..Default::default() }.apply(&mut s, now);
+        assert!(SubscriptionPatch { handshake: Some(false), ..Default::default() }.apply(&mut s, now));
         assert_eq!(s.validation, Validation::Skipped);
         assert!(s.deliverable());
     }

@@ -84,10 +84,15 @@ impl TestApp {
 
     /// Two instances of nudge sharing one fresh PostgreSQL schema.
     pub async fn postgres_pair() -> (Self, Self) {
+        Self::postgres_pair_with(quick_webhooks()).await
+    }
+
+    /// Two instances of nudge, dispatching so, sharing one fresh PostgreSQL schema.
+    pub async fn postgres_pair_with(webhooks: DispatcherConfig) -> (Self, Self) {
         let schema = PgSchema::new().await.unwrap();
         let url = schema.url();
-        let first = Self::start(&url, Box::new(schema), quick_webhooks(), HttpConfig::default()).await;
-        let second = Self::start(&url, Box::new(()), quick_webhooks(), HttpConfig::default()).await;
+        let first = Self::start(&url, Box::new(schema), webhooks.clone(), HttpConfig::default()).await;
+        let second = Self::start(&url, Box::new(()), webhooks, HttpConfig::default()).await;
         (first, second)
     }
 

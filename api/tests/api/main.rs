@@ -27,4 +27,5 @@ mod simulate;
 mod tracing;
 mod webhooks;
 mod webhooks_api;
+mod webhooks_cluster;
 mod webhooks_kill;

@@ -79,6 +79,11 @@ struct Shared {
     allow_handshake: AtomicBool,
     /// Milliseconds every taken request waits before its answer.
     delay_ms: std::sync::atomic::AtomicU64,
+    /// Milliseconds a handshake waits before its answer.
+    handshake_delay_ms: std::sync::atomic::AtomicU64,
+    handshakes: AtomicUsize,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -151,6 +156,21 @@ impl Receiver {
         self.shared.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Answers every handshake after `delay`.
+    pub fn delay_handshakes(&self, delay: Duration) {
+        self.shared.handshake_delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// How many validation handshakes arrived.
+    pub fn handshakes(&self) -> usize {
+        self.shared.handshakes.load(Ordering::SeqCst)
+    }
+
+    /// The most delivery requests that were in flight at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Whether the validation handshake is answered with the origin.
     pub fn allow_handshake(&self, allow: bool) {
         self.shared.allow_handshake.store(allow, Ordering::SeqCst);
@@ -186,6 +206,8 @@ impl Receiver {
 }
 
 async fn handshake(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> impl IntoResponse {
+    shared.handshakes.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(shared.handshake_delay_ms.load(Ordering::SeqCst))).await;
     let origin = headers.get("webhook-request-origin").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     if shared.allow_handshake.load(Ordering::SeqCst) && !origin.is_empty() {
         (StatusCode::OK, [("webhook-allowed-origin", origin), ("allow", "POST".to_owned())]).into_response()
@@ -212,7 +234,16 @@ fn events(headers: &HeaderMap, body: &Bytes) -> Vec<(String, String)> {
     }
 }
 
+/// Counts the request in flight while `answer` runs.
 async fn deliver(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+    let status = answer(&shared, headers, body).await;
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    status
+}
+
+async fn answer(shared: &Shared, headers: HeaderMap, body: Bytes) -> StatusCode {
     let answered = if shared.gone.load(Ordering::SeqCst) {
         Answered::Gone
     } else if take_one(&shared.fail_next) {

@@ -84,10 +84,18 @@ impl Database {
         self.write_subscription(&sql, subscription).await
     }
 
-    /// Stores every field of a changed subscription.
-    pub async fn update_subscription(&self, subscription: &Subscription) -> Result<(), WebhookError> {
-        let sets: Vec<String> =
+    /// Stores every field of a changed subscription; `fresh_handshake` starts
+    /// its validation handshakes over (its address or handshake setting changed).
+    pub async fn update_subscription(
+        &self,
+        subscription: &Subscription,
+        fresh_handshake: bool,
+    ) -> Result<(), WebhookError> {
+        let mut sets: Vec<String> =
             COLUMNS.split(", ").skip(1).enumerate().map(|(i, column)| format!("{column} = ${}", i + 2)).collect();
+        if fresh_handshake {
+            sets.push("handshake_attempts = 0, handshake_next_at = 0".to_owned());
+        }
         let sql = format!("UPDATE webhook_subscriptions SET {} WHERE id = $1", sets.join(", "));
         self.write_subscription(&sql, subscription).await
     }
@@ -148,27 +156,58 @@ impl Database {
         let id = id.to_string();
         let mut tx = self.database.begin().await?;
         query("DELETE FROM webhook_deliveries WHERE subscription_id = $1").bind(id.as_str()).execute(&mut tx).await?;
+        if tx.is_postgres() {
+            query("DELETE FROM webhook_slots WHERE subscription_id = $1").bind(id.as_str()).execute(&mut tx).await?;
+        }
         let deleted =
             query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id.as_str()).execute(&mut tx).await?;
         tx.commit().await?;
         Ok(deleted == 1)
     }
 
-    /// Records the outcome of a validation handshake.
+    /// Claims the subscription's validation handshake until `until`, if it
+    /// waits for one and no instance holds or waits out an earlier attempt:
+    /// the attempts made so far, or `None` when it is not this instance's turn.
+    pub async fn claim_handshake(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u32>, WebhookError> {
+        let sql = "UPDATE webhook_subscriptions SET handshake_next_at = $1 \
+             WHERE id = $2 AND enabled = $3 AND validation = $4 AND handshake_next_at <= $5 RETURNING handshake_attempts";
+        let made: Option<(i32,)> = query(sql)
+            .bind(millis(until))
+            .bind(id.to_string())
+            .bind(true)
+            .bind(Validation::Pending.as_str())
+            .bind(millis(now))
+            .fetch_optional(self.database.writer())
+            .await?;
+        Ok(made.map(|(made,)| made.max(0) as u32))
+    }
+
+    /// Records the outcome of a validation handshake sent to `url`, unless
+    /// the address changed meanwhile; `next` is when a refused one is tried
+    /// again.
     pub async fn set_validation(
         &self,
         id: Uuid,
+        url: &str,
         validation: Validation,
         error: Option<&str>,
         now: DateTime<Utc>,
+        next: DateTime<Utc>,
     ) -> Result<(), WebhookError> {
-        let sql =
-            "UPDATE webhook_subscriptions SET validation = $1, validation_error = $2, updated_at = $3 WHERE id = $4";
+        let sql = "UPDATE webhook_subscriptions SET validation = $1, validation_error = $2, updated_at = $3, \
+             handshake_attempts = handshake_attempts + 1, handshake_next_at = $4 WHERE id = $5 AND url = $6";
         query(sql)
             .bind(validation.as_str())
             .bind(error)
             .bind(millis(now))
+            .bind(millis(next))
             .bind(id.to_string())
+            .bind(url)
             .execute(self.database.writer())
             .await?;
         Ok(())

@@ -10,7 +10,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{Settled, Signal};
-use crate::{Claimed, Database, Mode, Next, Outcome, RetrySchedule, Sender, Settlement, Subscription, client::Answer};
+use crate::{
+    Claimed, Database, Mode, Next, Outcome, RetrySchedule, Sender, Settlement, Subscription, client::Answer,
+    database::SlotRequest,
+};
 
 /// Events per batch request.
 pub const BATCH_SIZE: usize = 100;
@@ -32,32 +35,26 @@ pub(crate) struct Context {
 
 /// Delivers one subscription's events until `stop`; requests in flight finish.
 pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscription>, stop: CancellationToken) {
-    let slots = Arc::new(Semaphore::new(context.concurrency));
+    let permits = Arc::new(Semaphore::new(context.concurrency));
     let mut woken = context.work.subscribe();
     let id = subscription.borrow().id;
+    let mut slots_added = false;
     loop {
         if stop.is_cancelled() {
             return;
         }
-        let free = slots.available_permits();
+        let free = permits.available_permits();
         let current = subscription.borrow().clone();
         let per_request = if current.mode == Mode::Batch { BATCH_SIZE } else { 1 };
         woken.borrow_and_update();
-        // Claim in bunches: wait for half the slots to come free while requests are in flight.
-        let claimed = if free * 2 < context.concurrency {
+        // Claim in bunches: wait for half the permits to come free while requests are in flight.
+        let requests = if free * 2 < context.concurrency {
             Vec::new()
         } else {
-            let now = Utc::now();
-            let lease = chrono::Duration::from_std(context.sender.lease()).unwrap_or(chrono::Duration::MAX);
-            match context.database.claim(id, free * per_request, now, now + lease).await {
-                Ok(claimed) => claimed,
-                Err(error) => {
-                    tracing::error!(subscription = %id, %error, "cannot claim webhook deliveries");
-                    Vec::new()
-                }
-            }
+            slots_added = slots_added || add_slots(&context, id).await;
+            claim(&context, id, free, per_request).await
         };
-        if claimed.is_empty() {
+        if requests.is_empty() {
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(context.poll) => {}
@@ -65,21 +62,63 @@ pub(crate) async fn run(context: Context, subscription: watch::Receiver<Subscrip
             }
             continue;
         }
-        for group in claimed.chunks(per_request) {
-            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
-            let (context, subscription, group) = (context.clone(), current.clone(), group.to_vec());
+        for (slot, group) in requests {
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
+            let (context, subscription) = (context.clone(), current.clone());
             let span_id = span_id();
             let span = delivery_span(id, &group, span_id);
             tokio::spawn(
                 async move {
-                    attempt(&context, &subscription, group, span_id).await;
-                    drop(slot);
+                    attempt(&context, &subscription, group, slot, span_id).await;
+                    drop(permit);
                     context.work.raise();
                 }
                 .instrument(span),
             );
         }
     }
+}
+
+/// Gives the subscription its slot rows; whether they are there.
+async fn add_slots(context: &Context, id: uuid::Uuid) -> bool {
+    match context.database.add_slots(id, context.concurrency).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(subscription = %id, %error, "cannot add webhook request slots");
+            false
+        }
+    }
+}
+
+/// Claims the due deliveries of up to `free` requests: each request its group
+/// of deliveries and, on PostgreSQL, the slot it holds across instances.
+async fn claim(context: &Context, id: uuid::Uuid, free: usize, per_request: usize) -> Vec<(Option<i32>, Vec<Claimed>)> {
+    let now = Utc::now();
+    let lease = now + chrono::Duration::from_std(context.sender.lease()).unwrap_or(chrono::Duration::MAX);
+    let request = SlotRequest { subscription: id, concurrency: context.concurrency, wanted: free };
+    let slots = match context.database.take_slots(request, now, lease).await {
+        Ok(Some(slots)) if slots.is_empty() => return Vec::new(),
+        Ok(slots) => slots,
+        Err(error) => {
+            tracing::error!(subscription = %id, %error, "cannot take webhook request slots");
+            return Vec::new();
+        }
+    };
+    let wanted = slots.as_ref().map_or(free, Vec::len);
+    let claimed = match context.database.claim(id, wanted * per_request, now, lease).await {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            tracing::error!(subscription = %id, %error, "cannot claim webhook deliveries");
+            Vec::new()
+        }
+    };
+    let groups: Vec<Vec<Claimed>> = claimed.chunks(per_request).map(<[Claimed]>::to_vec).collect();
+    let Some(slots) = slots else { return groups.into_iter().map(|group| (None, group)).collect() };
+    let unused: Vec<(uuid::Uuid, i32)> = slots[groups.len().min(slots.len())..].iter().map(|s| (id, *s)).collect();
+    if let Err(error) = context.database.free_slots(&unused).await {
+        tracing::error!(subscription = %id, %error, "cannot free webhook request slots; they lapse with their lease");
+    }
+    slots.into_iter().map(Some).zip(groups).collect()
 }
 
 /// The span of one attempt. Its `traceparent` field names the trace its
@@ -101,7 +140,13 @@ fn delivery_span(subscription: uuid::Uuid, group: &[Claimed], span_id: Option<[u
 }
 
 /// Sends one request and hands its outcome to the recorder.
-async fn attempt(context: &Context, subscription: &Subscription, claimed: Vec<Claimed>, span_id: Option<[u8; 8]>) {
+async fn attempt(
+    context: &Context,
+    subscription: &Subscription,
+    claimed: Vec<Claimed>,
+    slot: Option<i32>,
+    span_id: Option<[u8; 8]>,
+) {
     let events: Vec<_> = claimed.iter().map(|c| c.event.sent_by(span_id)).collect();
     let answer = context.sender.deliver(subscription, &events, Utc::now()).await;
     let label = subscription.id.to_string();
@@ -125,7 +170,7 @@ async fn attempt(context: &Context, subscription: &Subscription, claimed: Vec<Cl
     }
     // The recorder outlives the workers; if it is gone the process is stopping
     // and the lease brings the deliveries back.
-    let _ = context.settled.send(Settled { subscription: subscription.id, outcomes, gone: answer.gone() });
+    let _ = context.settled.send(Settled { subscription: subscription.id, outcomes, gone: answer.gone(), slot });
 }
 
 /// Where an answer leaves one delivery: a `410 Gone` keeps it pending, due

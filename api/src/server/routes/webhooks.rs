@@ -199,8 +199,8 @@ pub async fn update(
         enabled: body.enabled,
         handshake: body.handshake,
     };
-    patch.apply(&mut current, Utc::now());
-    state.webhooks.database.update_subscription(&current).await?;
+    let fresh_handshake = patch.apply(&mut current, Utc::now());
+    state.webhooks.database.update_subscription(&current, fresh_handshake).await?;
     state.webhooks.dispatcher.wake();
     Ok(Json(current))
 }
@@ -250,7 +250,7 @@ pub async fn rotate_secret(
     let mut subscription = subscription(&state, &webhook_id).await?;
     let secret = SigningSecret::generate().map_err(|e| ApiError::Internal(e.into()))?;
     rotate(&mut subscription, secret.clone(), Utc::now());
-    state.webhooks.database.update_subscription(&subscription).await?;
+    state.webhooks.database.update_subscription(&subscription, false).await?;
     state.webhooks.dispatcher.wake();
     Ok(Json(WithSecret { subscription, secret: secret.to_string() }))
 }
