@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Freshness(args)) => api::tools::bench::freshness::run(args).await,
         Command::Bench(BenchCommand::Decisions(args)) => api::tools::bench::decisions::run(args).await,
         Command::Bench(BenchCommand::Webhooks(args)) => api::tools::bench::webhooks::run(args).await,
+        Command::Bench(BenchCommand::Cluster(args)) => api::tools::bench::cluster::run(args).await,
         Command::Simulate(args) => api::tools::simulate::run(args).await,
         Command::Train(args) => api::tools::train::run(args).await,
         Command::Keys(args) => api::tools::key_commands::run(args).await,

@@ -387,3 +387,22 @@ async fn postgres_a_delete_makes_every_writer_forget_the_stream() {
     let stored: Vec<u64> = writer.read_stream("player-a", 0, 10).await.unwrap().iter().map(|e| e.revision).collect();
     assert_eq!(stored, [0]);
 }
+
+/// KurrentDB has no unique index: an append checks the stream's last 1,000
+/// events for a repeat, so one within them is stored once (the suite above),
+/// and one sent again after 1,000 more events of the same player is stored a
+/// second time, as docs/DESIGN.md ("Idempotent ingest") says.
+#[cfg(feature = "kurrentdb")]
+#[tokio::test]
+async fn kurrentdb_stores_a_repeat_from_beyond_its_dedupe_window_again() {
+    let Some(f) = kurrentdb().await else { return };
+    f.store.append(vec![f.append("w", ExpectedRevision::NoStream, &["first"])]).await.unwrap();
+    let between: Vec<String> = (0..1_000).map(|i| format!("b{i}")).collect();
+    let between: Vec<&str> = between.iter().map(String::as_str).collect();
+    f.store.append(vec![f.append("w", ExpectedRevision::Any, &between)]).await.unwrap();
+    let again = f.store.append(vec![f.append("w", ExpectedRevision::Any, &["first"])]).await.unwrap();
+    assert!(!again[0][0].duplicate);
+    assert_eq!(again[0][0].revision, 1_001);
+    let within = f.store.append(vec![f.append("w", ExpectedRevision::Any, &["b999"])]).await.unwrap();
+    assert!(within[0][0].duplicate, "a repeat within the window is stored once");
+}

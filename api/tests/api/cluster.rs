@@ -3,11 +3,12 @@
 //! stopped (SIGSTOP) for twice the lease TTL and continued, and one is
 //! restarted (SIGTERM) as a deploy would. At the end every player's features
 //! equal a replay of their stream, every recommendation exists once and as a
-//! one-process replay makes it, every partition's epoch and checkpoint only
-//! rose, and the stopped one found its partitions taken when it woke up.
+//! one-process replay makes it and reaches the webhook receiver at least once
+//! and in order per player, every partition's epoch and checkpoint only rose,
+//! and the stopped one found its partitions taken when it woke up.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -15,17 +16,25 @@ use std::{
     time::Duration,
 };
 
+use api::tools::bench::cluster::checks;
 use chrono::{TimeZone, Utc};
-use domain::{PlayerEvent, PlayerFeatures};
-use projections::{Decider, PlayerState};
-use serde_json::Value;
+use domain::PlayerEvent;
+use serde_json::{Value, json};
 use simulator::Population;
 use store::testing::PgSchema;
 
 use crate::helpers::{Nudge, batch_bodies, post_until_accepted, projected, ready, serve};
 
 /// A short TTL keeps the test short; the stop lasts twice as long.
-const ARGS: [&str; 6] = ["--lease-ttl", "1s", "--projection-batch-events", "64", "--projection-batch-wait", "1ms"];
+const ARGS: [&str; 7] = [
+    "--lease-ttl",
+    "1s",
+    "--projection-batch-events",
+    "64",
+    "--projection-batch-wait",
+    "1ms",
+    "--allow-private-webhooks",
+];
 const TTL: Duration = Duration::from_secs(1);
 const BATCH_EVENTS: usize = 40;
 
@@ -91,39 +100,6 @@ async fn watch(client: reqwest::Client, instances: Instances, done: Arc<AtomicBo
     backwards
 }
 
-/// The sum of a counter's samples in an instance's `/metrics`.
-async fn counter(client: &reqwest::Client, address: &str, name: &str) -> f64 {
-    let text = client.get(format!("{address}/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines()
-        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-/// Every recommendation id a one-process replay of the stored events makes.
-async fn replayed_recommendations(url: &str) -> BTreeSet<String> {
-    let store = store::connect(url).await.unwrap();
-    let decider = Decider::default();
-    let mut players: HashMap<String, PlayerState> = HashMap::new();
-    let mut made = BTreeSet::new();
-    let mut after = None;
-    loop {
-        let page = store.read_all(after, 1_000, domain::STREAM_PREFIX).await.unwrap();
-        let Some(last) = page.last() else { break };
-        after = Some(last.position);
-        for recorded in page {
-            let event = PlayerEvent::from_json(&recorded.payload).unwrap();
-            let state = players.entry(event.player_id.to_string()).or_default();
-            if let Some(projections::Effect::Recommended(recommendation)) =
-                state.apply(&event, recorded.position, &decider)
-            {
-                made.insert(recommendation.id.to_string());
-            }
-        }
-    }
-    made
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_share_the_players_through_kill_stop_and_deploy() {
     let schema = PgSchema::new().await.unwrap();
@@ -140,6 +116,11 @@ async fn three_instances_share_the_players_through_kill_stop_and_deploy() {
         started.push(start(&client, &url).await);
     }
     let instances: Instances = Arc::new(Mutex::new(started));
+    let receiver = checks::Receiver::start().await.unwrap();
+    let subscription = json!({"url": receiver.url, "types": ["nudge.intervention.recommended"], "handshake": false});
+    let first = addresses(&instances)[0].clone();
+    let created = client.post(format!("{first}/v1/webhooks")).json(&subscription).send().await.unwrap();
+    assert_eq!(created.status(), 201);
     let (sent, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
     let watcher = tokio::spawn(watch(client.clone(), instances.clone(), done.clone()));
     let loader = tokio::spawn(load(client.clone(), instances.clone(), batches, sent.clone()));
@@ -189,44 +170,27 @@ async fn three_instances_share_the_players_through_kill_stop_and_deploy() {
     assert!(backwards.is_empty(), "epochs or checkpoints went back: {backwards:?}");
 
     // Features: a replay of each player's events, on whichever instance is asked.
-    let mut replay: BTreeMap<String, PlayerFeatures> = BTreeMap::new();
-    for event in &events {
-        replay.entry(event.player_id.to_string()).or_default().apply(event);
-    }
-    let targets = addresses(&instances);
-    for (i, (player, state)) in replay.iter().enumerate() {
-        let address = &targets[i % targets.len()];
-        let body: Value =
-            client.get(format!("{address}/v1/players/{player}/features")).send().await.unwrap().json().await.unwrap();
-        assert_eq!(body["features"], serde_json::to_value(state.features()).unwrap(), "player {player}");
-    }
+    let replay = checks::replay(&url).await.unwrap();
+    let differ = checks::features_differ(&client, &addresses(&instances), &replay.features).await.unwrap();
+    assert!(differ.is_empty(), "features differ from a replay for {differ:?}");
 
     // Recommendations: each once, the same set a one-process replay makes.
-    let mut listed = Vec::new();
-    let mut after: Option<u64> = None;
-    loop {
-        let cursor = after.map(|a| format!("&after={a}")).unwrap_or_default();
-        let page: Value = client
-            .get(format!("{address}/v1/recommendations?limit=1000{cursor}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let recommendations = page["recommendations"].as_array().unwrap();
-        if recommendations.is_empty() {
+    let listed = checks::listed_recommendations(&client, &address).await.unwrap();
+    let unique: BTreeSet<String> = listed.iter().map(|(id, _, _)| id.clone()).collect();
+    assert_eq!(unique.len(), listed.len(), "a recommendation was made twice");
+    assert_eq!(unique, replay.recommendations);
+
+    // Webhooks: every recommendation at least once, in order per player.
+    for _ in 0..1_200 {
+        if receiver.check(&listed).is_ok() {
             break;
         }
-        listed.extend(recommendations.iter().map(|r| r["id"].as_str().unwrap().to_owned()));
-        after = page["next"].as_u64();
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let unique: BTreeSet<String> = listed.iter().cloned().collect();
-    assert_eq!(unique.len(), listed.len(), "a recommendation was made twice");
-    assert_eq!(unique, replayed_recommendations(&url).await);
+    receiver.check(&listed).unwrap();
 
     // The stalled instance found its partitions taken when it woke up.
-    let lost = counter(&client, &stalled, "nudge_projection_leases_lost_total").await
-        + counter(&client, &stalled, "nudge_projection_fenced_commits_total").await;
+    let lost = checks::metric(&client, &stalled, "nudge_projection_leases_lost_total").await.unwrap()
+        + checks::metric(&client, &stalled, "nudge_projection_fenced_commits_total").await.unwrap();
     assert!(lost > 0.0, "the stopped instance kept its partitions");
 }

@@ -1,5 +1,6 @@
 //! `nudge bench ...`: the benchmarks whose figures go into BENCHMARKS.md.
 
+pub mod cluster;
 pub mod decisions;
 pub mod freshness;
 pub mod ingest;
@@ -7,6 +8,7 @@ pub mod projection;
 pub mod webhooks;
 
 use clap::Subcommand;
+use cluster::BenchClusterArgs;
 use decisions::BenchDecisionsArgs;
 use freshness::BenchFreshnessArgs;
 use ingest::BenchIngestArgs;
@@ -32,6 +34,8 @@ pub enum BenchCommand {
     Decisions(BenchDecisionsArgs),
     /// Webhooks: deliveries per second from the outbox to a local receiver.
     Webhooks(BenchWebhooksArgs),
+    /// Several instances on PostgreSQL: throughput, handovers and freshness through crashes and deploys.
+    Cluster(BenchClusterArgs),
 }
 
 /// Starts nudge in-process on a free loopback port over the store at `url` (read
