@@ -18,24 +18,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-SCHEMA = """
-CREATE TABLE event_store_head (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL) STRICT;
-INSERT INTO event_store_head (id, position) VALUES (1, 0);
-CREATE TABLE events (
-    position INTEGER PRIMARY KEY,
-    stream TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    event_id TEXT NOT NULL,
-    source TEXT NOT NULL,
-    id TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    time TEXT NOT NULL,
-    recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    payload TEXT NOT NULL,
-    UNIQUE (stream, revision),
-    UNIQUE (source, id)
-) STRICT;
-"""
+# The event store's own schema, from its migration.
+SCHEMA = os.path.join(os.path.dirname(__file__), "..", "store", "migrations", "sqlite", "20261124000001_event_store.sql")
 
 
 def main() -> None:
@@ -66,7 +50,8 @@ def main() -> None:
         db = sqlite3.connect(os.path.join(folder, "raw.db"), isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
-        db.executescript(SCHEMA)
+        with open(SCHEMA, encoding="utf-8") as schema:
+            db.executescript(schema.read())
         start = time.perf_counter()
         for first in range(0, len(rows), args.rows_per_transaction):
             chunk = rows[first:first + args.rows_per_transaction]
