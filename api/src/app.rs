@@ -48,12 +48,52 @@ impl Settings {
     }
 }
 
-/// The read models' default home for a store: the same database when it is SQL.
+/// The read models' default home for a store.
+///
+/// A SQLite store keeps them in a file of its own beside it, named after it
+/// (`data/nudge.db`: `data/nudge-read-models.db`, see
+/// [`separate_read_models`]), so that appends and the projection's commits
+/// take two write locks and fill two WALs instead of queueing behind each
+/// other. A store file made before that layout holds its read models itself:
+/// one that exists while the file beside it does not keeps them there. A
+/// PostgreSQL store keeps them in its own database; any other store in
+/// `sqlite://data/read-models.db`.
 pub fn read_models_beside(store: &str) -> String {
     match store.split_once("://").map(|(scheme, _)| scheme) {
-        Some("sqlite" | "postgres" | "postgresql") => store.to_owned(),
+        Some("sqlite") => match (sqlite_file(store), separate_read_models(store)) {
+            (Some(file), Some(separate)) => {
+                let beside = sqlite_file(&separate).is_some_and(|f| f.exists());
+                if file.exists() && !beside { store.to_owned() } else { separate }
+            }
+            _ => store.to_owned(),
+        },
+        Some("postgres" | "postgresql") => store.to_owned(),
         _ => "sqlite://data/read-models.db".to_owned(),
     }
+}
+
+/// The file of its own beside a SQLite store that its read models live in
+/// (`sqlite://data/nudge.db`: `sqlite://data/nudge-read-models.db`, the
+/// store's URL options kept); `None` for another store or an in-memory one.
+pub fn separate_read_models(store: &str) -> Option<String> {
+    let file = sqlite_file(store)?;
+    let name = match (file.file_stem(), file.extension()) {
+        (Some(stem), Some(extension)) => {
+            format!("{}-read-models.{}", stem.to_string_lossy(), extension.to_string_lossy())
+        }
+        (Some(stem), None) => format!("{}-read-models", stem.to_string_lossy()),
+        _ => return None,
+    };
+    let options = store.split_once('?').map(|(_, options)| format!("?{options}")).unwrap_or_default();
+    Some(format!("sqlite://{}{options}", file.with_file_name(name).display()))
+}
+
+/// The database file a `sqlite://` URL names, unless it is in memory.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url).ok()?;
+    let file = options.get_filename();
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory") || file.as_os_str().is_empty();
+    (!in_memory).then(|| file.to_path_buf())
 }
 
 /// A database URL without its password, for logs and errors.
@@ -222,5 +262,43 @@ impl Application {
         drop(self.stop_projection);
         projection.stopped().await;
         served
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_store_keeps_its_read_models_in_a_file_of_its_own_named_after_it() {
+        assert_eq!(
+            separate_read_models("sqlite://data/nudge.db").as_deref(),
+            Some("sqlite://data/nudge-read-models.db")
+        );
+        assert_eq!(
+            separate_read_models("sqlite:///var/lib/nudge/events?mode=rwc").as_deref(),
+            Some("sqlite:///var/lib/nudge/events-read-models?mode=rwc")
+        );
+        assert_eq!(separate_read_models("sqlite::memory:"), None);
+        assert_eq!(read_models_beside("postgres://db/nudge"), "postgres://db/nudge");
+        assert_eq!(read_models_beside("kurrentdb://localhost:2113"), "sqlite://data/read-models.db");
+    }
+
+    #[test]
+    fn a_store_file_made_before_the_separate_file_keeps_its_read_models() -> std::io::Result<()> {
+        let folder = std::env::temp_dir().join(format!("nudge-app-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&folder)?;
+        let store = format!("sqlite://{}/nudge.db", folder.display());
+        let separate = format!("sqlite://{}/nudge-read-models.db", folder.display());
+        let fresh = read_models_beside(&store);
+        std::fs::write(folder.join("nudge.db"), b"")?;
+        let older = read_models_beside(&store);
+        std::fs::write(folder.join("nudge-read-models.db"), b"")?;
+        let both = read_models_beside(&store);
+        std::fs::remove_dir_all(&folder)?;
+        assert_eq!(fresh, separate, "a new store gets the file of its own");
+        assert_eq!(older, store, "an older store keeps its read models");
+        assert_eq!(both, separate);
+        Ok(())
     }
 }

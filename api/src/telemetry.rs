@@ -1,8 +1,10 @@
 //! Logs (tracing), traces and metrics (Prometheus) set-up.
 
 pub mod prometheus;
+mod statements;
 
 pub use prometheus::metrics;
+pub use statements::Statements;
 
 use axum::{extract::Request, http::HeaderMap};
 use domain::{TRACEPARENT, TRACESTATE, TraceContext, TraceParent};
@@ -60,8 +62,10 @@ pub fn init_tracing(format: LogFormat, otlp: Option<&Url>) -> Result<Telemetry, 
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter).with(spans).with(joined);
     match format {
-        LogFormat::Text => registry.with(fmt::layer()).init(),
-        LogFormat::Json => registry.with(fmt::layer().json()).init(),
+        LogFormat::Text => registry.with(fmt::layer().event_format(Statements::text(fmt::format()))).init(),
+        LogFormat::Json => {
+            registry.with(fmt::layer().json().event_format(Statements::json(fmt::format().json()))).init()
+        }
     }
     Ok(Telemetry { provider })
 }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     app::Application,
     app::Settings,
+    app::separate_read_models,
     durations::{MS, between},
     tools::simulate::{Poster, post_days},
     tools::train::print_metrics,
@@ -60,8 +61,10 @@ const FEED_POLL: Duration = Duration::from_millis(250);
 /// Runs `nudge demo` until it is done or interrupted.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let url = format!("sqlite://{}/nudge.db", args.folder.display());
+    let read_models = separate_read_models(&url).context("the demo's folder")?;
     let _one_process = store::sqlite::ServeLock::acquire_emptied(&url)?;
-    let app = Application::build(Settings { listen: args.listen, ..Settings::new(&url) }).await?;
+    let _read_models = store::sqlite::ServeLock::acquire_emptied(&read_models)?;
+    let app = Application::build(Settings { listen: args.listen, read_models, ..Settings::new(&url) }).await?;
     let address = app.local_addr()?;
     let base = Url::parse(&format!("http://{address}/"))?;
     let stop = CancellationToken::new();

@@ -21,6 +21,10 @@ pub struct BenchFreshnessArgs {
     /// beside it). A fresh temporary SQLite file when not given.
     #[arg(long, env = "NUDGE_BENCH_STORE")]
     pub store: Option<String>,
+    /// Read-model database of the in-process nudge (default: where `nudge serve`
+    /// keeps them for the store).
+    #[arg(long, env = "NUDGE_BENCH_READ_MODELS", hide_env_values = true)]
+    pub read_models: Option<String>,
     /// Background load, in events per second.
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate: u32,
@@ -47,7 +51,7 @@ pub async fn run(args: BenchFreshnessArgs) -> anyhow::Result<()> {
     let temp = TempFolder::new();
     let url = args.store.clone().unwrap_or_else(|| temp.sqlite_url());
     let stop = CancellationToken::new();
-    let (address, server) = serve(&url, &stop).await?;
+    let (address, server) = serve(&url, args.read_models.as_deref(), &stop).await?;
     let client = reqwest::Client::new();
 
     let per_tick = (u64::from(args.rate) * TICK.as_millis() as u64 / 1_000).max(1) as usize;

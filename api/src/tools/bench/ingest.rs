@@ -6,7 +6,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use anyhow::bail;
@@ -23,6 +23,10 @@ pub struct BenchIngestArgs {
     /// temporary SQLite file when neither this nor `--target` is given).
     #[arg(long, env = "NUDGE_BENCH_STORE", conflicts_with = "target")]
     pub store: Option<String>,
+    /// Read-model database of the in-process nudge (default: where `nudge serve`
+    /// keeps them for the store).
+    #[arg(long, env = "NUDGE_BENCH_READ_MODELS", conflicts_with = "target", hide_env_values = true)]
+    pub read_models: Option<String>,
     /// Base URL of a running nudge to measure instead (loopback only).
     #[arg(long, env = "NUDGE_BENCH_TARGET")]
     pub target: Option<reqwest::Url>,
@@ -43,6 +47,9 @@ pub struct BenchIngestArgs {
     pub players: u64,
 }
 
+/// Longest the projection may take to catch up once the load stops.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(300);
+
 /// Runs the benchmark and prints its figures.
 pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     let temp = TempFolder::new();
@@ -57,7 +64,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
         }
         (None, store) => {
             let url = store.clone().unwrap_or_else(|| temp.sqlite_url());
-            let (address, server) = serve(&url, &stop).await?;
+            let (address, server) = serve(&url, args.read_models.as_deref(), &stop).await?;
             (address, Some(server))
         }
     };
@@ -102,6 +109,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
         latencies.extend(client.await??);
     }
     let elapsed = start.elapsed();
+    let (lag, caught_up) = catch_up(&client, &target).await?;
     stop.cancel();
     if let Some(server) = server {
         server.await??;
@@ -118,7 +126,29 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
         millis(percentile(&latencies, 0.99)),
         millis(latencies.last().copied().unwrap_or_default()),
     );
+    println!("projection: {lag} events behind at the last answer, caught up {:.0} ms later", millis(caught_up));
     Ok(())
+}
+
+/// How far behind the head the projection was when the load stopped, in
+/// events, and how long it then took to reach it (`GET /v1/projections`).
+async fn catch_up(client: &reqwest::Client, target: &str) -> anyhow::Result<(u64, Duration)> {
+    let start = Instant::now();
+    let mut first = None;
+    loop {
+        let status: serde_json::Value =
+            client.get(format!("{target}/v1/projections")).send().await?.error_for_status()?.json().await?;
+        let projections = status["projections"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let lag = projections.iter().filter_map(|p| p["lag_events"].as_u64()).max().unwrap_or_default();
+        let first = *first.get_or_insert(lag);
+        if lag == 0 {
+            return Ok((first, start.elapsed()));
+        }
+        if start.elapsed() > CATCH_UP_LIMIT {
+            bail!("the projection is still {lag} events behind {CATCH_UP_LIMIT:?} after the load");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Every request body, made before the clock starts: bets spread over the players.

@@ -39,9 +39,18 @@ pub enum BenchCommand {
 }
 
 /// Starts nudge in-process on a free loopback port over the store at `url` (read
-/// models beside it); answers its base URL and the task serving until `stop`.
-async fn serve(url: &str, stop: &CancellationToken) -> anyhow::Result<(String, JoinHandle<std::io::Result<()>>)> {
-    let app = Application::build(Settings::new(url)).await?;
+/// models at `read_models`, else where `nudge serve` keeps them); answers its
+/// base URL and the task serving until `stop`.
+async fn serve(
+    url: &str,
+    read_models: Option<&str>,
+    stop: &CancellationToken,
+) -> anyhow::Result<(String, JoinHandle<std::io::Result<()>>)> {
+    let mut settings = Settings::new(url);
+    if let Some(read_models) = read_models {
+        read_models.clone_into(&mut settings.read_models);
+    }
+    let app = Application::build(settings).await?;
     let address = app.local_addr()?;
     let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
     Ok((format!("http://{address}"), server))

@@ -13,7 +13,7 @@ use store::EventStore;
 use tokio_util::sync::CancellationToken;
 
 use super::TempFolder;
-use crate::app::read_models_beside;
+use crate::app::{read_models_beside, separate_read_models};
 
 /// Options of `nudge bench projection`.
 #[derive(Debug, Args)]
@@ -52,8 +52,10 @@ pub struct BenchProjectionArgs {
 pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
     let temp = TempFolder::new();
     let url = args.store.clone().unwrap_or_else(|| temp.sqlite_url());
+    // A fresh read model beside the store, in a file of its own on SQLite, as `nudge serve` makes one.
+    let read_models = separate_read_models(&url).unwrap_or_else(|| read_models_beside(&url));
     let store = store::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
-    let read_model = ReadModel::connect(&read_models_beside(&url)).await?;
+    let read_model = ReadModel::connect(&read_models).await?;
     if read_model.checkpoint(Table::Live).await?.is_some() {
         bail!("the read model already holds rows: the benchmark needs a fresh one");
     }
