@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     MlError,
     evaluation::Evaluation,
+    groups::GroupFigures,
     inputs::{INPUT_NAMES, INPUTS, compress},
     model::{BinaryModel, Family},
 };
@@ -53,10 +54,19 @@ pub struct TargetModel {
     pub model: BinaryModel,
     /// A score at or over it is positive; chosen on the validation points for `precision_target`.
     pub threshold: f64,
-    /// The precision the threshold was chosen for.
+    /// The precision the threshold was chosen for (unless `false_alarm_cost` is set).
     pub precision_target: f64,
+    /// When set, the threshold was chosen on the validation players: the most
+    /// warned before excluding themselves, less this cost times the share of
+    /// those who never did that were warned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_alarm_cost: Option<f64>,
     /// Every family fitted, evaluated on the test points (the latest).
     pub metrics: Vec<FamilyMetrics>,
+    /// The chosen model on the test points per pathway of harm and per
+    /// archetype not at risk; only when training was given the ground truth.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupFigures>,
 }
 
 /// How one family did on one target.

@@ -62,6 +62,10 @@ pub struct TrainingSet {
     pub end: i64,
     /// Per game category, its games by how many players launched them, most first.
     pub games: BTreeMap<String, Vec<String>>,
+    /// Each player's id, by the index the points carry.
+    pub player_ids: Vec<String>,
+    /// Each player's first self-exclusion, in milliseconds since the epoch.
+    pub exclusions: Vec<Option<i64>>,
 }
 
 impl TrainingSet {
@@ -163,6 +167,13 @@ impl Replay {
             }
         }
         self.set.players = self.players.len();
+        self.set.exclusions = self.players.iter().map(|p| p.exclusions.first().copied()).collect();
+        self.set.player_ids = vec![String::new(); self.players.len()];
+        for (id, index) in self.index {
+            if let Some(slot) = self.set.player_ids.get_mut(index as usize) {
+                *slot = id;
+            }
+        }
         self.set
     }
 }

@@ -28,6 +28,9 @@ pub enum MlError {
     /// linfa could not fit a model.
     #[error("fitting failed: {0}")]
     Fit(String),
+    /// A ground-truth file does not read.
+    #[error("ground truth: {0}")]
+    Truth(String),
     /// A model artifact is malformed or does not match this nudge.
     #[error("invalid model artifact: {0}")]
     Artifact(String),

@@ -50,6 +50,16 @@ pub const INPUT_NAMES: [&str; INPUTS] = [
     "self_excluded",
 ];
 
+/// Inputs the harm score never falls with, whatever the training data say: more
+/// declined deposits, deposits chasing a loss or raised limits never make a
+/// player look safer.
+pub const HARM_MONOTONE: [&str; 3] = ["failed_deposits_24h", "deposits_after_loss_24h", "limit_increases_30d"];
+
+/// The indices of [`HARM_MONOTONE`] among the inputs.
+pub fn monotone_inputs() -> Vec<usize> {
+    HARM_MONOTONE.iter().filter_map(|name| INPUT_NAMES.iter().position(|n| n == name)).collect()
+}
+
 /// The model inputs of a snapshot, as plain values. `minutes_since_last_win` of
 /// a player who never won is their account age in minutes; `days_between_sessions`
 /// before a second session is 0.
@@ -123,6 +133,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), INPUTS);
+        assert_eq!(monotone_inputs().len(), HARM_MONOTONE.len());
         let derived = ["has_deposit_limit", "account_days", "self_excluded"];
         for name in INPUT_NAMES.iter().filter(|n| !derived.contains(n)) {
             assert!(Features::NAMES.contains(name), "{name} is no feature");

@@ -1,12 +1,15 @@
-//! One binary model (harm or churn) as nudge scores it: a logistic regression or
-//! a decision tree fitted with linfa, kept as plain parameters so that scoring is
-//! a few dozen multiplications and the artifact is readable JSON.
+//! One binary model (harm or churn) as nudge scores it: a logistic regression, a
+//! decision tree fitted with linfa or a forest of them, kept as plain parameters
+//! so that scoring is a few hundred operations and the artifact is readable JSON.
+
+mod tree;
 
 use linfa::{Dataset, traits::Fit};
 use linfa_logistic::LogisticRegression;
-use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
+
+pub use tree::{Node, Split};
 
 use crate::{MlError, inputs::INPUTS};
 
@@ -18,17 +21,20 @@ pub enum Family {
     Logistic,
     /// A decision tree; a leaf's score is its share of positives in training.
     Tree,
+    /// A random forest: trees on samples of the rows and the inputs, averaged.
+    Forest,
 }
 
 impl Family {
     /// Every family, in the order they are fitted.
-    pub const ALL: [Self; 2] = [Self::Logistic, Self::Tree];
+    pub const ALL: [Self; 3] = [Self::Logistic, Self::Tree, Self::Forest];
 
     /// The family's name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Logistic => "logistic",
             Self::Tree => "tree",
+            Self::Forest => "forest",
         }
     }
 }
@@ -48,30 +54,18 @@ pub enum BinaryModel {
     Tree {
         /// The nodes.
         nodes: Vec<Node>,
+        /// Inputs the score never falls with (see [`BinaryModel::probability`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        monotone: Vec<usize>,
     },
-}
-
-/// A tree node: its training share of positives, and its split unless a leaf.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Node {
-    /// Smoothed share of positives among the training points that reached it.
-    pub probability: f64,
-    /// Where points go next; none for a leaf.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub split: Option<Split>,
-}
-
-/// A test on one input: below `value` goes `left`, else `right`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Split {
-    /// The input tested.
-    pub input: usize,
-    /// The boundary.
-    pub value: f64,
-    /// Index of the node for inputs below the boundary.
-    pub left: usize,
-    /// Index of the node for the others.
-    pub right: usize,
+    /// Trees, each as a `tree`'s nodes; the score is their mean.
+    Forest {
+        /// The trees.
+        trees: Vec<Vec<Node>>,
+        /// Inputs the score never falls with.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        monotone: Vec<usize>,
+    },
 }
 
 /// Hyperparameters of the fits.
@@ -81,25 +75,56 @@ pub struct FitParams {
     pub alpha: f64,
     /// Deepest tree level.
     pub max_depth: usize,
-    /// Fewest training points in a tree leaf.
+    /// Least training weight in a tree leaf.
     pub min_leaf: f32,
+    /// Weight of a positive point in a tree's splits (a negative weighs 1).
+    /// linfa prunes every subtree whose leaves predict the same class, and a
+    /// leaf holding equal weights of both predicts either, at random: a weight
+    /// a hair over 1 (the default) makes such ties all but impossible, so the
+    /// same data give the same trees.
+    pub positive_weight: f32,
+    /// Trees in a forest.
+    pub trees: usize,
+    /// Share of the training rows each forest tree is fitted on (drawn without replacement).
+    pub row_share: f64,
+    /// Share of the inputs each forest tree may split on.
+    pub input_share: f64,
 }
 
 impl Default for FitParams {
     fn default() -> Self {
-        Self { alpha: 1.0, max_depth: 8, min_leaf: 50.0 }
+        Self {
+            alpha: 1.0,
+            max_depth: 8,
+            min_leaf: 50.0,
+            positive_weight: 1.000_17,
+            trees: 24,
+            row_share: 0.3,
+            input_share: 0.5,
+        }
     }
 }
 
 impl BinaryModel {
-    /// Fits `family` on standardised inputs `x` (one row per point) and labels `y`.
-    pub fn fit(family: Family, x: &Array2<f64>, y: &[bool], params: FitParams) -> Result<Self, MlError> {
+    /// Fits `family` on standardised inputs `x` (one row per point) and labels
+    /// `y`, its score never falling as a `monotone` input rises.
+    pub fn fit(
+        family: Family,
+        x: &Array2<f64>,
+        y: &[bool],
+        params: FitParams,
+        monotone: &[usize],
+    ) -> Result<Self, MlError> {
         if !y.iter().any(|l| *l) || y.iter().all(|l| *l) {
             return Err(MlError::OneClass);
         }
-        let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
+        if monotone.len() > tree::MAX_MONOTONE || monotone.iter().any(|i| *i >= x.ncols()) {
+            return Err(MlError::Fit(format!("at most {} monotone inputs, each an input", tree::MAX_MONOTONE)));
+        }
+        let monotone = monotone.to_vec();
         match family {
             Family::Logistic => {
+                let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
                 let fitted = LogisticRegression::default()
                     .alpha(params.alpha)
                     .max_iterations(100)
@@ -107,39 +132,19 @@ impl BinaryModel {
                     .map_err(|e| MlError::Fit(e.to_string()))?;
                 // linfa scores the first label it saw as positive: turn it round when that was `false`.
                 let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-                Ok(Self::Logistic {
-                    intercept: sign * fitted.intercept(),
-                    weights: fitted.params().iter().map(|w| sign * w).collect(),
-                })
+                let mut weights: Vec<f64> = fitted.params().iter().map(|w| sign * w).collect();
+                // A monotone input may raise the score or leave it.
+                for i in &monotone {
+                    weights[*i] = weights[*i].max(0.0);
+                }
+                Ok(Self::Logistic { intercept: sign * fitted.intercept(), weights })
             }
             Family::Tree => {
-                let tree = DecisionTree::params()
-                    .split_quality(SplitQuality::Gini)
-                    .max_depth(Some(params.max_depth))
-                    .min_weight_leaf(params.min_leaf)
-                    .fit(&dataset)
-                    .map_err(|e| MlError::Fit(e.to_string()))?;
-                let mut nodes = Vec::new();
-                flatten(tree.root_node(), &mut nodes);
-                let prior = y.iter().filter(|l| **l).count() as f64 / y.len() as f64;
-                let mut counts = vec![(0.0, 0.0); nodes.len()];
-                for (row, label) in x.rows().into_iter().zip(y) {
-                    let mut at = 0;
-                    loop {
-                        counts[at].0 += 1.0;
-                        counts[at].1 += f64::from(u8::from(*label));
-                        match &nodes[at].split {
-                            Some(split) => at = split.next(row[split.input]),
-                            None => break,
-                        }
-                    }
-                }
-                // An m-estimate: small nodes lean towards the base rate.
-                for (node, (n, positives)) in nodes.iter_mut().zip(counts) {
-                    node.probability = (positives + 10.0 * prior) / (n + 10.0);
-                }
-                Ok(Self::Tree { nodes })
+                let columns: Vec<usize> = (0..x.ncols()).collect();
+                let nodes = tree::fit(x, y, &tree::Sample { rows: None, columns: &columns }, &params)?;
+                Ok(Self::Tree { nodes, monotone })
             }
+            Family::Forest => Ok(Self::Forest { trees: tree::fit_forest(x, y, &params)?, monotone }),
         }
     }
 
@@ -148,29 +153,29 @@ impl BinaryModel {
         match self {
             Self::Logistic { .. } => Family::Logistic,
             Self::Tree { .. } => Family::Tree,
+            Self::Forest { .. } => Family::Forest,
         }
     }
 
-    /// P(positive) for standardised inputs `z`.
+    /// P(positive) for standardised inputs `z`. A tree scores the highest leaf
+    /// it reaches with its monotone inputs at `z`'s values or lower, so raising
+    /// one never lowers the score; a forest averages its trees.
     pub fn probability(&self, z: &[f64]) -> f64 {
         match self {
             Self::Logistic { intercept, weights } => {
                 let logit = intercept + weights.iter().zip(z).map(|(w, z)| w * z).sum::<f64>();
                 1.0 / (1.0 + (-logit).exp())
             }
-            Self::Tree { nodes } => {
-                let mut at = 0;
-                while let Some(split) = nodes.get(at).and_then(|n| n.split.as_ref()) {
-                    at = split.next(z[split.input]);
-                }
-                nodes.get(at).map_or(0.0, |n| n.probability)
+            Self::Tree { nodes, monotone } => tree::probability(nodes, z, monotone),
+            Self::Forest { trees, monotone } => {
+                trees.iter().map(|nodes| tree::probability(nodes, z, monotone)).sum::<f64>() / trees.len().max(1) as f64
             }
         }
     }
 
     /// How much each input moved the score: weight × input for the logistic
     /// regression (on the logit), and for a tree the change of probability at
-    /// each split on the path (Saabas).
+    /// each split on the path (Saabas), averaged over a forest's trees.
     pub fn contributions(&self, z: &[f64]) -> [f64; INPUTS] {
         let mut out = [0.0; INPUTS];
         match self {
@@ -179,16 +184,11 @@ impl BinaryModel {
                     *out = w * z;
                 }
             }
-            Self::Tree { nodes } => {
-                let mut at = 0;
-                while let Some(split) = nodes.get(at).and_then(|n| n.split.as_ref()) {
-                    let next = split.next(z[split.input]);
-                    if let (Some(to), Some(from), Some(slot)) =
-                        (nodes.get(next), nodes.get(at), out.get_mut(split.input))
-                    {
-                        *slot += to.probability - from.probability;
-                    }
-                    at = next;
+            Self::Tree { nodes, .. } => tree::contributions(nodes, z, &mut out, 1.0),
+            Self::Forest { trees, .. } => {
+                let scale = 1.0 / trees.len().max(1) as f64;
+                for nodes in trees {
+                    tree::contributions(nodes, z, &mut out, scale);
                 }
             }
         }
@@ -197,14 +197,12 @@ impl BinaryModel {
 
     /// Checks the model reads `inputs` inputs and its tree links stay inside it.
     pub fn check(&self, inputs: usize) -> Result<(), MlError> {
+        let monotone_fits = |m: &[usize]| m.len() <= tree::MAX_MONOTONE && m.iter().all(|i| *i < inputs);
         let fine = match self {
             Self::Logistic { weights, .. } => weights.len() == inputs,
-            Self::Tree { nodes } => {
-                !nodes.is_empty()
-                    && nodes
-                        .iter()
-                        .filter_map(|n| n.split.as_ref())
-                        .all(|s| s.input < inputs && s.left < nodes.len() && s.right < nodes.len())
+            Self::Tree { nodes, monotone } => tree::fits(nodes, inputs) && monotone_fits(monotone),
+            Self::Forest { trees, monotone } => {
+                !trees.is_empty() && trees.iter().all(|t| tree::fits(t, inputs)) && monotone_fits(monotone)
             }
         };
         if fine {
@@ -213,25 +211,6 @@ impl BinaryModel {
             Err(MlError::Artifact(format!("a {} model does not fit {inputs} inputs", self.family().as_str())))
         }
     }
-}
-
-impl Split {
-    fn next(&self, value: f64) -> usize {
-        if value < self.value { self.left } else { self.right }
-    }
-}
-
-/// Appends `node` and its subtree in preorder; answers its index.
-fn flatten(node: &TreeNode<f64, bool>, nodes: &mut Vec<Node>) -> usize {
-    let index = nodes.len();
-    nodes.push(Node { probability: 0.0, split: None });
-    if let [Some(left), Some(right)] = node.children().as_slice() {
-        let (input, value, _) = node.split();
-        let left = flatten(left, nodes);
-        let right = flatten(right, nodes);
-        nodes[index].split = Some(Split { input, value, left, right });
-    }
-    index
 }
 
 #[cfg(test)]
@@ -256,11 +235,15 @@ mod tests {
         z
     }
 
+    fn params() -> FitParams {
+        FitParams { alpha: 0.01, min_leaf: 10.0, input_share: 1.0, row_share: 0.5, ..FitParams::default() }
+    }
+
     #[test]
-    fn both_families_score_positives_higher_whichever_label_comes_first() {
+    fn every_family_scores_positives_higher_whichever_label_comes_first() {
         let (x, y) = data();
         for family in Family::ALL {
-            let model = BinaryModel::fit(family, &x, &y, FitParams { alpha: 0.01, ..FitParams::default() }).unwrap();
+            let model = BinaryModel::fit(family, &x, &y, params(), &[]).unwrap();
             assert_eq!(model.family(), family);
             assert!(model.probability(&z(3.0)) > 0.8, "{family:?}");
             assert!(model.probability(&z(-3.0)) < 0.2, "{family:?}");
@@ -271,13 +254,37 @@ mod tests {
             let (mut xr, mut yr) = (x.clone(), y.clone());
             xr.invert_axis(ndarray::Axis(0));
             yr.reverse();
-            let reversed =
-                BinaryModel::fit(family, &xr, &yr, FitParams { alpha: 0.01, ..FitParams::default() }).unwrap();
+            let reversed = BinaryModel::fit(family, &xr, &yr, params(), &[]).unwrap();
             assert!(reversed.probability(&z(3.0)) > 0.8, "{family:?} reversed");
         }
         assert!(matches!(
-            BinaryModel::fit(Family::Tree, &x, &[false; 400], FitParams::default()),
+            BinaryModel::fit(Family::Tree, &x, &[false; 400], FitParams::default(), &[]),
             Err(MlError::OneClass)
         ));
+    }
+
+    #[test]
+    fn a_monotone_input_never_lowers_the_score_though_the_labels_fall() {
+        // Positive in a middle band of x₀ only: unconstrained models learn a score that falls after it.
+        let (x, _) = data();
+        let y: Vec<bool> = x.column(0).iter().map(|v| (-1.0..1.0).contains(v)).collect();
+        for family in Family::ALL {
+            let free = BinaryModel::fit(family, &x, &y, params(), &[]).unwrap();
+            let model = BinaryModel::fit(family, &x, &y, params(), &[0]).unwrap();
+            model.check(INPUTS).unwrap();
+            let grid: Vec<f64> = (-40..=40).map(|i| f64::from(i) / 10.0).collect();
+            for pair in grid.windows(2) {
+                let (low, high) = (model.probability(&z(pair[0])), model.probability(&z(pair[1])));
+                assert!(low <= high + 1e-12, "{family:?}: {low} at {} over {high} at {}", pair[0], pair[1]);
+            }
+            if family != Family::Logistic {
+                assert!(free.probability(&z(0.0)) > free.probability(&z(3.0)), "{family:?} learnt no fall");
+                assert!(model.probability(&z(3.0)) >= free.probability(&z(0.0)) - 1e-12, "{family:?}");
+            }
+        }
+        let json = serde_json::to_string(&BinaryModel::fit(Family::Forest, &x, &y, params(), &[0]).unwrap()).unwrap();
+        let back: BinaryModel = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.probability(&z(3.0)), back.probability(&z(0.0)));
+        assert!(BinaryModel::fit(Family::Tree, &x, &y, params(), &[INPUTS]).is_err());
     }
 }

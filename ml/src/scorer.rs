@@ -119,7 +119,9 @@ mod tests {
             model: BinaryModel::Logistic { intercept: -1.0, weights: w },
             threshold,
             precision_target: 0.5,
+            false_alarm_cost: None,
             metrics: vec![],
+            groups: vec![],
         }
     }
 

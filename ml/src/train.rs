@@ -11,27 +11,49 @@ use crate::{
     artifact::{FORMAT, FamilyMetrics, ModelArtifact, Scaler, TargetModel, TrainingSummary},
     dataset::{Point, TrainingSet, replay},
     evaluation::{Evaluation, pr_auc, threshold_for_precision},
-    inputs::{INPUT_NAMES, INPUTS},
+    groups::{GroupFigures, Scored, Truth, figures},
+    inputs::{INPUT_NAMES, INPUTS, monotone_inputs},
     model::{BinaryModel, Family, FitParams},
     registry::Registry,
+    threshold::{PlayerScore, threshold_for_players},
 };
 
 /// Settings of a training run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TrainConfig {
-    /// Precision the harm threshold is chosen for.
+    /// Precision the harm threshold is chosen for, when `harm_false_alarm_cost` is none.
     pub harm_precision: f64,
+    /// Choose the harm threshold on the validation players instead: the most
+    /// players warned before they excluded themselves, less this many times the
+    /// share of players who never did that are warned.
+    pub harm_false_alarm_cost: Option<f64>,
     /// Precision the churn threshold is chosen for.
     pub churn_precision: f64,
     /// Hyperparameters of the fits.
     pub fit: FitParams,
+    /// The simulator's ground truth, for figures per pathway and archetype.
+    pub truth: Option<Arc<Truth>>,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { harm_precision: 0.5, churn_precision: 0.6, fit: FitParams::default() }
+        Self {
+            harm_precision: 0.5,
+            harm_false_alarm_cost: Some(HARM_FALSE_ALARM_COST),
+            churn_precision: 0.6,
+            fit: FitParams::default(),
+            truth: None,
+        }
     }
 }
+
+/// The default cost of a false alarm in the harm threshold's choice (see
+/// [`TrainConfig::harm_false_alarm_cost`]).
+pub const HARM_FALSE_ALARM_COST: f64 = 3.0;
+
+/// How far below the best recall − cost × false alarms the harm threshold may
+/// do on the validation players; of those thresholds, the highest is taken.
+pub const HARM_RECALL_TOLERANCE: f64 = 0.05;
 
 /// Share of each target's labelled points, oldest first, that trains; the next
 /// share up to `VALIDATION_END` chooses the family and threshold; the latest test.
@@ -83,10 +105,16 @@ pub fn train(
     let scaled = (points.len() as f64 * TRAINING_END) as usize;
     let scaler = Scaler::fit(points[..scaled].iter().map(|p| &p.inputs));
     let mut splits = BTreeMap::new();
-    let targets: [(&'static str, Label, f64); 2] =
-        [("harm", |p| p.harm, config.harm_precision), ("churn", |p| p.churn, config.churn_precision)];
+    let harm_monotone = monotone_inputs();
+    let harm_rule = Rule {
+        precision: config.harm_precision,
+        players: config.harm_false_alarm_cost.map(|cost| (cost, set.exclusions.as_slice())),
+    };
+    let churn_rule = Rule { precision: config.churn_precision, players: None };
+    let targets: [(&'static str, Label, Rule, &[usize]); 2] =
+        [("harm", |p| p.harm, harm_rule, &harm_monotone), ("churn", |p| p.churn, churn_rule, &[])];
     let mut models = Vec::with_capacity(2);
-    for (name, label, precision) in targets {
+    for (name, label, rule, monotone) in targets {
         let labelled: Vec<(&Point, bool)> = points.iter().filter_map(|p| label(p).map(|l| (*p, l))).collect();
         let n = labelled.len();
         let (a, b) = ((n as f64 * TRAINING_END) as usize, (n as f64 * VALIDATION_END) as usize);
@@ -104,7 +132,12 @@ pub fn train(
             }
         }
         splits.insert(name.to_owned(), [training.len(), validation.len(), test.len()]);
-        models.push(fit_target(name, &scaler, [training, validation, test], precision, config, progress)?);
+        let mut model = fit_target(name, &scaler, [training, validation, test], rule, monotone, config, progress)?;
+        if let (Some(truth), "harm") = (&config.truth, name) {
+            let test = test.iter().map(|(p, _)| *p);
+            model.groups = harm_groups(&model, &scaler, test, set, truth);
+        }
+        models.push(model);
     }
     let churn = models.pop().ok_or(MlError::OneClass)?;
     let harm = models.pop().ok_or(MlError::OneClass)?;
@@ -128,13 +161,24 @@ pub fn train(
     .sealed()
 }
 
+/// How a target's threshold is chosen on the validation points.
+#[derive(Clone, Copy)]
+struct Rule<'a> {
+    /// The most recall at this point precision (also when the players' rule cannot be used).
+    precision: f64,
+    /// The players' rule: the cost of a false alarm against a player warned
+    /// before excluding themselves, and each player's first self-exclusion.
+    players: Option<(f64, &'a [Option<i64>])>,
+}
+
 /// Fits every family on the training points, keeps the one with the best
 /// validation PR AUC, and evaluates each on the test points.
 fn fit_target(
     name: &str,
     scaler: &Scaler,
     [training, validation, test]: [&[(&Point, bool)]; 3],
-    precision: f64,
+    rule: Rule,
+    monotone: &[usize],
     config: &TrainConfig,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<TargetModel, MlError> {
@@ -149,10 +193,22 @@ fn fit_target(
     let mut fitted = Vec::new();
     for family in Family::ALL {
         progress(&format!("fitting the {name} {} model on {} points", family.as_str(), train_labels.len()));
-        let model = BinaryModel::fit(family, &x, &train_labels, config.fit)?;
+        let model = BinaryModel::fit(family, &x, &train_labels, config.fit, monotone)?;
         let score = |rows: &[[f64; INPUTS]]| -> Vec<f64> { rows.iter().map(|z| model.probability(z)).collect() };
         let valid_scores = score(&valid_rows);
-        let threshold = threshold_for_precision(&valid_scores, &valid_labels, precision);
+        let by_precision = || threshold_for_precision(&valid_scores, &valid_labels, rule.precision);
+        let threshold = match rule.players {
+            Some((cost, exclusions)) => {
+                let scored: Vec<PlayerScore> = validation
+                    .iter()
+                    .zip(&valid_scores)
+                    .map(|((p, _), score)| PlayerScore { player: p.player, time: p.time, score: *score })
+                    .collect();
+                threshold_for_players(&scored, exclusions, cost, HARM_RECALL_TOLERANCE)
+                    .map_or_else(by_precision, |c| c.threshold)
+            }
+            None => by_precision(),
+        };
         let metrics = FamilyMetrics {
             family,
             chosen: false,
@@ -170,9 +226,25 @@ fn fit_target(
     Ok(TargetModel {
         model,
         threshold,
-        precision_target: precision,
+        precision_target: rule.precision,
+        false_alarm_cost: rule.players.map(|(cost, _)| cost),
         metrics: fitted.into_iter().map(|(_, m)| m).collect(),
+        groups: Vec::new(),
     })
+}
+
+/// Figures per pathway and archetype of `harm` (scaled by `scaler`) on `points` of `set`.
+pub fn harm_groups<'a>(
+    harm: &TargetModel,
+    scaler: &Scaler,
+    points: impl Iterator<Item = &'a Point>,
+    set: &TrainingSet,
+    truth: &Truth,
+) -> Vec<GroupFigures> {
+    let scored: Vec<Scored> = points
+        .map(|p| Scored { player: p.player, time: p.time, score: harm.model.probability(&scaler.transform(&p.inputs)) })
+        .collect();
+    figures(&scored, harm.threshold, (&set.player_ids, &set.exclusions), truth)
 }
 
 #[cfg(test)]
@@ -182,9 +254,14 @@ mod tests {
     use super::*;
     use simulator::Population;
 
-    fn training_set() -> TrainingSet {
+    fn population() -> Population {
         let start = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).single().unwrap();
-        let population = Population::new(150, 21, start).with_mix("regular=3,at_risk=1,churner=1".parse().unwrap());
+        Population::new(150, 21, start)
+            .with_mix("regular=3,at_risk=1,churner=1,payment_chasing=1,bonus_hunter=1".parse().unwrap())
+    }
+
+    fn training_set() -> TrainingSet {
+        let population = population();
         let events: Vec<_> = (0..30).flat_map(|day| population.day(day)).collect();
         TrainingSet::of(&events)
     }
@@ -195,12 +272,59 @@ mod tests {
         let artifact = train(&set, &TrainConfig::default(), &|_| {}).unwrap();
         let chosen = artifact.harm.metrics.iter().find(|m| m.chosen).unwrap();
         assert!(chosen.test.roc_auc > 0.8, "harm ROC AUC {}", chosen.test.roc_auc);
-        assert_eq!(artifact.harm.metrics.len(), 2);
+        assert_eq!(artifact.harm.metrics.len(), Family::ALL.len());
         assert_eq!(artifact.harm.model.family(), chosen.family);
+        assert_eq!(artifact.harm.false_alarm_cost, Some(HARM_FALSE_ALARM_COST));
+        assert!(artifact.harm.groups.is_empty(), "no truth, no figures per group");
         let json = artifact.to_json().unwrap();
         assert_eq!(ModelArtifact::from_json(&json).unwrap(), artifact);
         assert!(ModelArtifact::from_json(&json.replacen("\"threshold\":", "\"threshold\":1", 1)).is_err());
         assert_eq!(train(&set, &TrainConfig::default(), &|_| {}).unwrap().version, artifact.version);
+    }
+
+    #[test]
+    fn more_declined_deposits_never_lower_the_harm_risk() {
+        let set = training_set();
+        let failed = INPUT_NAMES.iter().position(|n| *n == "failed_deposits_24h").unwrap();
+        let scaler = Scaler::fit(set.points.iter().map(|p| &p.inputs));
+        let x = Array2::from_shape_vec(
+            (set.points.len(), INPUTS),
+            set.points.iter().flat_map(|p| scaler.transform(&p.inputs)).collect(),
+        )
+        .unwrap();
+        let labels: Vec<bool> = set.points.iter().map(|p| p.harm.unwrap_or(false)).collect();
+        // Every family as training fits it for harm, whichever the validation chooses.
+        for family in Family::ALL {
+            let model = BinaryModel::fit(family, &x, &labels, FitParams::default(), &monotone_inputs()).unwrap();
+            for point in set.points.iter().step_by(7) {
+                let mut raw = point.inputs;
+                let mut last = model.probability(&scaler.transform(&raw));
+                for _ in 0..6 {
+                    raw[failed] += 1.0;
+                    let next = model.probability(&scaler.transform(&raw));
+                    assert!(next >= last - 1e-12, "{family:?}: {last} fell to {next} at {} declined", raw[failed]);
+                    last = next;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn with_the_truth_a_version_keeps_figures_per_pathway_and_archetype() {
+        let mut csv = Vec::new();
+        population().write_truth(&mut csv).unwrap();
+        let truth = Truth::from_csv(std::str::from_utf8(&csv).unwrap()).unwrap();
+        let config = TrainConfig { truth: Some(Arc::new(truth)), ..TrainConfig::default() };
+        let artifact = train(&training_set(), &config, &|_| {}).unwrap();
+        let groups: Vec<&str> = artifact.harm.groups.iter().map(|g| g.group.as_str()).collect();
+        for group in ["all_pathways", "all_not_at_risk", "payment_chasing", "bonus_hunter", "regular"] {
+            assert!(groups.contains(&group), "{group} missing from {groups:?}");
+        }
+        let all = artifact.harm.groups.iter().find(|g| g.group == "all_pathways").unwrap();
+        assert!(all.at_risk && all.warned_before_exclusion <= all.self_excluded && all.self_excluded <= all.players);
+        assert!(artifact.churn.groups.is_empty());
+        let json = artifact.to_json().unwrap();
+        assert_eq!(ModelArtifact::from_json(&json).unwrap().harm.groups, artifact.harm.groups);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use domain::{EventData, PlayerEvent};
+use domain::{EventData, InterventionKind, PlayerEvent};
 use ml::MlError;
 use serde::Serialize;
 use store::EventStore;
@@ -42,6 +42,48 @@ pub struct Course {
     pub excluded_at: Option<DateTime<Utc>>,
     /// Their first safer-gambling recommendation (before the self-exclusion, if any).
     pub first_warning: Option<DateTime<Utc>>,
+    /// Whether they stopped playing: no session started in the last
+    /// [`STOPPED_DAYS`] days of the history, and no self-exclusion.
+    pub stopped: bool,
+    /// Whether they got a retention offer (from `from`).
+    pub retention_offered: bool,
+}
+
+/// A player who started no session in this many days before the history ends stopped playing.
+pub const STOPPED_DAYS: i64 = 7;
+
+/// Retention offers against players who stopped playing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChurnFigures {
+    /// Players who stopped playing.
+    pub stopped: usize,
+    /// Of those, players who got a retention offer while still playing.
+    pub stopped_offered: usize,
+    /// Players who got a retention offer.
+    pub offered: usize,
+}
+
+impl ChurnFigures {
+    /// The churn figures of these courses.
+    pub fn of<'a>(courses: impl Iterator<Item = &'a Course>) -> Self {
+        let mut figures = Self::default();
+        for course in courses {
+            figures.stopped += usize::from(course.stopped);
+            figures.stopped_offered += usize::from(course.stopped && course.retention_offered);
+            figures.offered += usize::from(course.retention_offered);
+        }
+        figures
+    }
+
+    /// Share of the players who stopped that got an offer, 0 to 1.
+    pub fn recall(&self) -> f64 {
+        self.stopped_offered as f64 / self.stopped.max(1) as f64
+    }
+
+    /// Share of the players offered who stopped, 0 to 1.
+    pub fn precision(&self) -> f64 {
+        self.stopped_offered as f64 / self.offered.max(1) as f64
+    }
 }
 
 /// Who was warned in a group of players.
@@ -106,6 +148,11 @@ impl Backtest {
         }
         groups.into_iter().map(|(group, courses)| (group, Figures::of(courses.into_iter()))).collect()
     }
+
+    /// Retention offers against stopping, over the players `include` keeps.
+    pub fn churn(&self, include: impl Fn(&str) -> bool) -> ChurnFigures {
+        ChurnFigures::of(self.courses.iter().filter(|(player, _)| include(player)).map(|(_, course)| course))
+    }
 }
 
 /// One player as the backtest follows them.
@@ -117,6 +164,8 @@ struct Followed {
     last_warning: Option<i64>,
     excluded_at: Option<DateTime<Utc>>,
     excluded_until: Option<DateTime<Utc>>,
+    last_session: Option<DateTime<Utc>>,
+    retention_offered: bool,
 }
 
 /// Replays every stream of `store` with `decider`; counts players and
@@ -130,17 +179,29 @@ pub async fn backtest(
 ) -> Result<Backtest, MlError> {
     let mut players: HashMap<String, Followed> = HashMap::new();
     let mut report = Backtest::default();
+    let mut end = None;
     ml::for_each_event(store, progress, |position, event| {
         let Some(event) = event else { return };
         report.events += 1;
+        end = end.max(Some(event.time));
         follow(&mut players, &mut report, decider, from, position, event);
     })
     .await?;
     report.players = players.len();
+    let quiet_since = end.map(|end| end - chrono::Duration::days(STOPPED_DAYS));
     report.courses = players
         .into_iter()
         .filter(|(_, p)| p.active_from)
-        .map(|(id, p)| (id, Course { excluded_at: p.excluded_at, first_warning: p.first_warning }))
+        .map(|(id, p)| {
+            let stopped = p.excluded_at.is_none() && p.last_session.is_some_and(|last| Some(last) < quiet_since);
+            let course = Course {
+                excluded_at: p.excluded_at,
+                first_warning: p.first_warning,
+                stopped,
+                retention_offered: p.retention_offered,
+            };
+            (id, course)
+        })
         .collect();
     report.figures = Figures::of(report.courses.values());
     Ok(report)
@@ -155,6 +216,9 @@ fn follow(
     event: &PlayerEvent,
 ) {
     let player = players.entry(event.player_id.as_str().to_owned()).or_default();
+    if matches!(event.data, EventData::SessionStarted { .. }) {
+        player.last_session = Some(event.time);
+    }
     let counted = from.is_none_or(|from| event.time >= from);
     player.active_from |= counted;
     let effect = player.state.apply(event, position, decider);
@@ -164,6 +228,7 @@ fn follow(
     if let Some(Effect::Recommended(recommendation)) = effect {
         *report.per_kind.entry(recommendation.kind.as_str()).or_default() += 1;
         let at = recommendation.created_at;
+        player.retention_offered |= recommendation.kind == InterventionKind::RetentionOffer;
         if recommendation.kind.is_marketing() {
             let time = at.timestamp_millis();
             report.marketing_in_block +=
@@ -179,5 +244,34 @@ fn follow(
     if let EventData::SelfExcluded { duration_days } = event.data {
         player.excluded_at.get_or_insert(event.time);
         player.excluded_until = Some(event.time + chrono::Duration::days(i64::from(duration_days)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn churn_figures_count_offers_against_players_who_stopped() {
+        let course = |stopped, retention_offered| Course { stopped, retention_offered, ..Course::default() };
+        let report = Backtest {
+            courses: [
+                ("a", course(true, true)),
+                ("b", course(true, false)),
+                ("c", course(false, true)),
+                ("d", course(false, false)),
+                ("e", course(true, true)),
+            ]
+            .into_iter()
+            .map(|(id, c)| (id.to_owned(), c))
+            .collect(),
+            ..Backtest::default()
+        };
+        let all = report.churn(|_| true);
+        assert_eq!((all.stopped, all.stopped_offered, all.offered), (3, 2, 3));
+        assert!((all.recall() - 2.0 / 3.0).abs() < 1e-12 && (all.precision() - 2.0 / 3.0).abs() < 1e-12);
+        let some = report.churn(|p| p != "e");
+        assert_eq!((some.stopped, some.stopped_offered, some.offered), (2, 1, 2));
+        assert_eq!(ChurnFigures::default().recall(), 0.0);
     }
 }

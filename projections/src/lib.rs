@@ -15,7 +15,7 @@ mod service;
 
 use std::time::Duration;
 
-pub use backtest::{Backtest, Course, Figures, backtest};
+pub use backtest::{Backtest, ChurnFigures, Course, Figures, STOPPED_DAYS, backtest};
 pub use error::ProjectionError;
 pub use player::{Answer, Decider, Effect, PlayerState};
 pub use read_model::{

@@ -9,7 +9,6 @@ use domain::InterventionKind;
 use indicatif::{ProgressBar, ProgressStyle};
 use ml::Scorer;
 use projections::{Decider, Figures, ReadModel};
-use std::collections::HashMap;
 
 use crate::app::read_models_beside;
 
@@ -47,7 +46,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let Some(entry) = registry.get(&args.model).await? else {
         bail!("no model version {} in {read_models} (see `GET /v1/models`)", args.model);
     };
-    let truth = args.truth.as_deref().map(read_truth).transpose()?;
+    let truth = args.truth.as_deref().map(super::train::read_truth).transpose()?;
     let decider = Decider { scorer: Some(Arc::new(Scorer::new(entry.artifact))), policy: args.policy.policy() };
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} events replayed")
@@ -63,16 +62,30 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     println!("model {} over {} events of {} players ({from})", args.model, report.events, report.players);
     print_figures("all players", &report.figures);
     if let Some(truth) = &truth {
-        let at_risk = |p: &str| truth.get(p).map(|(_, pathway)| pathway.is_some());
+        let at_risk = |p: &str| truth.get(p).map(|kind| kind.pathway.is_some());
         for (group, figures) in
             report.by_group(|p| at_risk(p).map(|r| if r { "at risk" } else { "not at risk" }.into()))
         {
             print_figures(&group, &figures);
         }
-        for (archetype, figures) in report.by_group(|p| truth.get(p).map(|(archetype, _)| archetype.clone())) {
+        for (archetype, figures) in report.by_group(|p| truth.get(p).map(|kind| kind.archetype.clone())) {
             print_figures(&archetype, &figures);
         }
     }
+    // Churn among the players not at risk when the truth says who they are, else among all.
+    let churn = report.churn(|p| truth.as_ref().is_none_or(|t| t.get(p).is_some_and(|kind| kind.pathway.is_none())));
+    println!(
+        "churn ({}): stopped playing (no session in the last {} days) {}, of them offered retention {} ({:.1} %); \
+         offered {}, of them stopped {} (precision {:.1} %)",
+        if truth.is_some() { "players not at risk" } else { "all players" },
+        projections::STOPPED_DAYS,
+        churn.stopped,
+        churn.stopped_offered,
+        100.0 * churn.recall(),
+        churn.offered,
+        churn.stopped_offered,
+        100.0 * churn.precision()
+    );
     println!(
         "marketing inside the block after a safer-gambling recommendation: {}, during a self-exclusion: {}",
         report.marketing_in_block, report.marketing_while_excluded
@@ -95,24 +108,4 @@ fn print_figures(group: &str, f: &Figures) {
         f.others_warned,
         100.0 * f.false_alarm_share()
     );
-}
-
-/// Reads a ground-truth CSV: each player's archetype, and their pathway of harm if any.
-fn read_truth(path: &std::path::Path) -> anyhow::Result<HashMap<String, (String, Option<String>)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let column = |name: &str| {
-        header.iter().position(|c| *c == name).with_context(|| format!("{} has no `{name}` column", path.display()))
-    };
-    let (player, archetype, pathway) = (column("player_id")?, column("archetype")?, column("pathway")?);
-    let mut truth = HashMap::new();
-    for (n, line) in lines.enumerate() {
-        let cells: Vec<&str> = line.split(',').collect();
-        let cell =
-            |i: usize| cells.get(i).copied().with_context(|| format!("{} line {} is short", path.display(), n + 2));
-        let pathway = Some(cell(pathway)?.to_owned()).filter(|p| !p.is_empty());
-        truth.insert(cell(player)?.to_owned(), (cell(archetype)?.to_owned(), pathway));
-    }
-    Ok(truth)
 }

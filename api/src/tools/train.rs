@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use ml::{ModelArtifact, Progress, TargetModel, TrainConfig};
+use ml::{GroupFigures, ModelArtifact, Progress, TargetModel, TrainConfig, Truth};
 use projections::ReadModel;
 
 use crate::app::read_models_beside;
@@ -17,9 +17,15 @@ pub struct TrainArgs {
     /// Event store URL to replay.
     #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
     pub store: String,
-    /// Precision the harm threshold is chosen for, on the validation points.
-    #[arg(long, default_value_t = 0.5, value_parser = unit_interval)]
-    pub harm_precision: f64,
+    /// Choose the harm threshold for this precision on the validation points,
+    /// instead of on the validation players (see `--harm-false-alarm-cost`).
+    #[arg(long, value_parser = unit_interval)]
+    pub harm_precision: Option<f64>,
+    /// The harm threshold is chosen on the validation players: the most warned
+    /// before they excluded themselves, less this many times the share of the
+    /// players who never did that were warned.
+    #[arg(long, default_value_t = ml::HARM_FALSE_ALARM_COST)]
+    pub harm_false_alarm_cost: f64,
     /// Precision the churn threshold is chosen for, on the validation points.
     #[arg(long, default_value_t = 0.6, value_parser = unit_interval)]
     pub churn_precision: f64,
@@ -33,6 +39,11 @@ pub struct TrainArgs {
     /// Also write the artifact (JSON) to this file.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// A ground-truth CSV from `nudge simulate` for the replayed players: the
+    /// harm model's figures per pathway of harm and per archetype not at risk,
+    /// on the test points, printed and kept in the artifact.
+    #[arg(long)]
+    pub truth: Option<std::path::PathBuf>,
 }
 
 /// A number strictly between 0 and 1.
@@ -62,10 +73,14 @@ pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         Progress::Fitting(step) => shown.println(format!("{:>6.1} s  {step}", started.elapsed().as_secs_f64())),
     });
+    let truth = args.truth.as_deref().map(read_truth).transpose()?.map(Arc::new);
+    let defaults = TrainConfig::default();
     let config = TrainConfig {
-        harm_precision: args.harm_precision,
+        harm_precision: args.harm_precision.unwrap_or(defaults.harm_precision),
+        harm_false_alarm_cost: args.harm_precision.is_none().then_some(args.harm_false_alarm_cost),
         churn_precision: args.churn_precision,
-        ..TrainConfig::default()
+        truth,
+        ..defaults
     };
     let artifact = ml::train_from_store(store, &registry, config, progress).await?;
     bar.finish_and_clear();
@@ -87,6 +102,42 @@ pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
         println!("artifact written to {}", path.display());
     }
     Ok(())
+}
+
+/// Reads a ground-truth CSV written by `nudge simulate`.
+pub fn read_truth(path: &std::path::Path) -> anyhow::Result<Truth> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Truth::from_csv(&text).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The harm model's figures per pathway and archetype, when training had the truth.
+fn print_groups(groups: &[GroupFigures]) {
+    if groups.is_empty() {
+        return;
+    }
+    println!("harm model on the test points, per pathway of harm and per archetype not at risk:");
+    for g in groups {
+        let share = |n: usize, of: usize| 100.0 * n as f64 / of.max(1) as f64;
+        if g.at_risk {
+            println!(
+                "  {:<16} players {:>5}, self-excluded {:>4}, warned before {:>4} ({:>5.1} %), median lead {}",
+                g.group,
+                g.players,
+                g.self_excluded,
+                g.warned_before_exclusion,
+                share(g.warned_before_exclusion, g.self_excluded),
+                g.median_lead_hours.map_or_else(|| "-".to_owned(), |h| format!("{h:.1} h"))
+            );
+        } else {
+            println!(
+                "  {:<16} players {:>5}, warned (false alarms) {:>4} ({:>5.1} %)",
+                g.group,
+                g.players,
+                g.warned,
+                share(g.warned, g.players)
+            );
+        }
+    }
 }
 
 /// The metrics table: one line per target and family, on the test points.
@@ -125,4 +176,5 @@ pub fn print_metrics(artifact: &ModelArtifact) {
             );
         }
     }
+    print_groups(&artifact.harm.groups);
 }

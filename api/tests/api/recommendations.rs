@@ -78,7 +78,9 @@ fn churn_everywhere() -> ml::ModelArtifact {
         model: ml::BinaryModel::Logistic { intercept, weights: vec![0.0; ml::INPUTS] },
         threshold: 0.5,
         precision_target: 0.5,
+        false_alarm_cost: None,
         metrics: vec![],
+        groups: vec![],
     };
     let training = ml::TrainingSummary {
         first_position: 1,

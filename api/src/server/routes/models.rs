@@ -8,7 +8,7 @@ use axum::{
     response::IntoResponse,
 };
 use chrono::{DateTime, Utc};
-use ml::{MlError, ModelArtifact, ModelEntry, TargetModel, TrainConfig, TrainingSummary};
+use ml::{GroupFigures, MlError, ModelArtifact, ModelEntry, TargetModel, TrainConfig, TrainingSummary};
 use serde::{Deserialize, Serialize};
 
 use super::{body, params};
@@ -61,7 +61,7 @@ pub struct ModelSummary {
 /// The chosen model of one target, on the test points.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TargetSummary {
-    /// `logistic` or `tree`.
+    /// `logistic`, `tree` or `forest`.
     pub family: &'static str,
     /// Scores at or over it are positive.
     pub threshold: f64,
@@ -73,6 +73,12 @@ pub struct TargetSummary {
     pub precision: f64,
     /// Recall at the threshold.
     pub recall: f64,
+    /// Harm only, and only when training was given the simulator's ground truth
+    /// (`nudge train --truth`): per pathway of harm, the players warned before
+    /// they excluded themselves and the median lead; per archetype not at risk,
+    /// the players warned (false alarms); on the test points. Absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupFigures>,
 }
 
 /// A version with its whole artifact.
@@ -89,9 +95,12 @@ pub struct ModelDetail {
 /// Options of a training job; all optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"harm_precision": 0.5, "churn_precision": 0.6, "activate": true}))]
+#[schema(example = json!({"churn_precision": 0.6, "activate": true}))]
 pub struct TrainRequest {
-    /// Precision the harm threshold is chosen for (default 0.5).
+    /// Choose the harm threshold for this precision on the validation points;
+    /// without it, the threshold is chosen on the validation players (the most
+    /// warned before they excluded themselves, less 3 times the share of the
+    /// others warned).
     #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub harm_precision: Option<f64>,
     /// Precision the churn threshold is chosen for (default 0.6).
@@ -112,6 +121,7 @@ fn target(model: &TargetModel) -> TargetSummary {
         pr_auc: test.map_or(0.0, |t| t.pr_auc),
         precision: test.map_or(0.0, |t| t.precision),
         recall: test.map_or(0.0, |t| t.recall),
+        groups: model.groups.clone(),
     }
 }
 
@@ -236,6 +246,7 @@ pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl In
     let defaults = TrainConfig::default();
     let config = TrainConfig {
         harm_precision: precision("harm_precision", request.harm_precision, defaults.harm_precision)?,
+        harm_false_alarm_cost: request.harm_precision.map_or(defaults.harm_false_alarm_cost, |_| None),
         churn_precision: precision("churn_precision", request.churn_precision, defaults.churn_precision)?,
         ..defaults
     };
