@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use webhooks::DispatcherConfig;
 
 use crate::{
     helpers::{TestApp, quick_webhooks},
@@ -12,10 +13,17 @@ use crate::{
     webhooks::{check_arrivals, long_session, post_projected, recommendations, subscribe, webhook_until},
 };
 
+/// The tests' quick schedule, with a timeout no slow machine reaches: an
+/// attempt given up on while the receiver still holds it would count twice.
+fn patient() -> DispatcherConfig {
+    let mut config = quick_webhooks();
+    config.client.timeout = Duration::from_secs(30);
+    config
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_concurrency_bound_holds_across_instances() {
-    let (first, second) =
-        TestApp::postgres_pair_with(webhooks::DispatcherConfig { concurrency: 2, ..quick_webhooks() }).await;
+    let (first, second) = TestApp::postgres_pair_with(DispatcherConfig { concurrency: 2, ..patient() }).await;
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(100));
     let (id, secret) = subscribe(&first, &receiver, json!({"handshake": false})).await;
@@ -42,11 +50,11 @@ async fn the_concurrency_bound_holds_across_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_instance_sends_each_handshake() {
-    let (first, second) = TestApp::postgres_pair().await;
+    let (first, second) = TestApp::postgres_pair_with(patient()).await;
     let receiver = Receiver::start().await;
     // Three times as long as the instances take to look at the subscriptions
-    // again (within nudge's patience): an instance that did not see the
-    // other's claim would send its own meanwhile.
+    // again: an instance that did not see the other's claim would send its
+    // own meanwhile.
     receiver.delay_handshakes(Duration::from_millis(600));
     let (id, _) = subscribe(&first, &receiver, json!({"handshake": true})).await;
     let allowed = webhook_until(&second, &id, "allowed", |w| w["validation"] == "allowed").await;
