@@ -99,7 +99,7 @@ pub async fn run(args: &BenchClusterArgs, client: &reqwest::Client) -> anyhow::R
     stop.cancel();
     let sent = loader.await?? * BATCH_EVENTS;
     let probes = prober.await?;
-    load::projected(client, &addresses).await?;
+    let head = load::projected(client, &addresses).await?;
     let samples = watcher.await?;
     println!("load: {sent} events in {:.0} s", started.elapsed().as_secs_f64());
 
@@ -110,7 +110,6 @@ pub async fn run(args: &BenchClusterArgs, client: &reqwest::Client) -> anyhow::R
     for instance in &instances {
         projected += instance.metric(client, "nudge_projection_events_total").await?;
     }
-    let head = load::projected(client, &addresses).await?;
     println!(
         "projected by every process together (counters read before each stop): {:.2} times the {head} events stored; \
          the stopped instance was fenced or lost leases {stalled} times",
