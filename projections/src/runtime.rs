@@ -65,6 +65,7 @@ impl Runner {
         cancel: &CancellationToken,
     ) -> Result<(), ProjectionError> {
         let name = self.table.checkpoint();
+        let leases = &self.committed(leases).await?;
         let Some(start) = leases.iter().map(|l| l.checkpoint).min() else { return Ok(()) };
         progress.send_replace(start);
         let owned = Owned::new(leases, self.logical);
@@ -144,6 +145,22 @@ impl Runner {
         // Never leave a commit behind: whoever runs next must find it landed or failed.
         let last = if committing.is_some() { landed(&mut committing).await.map(drop) } else { Ok(()) };
         result.and(last)
+    }
+
+    /// `leases` with the checkpoints committed since they were taken: a lease
+    /// carries the checkpoint it was taken at, and a run that starts again
+    /// (when the set of leases changes) must not fold again what an earlier
+    /// run of this instance committed.
+    async fn committed(&self, leases: &[Lease]) -> Result<Vec<Lease>, ProjectionError> {
+        let stored = self.read_model.partition_checkpoints(self.table.checkpoint()).await?;
+        Ok(leases
+            .iter()
+            .map(|lease| {
+                let found = stored.iter().find(|(partition, _)| *partition == lease.partition);
+                let checkpoint = found.map_or(lease.checkpoint, |(_, c)| (*c).max(lease.checkpoint));
+                Lease { checkpoint, ..*lease }
+            })
+            .collect())
     }
 
     /// Writes a batch's changes and checkpoint behind the fence, then publishes the checkpoint.
