@@ -76,7 +76,9 @@ pub async fn steady(
 pub type Probe = (Instant, Option<Duration>);
 
 /// Until `stop`: appends one event for a probe player on an instance in turn,
-/// then asks that instance for the player's features at that position.
+/// then asks that instance for the player's features at that position. An
+/// append not answered within [`PATIENCE`] fails the probe, as a load
+/// balancer would give up on it.
 pub async fn probe(client: reqwest::Client, addresses: Addresses, stop: CancellationToken) -> Vec<Probe> {
     let mut probes = Vec::new();
     let mut n = 0usize;
@@ -102,6 +104,7 @@ async fn one_probe(client: &reqwest::Client, address: &str, n: usize) -> anyhow:
         .post(format!("{address}/v1/events"))
         .header("content-type", "application/cloudevents+json")
         .body(event.to_string())
+        .timeout(PATIENCE)
         .send()
         .await?;
     if answer.status() != reqwest::StatusCode::ACCEPTED {

@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 /// How often the cluster is sampled.
 const EVERY: Duration = Duration::from_millis(25);
 
+/// How long a sample waits for the instances' answers.
+const PATIENCE: Duration = Duration::from_secs(1);
+
 /// One partition as a sample saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partition {
@@ -62,24 +65,26 @@ impl Sample {
     }
 }
 
-/// Samples the cluster through any of `addresses` until `stop`.
+/// Samples the cluster until `stop`, asking every one of `addresses` at once
+/// and keeping the first answer, so that an instance stopped cold never holds
+/// the watch up.
 pub async fn sample(
     client: reqwest::Client,
     addresses: Arc<Mutex<Vec<String>>>,
     stop: CancellationToken,
 ) -> Vec<Sample> {
     let mut samples = Vec::new();
-    let mut turn = 0usize;
     while !stop.is_cancelled() {
         let targets = addresses.lock().map(|a| a.clone()).unwrap_or_default();
-        turn += 1;
-        if let Some(address) = targets.get(turn % targets.len().max(1)) {
-            let answer = client.get(format!("{address}/v1/cluster")).send().await;
-            if let Ok(cluster) = async { answer?.json::<Value>().await }.await
-                && let Some(sample) = Sample::parse(Instant::now(), &cluster)
-            {
-                samples.push(sample);
-            }
+        let asks = targets.iter().map(|address| {
+            let answer = client.get(format!("{address}/v1/cluster")).timeout(PATIENCE).send();
+            Box::pin(async { answer.await?.json::<Value>().await })
+        });
+        if !targets.is_empty()
+            && let Ok((cluster, _)) = futures::future::select_ok(asks).await
+            && let Some(sample) = Sample::parse(Instant::now(), &cluster)
+        {
+            samples.push(sample);
         }
         tokio::time::sleep(EVERY).await;
     }
