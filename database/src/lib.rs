@@ -9,6 +9,7 @@
 //! SQL, an owner matches on the [`Pool`] or [`Tx`] variant.
 
 mod error;
+mod signals;
 mod statement;
 mod tx;
 
@@ -22,6 +23,7 @@ use sqlx::{
 };
 
 pub use error::DatabaseError;
+pub use signals::{Listener, Signal};
 pub use statement::{On, Record, Statement, Value, query};
 pub use tx::Tx;
 

@@ -2,7 +2,7 @@
 //! the one, at most, that scores.
 
 use chrono::{DateTime, Utc};
-use database::{Database, query};
+use database::{Database, Listener, Signal, query};
 
 use crate::{MlError, artifact::ModelArtifact};
 
@@ -62,6 +62,11 @@ impl Registry {
         row.map(entry).transpose()
     }
 
+    /// Activations as they commit, made by any instance (see [`Database::listen`]).
+    pub fn activations(&self) -> Listener {
+        self.0.listen(Signal::Activation)
+    }
+
     /// The active version's name, if one is: what an instance compares with
     /// the model it scores with, without reading the artifact.
     pub async fn active_version(&self) -> Result<Option<String>, MlError> {
@@ -70,8 +75,9 @@ impl Registry {
         Ok(row.map(|(version,)| version))
     }
 
-    /// Makes `version` the active one (and no other) in one transaction;
-    /// answers false when there is no such version.
+    /// Makes `version` the active one (and no other) in one transaction, which
+    /// tells the other instances as it commits; answers false when there is no
+    /// such version.
     pub async fn activate(&self, version: &str, now: DateTime<Utc>) -> Result<bool, MlError> {
         let mut tx = self.0.begin().await?;
         // One activation at a time (SQLite's single writer already is): the
@@ -91,6 +97,7 @@ impl Registry {
                 .bind(now)
                 .execute(&mut tx)
                 .await?;
+            tx.signal(Signal::Activation).await?;
         }
         tx.commit().await?;
         let found = exists.is_some();

@@ -9,6 +9,7 @@
 
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
+use database::Signal;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -91,17 +92,38 @@ impl Member {
     pub(crate) async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(self.ttl / 10);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Another instance leaving or joining says so, and this one balances at
+        // once instead of at its next tick.
+        let mut changes = self.read_model.database().listen(Signal::Leases);
+        let mut joined = false;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
+                () = changes.next() => {}
             }
-            if let Err(error) = self.tick().await {
-                tracing::warn!(%error, "cannot renew or balance the partition leases; retrying");
-                metrics::counter!("nudge_projection_lease_errors_total").increment(1);
+            match self.tick().await {
+                Ok(()) if !joined => joined = self.announce().await,
+                Ok(()) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "cannot renew or balance the partition leases; retrying");
+                    metrics::counter!("nudge_projection_lease_errors_total").increment(1);
+                }
             }
         }
         self.leave().await;
+    }
+
+    /// Tells the other instances that this one has joined, so that they hand
+    /// its share over now; answers whether that was said.
+    async fn announce(&self) -> bool {
+        match self.read_model.database().signal(Signal::Leases).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "cannot tell the other instances that this one joined; they see it at their next tick");
+                false
+            }
+        }
     }
 
     /// One heartbeat, and each projection's leases renewed and balanced.
@@ -156,19 +178,24 @@ impl Member {
         Ok(())
     }
 
-    /// Stops every run (each lands its commit first), releases every lease and
-    /// leaves the instances alive, so that the others take over at once.
+    /// Stops every run (each lands its commit first), leaves the instances
+    /// alive and releases every lease, in that order: the others, told of the
+    /// release, take the partitions over at once.
     async fn leave(&self) {
+        let mut released = Vec::new();
         for holding in [&self.live, &self.rebuild] {
             let held = holding.leases.send_replace(Vec::new());
             let partitions: Vec<u32> = held.iter().map(|l| l.partition).collect();
             holding.let_go(&partitions, self.ttl).await;
-            if let Err(error) = self.read_model.release(holding.table.checkpoint(), self.id(), &held).await {
-                tracing::warn!(%error, "cannot release the partition leases; they expire instead");
-            }
+            released.push((holding.table, held));
         }
         if let Err(error) = self.read_model.leave(self.id()).await {
             tracing::warn!(%error, "cannot leave the instances alive; the heartbeat expires instead");
+        }
+        for (table, held) in released {
+            if let Err(error) = self.read_model.release(table.checkpoint(), self.id(), &held).await {
+                tracing::warn!(%error, "cannot release the partition leases; they expire instead");
+            }
         }
         tracing::info!(instance = self.id(), "released every partition lease");
     }

@@ -207,3 +207,50 @@ async fn postgres_a_stalled_projection_is_fenced_once_another_took_its_partition
         assert_eq!(lease.owner.as_deref(), Some(projection.instance()));
     }
 }
+
+/// Waits (at most a minute) until `owner` holds every partition.
+async fn holds_all(read_model: &ReadModel, owner: &str) {
+    for _ in 0..3_000 {
+        let (_, _, leases) = read_model.cluster(Duration::from_secs(3_600)).await.unwrap();
+        if leases.iter().all(|l| l.owner.as_deref() == Some(owner)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, _, leases) = read_model.cluster(Duration::from_secs(3_600)).await.unwrap();
+    panic!(
+        "{owner} never held every partition: {:?}",
+        leases.iter().map(|l| (l.partition, l.owner.clone())).collect::<Vec<_>>()
+    );
+}
+
+/// With a TTL of an hour, instances balance only every six minutes unless
+/// told: a join and a clean leave are signalled, so the partitions move at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_join_and_a_leave_move_partitions_without_waiting_for_a_tick() {
+    let schema = PgSchema::new().await.unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(schema.open().await.unwrap());
+    let read_model = ReadModel::connect(&schema.url()).await.unwrap();
+    let start = |id: &str, stop: &CancellationToken| {
+        let config = ProjectionConfig { lease_ttl: Duration::from_secs(3_600), instance: id.to_owned(), ..config() };
+        FeatureProjection::start(store.clone(), read_model.clone(), config, ActiveModel::default(), stop.clone())
+    };
+    let (stop_one, stop_two) = (CancellationToken::new(), CancellationToken::new());
+    let _guards = (stop_one.clone().drop_guard(), stop_two.clone().drop_guard());
+    let _one = start("one", &stop_one).await.unwrap();
+    holds_all(&read_model, "one").await;
+
+    let _two = start("two", &stop_two).await.unwrap();
+    for _ in 0..3_000 {
+        let (_, _, leases) = read_model.cluster(Duration::from_secs(3_600)).await.unwrap();
+        if leases.iter().any(|l| l.owner.as_deref() == Some("two")) && leases.iter().all(|l| l.owner.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, _, leases) = read_model.cluster(Duration::from_secs(3_600)).await.unwrap();
+    assert!(leases.iter().any(|l| l.owner.as_deref() == Some("two")), "the one already there handed nothing over");
+
+    stop_one.cancel();
+    holds_all(&read_model, "two").await;
+}

@@ -15,7 +15,8 @@ pub use super::training_jobs::{Job, JobState};
 /// How often a running training job's progress is written.
 const JOB_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// How often an instance looks for activations made by another.
+/// How often an instance looks for activations made by another, in case a
+/// signal was lost.
 const ACTIVATION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The registry, the active model and the training jobs.
@@ -59,15 +60,18 @@ impl Models {
     }
 
     /// Follows activations made by any instance sharing the registry until
-    /// `shutdown`: every half second it compares the registry's active version
-    /// with the one scoring here, and loads the other when they differ.
+    /// `shutdown`: as each is signalled (PostgreSQL), and every half second in
+    /// case a signal was lost, it compares the registry's active version with
+    /// the one scoring here, and loads the other when they differ.
     pub async fn follow_activations(self, shutdown: tokio_util::sync::CancellationToken) {
         let mut tick = tokio::time::interval(ACTIVATION_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut activations = self.registry.activations();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
+                () = activations.next() => {}
             }
             if let Err(error) = self.catch_up_activation().await {
                 tracing::warn!(%error, "cannot read the active model version; retrying");

@@ -7,7 +7,7 @@
 
 use std::{num::NonZeroU32, time::Duration};
 
-use database::{Backend, Tx, query};
+use database::{Backend, Signal, Tx, query};
 use serde::Serialize;
 
 use super::{
@@ -219,8 +219,8 @@ impl ReadModel {
         Ok(rows.into_iter().filter_map(|(p,)| u32::try_from(p).ok()).collect())
     }
 
-    /// Gives up `owner`'s leases on `held`, so that another instance may take
-    /// them at once.
+    /// Gives up `owner`'s leases on `held`, and tells the other instances, so
+    /// that they take them at once.
     pub async fn release(&self, projection: &str, owner: &str, held: &[Lease]) -> Result<(), ProjectionError> {
         if held.is_empty() {
             return Ok(());
@@ -231,6 +231,7 @@ impl ReadModel {
             self.dialect().held(3)
         );
         query(&sql).bind(projection).bind(owner).bind(held_json(held)).execute(self.database.writer()).await?;
+        self.database.signal(Signal::Leases).await?;
         Ok(())
     }
 
