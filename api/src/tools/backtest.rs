@@ -74,13 +74,13 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     }
     // Churn among the players not at risk when the truth says who they are, else among all.
     let not_at_risk = |p: &str| truth.as_ref().is_none_or(|t| t.get(p).is_some_and(|kind| kind.pathway.is_none()));
-    let churn = report.churn(&not_at_risk, |_| true);
+    let churn = report.churn(not_at_risk, |_| true);
     let players = if truth.is_some() { "players not at risk" } else { "all players" };
     print_churn(&format!("churn ({players})"), &churn);
     if let Some(truth) = &truth {
         // The truth tells a churner who faded out from a player pausing over the last week.
         let churner = |p: &str| truth.get(p).is_some_and(|kind| kind.archetype == "churner");
-        print_churn("churn (stopped: churners only)", &report.churn(&not_at_risk, churner));
+        print_churn("churn (stopped: churners only)", &report.churn(not_at_risk, churner));
     }
     println!(
         "marketing inside the block after a safer-gambling recommendation: {}, during a self-exclusion: {}",
