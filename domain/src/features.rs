@@ -26,6 +26,8 @@ const DAY: i64 = 24 * HOUR;
 /// The longest window any feature looks back over.
 const MONTH: i64 = 30 * DAY;
 const WEEK: i64 = 7 * DAY;
+/// How far back session starts are kept: a player's own rhythm, against which the last week is read.
+const FOUR_WEEKS: i64 = 28 * DAY;
 /// How soon after a losing settlement a deposit counts as chasing the loss.
 const DEPOSIT_AFTER_LOSS: i64 = 10 * MINUTE;
 
@@ -44,7 +46,7 @@ pub struct PlayerFeatures {
     session: Option<Session>,
     /// The session start before the latest one.
     previous_session_start: Option<i64>,
-    /// Sessions started in the last 7 days.
+    /// Sessions started in the last 28 days.
     sessions: VecDeque<SessionSpan>,
     /// Bets placed in the last 7 days.
     bets: VecDeque<BetMark>,
@@ -245,7 +247,7 @@ impl PlayerFeatures {
                 marks.pop_front();
             }
         }
-        expire(&mut self.sessions, |s| s.0, now - WEEK);
+        expire(&mut self.sessions, |s| s.0, now - FOUR_WEEKS);
         expire(&mut self.bets, |b| b.0, now - WEEK);
         expire(&mut self.payouts, |p| p.0, now - DAY);
         expire(&mut self.deposits, |d| d.0, now - WEEK);

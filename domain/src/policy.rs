@@ -118,7 +118,7 @@ impl Rule {
 pub struct Assessment {
     /// P(self-exclusion within 7 days).
     pub harm: f64,
-    /// P(no session within 72 hours).
+    /// P(stopping play within 7 days: a week with no session begins by then).
     pub churn: f64,
     /// Harm risk at or over this is harm.
     pub harm_threshold: f64,

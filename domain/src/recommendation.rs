@@ -58,7 +58,7 @@ pub struct TriggeredBy {
 pub struct Scores {
     /// P(self-exclusion within 7 days).
     pub harm: f64,
-    /// P(no session within 72 hours).
+    /// P(stopping play within 7 days: a week with no session begins by then).
     pub churn: f64,
 }
 

@@ -30,7 +30,7 @@ pub struct ModelArtifact {
     pub scaler: Scaler,
     /// Harm: a self-exclusion within 7 days.
     pub harm: TargetModel,
-    /// Churn: no session within 72 hours.
+    /// Churn: stopping play within 7 days (a week with no session begins by then).
     pub churn: TargetModel,
     /// Per game category, its games by how many players launched them.
     pub games: BTreeMap<String, Vec<String>>,

@@ -20,8 +20,12 @@ use crate::{
 const HOUR: i64 = 3_600_000;
 /// A point is harm-positive when the player excludes themselves within this.
 pub const HARM_HORIZON: i64 = 7 * 24 * HOUR;
-/// A point is churn-positive when the player starts no session within this.
-pub const CHURN_HORIZON: i64 = 72 * HOUR;
+/// A point is churn-positive when the player stops playing within this: the
+/// last session start before a quiet spell of [`CHURN_QUIET`] comes within it.
+pub const CHURN_HORIZON: i64 = 7 * 24 * HOUR;
+/// A player who starts no session for longer than this has stopped playing, as
+/// `nudge backtest` counts them.
+pub const CHURN_QUIET: i64 = 7 * 24 * HOUR;
 /// Games kept per category in the catalogue.
 const GAMES_PER_CATEGORY: usize = 10;
 /// Events read from the store at a time.
@@ -41,7 +45,8 @@ pub struct Point {
     /// Excluded themselves within 7 days; unknown when less than 7 days of data
     /// follow (a later exclusion could not be seen, so a negative would be a guess).
     pub harm: Option<bool>,
-    /// Started no session within 72 hours; unknown when less than 72 hours of data follow.
+    /// Stopped playing within 7 days (see [`stops`]); unknown when less than 14
+    /// days of data follow, or when the player excludes themselves within them.
     pub churn: Option<bool>,
 }
 
@@ -150,7 +155,7 @@ impl Replay {
                 times.get(after).is_some_and(|x| *x <= t + horizon)
             };
             point.harm = (t + HARM_HORIZON <= end).then(|| within(&player.exclusions, HARM_HORIZON));
-            point.churn = (t + CHURN_HORIZON <= end).then(|| !within(&player.session_starts, CHURN_HORIZON));
+            point.churn = stops(&player.session_starts, &player.exclusions, t, end);
         }
         let mut players_per_game: HashMap<&str, usize> = HashMap::new();
         for game in self.players.iter().flat_map(|p| &p.games) {
@@ -176,6 +181,29 @@ impl Replay {
         }
         self.set
     }
+}
+
+/// Whether a player active at `t` stops playing within [`CHURN_HORIZON`]: of the
+/// session `starts` after `t` (in time order), one within it is followed by
+/// none for longer than [`CHURN_QUIET`], or none comes at all. `None` when the
+/// data, ending at `end`, cannot tell the whole span, or when the player excludes
+/// themselves within it (that is no churn).
+pub fn stops(starts: &[i64], exclusions: &[i64], t: i64, end: i64) -> Option<bool> {
+    let span = t + CHURN_HORIZON + CHURN_QUIET;
+    if span >= end || exclusions.iter().any(|e| (t + 1..=span).contains(e)) {
+        return None;
+    }
+    let mut last = t;
+    for start in &starts[starts.partition_point(|s| *s <= t)..] {
+        if start - last > CHURN_QUIET {
+            return Some(true);
+        }
+        if *start > t + CHURN_HORIZON {
+            return Some(false);
+        }
+        last = *start;
+    }
+    Some(true)
 }
 
 /// Replays every player stream of `store` up to its head at the start, telling

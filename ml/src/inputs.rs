@@ -4,7 +4,7 @@
 use domain::Features;
 
 /// The number of model inputs.
-pub const INPUTS: usize = 39;
+pub const INPUTS: usize = 43;
 
 /// The name of each model input, in order: a feature name, or for the few
 /// derived ones a name of its own.
@@ -44,6 +44,10 @@ pub const INPUT_NAMES: [&str; INPUTS] = [
     "sessions_7d",
     "avg_session_minutes_7d",
     "days_between_sessions",
+    "sessions_28d",
+    "session_rate_trend",
+    "session_minutes_trend",
+    "session_gap_trend",
     "categories_7d",
     "has_deposit_limit",
     "account_days",
@@ -111,6 +115,10 @@ pub fn inputs(f: &Features) -> [f64; INPUTS] {
         int(f.sessions_7d),
         f.avg_session_minutes_7d,
         f.days_between_sessions.unwrap_or(0.0),
+        int(f.sessions_28d),
+        f.session_rate_trend,
+        f.session_minutes_trend,
+        f.session_gap_trend,
         int(f.categories_7d),
         flag(f.deposit_limit.is_some()),
         age_minutes as f64 / (24.0 * 60.0),

@@ -79,6 +79,52 @@ pub(crate) fn threshold_for_players(
     Some(choice)
 }
 
+/// How a threshold does on the validation players by precision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PrecisionChoice {
+    /// The threshold.
+    pub(crate) threshold: f64,
+    /// Share of the positive players scored at or over it at least once.
+    pub(crate) recall: f64,
+    /// Share of the players scored at or over it at least once who are positive.
+    pub(crate) precision: f64,
+}
+
+/// The lowest threshold at which at least `precision` of the players of
+/// `points` scored at or over it are positive (a player is when any of their
+/// points is: `positive`), so that the most positive players are reached,
+/// placed halfway between the lowest top score it keeps and the next below.
+/// `None` when no threshold reaches `precision`.
+pub(crate) fn threshold_for_player_precision(
+    points: &[PlayerScore],
+    positive: &[bool],
+    precision: f64,
+) -> Option<PrecisionChoice> {
+    let mut top: BTreeMap<u32, (f64, bool)> = BTreeMap::new();
+    for (point, positive) in points.iter().zip(positive) {
+        let entry = top.entry(point.player).or_insert((f64::NEG_INFINITY, false));
+        *entry = (entry.0.max(point.score), entry.1 || *positive);
+    }
+    let positives = top.values().filter(|(_, p)| *p).count() as f64;
+    let mut players: Vec<(f64, bool)> = top.into_values().collect();
+    players.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut caught, mut reached, mut chosen) = (0.0, 0.0, None);
+    let mut i = 0;
+    while i < players.len() {
+        let score = players[i].0;
+        while i < players.len() && players[i].0 == score {
+            caught += f64::from(u8::from(players[i].1));
+            reached += 1.0;
+            i += 1;
+        }
+        if caught / reached >= precision && caught > 0.0 {
+            let threshold = players.get(i).map_or(score, |(below, _)| (score + below) / 2.0);
+            chosen = Some(PrecisionChoice { threshold, recall: caught / positives, precision: caught / reached });
+        }
+    }
+    chosen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +158,29 @@ mod tests {
         let tolerant = threshold_for_players(&points, &exclusions, 0.5, 0.4).unwrap();
         assert_eq!((tolerant.recall, tolerant.false_alarms), (0.5, 0.0));
         assert_eq!(threshold_for_players(&points[..2], &exclusions, 3.0, 0.0), None);
+    }
+
+    #[test]
+    fn the_precision_threshold_reaches_the_most_positive_players_at_that_precision() {
+        // Players by top score: 0 (0.9, positive), 1 (0.8, no), 2 (0.7, positive), 3 (0.4, positive), 4 (0.2, no).
+        let points = [
+            point(0, 1, 0.9),
+            point(1, 1, 0.8),
+            point(2, 1, 0.1),
+            point(2, 2, 0.7),
+            point(3, 1, 0.4),
+            point(4, 1, 0.2),
+        ];
+        // Player 2 is positive by a later point than its top score.
+        let positive = [true, false, false, true, true, false];
+        let half = threshold_for_player_precision(&points, &positive, 0.5).unwrap();
+        // Down to player 4, 3 of 5 are positive; the lowest at or over half.
+        assert_eq!((half.recall, half.precision), (1.0, 0.6));
+        assert!((half.threshold - 0.2).abs() < 1e-12, "{half:?}");
+        let strict = threshold_for_player_precision(&points, &positive, 0.7).unwrap();
+        // Down to player 3: 3 of 4.
+        assert_eq!((strict.recall, strict.precision), (1.0, 0.75));
+        assert!((strict.threshold - 0.3).abs() < 1e-12, "{strict:?}");
+        assert_eq!(threshold_for_player_precision(&points[1..2], &[false], 0.5), None);
     }
 }

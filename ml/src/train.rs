@@ -15,7 +15,7 @@ use crate::{
     inputs::{INPUT_NAMES, INPUTS, monotone_inputs},
     model::{BinaryModel, Family, FitParams},
     registry::Registry,
-    threshold::{PlayerScore, threshold_for_players},
+    threshold::{PlayerScore, threshold_for_player_precision, threshold_for_players},
 };
 
 /// Settings of a training run.
@@ -27,7 +27,8 @@ pub struct TrainConfig {
     /// players warned before they excluded themselves, less this many times the
     /// share of players who never did that are warned.
     pub harm_false_alarm_cost: Option<f64>,
-    /// Precision the churn threshold is chosen for.
+    /// Precision the churn threshold is chosen for, over the validation players
+    /// (each player offered counts once, as in `nudge backtest`).
     pub churn_precision: f64,
     /// Hyperparameters of the fits.
     pub fit: FitParams,
@@ -109,8 +110,9 @@ pub fn train(
     let harm_rule = Rule {
         precision: config.harm_precision,
         players: config.harm_false_alarm_cost.map(|cost| (cost, set.exclusions.as_slice())),
+        per_player: false,
     };
-    let churn_rule = Rule { precision: config.churn_precision, players: None };
+    let churn_rule = Rule { precision: config.churn_precision, players: None, per_player: true };
     let targets: [(&'static str, Label, Rule, &[usize]); 2] =
         [("harm", |p| p.harm, harm_rule, &harm_monotone), ("churn", |p| p.churn, churn_rule, &[])];
     let mut models = Vec::with_capacity(2);
@@ -169,6 +171,10 @@ struct Rule<'a> {
     /// The players' rule: the cost of a false alarm against a player warned
     /// before excluding themselves, and each player's first self-exclusion.
     players: Option<(f64, &'a [Option<i64>])>,
+    /// Without the players' rule: `precision` over the validation players
+    /// rather than the points (a player counts once, positive when any of
+    /// their points is, reached when any scores at or over the threshold).
+    per_player: bool,
 }
 
 /// Fits every family on the training points, keeps the one with the best
@@ -197,16 +203,16 @@ fn fit_target(
         let score = |rows: &[[f64; INPUTS]]| -> Vec<f64> { rows.iter().map(|z| model.probability(z)).collect() };
         let valid_scores = score(&valid_rows);
         let by_precision = || threshold_for_precision(&valid_scores, &valid_labels, rule.precision);
+        let scored: Vec<PlayerScore> = validation
+            .iter()
+            .zip(&valid_scores)
+            .map(|((p, _), score)| PlayerScore { player: p.player, time: p.time, score: *score })
+            .collect();
         let threshold = match rule.players {
-            Some((cost, exclusions)) => {
-                let scored: Vec<PlayerScore> = validation
-                    .iter()
-                    .zip(&valid_scores)
-                    .map(|((p, _), score)| PlayerScore { player: p.player, time: p.time, score: *score })
-                    .collect();
-                threshold_for_players(&scored, exclusions, cost, HARM_RECALL_TOLERANCE)
-                    .map_or_else(by_precision, |c| c.threshold)
-            }
+            Some((cost, exclusions)) => threshold_for_players(&scored, exclusions, cost, HARM_RECALL_TOLERANCE)
+                .map_or_else(by_precision, |c| c.threshold),
+            None if rule.per_player => threshold_for_player_precision(&scored, &valid_labels, rule.precision)
+                .map_or_else(by_precision, |c| c.threshold),
             None => by_precision(),
         };
         let metrics = FamilyMetrics {

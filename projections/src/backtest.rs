@@ -149,9 +149,14 @@ impl Backtest {
         groups.into_iter().map(|(group, courses)| (group, Figures::of(courses.into_iter()))).collect()
     }
 
-    /// Retention offers against stopping, over the players `include` keeps.
-    pub fn churn(&self, include: impl Fn(&str) -> bool) -> ChurnFigures {
-        ChurnFigures::of(self.courses.iter().filter(|(player, _)| include(player)).map(|(_, course)| course))
+    /// Retention offers against stopping, over the players `include` keeps; a
+    /// player counts as stopped only when `stopped` also says so (say, when the
+    /// simulator's truth has them churn rather than pause).
+    pub fn churn(&self, include: impl Fn(&str) -> bool, stopped: impl Fn(&str) -> bool) -> ChurnFigures {
+        let courses = self.courses.iter().filter(|(player, _)| include(player));
+        let courses: Vec<Course> =
+            courses.map(|(player, course)| Course { stopped: course.stopped && stopped(player), ..*course }).collect();
+        ChurnFigures::of(courses.iter())
     }
 }
 
@@ -267,11 +272,14 @@ mod tests {
             .collect(),
             ..Backtest::default()
         };
-        let all = report.churn(|_| true);
+        let all = report.churn(|_| true, |_| true);
         assert_eq!((all.stopped, all.stopped_offered, all.offered), (3, 2, 3));
         assert!((all.recall() - 2.0 / 3.0).abs() < 1e-12 && (all.precision() - 2.0 / 3.0).abs() < 1e-12);
-        let some = report.churn(|p| p != "e");
+        let some = report.churn(|p| p != "e", |_| true);
         assert_eq!((some.stopped, some.stopped_offered, some.offered), (2, 1, 2));
+        // Only a and b truly stopped: c offered and d not, as before; e now offered in vain.
+        let truly = report.churn(|_| true, |p| p != "e");
+        assert_eq!((truly.stopped, truly.stopped_offered, truly.offered), (2, 1, 3));
         assert_eq!(ChurnFigures::default().recall(), 0.0);
     }
 }

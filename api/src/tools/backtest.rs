@@ -73,19 +73,15 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         }
     }
     // Churn among the players not at risk when the truth says who they are, else among all.
-    let churn = report.churn(|p| truth.as_ref().is_none_or(|t| t.get(p).is_some_and(|kind| kind.pathway.is_none())));
-    println!(
-        "churn ({}): stopped playing (no session in the last {} days) {}, of them offered retention {} ({:.1} %); \
-         offered {}, of them stopped {} (precision {:.1} %)",
-        if truth.is_some() { "players not at risk" } else { "all players" },
-        projections::STOPPED_DAYS,
-        churn.stopped,
-        churn.stopped_offered,
-        100.0 * churn.recall(),
-        churn.offered,
-        churn.stopped_offered,
-        100.0 * churn.precision()
-    );
+    let not_at_risk = |p: &str| truth.as_ref().is_none_or(|t| t.get(p).is_some_and(|kind| kind.pathway.is_none()));
+    let churn = report.churn(not_at_risk, |_| true);
+    let players = if truth.is_some() { "players not at risk" } else { "all players" };
+    print_churn(&format!("churn ({players})"), &churn);
+    if let Some(truth) = &truth {
+        // The truth tells a churner who faded out from a player pausing over the last week.
+        let churner = |p: &str| truth.get(p).is_some_and(|kind| kind.archetype == "churner");
+        print_churn("churn (stopped: churners only)", &report.churn(not_at_risk, churner));
+    }
     println!(
         "marketing inside the block after a safer-gambling recommendation: {}, during a self-exclusion: {}",
         report.marketing_in_block, report.marketing_while_excluded
@@ -94,6 +90,21 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         println!("{:<26} {:>9}", kind.as_str(), report.per_kind.get(kind.as_str()).copied().unwrap_or(0));
     }
     Ok(())
+}
+
+/// One line of churn figures: who stopped and was offered retention, who was offered and stopped.
+fn print_churn(what: &str, churn: &projections::ChurnFigures) {
+    println!(
+        "{what}: stopped playing (no session in the last {} days) {}, of them offered retention {} ({:.1} %); \
+         offered {}, of them stopped {} (precision {:.1} %)",
+        projections::STOPPED_DAYS,
+        churn.stopped,
+        churn.stopped_offered,
+        100.0 * churn.recall(),
+        churn.offered,
+        churn.stopped_offered,
+        100.0 * churn.precision()
+    );
 }
 
 /// One line of figures: recall before self-exclusion, median lead, false alarms.

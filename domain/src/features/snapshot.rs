@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AfterSettlement, DAY, HOUR, MINUTE, MONTH, PlayerFeatures, WEEK};
+use super::{AfterSettlement, DAY, FOUR_WEEKS, HOUR, MINUTE, MONTH, PlayerFeatures, WEEK};
 use crate::LimitKind;
 
 /// One feature's value, typed for storage.
@@ -129,6 +129,18 @@ features! {
     avg_session_minutes_7d: f64 => Float,
     /// Days between the last two session starts.
     days_between_sessions: Option<f64> => OptFloat,
+    /// Sessions started in the last 28 days.
+    sessions_28d: i64 => Int,
+    /// Sessions started in the last 7 days against the player's own weekly rate over the 21 days before
+    /// them (as much of those as the player was seen, at least 3 days): (`sessions_7d` + 1) / (that rate + 1);
+    /// 1 for a player seen for less than 10 days. Below 1 when play thins out.
+    session_rate_trend: f64 => Float,
+    /// Mean length of the sessions started in the last 7 days over that of the sessions started in the
+    /// 21 days before them (1 when either has none).
+    session_minutes_trend: f64 => Float,
+    /// `days_between_sessions` over the mean days between the earlier session starts of the last 28 days
+    /// (1 without three starts in them). Above 1 when the latest gap is longer than the player's usual one.
+    session_gap_trend: f64 => Float,
     /// The category launched most in the last 30 days (ties: the first by name).
     favourite_category: Option<String> => Text,
     /// Distinct categories launched in the last 7 days.
@@ -156,6 +168,38 @@ fn ratio_of_means((sum_a, n_a): (i64, i64), (sum_b, n_b): (i64, i64)) -> f64 {
         return 1.0;
     }
     (sum_a as f64 / n_a as f64) / (sum_b as f64 / n_b as f64)
+}
+
+/// The shortest stretch before the last 7 days that gives a player a rhythm of their own.
+const BASELINE_AT_LEAST: i64 = 3 * DAY;
+
+/// (`last_week` + 1) over (the weekly rate of `earlier` sessions + 1), those
+/// started in the 21 days before the last 7, of which the player was seen
+/// `seen - 7 days`; 1 when that is shorter than [`BASELINE_AT_LEAST`].
+fn session_rate_trend(last_week: i64, earlier: i64, seen: i64) -> f64 {
+    let baseline = (seen - WEEK).min(FOUR_WEEKS - WEEK);
+    if baseline < BASELINE_AT_LEAST {
+        return 1.0;
+    }
+    let weekly = earlier as f64 * WEEK as f64 / baseline as f64;
+    (last_week as f64 + 1.0) / (weekly + 1.0)
+}
+
+/// The latest gap between session starts over the mean of the earlier gaps of
+/// the last 28 days; 1 without a latest gap or two earlier ones.
+fn session_gap_trend(state: &PlayerFeatures, latest_days: Option<f64>, now: i64) -> f64 {
+    let (mut first, mut before_latest, mut latest, mut starts) = (None, None, None, 0usize);
+    for t in state.sessions.iter().map(|s| s.0).filter(|t| *t > now - FOUR_WEEKS) {
+        first.get_or_insert(t);
+        (before_latest, latest) = (latest, Some(t));
+        starts += 1;
+    }
+    let (Some(latest_days), Some(first), Some(before_latest)) = (latest_days, first, before_latest) else {
+        return 1.0;
+    };
+    // The earlier gaps run from the first start to the one before the latest.
+    let mean_days = (before_latest - first) as f64 / starts.saturating_sub(2).max(1) as f64 / DAY as f64;
+    if starts < 3 || mean_days <= 0.0 { 1.0 } else { latest_days / mean_days }
 }
 
 impl Features {
@@ -245,15 +289,29 @@ impl Features {
                 features.deposit_limit_raises_7d.saturating_add(i64::from(raise.deposit && within(raise.at, WEEK)));
         }
 
-        let mut minutes_7d = 0.0;
-        for span in state.sessions.iter().filter(|s| within(s.0, WEEK)) {
-            features.sessions_7d = features.sessions_7d.saturating_add(1);
-            features.sessions_24h = features.sessions_24h.saturating_add(i64::from(within(span.0, DAY)));
-            minutes_7d += (span.1.unwrap_or(now) - span.0).max(0) as f64 / MINUTE as f64;
+        let (mut minutes_7d, mut earlier) = (0.0, (0.0, 0i64));
+        for span in state.sessions.iter().filter(|s| within(s.0, FOUR_WEEKS)) {
+            let minutes = (span.1.unwrap_or(now) - span.0).max(0) as f64 / MINUTE as f64;
+            features.sessions_28d = features.sessions_28d.saturating_add(1);
+            if within(span.0, WEEK) {
+                features.sessions_7d = features.sessions_7d.saturating_add(1);
+                features.sessions_24h = features.sessions_24h.saturating_add(i64::from(within(span.0, DAY)));
+                minutes_7d += minutes;
+            } else {
+                earlier = (earlier.0 + minutes, earlier.1.saturating_add(1));
+            }
         }
         if features.sessions_7d > 0 {
             features.avg_session_minutes_7d = minutes_7d / features.sessions_7d as f64;
         }
+        features.session_minutes_trend = if features.sessions_7d == 0 || earlier.1 == 0 || earlier.0 <= 0.0 {
+            1.0
+        } else {
+            features.avg_session_minutes_7d / (earlier.0 / earlier.1 as f64)
+        };
+        features.session_rate_trend =
+            session_rate_trend(features.sessions_7d, earlier.1, now - state.first_seen.unwrap_or(now));
+        features.session_gap_trend = session_gap_trend(state, features.days_between_sessions, now);
 
         let mut launches_30d: BTreeMap<&str, i64> = BTreeMap::new();
         let mut categories_7d = BTreeSet::new();

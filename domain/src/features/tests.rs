@@ -70,6 +70,7 @@ fn a_player_without_events_has_neutral_features() {
     let f = PlayerFeatures::default().features();
     assert_eq!((f.bet_count, f.first_seen, f.in_session, f.favourite_category), (0, None, false, None));
     assert_eq!((f.stake_escalation, f.loss_chasing, f.night_bet_share_7d), (1.0, 1.0, 0.0));
+    assert_eq!((f.session_rate_trend, f.session_minutes_trend, f.session_gap_trend), (1.0, 1.0, 1.0));
 }
 
 #[test]
@@ -144,6 +145,28 @@ fn session_counts_lengths_and_gaps_over_their_windows() {
     assert_eq!(f.days_between_sessions, Some(100.0 / 1440.0));
     assert_eq!((f.in_session, f.session_seconds), (true, 1200));
     assert_eq!(fold(vec![(0, started())]).days_between_sessions, None);
+}
+
+#[test]
+fn a_fading_player_reads_below_their_own_rhythm() {
+    // Seen from a deposit 10 days before daily hour-long sessions on days 0 to 20, then one of
+    // 15 minutes after a five-day gap, on day 25.
+    let mut events = vec![(-10 * D, deposit(100))];
+    events.extend((0..21).flat_map(|day| [(day * D, started()), (day * D + 60, EventData::SessionEnded)]));
+    events.extend([(25 * D, started()), (25 * D + 15, EventData::SessionEnded)]);
+    let f = fold(events);
+    // The last 7 days hold days 19, 20 and 25; the 21 days before them days 0 to 18.
+    assert_eq!((f.sessions_7d, f.sessions_28d), (3, 22));
+    // 19 earlier sessions over 21 days of baseline; (3 + 1) / (19 / 3 + 1).
+    assert!((f.session_rate_trend - 4.0 / (19.0 / 3.0 + 1.0)).abs() < 1e-9, "{}", f.session_rate_trend);
+    // The last week: 60, 60 and 15 minutes, 45 on average, against 60.
+    assert!((f.session_minutes_trend - 0.75).abs() < 1e-9, "{}", f.session_minutes_trend);
+    // A gap of 5 days against 1 day between the earlier starts.
+    assert!((f.session_gap_trend - 5.0).abs() < 1e-9, "{}", f.session_gap_trend);
+    // Seen for under 10 days: no rhythm of their own yet.
+    let young = fold(vec![(0, started()), (D, started()), (8 * D, started())]);
+    assert_eq!(young.session_rate_trend, 1.0);
+    assert!((young.session_gap_trend - 7.0).abs() < 1e-9);
 }
 
 #[test]
@@ -375,6 +398,44 @@ proptest! {
         }).collect();
         let expected = raised.iter().filter(|t| **t > latest - 7 * D).count() as i64;
         prop_assert_eq!(fold(events).deposit_limit_raises_7d, expected);
+    }
+}
+
+proptest! {
+    /// The session trends, worked out the plain way from the session starts and ends.
+    #[test]
+    fn session_trends_follow_the_starts_of_four_weeks(gaps in prop::collection::vec((1..4 * D, 1..300i64), 1..40)) {
+        let (mut minutes, mut sessions, mut events) = (0, Vec::new(), Vec::new());
+        for (gap, length) in gaps {
+            let start = minutes + gap;
+            sessions.push((start, length));
+            events.extend([(start, started()), (start + length, EventData::SessionEnded)]);
+            minutes = start + length;
+        }
+        let now = minutes;
+        let f = fold(events);
+        let kept: Vec<(i64, i64)> = sessions.iter().copied().filter(|s| s.0 > now - 28 * D).collect();
+        let (week, earlier): (Vec<_>, Vec<_>) = kept.iter().partition(|s| s.0 > now - 7 * D);
+        prop_assert_eq!((f.sessions_28d, f.sessions_7d), (kept.len() as i64, week.len() as i64));
+        let mean = |s: &[(i64, i64)]| s.iter().map(|s| s.1 as f64).sum::<f64>() / s.len() as f64;
+        let minutes_trend = if week.is_empty() || earlier.is_empty() { 1.0 } else { mean(&week) / mean(&earlier) };
+        prop_assert!((f.session_minutes_trend - minutes_trend).abs() < 1e-9);
+        let baseline = (now - sessions[0].0 - 7 * D).min(21 * D);
+        let rate_trend = if baseline < 3 * D {
+            1.0
+        } else {
+            (week.len() as f64 + 1.0) / (earlier.len() as f64 * 7.0 * D as f64 / baseline as f64 + 1.0)
+        };
+        prop_assert!((f.session_rate_trend - rate_trend).abs() < 1e-9);
+        let gap_trend = match kept.as_slice() {
+            [first, .., before, latest] if kept.len() >= 3 => {
+                let latest_gap = (latest.0 - sessions[sessions.len() - 2].0) as f64;
+                latest_gap / ((before.0 - first.0) as f64 / (kept.len() - 2) as f64)
+            }
+            _ => 1.0,
+        };
+        prop_assert!((f.session_gap_trend - gap_trend).abs() < 1e-9, "{} {}", f.session_gap_trend, gap_trend);
+        prop_assert!(f.session_rate_trend > 0.0 && f.session_minutes_trend > 0.0 && f.session_gap_trend > 0.0);
     }
 }
 

@@ -25,21 +25,57 @@ fn event(player: &str, n: u32, hours: i64, data: EventData) -> PlayerEvent {
 #[test]
 fn points_are_labelled_from_later_events_only() {
     let started = || EventData::SessionStarted { channel: Channel::Web };
+    let ended = || EventData::SessionEnded;
     let deposit = EventData::DepositSucceeded { amount: Money { amount: 1_000, currency: Currency::EUR } };
+    let day = 24;
     let events = [
         event("a", 1, 0, started()),
-        event("a", 2, 1, EventData::SessionEnded), // point: excluded 6 days later, a session 2 days later
+        event("a", 2, 1, ended()), // point: excluded 6 days later (no churn to tell)
         event("a", 3, 49, started()),
-        event("a", 4, 50, deposit.clone()), // point: excluded 5 days later, no session after
-        event("a", 5, 24 * 6 + 1, EventData::SelfExcluded { duration_days: 90 }),
-        event("b", 1, 24 * 20, started()),
-        event("b", 2, 24 * 20 + 1, EventData::SessionEnded), // point: 2 days before the end
-        event("b", 3, 24 * 22 + 1, deposit),
+        event("a", 4, 50, deposit.clone()), // point: excluded 5 days later
+        event("a", 5, 6 * day + 1, EventData::SelfExcluded { duration_days: 90 }),
+        event("c", 1, 0, started()),
+        event("c", 2, 1, ended()), // point: one more session 3 days later, then none: stops
+        event("c", 3, 3 * day, started()),
+        event("c", 4, 3 * day + 1, ended()), // point: none after: stops
+        event("d", 1, 0, started()),
+        event("d", 2, 1, ended()), // point: sessions every 5 days: plays on
+        event("d", 3, 5 * day, started()),
+        event("d", 4, 10 * day, started()),
+        event("d", 5, 10 * day + 1, ended()), // point: 8 days without a session: stops, though back later
+        event("d", 6, 18 * day + 2, started()),
+        event("b", 1, 30 * day, started()),
+        event("b", 2, 30 * day + 1, ended()), // point: 2 days before the end
+        event("b", 3, 32 * day + 1, deposit),
     ];
     let set = TrainingSet::of(&events);
     let labels: Vec<(Option<bool>, Option<bool>)> = set.points.iter().map(|p| (p.harm, p.churn)).collect();
-    assert_eq!(labels, [(Some(true), Some(false)), (Some(true), Some(true)), (None, None), (None, None)]);
-    assert_eq!((set.events, set.players, set.positions), (8, 2, (1, 8)));
+    let (yes, no) = (Some(true), Some(false));
+    assert_eq!(
+        labels,
+        [(yes, None), (yes, None), (no, yes), (no, yes), (no, no), (no, yes), (None, None), (None, None)]
+    );
+    assert_eq!((set.events, set.players, set.positions), (18, 4, (1, 18)));
+}
+
+#[test]
+fn a_player_stops_when_a_quiet_week_begins_within_the_horizon() {
+    let day = 24 * HOUR;
+    let end = 100 * day;
+    // Sessions every 6 days from day 0: never a quiet week.
+    let steady: Vec<i64> = (0..16).map(|n| n * 6 * day).collect();
+    assert_eq!(stops(&steady, &[], day, end), Some(false));
+    // The last session 7 days after the point, then none: it began within the horizon.
+    assert_eq!(stops(&[0, 7 * day], &[], 0, end), Some(true));
+    // The last one just after the horizon: not within it.
+    assert_eq!(stops(&[0, 4 * day, 7 * day + 1], &[], 0, end), Some(false));
+    // A gap of exactly 7 days is no quiet spell; one a millisecond longer is, from the point on.
+    assert_eq!(stops(&[0, 7 * day, 12 * day], &[], 0, end), Some(false));
+    assert_eq!(stops(&[0, 7 * day + 1, 12 * day], &[], 0, end), Some(true));
+    // Too close to the end, or a self-exclusion within the span: unknown.
+    assert_eq!(stops(&[], &[], 90 * day, end), None);
+    assert_eq!(stops(&[], &[10 * day], 0, end), None);
+    assert_eq!(stops(&[], &[15 * day], 0, end), Some(true));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::ProjectionError;
 
-/// Rows per upsert statement: 46 parameters each, well under SQLite's limit.
+/// Rows per upsert statement: 50 parameters each, well under SQLite's limit.
 /// Smaller chunks of 16 and 1 finish a batch, so few statements are prepared.
 const CHUNKS: [usize; 3] = [256, 16, 1];
 

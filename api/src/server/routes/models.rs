@@ -103,7 +103,7 @@ pub struct TrainRequest {
     /// others warned).
     #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub harm_precision: Option<f64>,
-    /// Precision the churn threshold is chosen for (default 0.6).
+    /// Precision the churn threshold is chosen for over the validation players, each offered counting once (default 0.6).
     #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub churn_precision: Option<f64>,
     /// Activate the version once trained (default false).
