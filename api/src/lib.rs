@@ -11,6 +11,7 @@ pub mod durations;
 pub mod server;
 pub mod services;
 pub mod telemetry;
+pub mod tls;
 pub mod tools;
 
 pub use app::{Application, Settings, StartError, redact};

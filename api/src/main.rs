@@ -19,6 +19,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Nothing has opened a TLS client yet: ring is installed, so this is always true.
+    api::tls::install_crypto_provider();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let _telemetry = telemetry::init_tracing(cli.log_format, cli.otlp_endpoint.as_ref())?;

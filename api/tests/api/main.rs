@@ -24,6 +24,7 @@ mod reads;
 mod receiver;
 mod recommendations;
 mod simulate;
+mod tls;
 mod tracing;
 mod webhooks;
 mod webhooks_api;
