@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{TempFolder, millis, percentile, serve};
+use super::{TempFolder, loopback, millis, percentile, serve};
 
 /// Options of `nudge bench ingest`.
 #[derive(Debug, Args)]
@@ -55,13 +55,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     let temp = TempFolder::new();
     let stop = CancellationToken::new();
     let (target, server) = match (&args.target, &args.store) {
-        (Some(target), _) => {
-            let host = target.host_str().unwrap_or_default();
-            if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.starts_with("127.") {
-                bail!("--target must be a loopback address, not {host}");
-            }
-            (target.to_string().trim_end_matches('/').to_owned(), None)
-        }
+        (Some(target), _) => (loopback(target)?, None),
         (None, store) => {
             let url = store.clone().unwrap_or_else(|| temp.sqlite_url());
             let (address, server) = serve(&url, args.read_models.as_deref(), &stop).await?;
@@ -132,7 +126,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
 
 /// How far behind the head the projection was when the load stopped, in
 /// events, and how long it then took to reach it (`GET /v1/projections`).
-async fn catch_up(client: &reqwest::Client, target: &str) -> anyhow::Result<(u64, Duration)> {
+pub(super) async fn catch_up(client: &reqwest::Client, target: &str) -> anyhow::Result<(u64, Duration)> {
     let start = Instant::now();
     let mut first = None;
     loop {

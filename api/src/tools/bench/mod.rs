@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod decisions;
+pub mod features;
 pub mod freshness;
 pub mod ingest;
 pub mod projection;
@@ -10,6 +11,7 @@ pub mod webhooks;
 use clap::Subcommand;
 use cluster::BenchClusterArgs;
 use decisions::BenchDecisionsArgs;
+use features::BenchFeaturesArgs;
 use freshness::BenchFreshnessArgs;
 use ingest::BenchIngestArgs;
 use projection::BenchProjectionArgs;
@@ -30,6 +32,8 @@ pub enum BenchCommand {
     Projection(BenchProjectionArgs),
     /// Freshness: append to visible in the features, under steady load.
     Freshness(BenchFreshnessArgs),
+    /// Feature reads over HTTP: requests per second and latency of `GET /v1/players/{id}/features`.
+    Features(BenchFeaturesArgs),
     /// Decisions: the cost per event of scoring and the policy, in memory.
     Decisions(BenchDecisionsArgs),
     /// Webhooks: deliveries per second from the outbox to a local receiver.
@@ -54,6 +58,15 @@ async fn serve(
     let address = app.local_addr()?;
     let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
     Ok((format!("http://{address}"), server))
+}
+
+/// The base URL of `--target`, refused unless it is a loopback address.
+fn loopback(target: &reqwest::Url) -> anyhow::Result<String> {
+    let host = target.host_str().unwrap_or_default();
+    if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.starts_with("127.") {
+        anyhow::bail!("--target must be a loopback address, not {host}");
+    }
+    Ok(target.to_string().trim_end_matches('/').to_owned())
 }
 
 /// The value at quantile `p` of sorted durations.
