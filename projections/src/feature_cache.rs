@@ -180,7 +180,7 @@ impl FeatureCache {
             let partition = domain::partition_of(&row.player_id, self.partitions);
             let Some(lease) = leases.iter().find(|l| l.partition == partition) else { continue };
             let trusted = state.trusted.get(partition as usize).copied().flatten();
-            if !trusted.is_some_and(|t| t.epoch == lease.epoch) {
+            if trusted.is_none_or(|t| t.epoch != lease.epoch) {
                 continue;
             }
             if state.players.len() >= self.capacity && !state.players.contains_key(&row.player_id) {

@@ -11,26 +11,15 @@ use anyhow::bail;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::{TempFolder, ingest::catch_up, loopback, millis, percentile, serve};
+use super::{BenchTarget, TempFolder, ingest::catch_up, millis, percentile};
 use crate::durations::{S, between};
 
 /// Options of `nudge bench features`.
 #[derive(Debug, Args)]
 pub struct BenchFeaturesArgs {
-    /// Event store of the nudge the benchmark starts in-process (a fresh
-    /// temporary SQLite file when neither this nor `--target` is given).
-    #[arg(long, env = "NUDGE_BENCH_STORE", conflicts_with = "target")]
-    pub store: Option<String>,
-    /// Read-model database of the in-process nudge (default: where `nudge serve`
-    /// keeps them for the store).
-    #[arg(long, env = "NUDGE_BENCH_READ_MODELS", conflicts_with = "target", hide_env_values = true)]
-    pub read_models: Option<String>,
-    /// Base URL of a running nudge to measure instead (loopback only).
-    #[arg(long, env = "NUDGE_BENCH_TARGET")]
-    pub target: Option<reqwest::Url>,
-    /// API key (scopes `events:write` and `read`) for `--target`; mind its rate limit (`--rate-limit`).
-    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true, requires = "target")]
-    pub api_key: Option<String>,
+    /// The nudge measured (API key scopes `events:write` and `read`).
+    #[command(flatten)]
+    pub target: BenchTarget,
     /// Players loaded, then read in turn (ids `bench-features-0` and on).
     #[arg(long, env = "NUDGE_BENCH_PLAYERS", default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub players: u64,
@@ -52,17 +41,10 @@ const LOAD_BATCH: u64 = 100;
 pub async fn run(args: BenchFeaturesArgs) -> anyhow::Result<()> {
     let temp = TempFolder::new();
     let stop = CancellationToken::new();
-    let (target, server) = match (&args.target, &args.store) {
-        (Some(target), _) => (loopback(target)?, None),
-        (None, store) => {
-            let url = store.clone().unwrap_or_else(|| temp.sqlite_url());
-            let (address, server) = serve(&url, args.read_models.as_deref(), &stop).await?;
-            (address, Some(server))
-        }
-    };
+    let (target, server) = args.target.start(&temp, &stop).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::from(args.connections))
-        .default_headers(crate::tools::simulate::bearer(args.api_key.as_deref())?)
+        .default_headers(crate::tools::simulate::bearer(args.target.api_key.as_deref())?)
         .build()?;
     println!(
         "bench features: {} players loaded into {target}, then read with {} connections for {}",

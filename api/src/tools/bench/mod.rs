@@ -60,13 +60,44 @@ async fn serve(
     Ok((format!("http://{address}"), server))
 }
 
-/// The base URL of `--target`, refused unless it is a loopback address.
-fn loopback(target: &reqwest::Url) -> anyhow::Result<String> {
-    let host = target.host_str().unwrap_or_default();
-    if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.starts_with("127.") {
-        anyhow::bail!("--target must be a loopback address, not {host}");
+/// Which nudge an HTTP benchmark measures: one it starts in-process, or a running one.
+#[derive(Debug, clap::Args)]
+pub struct BenchTarget {
+    /// Event store of the nudge the benchmark starts in-process (a fresh
+    /// temporary SQLite file when neither this nor `--target` is given).
+    #[arg(long, env = "NUDGE_BENCH_STORE", conflicts_with = "target")]
+    pub store: Option<String>,
+    /// Read-model database of the in-process nudge (default: where `nudge serve`
+    /// keeps them for the store).
+    #[arg(long, env = "NUDGE_BENCH_READ_MODELS", conflicts_with = "target", hide_env_values = true)]
+    pub read_models: Option<String>,
+    /// Base URL of a running nudge to measure instead (loopback only).
+    #[arg(long, env = "NUDGE_BENCH_TARGET")]
+    pub target: Option<reqwest::Url>,
+    /// API key for `--target` (the scopes the benchmark's requests need); mind its rate limit (`--rate-limit`).
+    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true, requires = "target")]
+    pub api_key: Option<String>,
+}
+
+impl BenchTarget {
+    /// The base URL to measure, and the in-process nudge's task when one was
+    /// started (on a store in `temp` unless `--store` names one), serving until `stop`.
+    async fn start(
+        &self,
+        temp: &TempFolder,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<(String, Option<JoinHandle<std::io::Result<()>>>)> {
+        if let Some(target) = &self.target {
+            let host = target.host_str().unwrap_or_default();
+            if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.starts_with("127.") {
+                anyhow::bail!("--target must be a loopback address, not {host}");
+            }
+            return Ok((target.to_string().trim_end_matches('/').to_owned(), None));
+        }
+        let url = self.store.clone().unwrap_or_else(|| temp.sqlite_url());
+        let (address, server) = serve(&url, self.read_models.as_deref(), stop).await?;
+        Ok((address, Some(server)))
     }
-    Ok(target.to_string().trim_end_matches('/').to_owned())
 }
 
 /// The value at quantile `p` of sorted durations.
