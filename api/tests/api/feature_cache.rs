@@ -86,8 +86,8 @@ async fn owners(app: &TestApp) -> BTreeSet<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| p["lease"]["projection"] == "features")
-        .filter_map(|p| p["lease"]["owner"].as_str().map(str::to_owned))
+        .filter(|p| p["projection"] == "features")
+        .filter_map(|p| p["owner"].as_str().map(str::to_owned))
         .collect()
 }
 
