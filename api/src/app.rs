@@ -206,6 +206,8 @@ impl Application {
             dispatcher: Dispatcher::start(database.clone(), dispatch, stop_projection.clone())?,
             database,
         };
+        // Before the projection starts: the handles it takes must reach the recorder.
+        let metrics = crate::telemetry::metrics();
         let projection = FeatureProjection::start(
             store.clone(),
             read_model,
@@ -218,7 +220,7 @@ impl Application {
             store,
             rate_limiter: http.limits.rate_per_key.map(|rate| Arc::new(RateLimiter::new(rate))),
             limits: http.limits,
-            metrics: crate::telemetry::metrics(),
+            metrics,
             projection,
             models,
             webhooks,

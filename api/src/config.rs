@@ -150,6 +150,9 @@ pub struct ProjectionArgs {
     /// this long after its last renewal.
     #[arg(long, env = "NUDGE_LEASE_TTL", default_value = "5s", value_parser = between(S, 300 * S, None))]
     pub lease_ttl: Duration,
+    /// Most players whose current features are kept in memory for reads (0 keeps none).
+    #[arg(long, env = "NUDGE_FEATURE_CACHE_ENTRIES", default_value_t = 100_000)]
+    pub feature_cache_entries: u32,
 }
 
 /// Webhook delivery settings.
@@ -233,6 +236,7 @@ impl From<&ProjectionArgs> for ProjectionConfig {
             idle: args.projection_idle_seconds.unwrap_or(args.projection_idle),
             logical_partitions: args.partitions.and_then(std::num::NonZeroU32::new),
             lease_ttl: args.lease_ttl,
+            feature_cache_entries: args.feature_cache_entries as usize,
             ..Self::default()
         }
     }

@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Ingest(args)) => api::tools::bench::ingest::run(args).await,
         Command::Bench(BenchCommand::Projection(args)) => api::tools::bench::projection::run(args).await,
         Command::Bench(BenchCommand::Freshness(args)) => api::tools::bench::freshness::run(args).await,
+        Command::Bench(BenchCommand::Features(args)) => api::tools::bench::features::run(args).await,
         Command::Bench(BenchCommand::Decisions(args)) => api::tools::bench::decisions::run(args).await,
         Command::Bench(BenchCommand::Webhooks(args)) => api::tools::bench::webhooks::run(args).await,
         Command::Bench(BenchCommand::Cluster(args)) => api::tools::bench::cluster::run(args).await,

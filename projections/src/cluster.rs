@@ -7,7 +7,11 @@
 //! once the run has let go of it (its commit in flight landed first), and a
 //! clean stop releases every lease at once.
 
-use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use std::{
+    num::NonZeroU32,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use database::Signal;
 use tokio::sync::watch;
@@ -15,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     ProjectionError,
+    feature_cache::FeatureCache,
     read_model::{Instance, Lease, ReadModel, Table},
 };
 
@@ -25,16 +30,21 @@ pub(crate) struct Holding {
     pub(crate) leases: watch::Sender<Vec<Lease>>,
     /// The partitions the current run folds; empty between runs.
     pub(crate) running: watch::Sender<Vec<u32>>,
+    /// The feature rows served from memory, trusted only while these leases are.
+    cache: Option<Arc<FeatureCache>>,
 }
 
 impl Holding {
     fn new(table: Table) -> Self {
-        Self { table, leases: watch::Sender::new(Vec::new()), running: watch::Sender::new(Vec::new()) }
+        Self { table, leases: watch::Sender::new(Vec::new()), running: watch::Sender::new(Vec::new()), cache: None }
     }
 
     /// Forgets leases found fenced, so that no run folds them again before the
     /// next tick takes them afresh (if they are still this instance's to take).
     pub(crate) fn lost(&self, partitions: &[u32]) {
+        if let Some(cache) = &self.cache {
+            cache.drop_partitions(partitions);
+        }
         self.leases.send_if_modified(|leases| {
             let before = leases.len();
             leases.retain(|l| !partitions.contains(&l.partition));
@@ -72,6 +82,12 @@ impl Member {
             live: Holding::new(Table::Live),
             rebuild: Holding::new(Table::Rebuild),
         }
+    }
+
+    /// Keeps `cache` trusting exactly the live leases this member holds.
+    pub(crate) fn with_cache(mut self, cache: Option<Arc<FeatureCache>>) -> Self {
+        self.live.cache = cache;
+        self
     }
 
     /// This instance's id.
@@ -138,6 +154,9 @@ impl Member {
             self.balance(&self.rebuild, if rebuilding { &desired } else { &[] }).await?;
         }
         if rebuilding && !self.rebuild.leases.borrow().is_empty() && self.read_model.promote_rebuild().await? {
+            if let Some(cache) = &self.live.cache {
+                cache.clear();
+            }
             tracing::info!("rebuild replaced the live rows");
         }
         metrics::gauge!("nudge_projection_partitions_owned", "projection" => Table::Live.checkpoint())
@@ -150,12 +169,16 @@ impl Member {
     async fn balance(&self, holding: &Holding, desired: &[u32]) -> Result<(), ProjectionError> {
         let (name, me) = (holding.table.checkpoint(), self.instance.id.as_str());
         let held = holding.leases.borrow().clone();
+        let sent = Instant::now();
         let renewed = self.read_model.renew(name, me, &held, self.ttl).await?;
         let (kept, lost): (Vec<Lease>, Vec<Lease>) = held.into_iter().partition(|l| renewed.contains(&l.partition));
         let (mut next, leaving): (Vec<Lease>, Vec<Lease>) =
             kept.into_iter().partition(|l| desired.contains(&l.partition));
         let wanted: Vec<u32> = desired.iter().copied().filter(|p| !next.iter().any(|l| l.partition == *p)).collect();
         let taken = self.read_model.acquire(name, me, &wanted, self.ttl).await?;
+        if let Some(cache) = &holding.cache {
+            cache.hold(&[next.as_slice(), &taken].concat(), sent, self.ttl);
+        }
         if lost.is_empty() && leaving.is_empty() && taken.is_empty() {
             return Ok(());
         }
@@ -185,6 +208,9 @@ impl Member {
         let mut released = Vec::new();
         for holding in [&self.live, &self.rebuild] {
             let held = holding.leases.send_replace(Vec::new());
+            if let Some(cache) = &holding.cache {
+                cache.clear();
+            }
             let partitions: Vec<u32> = held.iter().map(|l| l.partition).collect();
             holding.let_go(&partitions, self.ttl).await;
             released.push((holding.table, held));

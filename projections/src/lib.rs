@@ -7,6 +7,7 @@
 mod backtest;
 mod cluster;
 mod error;
+mod feature_cache;
 mod partition;
 mod player;
 pub mod read_model;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 pub use backtest::{Backtest, ChurnFigures, Course, Figures, STOPPED_DAYS, backtest};
 pub use error::ProjectionError;
+pub use feature_cache::{CachedRow, FeatureCache};
 pub use player::{Answer, Decider, Effect, PlayerState};
 pub use read_model::{
     Changes, Fence, InstanceStatus, Lease, LeaseStatus, PlayerRow, ReadModel, RecommendationQuery, Table,
@@ -48,6 +50,8 @@ pub struct ProjectionConfig {
     /// This instance's id, unique per process run: its leases and its
     /// training jobs name it.
     pub instance: String,
+    /// Most players whose current feature row is kept in memory for reads; 0 keeps none.
+    pub feature_cache_entries: usize,
 }
 
 impl Default for ProjectionConfig {
@@ -63,6 +67,7 @@ impl Default for ProjectionConfig {
             lease_ttl: Duration::from_secs(5),
             address: String::new(),
             instance: uuid::Uuid::new_v4().to_string(),
+            feature_cache_entries: 100_000,
         }
     }
 }

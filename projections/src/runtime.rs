@@ -22,6 +22,7 @@ use tracing::Instrument;
 
 use crate::{
     ProjectionConfig, ProjectionError,
+    feature_cache::FeatureCache,
     partition::{self, Residency, Work},
     player::Decider,
     read_model::{Changes, Fence, Lease, ReadModel, Table},
@@ -44,6 +45,9 @@ pub(crate) struct Runner {
     pub(crate) owner: Arc<str>,
     /// Logical partitions players are spread over.
     pub(crate) logical: std::num::NonZeroU32,
+    /// The feature rows served from memory (live table only): each commit's
+    /// players leave it before the commit and come back after it landed.
+    pub(crate) cache: Option<Arc<FeatureCache>>,
 }
 
 /// How often a run whose own partitions are quiet moves their checkpoints on
@@ -173,10 +177,17 @@ impl Runner {
         progress: Progress,
     ) -> impl Future<Output = Result<u64, ProjectionError>> + Send + 'static {
         let (read_model, table, failure) = (self.read_model.clone(), self.table, self.failure.clone());
+        let cache = self.cache.clone();
         async move {
             let name = table.checkpoint();
             let started = Instant::now();
+            if let Some(cache) = &cache {
+                cache.invalidate(&changes.rows);
+            }
             read_model.commit(table, &changes, last, &fence).await?;
+            if let Some(cache) = &cache {
+                cache.fill(&changes.rows, &fence.leases);
+            }
             metrics::histogram!("nudge_projection_commit_seconds", "projection" => name).record(started.elapsed());
             if events > 0 {
                 metrics::histogram!("nudge_projection_batch_events", "projection" => name).record(events as f64);

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     ProjectionConfig, ProjectionError,
     cluster::Member,
+    feature_cache::{CachedRow, FeatureCache},
     read_model::{Instance, ReadModel, Table},
     runtime::Runner,
 };
@@ -95,6 +96,8 @@ struct Inner {
     caught_up_at: Mutex<Instant>,
     /// This instance's leases.
     member: Arc<Member>,
+    /// Current feature rows of the partitions this instance holds; `None` when turned off.
+    cache: Option<Arc<FeatureCache>>,
     /// Ends once every lease is released after shutdown.
     left: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shutdown: CancellationToken,
@@ -122,7 +125,10 @@ impl FeatureProjection {
             address: config.address.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         };
-        let member = Arc::new(Member::new(read_model.clone(), instance, config.lease_ttl, partitions));
+        let cache = (config.feature_cache_entries > 0)
+            .then(|| Arc::new(FeatureCache::new(config.feature_cache_entries, partitions)));
+        let member =
+            Arc::new(Member::new(read_model.clone(), instance, config.lease_ttl, partitions).with_cache(cache.clone()));
         let checkpoint = read_model.checkpoint(Table::Live).await?.unwrap_or_default();
         let inner = Arc::new(Inner {
             store,
@@ -135,6 +141,7 @@ impl FeatureProjection {
             caught_up_at: Mutex::new(Instant::now()),
             left: Mutex::new(Some(tokio::spawn(Arc::clone(&member).run(shutdown.clone())))),
             member,
+            cache,
             shutdown,
         });
         tokio::spawn(inner.clone().keep_running(Table::Live));
@@ -216,6 +223,24 @@ impl FeatureProjection {
         }
     }
 
+    /// The player's current features: from memory when this instance holds
+    /// them under a lease it trusts, else from the read-model database.
+    pub async fn features(&self, player_id: &str) -> Result<Option<Arc<CachedRow>>, ProjectionError> {
+        if let Some(row) = self.cached(player_id) {
+            return Ok(Some(row));
+        }
+        let row = self.inner.read_model.get(player_id).await?;
+        Ok(row.map(|row| {
+            Arc::new(CachedRow { revision: row.revision, position: row.position, features: row.state.fold.features() })
+        }))
+    }
+
+    /// The player's current features if they are in memory and trusted; never
+    /// reads the database.
+    pub fn cached(&self, player_id: &str) -> Option<Arc<CachedRow>> {
+        self.inner.cache.as_ref().and_then(|cache| cache.get(player_id))
+    }
+
     /// Starts a rebuild from position 0; false when one is already running on
     /// any instance.
     pub async fn rebuild(&self) -> Result<bool, ProjectionError> {
@@ -228,7 +253,17 @@ impl FeatureProjection {
     /// (into a batch, a partition's memory or the subscription's buffer) never
     /// writes them back; it folds on from the stored rows and a store without them.
     pub async fn erase(&self, player_id: &str) -> Result<(), ProjectionError> {
-        self.inner.read_model.erase(player_id, self.inner.partitions).await
+        // The erasure moves the partition's epoch on: its rows are not trusted
+        // from before it starts until the partition's lease is taken again.
+        let forget = || {
+            if let Some(cache) = &self.inner.cache {
+                cache.drop_partitions(&[domain::partition_of(player_id, self.inner.partitions)]);
+            }
+        };
+        forget();
+        let result = self.inner.read_model.erase(player_id, self.inner.partitions).await;
+        forget();
+        result
     }
 
     /// Waits, after shutdown, until every lease is released: the other
@@ -280,6 +315,7 @@ impl Inner {
             active: self.active.clone(),
             owner: Arc::from(self.member.id()),
             logical: self.partitions,
+            cache: if table == Table::Live { self.cache.clone() } else { None },
         }
     }
 

@@ -178,6 +178,12 @@ pub const METRICS: &[Metric] = &[
         help: "Logical partitions this instance holds leases on.",
     },
     Metric {
+        name: "nudge_feature_cache_reads_total",
+        kind: Kind::Counter,
+        labels: &["result"],
+        help: "Feature reads looked up in memory: answered there (hit) or from the read-model database (miss).",
+    },
+    Metric {
         name: "nudge_recommendations_total",
         kind: Kind::Counter,
         labels: &["kind", "rule"],

@@ -23,6 +23,8 @@ pub const BATCH: &str = "application/cloudevents-batch+json";
 
 pub struct TestApp {
     pub address: String,
+    /// The database it runs on (store and read models), for another instance beside it.
+    pub url: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn EventStore>,
     pub read_model: ReadModel,
@@ -105,7 +107,7 @@ impl TestApp {
         let (store, read_model) = (app.store(), app.read_model().clone());
         let stop = CancellationToken::new();
         tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-        Self { address, client: reqwest::Client::new(), store, read_model, stop, _db: db }
+        Self { address, url: url.to_owned(), client: reqwest::Client::new(), store, read_model, stop, _db: db }
     }
 
     pub async fn post_events(&self, content_type: &str, body: impl Into<reqwest::Body>) -> Response {

@@ -9,6 +9,7 @@ mod dapr;
 mod erasure;
 mod errors;
 mod faults;
+mod feature_cache;
 mod features;
 mod hardening;
 mod helpers;

@@ -8,6 +8,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use domain::{Features, PlayerFeatures, PlayerId};
+use projections::CachedRow;
 use serde::{Deserialize, Serialize};
 use store::StoreError;
 
@@ -68,18 +69,26 @@ pub async fn read(
     if let Some(at) = query.at {
         return replay(&state, &player, at).await.map(Json);
     }
-    if let Some(wanted) = query.min_position
-        && let Some(checkpoint) = state.projection.wait_for_player(player.as_str(), wanted, READ_YOUR_WRITES).await
-    {
-        return Err(ApiError::NotProjectedYet { wanted, checkpoint });
+    if let Some(wanted) = query.min_position {
+        // From memory only when the row itself includes the position; else wait as before.
+        if let Some(row) = state.projection.cached(player.as_str()).filter(|row| row.position >= wanted) {
+            return Ok(Json(view(&player, &row)));
+        }
+        if let Some(checkpoint) = state.projection.wait_for_player(player.as_str(), wanted, READ_YOUR_WRITES).await {
+            return Err(ApiError::NotProjectedYet { wanted, checkpoint });
+        }
     }
-    let row = state.projection.read_model().get(player.as_str()).await?.ok_or_else(|| unknown(&player))?;
-    Ok(Json(PlayerFeaturesView {
-        player_id: row.player_id,
+    let row = state.projection.features(player.as_str()).await?.ok_or_else(|| unknown(&player))?;
+    Ok(Json(view(&player, &row)))
+}
+
+fn view(player: &PlayerId, row: &CachedRow) -> PlayerFeaturesView {
+    PlayerFeaturesView {
+        player_id: player.to_string(),
         revision: row.revision,
         position: row.position,
-        features: row.state.fold.features(),
-    }))
+        features: row.features.clone(),
+    }
 }
 
 fn unknown(player: &PlayerId) -> ApiError {

@@ -14,25 +14,14 @@ use bytes::Bytes;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{TempFolder, millis, percentile, serve};
+use super::{BenchTarget, TempFolder, millis, percentile};
 
 /// Options of `nudge bench ingest`.
 #[derive(Debug, Args)]
 pub struct BenchIngestArgs {
-    /// Event store of the nudge the benchmark starts in-process (a fresh
-    /// temporary SQLite file when neither this nor `--target` is given).
-    #[arg(long, env = "NUDGE_BENCH_STORE", conflicts_with = "target")]
-    pub store: Option<String>,
-    /// Read-model database of the in-process nudge (default: where `nudge serve`
-    /// keeps them for the store).
-    #[arg(long, env = "NUDGE_BENCH_READ_MODELS", conflicts_with = "target", hide_env_values = true)]
-    pub read_models: Option<String>,
-    /// Base URL of a running nudge to measure instead (loopback only).
-    #[arg(long, env = "NUDGE_BENCH_TARGET")]
-    pub target: Option<reqwest::Url>,
-    /// API key (scope `events:write`) for `--target`; mind its rate limit (`--rate-limit`).
-    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true, requires = "target")]
-    pub api_key: Option<String>,
+    /// The nudge measured (API key scope `events:write`).
+    #[command(flatten)]
+    pub target: BenchTarget,
     /// Concurrent HTTP clients.
     #[arg(long, env = "NUDGE_BENCH_CLIENTS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub clients: u16,
@@ -54,20 +43,7 @@ const CATCH_UP_LIMIT: Duration = Duration::from_secs(300);
 pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     let temp = TempFolder::new();
     let stop = CancellationToken::new();
-    let (target, server) = match (&args.target, &args.store) {
-        (Some(target), _) => {
-            let host = target.host_str().unwrap_or_default();
-            if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.starts_with("127.") {
-                bail!("--target must be a loopback address, not {host}");
-            }
-            (target.to_string().trim_end_matches('/').to_owned(), None)
-        }
-        (None, store) => {
-            let url = store.clone().unwrap_or_else(|| temp.sqlite_url());
-            let (address, server) = serve(&url, args.read_models.as_deref(), &stop).await?;
-            (address, Some(server))
-        }
-    };
+    let (target, server) = args.target.start(&temp, &stop).await?;
 
     let requests = Arc::new(requests(&args));
     println!(
@@ -79,7 +55,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::from(args.clients))
-        .default_headers(crate::tools::simulate::bearer(args.api_key.as_deref())?)
+        .default_headers(crate::tools::simulate::bearer(args.target.api_key.as_deref())?)
         .build()?;
     let content_type =
         if args.batch == 1 { "application/cloudevents+json" } else { "application/cloudevents-batch+json" };
@@ -132,7 +108,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
 
 /// How far behind the head the projection was when the load stopped, in
 /// events, and how long it then took to reach it (`GET /v1/projections`).
-async fn catch_up(client: &reqwest::Client, target: &str) -> anyhow::Result<(u64, Duration)> {
+pub(super) async fn catch_up(client: &reqwest::Client, target: &str) -> anyhow::Result<(u64, Duration)> {
     let start = Instant::now();
     let mut first = None;
     loop {

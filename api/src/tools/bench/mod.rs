@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod decisions;
+pub mod features;
 pub mod freshness;
 pub mod ingest;
 pub mod projection;
@@ -10,6 +11,7 @@ pub mod webhooks;
 use clap::Subcommand;
 use cluster::BenchClusterArgs;
 use decisions::BenchDecisionsArgs;
+use features::BenchFeaturesArgs;
 use freshness::BenchFreshnessArgs;
 use ingest::BenchIngestArgs;
 use projection::BenchProjectionArgs;
@@ -30,6 +32,8 @@ pub enum BenchCommand {
     Projection(BenchProjectionArgs),
     /// Freshness: append to visible in the features, under steady load.
     Freshness(BenchFreshnessArgs),
+    /// Feature reads over HTTP: requests per second and latency of `GET /v1/players/{id}/features`.
+    Features(BenchFeaturesArgs),
     /// Decisions: the cost per event of scoring and the policy, in memory.
     Decisions(BenchDecisionsArgs),
     /// Webhooks: deliveries per second from the outbox to a local receiver.
@@ -54,6 +58,46 @@ async fn serve(
     let address = app.local_addr()?;
     let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
     Ok((format!("http://{address}"), server))
+}
+
+/// Which nudge an HTTP benchmark measures: one it starts in-process, or a running one.
+#[derive(Debug, clap::Args)]
+pub struct BenchTarget {
+    /// Event store of the nudge the benchmark starts in-process (a fresh
+    /// temporary SQLite file when neither this nor `--target` is given).
+    #[arg(long, env = "NUDGE_BENCH_STORE", conflicts_with = "target")]
+    pub store: Option<String>,
+    /// Read-model database of the in-process nudge (default: where `nudge serve`
+    /// keeps them for the store).
+    #[arg(long, env = "NUDGE_BENCH_READ_MODELS", conflicts_with = "target", hide_env_values = true)]
+    pub read_models: Option<String>,
+    /// Base URL of a running nudge to measure instead (loopback only).
+    #[arg(long, env = "NUDGE_BENCH_TARGET")]
+    pub target: Option<reqwest::Url>,
+    /// API key for `--target` (the scopes the benchmark's requests need); mind its rate limit (`--rate-limit`).
+    #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true, requires = "target")]
+    pub api_key: Option<String>,
+}
+
+impl BenchTarget {
+    /// The base URL to measure, and the in-process nudge's task when one was
+    /// started (on a store in `temp` unless `--store` names one), serving until `stop`.
+    async fn start(
+        &self,
+        temp: &TempFolder,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<(String, Option<JoinHandle<std::io::Result<()>>>)> {
+        if let Some(target) = &self.target {
+            let host = target.host_str().unwrap_or_default();
+            if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.starts_with("127.") {
+                anyhow::bail!("--target must be a loopback address, not {host}");
+            }
+            return Ok((target.to_string().trim_end_matches('/').to_owned(), None));
+        }
+        let url = self.store.clone().unwrap_or_else(|| temp.sqlite_url());
+        let (address, server) = serve(&url, self.read_models.as_deref(), stop).await?;
+        Ok((address, Some(server)))
+    }
 }
 
 /// The value at quantile `p` of sorted durations.

@@ -1,0 +1,277 @@
+//! Each player's current feature row, in memory, for reads that need no
+//! database round trip: filled only from this instance's own committed
+//! batches, and answered only for partitions it holds under a lease it knows
+//! to be current.
+//!
+//! The rules that keep it from ever answering older data than the read model
+//! holds:
+//! - a partition is trusted only until the instant its lease's last renewal was
+//!   *sent*, plus the TTL, minus [`MARGIN`] of the TTL: the database's expiry
+//!   is at least that late, and no other instance writes the partition before it;
+//! - a batch's players are dropped before its commit starts, and written back
+//!   only after it committed, under the epoch it was fenced on; a fenced or
+//!   failed commit leaves them dropped;
+//! - losing, handing over or no longer being sure of a partition drops it, and
+//!   an erasure or a rebuild's promotion drops what it touches.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, Instant},
+};
+
+use domain::Features;
+
+use crate::read_model::{Lease, RowUpdate};
+
+/// The share of the lease TTL a trusted partition stops being trusted before
+/// the renewal would lapse: room for a clock running slower here than in the database.
+const MARGIN: u32 = 4;
+
+/// A player's row as the cache answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedRow {
+    /// Stream revision of the last event folded in.
+    pub revision: u64,
+    /// Global position of the last event folded in.
+    pub position: u64,
+    /// The features.
+    pub features: Features,
+}
+
+/// One player's entry: the row, and the lease epoch it was committed under.
+struct Entry {
+    partition: u32,
+    epoch: u64,
+    row: Arc<CachedRow>,
+}
+
+/// A partition held under a lease: its epoch and until when it is trusted.
+#[derive(Debug, Clone, Copy)]
+struct Trust {
+    epoch: u64,
+    until: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    players: HashMap<String, Entry>,
+    /// By logical partition; `None` for one not trusted.
+    trusted: Vec<Option<Trust>>,
+}
+
+/// The cache of current feature rows. Cheap to share behind an `Arc`.
+pub struct FeatureCache {
+    state: Mutex<State>,
+    capacity: usize,
+    partitions: std::num::NonZeroU32,
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+}
+
+impl std::fmt::Debug for FeatureCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeatureCache").field("capacity", &self.capacity).finish_non_exhaustive()
+    }
+}
+
+impl FeatureCache {
+    /// A cache of at most `capacity` players spread over `partitions` logical partitions.
+    pub fn new(capacity: usize, partitions: std::num::NonZeroU32) -> Self {
+        let state = State { players: HashMap::new(), trusted: vec![None; partitions.get() as usize] };
+        Self {
+            state: Mutex::new(state),
+            capacity,
+            partitions,
+            hits: metrics::counter!("nudge_feature_cache_reads_total", "result" => "hit"),
+            misses: metrics::counter!("nudge_feature_cache_reads_total", "result" => "miss"),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The player's current row, if cached under a lease still trusted now;
+    /// `None` sends the read to the database.
+    pub fn get(&self, player_id: &str) -> Option<Arc<CachedRow>> {
+        let now = Instant::now();
+        let found = {
+            let state = self.lock();
+            state.players.get(player_id).and_then(|entry| {
+                let trust = state.trusted.get(entry.partition as usize).copied().flatten()?;
+                (trust.epoch == entry.epoch && now < trust.until).then(|| Arc::clone(&entry.row))
+            })
+        };
+        if found.is_some() {
+            self.hits.increment(1)
+        } else {
+            self.misses.increment(1)
+        }
+        found
+    }
+
+    /// Entries held now.
+    pub fn len(&self) -> usize {
+        self.lock().players.len()
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Trusts exactly `leases`, each until `renewal_sent + ttl` less the margin,
+    /// and drops every other partition with its entries (and entries of an
+    /// older epoch of a lease taken again).
+    pub(crate) fn hold(&self, leases: &[Lease], renewal_sent: Instant, ttl: Duration) {
+        let until = renewal_sent + ttl.saturating_sub(ttl / MARGIN);
+        let mut state = self.lock();
+        let mut trusted = vec![None; state.trusted.len()];
+        for lease in leases {
+            if let Some(slot) = trusted.get_mut(lease.partition as usize) {
+                *slot = Some(Trust { epoch: lease.epoch, until });
+            }
+        }
+        state.players.retain(|_, entry| {
+            trusted.get(entry.partition as usize).copied().flatten().is_some_and(|t| t.epoch == entry.epoch)
+        });
+        state.trusted = trusted;
+    }
+
+    /// Stops trusting `partitions` and drops their entries.
+    pub(crate) fn drop_partitions(&self, partitions: &[u32]) {
+        let mut state = self.lock();
+        for partition in partitions {
+            if let Some(slot) = state.trusted.get_mut(*partition as usize) {
+                *slot = None;
+            }
+        }
+        state.players.retain(|_, entry| !partitions.contains(&entry.partition));
+    }
+
+    /// Stops trusting every partition and drops every entry.
+    pub(crate) fn clear(&self) {
+        let mut state = self.lock();
+        state.players.clear();
+        state.trusted.iter_mut().for_each(|slot| *slot = None);
+    }
+
+    /// Drops the players of a batch about to commit.
+    pub(crate) fn invalidate(&self, rows: &[RowUpdate]) {
+        if rows.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        for row in rows {
+            state.players.remove(&row.player_id);
+        }
+    }
+
+    /// Writes back the players of a batch that committed behind the fence of
+    /// `leases`: only those of a partition trusted under the same epoch, and
+    /// new players only while there is room.
+    pub(crate) fn fill(&self, rows: &[RowUpdate], leases: &[Lease]) {
+        if rows.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        for row in rows {
+            let partition = domain::partition_of(&row.player_id, self.partitions);
+            let Some(lease) = leases.iter().find(|l| l.partition == partition) else { continue };
+            let trusted = state.trusted.get(partition as usize).copied().flatten();
+            if trusted.is_none_or(|t| t.epoch != lease.epoch) {
+                continue;
+            }
+            if state.players.len() >= self.capacity && !state.players.contains_key(&row.player_id) {
+                continue;
+            }
+            let cached = CachedRow { revision: row.revision, position: row.position, features: row.features.clone() };
+            let entry = Entry { partition, epoch: lease.epoch, row: Arc::new(cached) };
+            state.players.insert(row.player_id.clone(), entry);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(5);
+
+    fn partitions() -> std::num::NonZeroU32 {
+        std::num::NonZeroU32::new(8).unwrap_or(std::num::NonZeroU32::MIN)
+    }
+
+    /// A row of `player` at `revision`, and its lease at `epoch`.
+    fn row(player: &str, revision: u64, epoch: u64) -> (RowUpdate, Lease) {
+        let row = RowUpdate {
+            player_id: player.to_owned(),
+            revision,
+            position: revision * 10,
+            state: Vec::new(),
+            features: Features::default(),
+        };
+        (row, Lease { partition: domain::partition_of(player, partitions()), epoch, checkpoint: 0 })
+    }
+
+    #[test]
+    fn a_committed_row_is_answered_while_its_lease_is_trusted() {
+        let cache = FeatureCache::new(10, partitions());
+        let (update, lease) = row("ann", 3, 1);
+        cache.fill(std::slice::from_ref(&update), &[lease]);
+        assert_eq!(cache.get("ann"), None, "filled before any lease is trusted");
+        cache.hold(&[lease], Instant::now(), TTL);
+        cache.fill(std::slice::from_ref(&update), &[lease]);
+        assert_eq!(cache.get("ann").map(|r| r.revision), Some(3));
+        cache.invalidate(std::slice::from_ref(&update));
+        assert_eq!(cache.get("ann"), None, "a batch about to commit leaves it");
+    }
+
+    #[test]
+    fn trust_ends_before_the_renewal_sent_would_lapse() {
+        let cache = FeatureCache::new(10, partitions());
+        let (update, lease) = row("ann", 3, 1);
+        // A renewal sent three quarters of a TTL ago: the margin has run out.
+        let sent = Instant::now().checked_sub(TTL - TTL / MARGIN).unwrap_or_else(Instant::now);
+        cache.hold(&[lease], sent, TTL);
+        cache.fill(&[update], &[lease]);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.get("ann"), None);
+    }
+
+    #[test]
+    fn a_lease_lost_or_taken_again_drops_its_rows() {
+        let cache = FeatureCache::new(10, partitions());
+        let (update, lease) = row("ann", 3, 1);
+        cache.hold(&[lease], Instant::now(), TTL);
+        cache.fill(std::slice::from_ref(&update), &[lease]);
+        let again = Lease { epoch: 2, ..lease };
+        cache.hold(&[again], Instant::now(), TTL);
+        assert_eq!(cache.get("ann"), None, "a row of the older epoch");
+        cache.fill(std::slice::from_ref(&update), &[lease]);
+        assert_eq!(cache.get("ann"), None, "a commit fenced on the older epoch");
+        cache.fill(std::slice::from_ref(&update), &[again]);
+        assert!(cache.get("ann").is_some());
+        cache.hold(&[], Instant::now(), TTL);
+        assert!(cache.is_empty(), "a partition handed over");
+        cache.hold(&[again], Instant::now(), TTL);
+        cache.fill(std::slice::from_ref(&update), &[again]);
+        cache.drop_partitions(&[again.partition]);
+        assert_eq!(cache.get("ann"), None, "a partition fenced or erased from");
+    }
+
+    #[test]
+    fn new_players_wait_for_room() {
+        let cache = FeatureCache::new(1, partitions());
+        let (ann, ann_lease) = row("ann", 1, 1);
+        let (bob, bob_lease) = row("bob", 1, 1);
+        cache.hold(&[ann_lease, bob_lease], Instant::now(), TTL);
+        cache.fill(&[ann.clone(), bob], &[ann_lease, bob_lease]);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get("ann").is_some());
+        let (newer, _) = row("ann", 2, 1);
+        cache.fill(&[newer], &[ann_lease]);
+        assert_eq!(cache.get("ann").map(|r| r.revision), Some(2), "a player held is updated");
+    }
+}
