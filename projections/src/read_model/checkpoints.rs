@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU32;
 
-use database::{On, query};
+use database::{On, Signal, query};
 
 use super::{ReadModel, Table, leases, rows::columns};
 use crate::ProjectionError;
@@ -50,6 +50,8 @@ impl ReadModel {
             .bind(rebuild.checkpoint())
             .execute(&mut tx)
             .await?;
+        // Every instance is told as this commits: its leases were fenced.
+        tx.signal(Signal::Leases).await?;
         if !rebuild_caught_up(&mut tx).await? {
             // Dropping the transaction rolls the epochs back.
             return Ok(false);

@@ -337,11 +337,13 @@ pub(super) async fn insert_leases(
 }
 
 /// Moves every epoch of `partition` on (in every projection), in `tx`: whoever
-/// holds it is fenced and folds again from the stored rows.
+/// holds it is fenced and folds again from the stored rows, and is told as
+/// `tx` commits, so that it stops answering from memory at once.
 pub(super) async fn bump(tx: &mut Tx, partition: u32) -> Result<(), ProjectionError> {
     query("UPDATE projection_leases SET epoch = epoch + 1 WHERE partition = $1")
         .bind(i64::from(partition))
-        .execute(tx)
+        .execute(&mut *tx)
         .await?;
+    tx.signal(Signal::Leases).await?;
     Ok(())
 }
