@@ -8,6 +8,8 @@
 //! Every sum and count saturates at the `i64` bounds instead of wrapping
 //! (validation keeps each amount at most [`MAX_AMOUNT`](crate::MAX_AMOUNT)).
 
+#[cfg(test)]
+mod properties;
 mod snapshot;
 #[cfg(test)]
 mod tests;
