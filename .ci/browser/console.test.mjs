@@ -276,6 +276,12 @@ async function run(base, key, ok, broken) {
     const text = await page.textContent("#view");
     assert(text.includes(job.version), "the active model's version is not shown");
     assert((await page.locator("figure.chart").count()) >= 6, "fewer than 6 charts");
+    // Each instance with the partitions it folds: here one, holding them all.
+    const cluster = await call("/v1/cluster");
+    const held = cluster.partitions.filter((p) => p.projection === "features" && p.owner === cluster.instances[0].id);
+    await page.waitForSelector("#instances table tbody tr");
+    const row = await page.textContent("#instances table tbody tr");
+    assert(row.includes(cluster.instances[0].id) && row.includes(String(held.length)), `the instances table: ${row}`);
     await accessible("overview");
   });
 

@@ -14,9 +14,14 @@ export function render(root, { signal }) {
   const charts = h("div", { class: "charts" });
   const subscriptions = h("div");
   const projections = h("div");
+  const instances = h("div", { id: "instances" });
   const problem = h("div");
   root.append(h("h1", {}, "Overview"), problem, tiles, section("Active model", model), section("Live", charts));
-  root.append(section("Projections", projections), section("Webhook subscriptions", subscriptions));
+  root.append(
+    section("Projections", projections),
+    section("Instances", instances),
+    section("Webhook subscriptions", subscriptions),
+  );
   const plots = {
     events: chart(charts, { title: "Events per second", labels: ["ingested", "projected"], yLabel: "events/s", signal }),
     lag: chart(charts, { title: "Projection lag (events)", labels: ["behind"], yLabel: "events", signal }),
@@ -40,7 +45,12 @@ export function render(root, { signal }) {
 
   const tick = async () => {
     const at = Date.now() / 1000;
-    const [text, status] = await Promise.all([api("/metrics", { signal }), api("/v1/projections", { signal })]);
+    const [text, status, cluster] = await Promise.all([
+      api("/metrics", { signal }),
+      api("/v1/projections", { signal }),
+      api("/v1/cluster", { signal }).catch((error) => error),
+    ]);
+    instances.replaceChildren(cluster instanceof Error ? failure(cluster) : shares(cluster));
     const samples = parse(text);
     projections.replaceChildren(
       table(
@@ -151,4 +161,23 @@ function tile(label, value) {
 
 function fact(term, value) {
   return [h("dt", {}, term), h("dd", {}, value)];
+}
+
+/** Each instance sharing the read model, the partitions it folds, and how far behind the furthest is. */
+function shares(cluster) {
+  const features = cluster.partitions.filter((p) => p.projection === "features");
+  const rows = cluster.instances.map((i) => ({ id: i.id, address: i.address, held: features.filter((p) => p.owner === i.id) }));
+  const unowned = features.filter((p) => !p.owner);
+  if (unowned.length) rows.push({ id: "(no owner)", address: "–", held: unowned });
+  return table(
+    "Per instance: the feature partitions it folds, and the lag of the one furthest behind",
+    [
+      ["Instance", (r) => r.id],
+      ["Address", (r) => r.address],
+      ["Partitions", (r) => number(r.held.length)],
+      ["Lag of the furthest (events)", (r) => number(Math.max(0, ...r.held.map((p) => p.lag_events)))],
+    ],
+    rows,
+    "No instance has registered yet.",
+  );
 }
