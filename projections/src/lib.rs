@@ -13,6 +13,7 @@ mod player;
 pub mod read_model;
 mod runtime;
 mod service;
+mod status;
 
 use std::time::Duration;
 
@@ -23,7 +24,8 @@ pub use player::{Answer, Decider, Effect, PlayerState};
 pub use read_model::{
     Changes, Fence, InstanceStatus, Lease, LeaseStatus, PlayerRow, ReadModel, RecommendationQuery, Table,
 };
-pub use service::{FeatureProjection, ProjectionState, ProjectionStatus, RebuildStatus};
+pub use service::FeatureProjection;
+pub use status::{ProjectionState, ProjectionStatus, RebuildStatus};
 
 /// How a projection takes and holds its work.
 #[derive(Debug, Clone)]

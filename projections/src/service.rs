@@ -7,7 +7,6 @@ use std::{
 };
 
 use ml::ActiveModel;
-use serde::Serialize;
 use store::EventStore;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +17,7 @@ use crate::{
     feature_cache::{CachedRow, FeatureCache},
     read_model::{Instance, ReadModel, Table},
     runtime::Runner,
+    status::{ProjectionState, ProjectionStatus, RebuildStatus},
 };
 
 /// How long a failed run waits before it starts again from its checkpoint.
@@ -25,55 +25,6 @@ const RESTART_AFTER: Duration = Duration::from_secs(1);
 
 /// How often the lag is looked at.
 const LAG_TICK: Duration = Duration::from_millis(500);
-
-/// What a projection is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectionState {
-    /// Following the store.
-    Running,
-    /// Following the store while a rebuild from position 0 runs beside it.
-    Rebuilding,
-    /// The last run failed; it starts again from its checkpoint shortly.
-    Failed,
-}
-
-/// Where a projection is, for `GET /v1/projections`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ProjectionStatus {
-    /// Its name.
-    pub name: &'static str,
-    /// What it is doing.
-    pub state: ProjectionState,
-    /// Why the last run failed, while it is failed.
-    pub error: Option<String>,
-    /// Global position up to which every partition's events are in the rows
-    /// served (the lowest partition checkpoint).
-    pub checkpoint: u64,
-    /// Global position of the last event in the store.
-    pub head: u64,
-    /// Logical partitions players are spread over, fixed when the database was made.
-    pub partitions: u32,
-    /// Events appended and not projected yet.
-    pub lag_events: u64,
-    /// How long since the projection last had nothing left to project (to half a
-    /// second), 0 when it has nothing left now.
-    pub lag_seconds: f64,
-    /// The rebuild in progress, if any.
-    pub rebuild: Option<RebuildStatus>,
-}
-
-/// A rebuild in progress: it replaces the served rows once it reaches their
-/// checkpoint in every partition.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct RebuildStatus {
-    /// Global position it has rebuilt up to in every partition.
-    pub checkpoint: u64,
-    /// Events between it and the served rows' checkpoint.
-    pub remaining_events: u64,
-    /// What is served meanwhile.
-    pub serving: &'static str,
-}
 
 /// The feature projection: started once, shared by the API.
 #[derive(Clone)]
