@@ -187,7 +187,7 @@ impl Application {
         let read_model = ReadModel::connect(&read_models)
             .await
             .map_err(|source| StartError::ReadModels { url: redact(&read_models), source })?;
-        let keys = keys::Keys::new(read_model.database().clone());
+        let keys = keys::Keys::remembering(read_model.database().clone());
         let loopback_only = listen.ip().is_loopback();
         if !loopback_only && !keys.any().await? {
             return Err(StartError::NoKeys(listen));
@@ -246,6 +246,11 @@ impl Application {
     /// The event store it serves.
     pub fn store(&self) -> Arc<dyn EventStore> {
         Arc::clone(&self.state.store)
+    }
+
+    /// The API keys it checks requests against (with what it remembers of them).
+    pub fn keys(&self) -> &keys::Keys {
+        &self.state.keys
     }
 
     /// The read model it projects into.

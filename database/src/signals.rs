@@ -22,6 +22,8 @@ pub enum Signal {
     Leases,
     /// Another model version became the active one.
     Activation,
+    /// An API key was made or revoked.
+    Keys,
 }
 
 impl Signal {
@@ -32,6 +34,7 @@ impl Signal {
         match self {
             Self::Leases => "nudge_leases_",
             Self::Activation => "nudge_activation_",
+            Self::Keys => "nudge_keys_",
         }
     }
 }

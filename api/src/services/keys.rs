@@ -1,14 +1,16 @@
 //! API keys: `Authorization: Bearer <key>`, each key with scopes. A key is
 //! shown once, when made; only its SHA-256 is kept, in the read-model database.
 
-use std::fmt;
+use std::{fmt, sync::Arc, time::Instant};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeZone, Utc};
-use database::{Database, query};
+use database::{Database, Signal, query};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use super::key_memory::KeyMemory;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -117,12 +119,31 @@ pub enum KeyError {
 
 /// Where keys are kept: the read-model database.
 #[derive(Debug, Clone)]
-pub struct Keys(Database);
+pub struct Keys {
+    database: Database,
+    /// What the checks on every request read, kept a moment (the server's).
+    memory: Option<Arc<KeyMemory>>,
+}
 
 impl Keys {
     /// The key table in the read-model database.
     pub fn new(database: Database) -> Self {
-        Self(database)
+        Self { database, memory: None }
+    }
+
+    /// The same, keeping what [`Keys::any`] and [`Keys::authenticate`] read
+    /// for a moment: what a server checking every request wants.
+    pub fn remembering(database: Database) -> Self {
+        let memory = Arc::new(KeyMemory::new(&database));
+        Self { database, memory: Some(memory) }
+    }
+
+    /// Forgets what was read, here and (PostgreSQL) on every other instance.
+    async fn changed(&self) -> Result<(), KeyError> {
+        if let Some(memory) = &self.memory {
+            memory.forget();
+        }
+        Ok(self.database.signal(Signal::Keys).await?)
     }
 }
 
@@ -139,8 +160,15 @@ fn key((id, name, scopes, created_at, revoked_at): Row) -> Result<ApiKey, KeyErr
     })
 }
 
+/// The SHA-256 of `secret`, in lowercase hex.
 fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digest = String::with_capacity(64);
+    for byte in Sha256::digest(secret.as_bytes()) {
+        digest.push(char::from(HEX[usize::from(byte >> 4)]));
+        digest.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    digest
 }
 
 impl Keys {
@@ -158,14 +186,14 @@ impl Keys {
     pub async fn bootstrap(&self, name: &str, secret: &str, now: DateTime<Utc>) -> Result<Bootstrap, KeyError> {
         let known: Option<(String,)> = query("SELECT id FROM api_keys WHERE key_hash = $1")
             .bind(hash(secret))
-            .fetch_optional(self.0.reader())
+            .fetch_optional(self.database.reader())
             .await?;
         if known.is_some() {
             return Ok(Bootstrap::Known);
         }
         // Scopes are a comma list of `events:write`, `read` and `admin`: only `admin` holds "admin".
         let sql = "SELECT id FROM api_keys WHERE revoked_at IS NULL AND scopes LIKE '%admin%' LIMIT 1";
-        let admin: Option<(String,)> = query(sql).fetch_optional(self.0.reader()).await?;
+        let admin: Option<(String,)> = query(sql).fetch_optional(self.database.reader()).await?;
         if admin.is_some() {
             return Ok(Bootstrap::AdminInForce);
         }
@@ -188,8 +216,9 @@ impl Keys {
             .bind(written)
             .bind(hash(secret))
             .bind(now.timestamp_millis())
-            .execute(self.0.writer())
+            .execute(self.database.writer())
             .await?;
+        self.changed().await?;
         Ok(key)
     }
 
@@ -197,30 +226,50 @@ impl Keys {
     pub async fn list(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<ApiKey>, KeyError> {
         let sql = "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
         let after = after.map(|id| id.to_string()).unwrap_or_default();
-        let rows: Vec<Row> = query(sql).bind(after).bind(limit as i64).fetch_all(self.0.reader()).await?;
+        let rows: Vec<Row> = query(sql).bind(after).bind(limit as i64).fetch_all(self.database.reader()).await?;
         rows.into_iter().map(key).collect()
     }
 
     /// Revokes a key at once; whether it was in force.
     pub async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, KeyError> {
         let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
-        let done = query(sql).bind(now.timestamp_millis()).bind(id.to_string()).execute(self.0.writer()).await?;
+        let done = query(sql).bind(now.timestamp_millis()).bind(id.to_string()).execute(self.database.writer()).await?;
+        self.changed().await?;
         Ok(done == 1)
     }
 
     /// The key in force that `secret` is, if any.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<ApiKey>, KeyError> {
+        let digest = hash(secret);
+        let now = Instant::now();
+        if let Some(known) = self.memory.as_ref().and_then(|m| m.key(&digest, now)) {
+            return Ok(Some(known));
+        }
+        let generation = self.memory.as_ref().map(|m| m.generation());
         let sql =
             "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
-        let row: Option<Row> = query(sql).bind(hash(secret)).fetch_optional(self.0.reader()).await?;
-        row.map(key).transpose()
+        let row: Option<Row> = query(sql).bind(&digest).fetch_optional(self.database.reader()).await?;
+        let found = row.map(key).transpose()?;
+        // Unknown keys are not kept: one made on another instance works at once.
+        if let (Some(memory), Some(generation), Some(found)) = (&self.memory, generation, &found) {
+            memory.remember_key(digest, found.clone(), generation, now);
+        }
+        Ok(found)
     }
 
     /// Whether any key is in force.
     pub async fn any(&self) -> Result<bool, KeyError> {
+        let now = Instant::now();
+        if let Some(known) = self.memory.as_ref().and_then(|m| m.any(now)) {
+            return Ok(known);
+        }
+        let generation = self.memory.as_ref().map(|m| m.generation());
         let sql = "SELECT id FROM api_keys WHERE revoked_at IS NULL LIMIT 1";
-        let row: Option<(String,)> = query(sql).fetch_optional(self.0.reader()).await?;
-        Ok(row.is_some())
+        let any = query(sql).fetch_optional::<(String,)>(self.database.reader()).await?.is_some();
+        if let (Some(memory), Some(generation)) = (&self.memory, generation) {
+            memory.remember_any(any, generation, now);
+        }
+        Ok(any)
     }
 }
 

@@ -1,6 +1,6 @@
 //! API keys: open on loopback until a key exists, then 401 without a key and
-//! 403 without the scope, for every route group; revocation at once; no start
-//! on a reachable address without a key.
+//! 403 without the scope, for every route group; revocation at once, on every
+//! instance; no start on a reachable address without a key.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -40,7 +40,7 @@ async fn every_route_group_needs_a_key_with_its_scope_once_a_key_exists() {
     let app = TestApp::sqlite().await;
     assert_eq!(call(&app, &Method::GET, "/v1/webhooks", None).await.status(), 200, "open on loopback without keys");
 
-    let keys = api::services::keys::Keys::new(app.read_model.database().clone());
+    let keys = &app.keys;
     let now = chrono::Utc::now();
     let mut secrets = std::collections::HashMap::new();
     for scope in ["events:write", "read", "admin"] {
@@ -70,11 +70,7 @@ async fn every_route_group_needs_a_key_with_its_scope_once_a_key_exists() {
 #[tokio::test]
 async fn a_revoked_key_is_refused_at_once() {
     let app = TestApp::sqlite().await;
-    let admin = api::services::keys::Keys::new(app.read_model.database().clone())
-        .create("ops", &[api::services::keys::Scope::Admin], chrono::Utc::now())
-        .await
-        .unwrap()
-        .secret;
+    let admin = app.keys.create("ops", &[api::services::keys::Scope::Admin], chrono::Utc::now()).await.unwrap().secret;
     let created = app
         .client
         .post(format!("{}/v1/keys", app.address))
@@ -125,4 +121,25 @@ fn nudge_refuses_a_reachable_address_without_a_key_and_serves_there_with_one() {
     // With a key it starts (and is killed at once; nothing is sent to it).
     let (_nudge, address) = serve_on("0.0.0.0:0", &db.url(), &[]);
     assert!(address.starts_with("http://0.0.0.0:"), "{address}");
+}
+
+#[tokio::test]
+async fn a_key_revoked_on_one_instance_is_refused_by_the_other() {
+    let (first, second) = TestApp::postgres_pair().await;
+    let admin = first.keys.create("ops", &[api::services::keys::Scope::Admin], chrono::Utc::now()).await.unwrap();
+    let reader = first.keys.create("dashboard", &[api::services::keys::Scope::Read], chrono::Utc::now()).await.unwrap();
+    // The second instance reads the key once and keeps it.
+    assert_eq!(call(&second, &Method::GET, "/v1/recommendations", Some(&reader.secret)).await.status(), 200);
+    let path = format!("{}/v1/keys/{}", first.address, reader.key.id);
+    assert_eq!(first.client.delete(path).bearer_auth(&admin.secret).send().await.unwrap().status(), 204);
+    // The signal (or, were it lost, the second's one-second memory) ends the key there too.
+    let mut status = StatusCode::OK;
+    for _ in 0..100 {
+        status = call(&second, &Method::GET, "/v1/recommendations", Some(&reader.secret)).await.status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -147,10 +147,7 @@ async fn dropped(app: TestApp) {
 #[tokio::test]
 async fn dapr_is_admitted_by_its_app_token_only() {
     let app = TestApp::sqlite_dapr(quick_webhooks(), dapr()).await;
-    api::services::keys::Keys::new(app.read_model.database().clone())
-        .create("ops", &[api::services::keys::Scope::Admin], chrono::Utc::now())
-        .await
-        .unwrap();
+    app.keys.create("ops", &[api::services::keys::Scope::Admin], chrono::Utc::now()).await.unwrap();
     let envelope = passed_through(bet("t1", "dt", 100));
     let call = |token: Option<&'static str>, path: &'static str| {
         let mut request = if path == "/v1/events" {

@@ -107,10 +107,7 @@ async fn erased_everywhere(app: TestApp) {
 #[tokio::test]
 async fn the_erasure_record_names_the_key_that_asked_and_no_player() {
     let app = TestApp::sqlite().await;
-    let key = api::services::keys::Keys::new(app.read_model.database().clone())
-        .create("dpo", &[api::services::keys::Scope::Admin], chrono::Utc::now())
-        .await
-        .unwrap();
+    let key = app.keys.create("dpo", &[api::services::keys::Scope::Admin], chrono::Utc::now()).await.unwrap();
     let erase = || app.client.delete(format!("{}/v1/players/nobody", app.address)).bearer_auth(&key.secret).send();
     let first: Value = erase().await.unwrap().json().await.unwrap();
     assert_eq!((&first["events_deleted"], &first["api_key_id"]), (&json!(0), &json!(key.key.id.to_string())));

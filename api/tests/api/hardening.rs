@@ -92,7 +92,7 @@ async fn a_repeated_single_valued_header_is_refused_naming_it() {
     let body = problem(type_twice.send().await.unwrap(), 400).await;
     assert_eq!(body["errors"][0]["parameter"], "content-type", "{body}");
 
-    let keys = api::services::keys::Keys::new(app.read_model.database().clone());
+    let keys = &app.keys;
     let scopes = [api::services::keys::Scope::Admin];
     let (first, second) = (
         keys.create("a", &scopes, chrono::Utc::now()).await.unwrap(),
@@ -111,7 +111,7 @@ async fn the_dapr_token_on_a_route_it_does_not_open_is_told_so() {
     let app =
         TestApp::sqlite_dapr(quick_webhooks(), Dapr { subscription: None, app_token: Some(AppToken::new(TOKEN)) })
             .await;
-    let keys = api::services::keys::Keys::new(app.read_model.database().clone());
+    let keys = &app.keys;
     keys.create("ops", &[api::services::keys::Scope::Admin], chrono::Utc::now()).await.unwrap();
     let read = app.client.get(format!("{}/v1/recommendations", app.address)).header("dapr-api-token", TOKEN);
     let body = problem(read.send().await.unwrap(), 401).await;

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Arc<dyn EventStore>,
     pub read_model: ReadModel,
+    /// The server's own keys: what it makes or revokes it knows at once.
+    pub keys: api::services::keys::Keys,
     stop: CancellationToken,
     _db: Box<dyn std::any::Any + Send>,
 }
@@ -104,10 +106,10 @@ impl TestApp {
         let projection = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
         let app = Application::build(Settings { projection, http, webhooks, ..Settings::new(url) }).await.unwrap();
         let address = format!("http://{}", app.local_addr().unwrap());
-        let (store, read_model) = (app.store(), app.read_model().clone());
+        let (store, read_model, keys) = (app.store(), app.read_model().clone(), app.keys().clone());
         let stop = CancellationToken::new();
         tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-        Self { address, url: url.to_owned(), client: reqwest::Client::new(), store, read_model, stop, _db: db }
+        Self { address, url: url.to_owned(), client: reqwest::Client::new(), store, read_model, keys, stop, _db: db }
     }
 
     pub async fn post_events(&self, content_type: &str, body: impl Into<reqwest::Body>) -> Response {

@@ -8,7 +8,7 @@ use axum::http::HeaderValue;
 use crate::helpers::{TestApp, problem};
 
 async fn key(app: &TestApp, name: &str) -> String {
-    let keys = api::services::keys::Keys::new(app.read_model.database().clone());
+    let keys = &app.keys;
     keys.create(name, &[Scope::Read], chrono::Utc::now()).await.unwrap().secret
 }
 
