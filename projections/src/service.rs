@@ -17,7 +17,7 @@ use crate::{
     feature_cache::{CachedRow, FeatureCache},
     read_model::{Instance, ReadModel, Table},
     runtime::Runner,
-    status::{ProjectionState, ProjectionStatus, RebuildStatus},
+    status::{HeadHistory, ProjectionState, ProjectionStatus, RebuildStatus, lag_seconds},
 };
 
 /// How long a failed run waits before it starts again from its checkpoint.
@@ -44,7 +44,8 @@ struct Inner {
     /// Why the last run failed; cleared by the next commit.
     error: Arc<Mutex<Option<String>>>,
     /// The latest moment the projection had nothing left to project.
-    caught_up_at: Mutex<Instant>,
+    /// When the store's head was first seen past the live checkpoint, while it is.
+    behind_since: Mutex<Option<Instant>>,
     /// This instance's leases.
     member: Arc<Member>,
     /// Current feature rows of the partitions this instance holds; `None` when turned off.
@@ -89,7 +90,7 @@ impl FeatureProjection {
             active,
             live: Arc::new(watch::Sender::new(checkpoint)),
             error: Arc::new(Mutex::new(None)),
-            caught_up_at: Mutex::new(Instant::now()),
+            behind_since: Mutex::new(None),
             left: Mutex::new(Some(tokio::spawn(Arc::clone(&member).run(shutdown.clone())))),
             member,
             cache,
@@ -107,7 +108,7 @@ impl FeatureProjection {
         let head = inner.store.head().await?;
         let checkpoint = inner.read_model.checkpoint(Table::Live).await?.unwrap_or_default();
         let lag_events = head.saturating_sub(checkpoint);
-        let caught_up_at = *lock(&inner.caught_up_at);
+        let behind_since = *lock(&inner.behind_since);
         let error = lock(&inner.error).clone();
         let rebuild = inner.read_model.checkpoint(Table::Rebuild).await?.map(|position| RebuildStatus {
             checkpoint: position,
@@ -127,7 +128,7 @@ impl FeatureProjection {
             head,
             partitions: inner.partitions.get(),
             lag_events,
-            lag_seconds: lag_seconds(lag_events, caught_up_at),
+            lag_seconds: lag_seconds(lag_events, behind_since, Instant::now()),
             rebuild,
         })
     }
@@ -245,12 +246,6 @@ impl FeatureProjection {
 /// How often a wait for another instance's commit looks at the checkpoints.
 const CHECKPOINT_POLL: Duration = Duration::from_millis(50);
 
-/// How long a projection `lag_events` behind has been behind: 0 when caught up,
-/// else the time since it last was, at `caught_up_at`.
-fn lag_seconds(lag_events: u64, caught_up_at: Instant) -> f64 {
-    if lag_events == 0 { 0.0 } else { caught_up_at.elapsed().as_secs_f64() }
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -271,9 +266,10 @@ impl Inner {
     }
 
     /// Notes, twice a second, the lag (of the partition furthest behind,
-    /// whichever instance folds it) and when there was last nothing left to do.
+    /// whichever instance folds it) in events and in the age of what is left.
     async fn watch_lag(self: Arc<Self>) {
         let mut tick = tokio::time::interval(LAG_TICK);
+        let mut history = HeadHistory::default();
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.shutdown.is_cancelled() {
             tokio::select! {
@@ -283,16 +279,12 @@ impl Inner {
             let Ok(head) = self.store.head().await else { continue };
             let Ok(Some(checkpoint)) = self.read_model.checkpoint(Table::Live).await else { continue };
             let lag = head.saturating_sub(checkpoint);
-            let caught_up_at = {
-                let mut at = lock(&self.caught_up_at);
-                if lag == 0 {
-                    *at = Instant::now();
-                }
-                *at
-            };
+            let now = Instant::now();
+            let since = history.behind_since(now, head, checkpoint);
+            *lock(&self.behind_since) = since;
             metrics::gauge!("nudge_projection_lag_events", "projection" => FeatureProjection::NAME).set(lag as f64);
             metrics::gauge!("nudge_projection_lag_seconds", "projection" => FeatureProjection::NAME)
-                .set(lag_seconds(lag, caught_up_at));
+                .set(lag_seconds(lag, since, now));
         }
     }
 

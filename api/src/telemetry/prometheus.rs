@@ -133,7 +133,7 @@ pub const METRICS: &[Metric] = &[
         name: "nudge_projection_lag_seconds",
         kind: Kind::Gauge,
         labels: &["projection"],
-        help: "How long the projection has been behind the store's head: 0 when caught up.",
+        help: "Age of the oldest event not projected yet, to half a second: 0 when caught up.",
     },
     Metric {
         name: "nudge_projection_players_in_memory",
