@@ -5,7 +5,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use crate::server::{AppState, HttpConfig, Webhooks, rate_limit::RateLimiter, routes, serve};
+use crate::server::{AppState, HttpConfig, Services, Webhooks, rate_limit::RateLimiter, routes, serve};
 use crate::services::{keys, models::Models, training_jobs::TrainingJobs};
 use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadModel};
 use store::EventStore;
@@ -216,7 +216,7 @@ impl Application {
             stop_projection.clone(),
         )
         .await?;
-        let state = AppState {
+        let state = AppState::new(Services {
             store,
             rate_limiter: http.limits.rate_per_key.map(|rate| Arc::new(RateLimiter::new(rate))),
             limits: http.limits,
@@ -228,7 +228,7 @@ impl Application {
             loopback_only,
             dapr: http.dapr,
             writes: Default::default(),
-        };
+        });
         Ok(Self {
             listener,
             state,

@@ -68,9 +68,28 @@ impl Default for Limits {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach: one shared allocation, since every request
+/// clones it for each middleware and handler that extracts it.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state of a server holding these services.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services a server's handlers use.
+pub struct Services {
     /// The event store.
     pub store: Arc<dyn EventStore>,
     /// Request limits.

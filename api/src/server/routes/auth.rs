@@ -37,8 +37,10 @@ pub(crate) async fn authorize(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let Some(scope) = needed(request.method(), &route) else { return Ok(next.run(request).await) };
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let Some(scope) = needed(request.method(), route.as_ref().map_or("", MatchedPath::as_str)) else {
+        return Ok(next.run(request).await);
+    };
     let bearer = single(request.headers(), &header::AUTHORIZATION)?
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
