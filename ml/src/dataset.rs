@@ -28,7 +28,7 @@ pub const CHURN_HORIZON: i64 = 7 * 24 * HOUR;
 pub const CHURN_QUIET: i64 = 7 * 24 * HOUR;
 /// A quiet spell counts as stopping only when it is also this many times the
 /// player's usual gap between session starts.
-pub const CHURN_QUIET_GAPS: i64 = 3;
+pub const CHURN_QUIET_GAPS: i64 = 4;
 /// Games kept per category in the catalogue.
 const GAMES_PER_CATEGORY: usize = 10;
 /// Events read from the store at a time.

@@ -28,4 +28,4 @@ pub use inputs::{HARM_MONOTONE, INPUT_NAMES, INPUTS, inputs};
 pub use model::{BinaryModel, Family, FitParams, Node, Split};
 pub use registry::{ModelEntry, Registry};
 pub use scorer::{Scorer, Scoring, Target};
-pub use train::{HARM_FALSE_ALARM_COST, Progress, TrainConfig, harm_groups, train, train_from_store};
+pub use train::{CHURN_PRECISION, HARM_FALSE_ALARM_COST, Progress, TrainConfig, harm_groups, train, train_from_store};

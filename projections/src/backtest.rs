@@ -44,7 +44,7 @@ pub struct Course {
     pub first_warning: Option<DateTime<Utc>>,
     /// Whether they stopped playing: no self-exclusion, and no session started
     /// after their last for longer than [`ml::stop_quiet`] (at least a week, and
-    /// three times their usual gap between starts) up to the end of the history.
+    /// four times their usual gap between starts) up to the end of the history.
     pub stopped: bool,
     /// Whether they got a retention offer (from `from`).
     pub retention_offered: bool,
@@ -336,9 +336,10 @@ mod tests {
         // Daily play until day 20, the history ending on day 28: over a week quiet.
         assert!(followed(0, 20, 21).stopped(day(28)));
         assert!(!followed(0, 20, 21).stopped(day(27)));
-        // A session every 5 days: 8 quiet days are their rhythm, 16 are a stop.
+        // A session every 5 days: 8 quiet days are their rhythm, 21 are a stop.
         assert!(!followed(0, 20, 5).stopped(day(28)));
-        assert!(followed(0, 20, 5).stopped(day(36)));
+        assert!(!followed(0, 20, 5).stopped(day(40)));
+        assert!(followed(0, 20, 5).stopped(day(41)));
         // Excluded, or never played: no stop.
         let excluded = Followed { excluded_at: Some(day(21)), ..followed(0, 20, 21) };
         assert!(!excluded.stopped(day(40)) && !Followed::default().stopped(day(40)));

@@ -171,7 +171,8 @@ impl<'a> Day<'a> {
         let mut balance = (profile.deposit * 1.5 * self.random.unit()) as i64;
         let deposits = if bonus_hunter { 0.9 } else { 0.3 + 0.3 * payments };
         // A fading player deposits less and less, whatever the balance.
-        let fading_deposits = self.random.chance(self.fade.powf(0.7));
+        // (No draw for a player not fading: everyone else's events stay as they were.)
+        let fading_deposits = self.fade > 0.0 && self.random.chance(self.fade.powf(0.7));
         if !fading_deposits && (balance < (profile.stake * 5.0) as i64 || self.random.chance(deposits)) {
             balance += self.deposit();
             self.wait(10, 300);
