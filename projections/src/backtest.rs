@@ -174,7 +174,7 @@ struct Followed {
     last_session: Option<DateTime<Utc>>,
     last_session_end: Option<DateTime<Utc>>,
     sessions: usize,
-    last_offer: Option<DateTime<Utc>>,
+    first_offer: Option<DateTime<Utc>>,
 }
 
 impl Followed {
@@ -185,7 +185,7 @@ impl Followed {
         self.excluded_at.is_none() && (end - last).num_milliseconds() > quiet
     }
 
-    /// Whether their latest retention offer came no later than the end of their
+    /// Whether their first retention offer came no later than the end of their
     /// last session, or while it is still open.
     fn offered_while_playing(&self) -> bool {
         let open = match (self.last_session, self.last_session_end) {
@@ -193,7 +193,7 @@ impl Followed {
             (Some(_), None) => true,
             (None, _) => false,
         };
-        self.last_offer.is_some_and(|offer| open || self.last_session_end.is_some_and(|end| offer <= end))
+        self.first_offer.is_some_and(|offer| open || self.last_session_end.is_some_and(|end| offer <= end))
     }
 }
 
@@ -226,7 +226,7 @@ pub async fn backtest(
                 excluded_at: p.excluded_at,
                 first_warning: p.first_warning,
                 stopped,
-                retention_offered: p.last_offer.is_some(),
+                retention_offered: p.first_offer.is_some(),
                 offered_while_playing: p.offered_while_playing(),
             };
             (id, course)
@@ -264,7 +264,7 @@ fn follow(
         *report.per_kind.entry(recommendation.kind.as_str()).or_default() += 1;
         let at = recommendation.created_at;
         if recommendation.kind == InterventionKind::RetentionOffer {
-            player.last_offer = Some(at);
+            player.first_offer.get_or_insert(at);
         }
         if recommendation.kind.is_marketing() {
             let time = at.timestamp_millis();
@@ -351,7 +351,7 @@ mod tests {
         let followed = |offer: i64, end: Option<i64>| Followed {
             last_session: Some(at(10)),
             last_session_end: end.map(at),
-            last_offer: Some(at(offer)),
+            first_offer: Some(at(offer)),
             ..Followed::default()
         };
         assert!(followed(11, Some(11)).offered_while_playing());
@@ -359,6 +359,6 @@ mod tests {
         // The last session still open: any offer is within it.
         assert!(followed(30, None).offered_while_playing());
         assert!(followed(30, Some(9)).offered_while_playing());
-        assert!(!Followed { last_offer: None, ..followed(0, None) }.offered_while_playing());
+        assert!(!Followed { first_offer: None, ..followed(0, None) }.offered_while_playing());
     }
 }
