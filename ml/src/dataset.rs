@@ -21,11 +21,14 @@ const HOUR: i64 = 3_600_000;
 /// A point is harm-positive when the player excludes themselves within this.
 pub const HARM_HORIZON: i64 = 7 * 24 * HOUR;
 /// A point is churn-positive when the player stops playing within this: the
-/// last session start before a quiet spell of [`CHURN_QUIET`] comes within it.
+/// last session start before a quiet spell long enough to be a stop (see
+/// [`stop_quiet`]) comes within it.
 pub const CHURN_HORIZON: i64 = 7 * 24 * HOUR;
-/// A player who starts no session for longer than this has stopped playing, as
-/// `nudge backtest` counts them.
+/// The shortest quiet spell after a session start that counts as stopping.
 pub const CHURN_QUIET: i64 = 7 * 24 * HOUR;
+/// A quiet spell counts as stopping only when it is also this many times the
+/// player's usual gap between session starts.
+pub const CHURN_QUIET_GAPS: i64 = 4;
 /// Games kept per category in the catalogue.
 const GAMES_PER_CATEGORY: usize = 10;
 /// Events read from the store at a time.
@@ -45,8 +48,8 @@ pub struct Point {
     /// Excluded themselves within 7 days; unknown when less than 7 days of data
     /// follow (a later exclusion could not be seen, so a negative would be a guess).
     pub harm: Option<bool>,
-    /// Stopped playing within 7 days (see [`stops`]); unknown when less than 14
-    /// days of data follow, or when the player excludes themselves within them.
+    /// Stopped playing within 7 days (see [`stops`]); unknown when the data that
+    /// follow cannot tell, or when the player excludes themselves before it is told.
     pub churn: Option<bool>,
 }
 
@@ -183,27 +186,48 @@ impl Replay {
     }
 }
 
-/// Whether a player active at `t` stops playing within [`CHURN_HORIZON`]: of the
-/// session `starts` after `t` (in time order), one within it is followed by
-/// none for longer than [`CHURN_QUIET`], or none comes at all. `None` when the
-/// data, ending at `end`, cannot tell the whole span, or when the player excludes
-/// themselves within it (that is no churn).
+/// How long a player whose latest session start is `last`, the `count`-th since
+/// their first at `first`, must start none to have stopped playing: at least
+/// [`CHURN_QUIET`], and [`CHURN_QUIET_GAPS`] times their mean gap between
+/// starts so far, so that a player who often pauses for a week has not
+/// stopped by pausing for one. `nudge backtest` counts a stop the same way.
+pub fn stop_quiet(first: i64, last: i64, count: usize) -> i64 {
+    let usual = if count > 1 { (last - first).max(0) / (count as i64 - 1) } else { 0 };
+    CHURN_QUIET.max(usual.saturating_mul(CHURN_QUIET_GAPS))
+}
+
+/// Whether a player active at `t` stops playing within [`CHURN_HORIZON`]: their
+/// latest session start by `t`, or one of the session `starts` (in time order)
+/// within the horizon, is followed by none for longer than [`stop_quiet`].
+/// `None` when the data, ending at `end`, cannot tell, when no session started
+/// by then, or when the player excludes themselves before it is told (that is
+/// no churn).
 pub fn stops(starts: &[i64], exclusions: &[i64], t: i64, end: i64) -> Option<bool> {
-    let span = t + CHURN_HORIZON + CHURN_QUIET;
-    if span >= end || exclusions.iter().any(|e| (t + 1..=span).contains(e)) {
-        return None;
-    }
-    let mut last = t;
-    for start in &starts[starts.partition_point(|s| *s <= t)..] {
-        if start - last > CHURN_QUIET {
-            return Some(true);
+    let first = *starts.first()?;
+    let quiet_after = |i: usize| stop_quiet(first, starts[i], i + 1);
+    let after = starts.partition_point(|s| *s <= t);
+    // A start by `t` whose quiet spell already ran out before it cannot be the stop: the player is back.
+    let mut latest = after.checked_sub(1).filter(|l| starts[*l] + quiet_after(*l) >= t);
+    let mut told = None;
+    for (i, start) in starts.iter().enumerate().skip(after) {
+        if let Some(l) = latest
+            && start - starts[l] > quiet_after(l)
+        {
+            told = Some((true, starts[l] + quiet_after(l)));
+            break;
         }
         if *start > t + CHURN_HORIZON {
-            return Some(false);
+            told = Some((false, *start));
+            break;
         }
-        last = *start;
+        latest = Some(i);
     }
-    Some(true)
+    let (stopped, at) = match (told, latest) {
+        (Some(told), _) => told,
+        (None, Some(l)) if end - starts[l] > quiet_after(l) => (true, starts[l] + quiet_after(l)),
+        _ => return None,
+    };
+    (!exclusions.iter().any(|e| (t + 1..=at).contains(e))).then_some(stopped)
 }
 
 /// Replays every player stream of `store` up to its head at the start, telling

@@ -42,22 +42,23 @@ pub struct Course {
     pub excluded_at: Option<DateTime<Utc>>,
     /// Their first safer-gambling recommendation (before the self-exclusion, if any).
     pub first_warning: Option<DateTime<Utc>>,
-    /// Whether they stopped playing: no session started in the last
-    /// [`STOPPED_DAYS`] days of the history, and no self-exclusion.
+    /// Whether they stopped playing: no self-exclusion, and no session started
+    /// after their last for longer than [`ml::stop_quiet`] (at least a week, and
+    /// four times their usual gap between starts) up to the end of the history.
     pub stopped: bool,
     /// Whether they got a retention offer (from `from`).
     pub retention_offered: bool,
+    /// Whether they got one no later than the end of their last session (or
+    /// during it, when it never ended): the offers that can still keep a player.
+    pub offered_while_playing: bool,
 }
-
-/// A player who started no session in this many days before the history ends stopped playing.
-pub const STOPPED_DAYS: i64 = 7;
 
 /// Retention offers against players who stopped playing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChurnFigures {
     /// Players who stopped playing.
     pub stopped: usize,
-    /// Of those, players who got a retention offer while still playing.
+    /// Of those, players who got a retention offer while still playing (by the end of their last session).
     pub stopped_offered: usize,
     /// Players who got a retention offer.
     pub offered: usize,
@@ -69,7 +70,7 @@ impl ChurnFigures {
         let mut figures = Self::default();
         for course in courses {
             figures.stopped += usize::from(course.stopped);
-            figures.stopped_offered += usize::from(course.stopped && course.retention_offered);
+            figures.stopped_offered += usize::from(course.stopped && course.offered_while_playing);
             figures.offered += usize::from(course.retention_offered);
         }
         figures
@@ -169,8 +170,31 @@ struct Followed {
     last_warning: Option<i64>,
     excluded_at: Option<DateTime<Utc>>,
     excluded_until: Option<DateTime<Utc>>,
+    first_session: Option<DateTime<Utc>>,
     last_session: Option<DateTime<Utc>>,
-    retention_offered: bool,
+    last_session_end: Option<DateTime<Utc>>,
+    sessions: usize,
+    first_offer: Option<DateTime<Utc>>,
+}
+
+impl Followed {
+    /// Whether the history, ending at `end`, shows them stopped (see [`Course::stopped`]).
+    fn stopped(&self, end: DateTime<Utc>) -> bool {
+        let (Some(first), Some(last)) = (self.first_session, self.last_session) else { return false };
+        let quiet = ml::stop_quiet(first.timestamp_millis(), last.timestamp_millis(), self.sessions);
+        self.excluded_at.is_none() && (end - last).num_milliseconds() > quiet
+    }
+
+    /// Whether their first retention offer came no later than the end of their
+    /// last session, or while it is still open.
+    fn offered_while_playing(&self) -> bool {
+        let open = match (self.last_session, self.last_session_end) {
+            (Some(start), Some(end)) => start > end,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        self.first_offer.is_some_and(|offer| open || self.last_session_end.is_some_and(|end| offer <= end))
+    }
 }
 
 /// Replays every stream of `store` with `decider`; counts players and
@@ -193,17 +217,17 @@ pub async fn backtest(
     })
     .await?;
     report.players = players.len();
-    let quiet_since = end.map(|end| end - chrono::Duration::days(STOPPED_DAYS));
     report.courses = players
         .into_iter()
         .filter(|(_, p)| p.active_from)
         .map(|(id, p)| {
-            let stopped = p.excluded_at.is_none() && p.last_session.is_some_and(|last| Some(last) < quiet_since);
+            let stopped = end.is_some_and(|end| p.stopped(end));
             let course = Course {
                 excluded_at: p.excluded_at,
                 first_warning: p.first_warning,
                 stopped,
-                retention_offered: p.retention_offered,
+                retention_offered: p.first_offer.is_some(),
+                offered_while_playing: p.offered_while_playing(),
             };
             (id, course)
         })
@@ -221,8 +245,14 @@ fn follow(
     event: &PlayerEvent,
 ) {
     let player = players.entry(event.player_id.as_str().to_owned()).or_default();
-    if matches!(event.data, EventData::SessionStarted { .. }) {
-        player.last_session = Some(event.time);
+    match event.data {
+        EventData::SessionStarted { .. } => {
+            player.first_session.get_or_insert(event.time);
+            player.last_session = Some(event.time);
+            player.sessions += 1;
+        }
+        EventData::SessionEnded => player.last_session_end = Some(event.time),
+        _ => {}
     }
     let counted = from.is_none_or(|from| event.time >= from);
     player.active_from |= counted;
@@ -233,7 +263,9 @@ fn follow(
     if let Some(Effect::Recommended(recommendation)) = effect {
         *report.per_kind.entry(recommendation.kind.as_str()).or_default() += 1;
         let at = recommendation.created_at;
-        player.retention_offered |= recommendation.kind == InterventionKind::RetentionOffer;
+        if recommendation.kind == InterventionKind::RetentionOffer {
+            player.first_offer.get_or_insert(at);
+        }
         if recommendation.kind.is_marketing() {
             let time = at.timestamp_millis();
             report.marketing_in_block +=
@@ -258,7 +290,12 @@ mod tests {
 
     #[test]
     fn churn_figures_count_offers_against_players_who_stopped() {
-        let course = |stopped, retention_offered| Course { stopped, retention_offered, ..Course::default() };
+        let course = |stopped, offered| Course {
+            stopped,
+            retention_offered: offered,
+            offered_while_playing: offered,
+            ..Course::default()
+        };
         let report = Backtest {
             courses: [
                 ("a", course(true, true)),
@@ -266,20 +303,62 @@ mod tests {
                 ("c", course(false, true)),
                 ("d", course(false, false)),
                 ("e", course(true, true)),
+                // Offered only after the last session ended: offered, but not in time.
+                ("f", Course { offered_while_playing: false, ..course(true, true) }),
             ]
             .into_iter()
             .map(|(id, c)| (id.to_owned(), c))
             .collect(),
             ..Backtest::default()
         };
-        let all = report.churn(|_| true, |_| true);
+        let all = report.churn(|p| p != "f", |_| true);
         assert_eq!((all.stopped, all.stopped_offered, all.offered), (3, 2, 3));
         assert!((all.recall() - 2.0 / 3.0).abs() < 1e-12 && (all.precision() - 2.0 / 3.0).abs() < 1e-12);
-        let some = report.churn(|p| p != "e", |_| true);
+        let late = report.churn(|_| true, |_| true);
+        assert_eq!((late.stopped, late.stopped_offered, late.offered), (4, 2, 4));
+        let some = report.churn(|p| p != "e" && p != "f", |_| true);
         assert_eq!((some.stopped, some.stopped_offered, some.offered), (2, 1, 2));
         // Only a and b truly stopped: c offered and d not, as before; e now offered in vain.
-        let truly = report.churn(|_| true, |p| p != "e");
+        let truly = report.churn(|p| p != "f", |p| p != "e");
         assert_eq!((truly.stopped, truly.stopped_offered, truly.offered), (2, 1, 3));
         assert_eq!(ChurnFigures::default().recall(), 0.0);
+    }
+
+    #[test]
+    fn a_player_stopped_when_quiet_for_long_against_their_own_rhythm() {
+        let day = |d: i64| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(d);
+        let followed = |first: i64, last: i64, sessions: usize| Followed {
+            first_session: Some(day(first)),
+            last_session: Some(day(last)),
+            sessions,
+            ..Followed::default()
+        };
+        // Daily play until day 20, the history ending on day 28: over a week quiet.
+        assert!(followed(0, 20, 21).stopped(day(28)));
+        assert!(!followed(0, 20, 21).stopped(day(27)));
+        // A session every 5 days: 8 quiet days are their rhythm, 21 are a stop.
+        assert!(!followed(0, 20, 5).stopped(day(28)));
+        assert!(!followed(0, 20, 5).stopped(day(40)));
+        assert!(followed(0, 20, 5).stopped(day(41)));
+        // Excluded, or never played: no stop.
+        let excluded = Followed { excluded_at: Some(day(21)), ..followed(0, 20, 21) };
+        assert!(!excluded.stopped(day(40)) && !Followed::default().stopped(day(40)));
+    }
+
+    #[test]
+    fn an_offer_counts_while_playing_until_the_last_session_ends() {
+        let at = |h: i64| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(h);
+        let followed = |offer: i64, end: Option<i64>| Followed {
+            last_session: Some(at(10)),
+            last_session_end: end.map(at),
+            first_offer: Some(at(offer)),
+            ..Followed::default()
+        };
+        assert!(followed(11, Some(11)).offered_while_playing());
+        assert!(!followed(12, Some(11)).offered_while_playing());
+        // The last session still open: any offer is within it.
+        assert!(followed(30, None).offered_while_playing());
+        assert!(followed(30, Some(9)).offered_while_playing());
+        assert!(!Followed { first_offer: None, ..followed(0, None) }.offered_while_playing());
     }
 }

@@ -17,7 +17,7 @@ mod status;
 
 use std::time::Duration;
 
-pub use backtest::{Backtest, ChurnFigures, Course, Figures, STOPPED_DAYS, backtest};
+pub use backtest::{Backtest, ChurnFigures, Course, Figures, backtest};
 pub use error::ProjectionError;
 pub use feature_cache::{CachedRow, FeatureCache};
 pub use player::{Answer, Decider, Effect, PlayerState};

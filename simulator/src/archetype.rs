@@ -183,6 +183,8 @@ pub(crate) struct Signs {
 }
 
 /// A churner's course: play fades from day `from` over `days` days, then stops.
+/// While it fades, sessions come rarer and shorter with fewer, smaller bets,
+/// deposits stop, and near the end the balance is often withdrawn.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fade {
     pub(crate) from: f64,
@@ -234,7 +236,7 @@ impl Profile {
             Archetype::HighRoller => {
                 (between(0.30, 0.60), between(2_000.0, 15_000.0), between(30.0, 90.0), 0.8, 100_000.0)
             }
-            Archetype::Churner => (between(0.25, 0.60), between(80.0, 600.0), between(15.0, 50.0), 0.9, 3_000.0),
+            Archetype::Churner => (between(0.35, 0.75), between(80.0, 600.0), between(15.0, 50.0), 0.9, 3_000.0),
         };
         let night = match archetype {
             Archetype::NightShift => 0.9,
@@ -263,8 +265,10 @@ impl Profile {
             let day = (onset + ramp + 5.0 * random.unit()).floor() as i64;
             Harm { onset, ramp, excluded_on: excludes.then_some(day.max(1)) }
         });
+        // Fades of 10 to 18 days, most ending early enough in the horizon that the
+        // quiet after them shows; a few run past it.
         let fade = (archetype == Archetype::Churner)
-            .then(|| Fade { from: horizon * (0.15 + 0.5 * random.unit()), days: 5.0 + 9.0 * random.unit() });
+            .then(|| Fade { from: horizon * (0.05 + 0.25 * random.unit()), days: 10.0 + 8.0 * random.unit() });
         Self { archetype, activity, stake, minutes, pace, night, deposit, favourite, harm, signs, fade }
     }
 

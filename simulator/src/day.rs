@@ -77,7 +77,8 @@ impl<'a> Day<'a> {
         let weekend = matches!(self.begins.weekday(), Weekday::Fri | Weekday::Sat | Weekday::Sun);
         let mut play = self.profile.activity * if weekend { 1.3 } else { 0.9 };
         play += (0.95 - play).max(0.0) * self.binge.max(0.5 * self.harm);
-        play *= 1.0 - self.fade;
+        // A fading player still comes back now and then until the very end.
+        play *= 1.0 - 0.7 * self.fade;
         if !excludes_today && !self.random.chance(play) {
             return;
         }
@@ -169,7 +170,10 @@ impl<'a> Day<'a> {
         let bonus_hunter = profile.archetype == Archetype::BonusHunter;
         let mut balance = (profile.deposit * 1.5 * self.random.unit()) as i64;
         let deposits = if bonus_hunter { 0.9 } else { 0.3 + 0.3 * payments };
-        if balance < (profile.stake * 5.0) as i64 || self.random.chance(deposits) {
+        // A fading player deposits less and less, whatever the balance.
+        // (No draw for a player not fading: everyone else's events stay as they were.)
+        let fading_deposits = self.fade > 0.0 && self.random.chance(self.fade.powf(0.7));
+        if !fading_deposits && (balance < (profile.stake * 5.0) as i64 || self.random.chance(deposits)) {
             balance += self.deposit();
             self.wait(10, 300);
         }
@@ -183,7 +187,7 @@ impl<'a> Day<'a> {
             * (0.5 + self.random.unit())
             * (1.0 + 3.0 * escalation)
             * (1.0 + 1.5 * self.binge)
-            * (1.0 - 0.5 * self.fade);
+            * (1.0 - 0.7 * self.fade);
         // Only escalating play runs past three hours; bingeing stays under them.
         if escalation < 0.3 {
             minutes = minutes.min(170.0);
@@ -193,7 +197,7 @@ impl<'a> Day<'a> {
         let length = (ends - started).num_seconds().max(1) as f64;
         let mut game = String::new();
         let (mut since_launch, mut switch_after, mut lost_last, mut n) = (0, 0, false, 0);
-        let gap = 60.0 / profile.pace;
+        let gap = 60.0 / (profile.pace * (1.0 - 0.5 * self.fade));
         loop {
             self.wait((gap * 0.5) as i64, (gap * 1.5) as i64);
             if self.time >= ends {
@@ -207,15 +211,21 @@ impl<'a> Day<'a> {
             let elapsed = (self.time - started).num_seconds() as f64 / length;
             let rising = 1.0 + 2.0 * escalation * elapsed;
             let chase = if lost_last { 1.0 + 2.0 * escalation } else { 1.0 };
-            let mut stake =
-                (profile.stake * (0.5 + self.random.unit()) * rising * chase * (1.0 + escalation)).max(10.0) as i64;
+            let mut stake = (profile.stake
+                * (0.5 + self.random.unit())
+                * rising
+                * chase
+                * (1.0 + escalation)
+                * (1.0 - 0.6 * self.fade))
+                .max(10.0) as i64;
             if lost_last && self.random.chance(0.15 * payments) {
                 // Chasing the loss with a deposit minutes after it, stakes unchanged.
                 self.wait(60, 6 * 60);
                 balance += self.deposit();
             }
             if stake > balance {
-                let tops_up = if self.at_risk() { 0.3 + 0.6 * escalation.max(payments) } else { 0.1 };
+                let tops_up =
+                    if self.at_risk() { 0.3 + 0.6 * escalation.max(payments) } else { 0.1 * (1.0 - self.fade) };
                 if !self.random.chance(tops_up) {
                     break;
                 }
@@ -252,9 +262,11 @@ impl<'a> Day<'a> {
         let payments = self.payments;
         let bonus_hunter = self.profile.archetype == Archetype::BonusHunter;
         let withdraws = if bonus_hunter { 0.6 } else { 0.3 };
-        if balance > self.profile.deposit as i64 && self.random.chance(withdraws) {
+        // Near the end of a fade the player cashes out what is left, most often all of it.
+        let cashes_out = self.fade > 0.5 && balance >= 1_000 && self.random.chance(self.fade);
+        if cashes_out || (balance > self.profile.deposit as i64 && self.random.chance(withdraws)) {
             self.wait(60, 30 * 60);
-            let amount = money(balance / 200 * 100);
+            let amount = money(if cashes_out { balance / 100 * 100 } else { balance / 200 * 100 });
             self.push(EventData::WithdrawalRequested { amount });
             // A bonus hunter cancels to play a bonus through.
             if self.random.chance(if bonus_hunter { 0.5 } else { 0.05 + 0.6 * payments }) {

@@ -141,3 +141,62 @@ fn each_pathway_shows_its_own_signs_and_the_confounders_stay_steady() {
     assert!(mean(PaymentChasing, 3) > 2.0 * mean(Regular, 3), "deposits after a loss");
     assert!(mean(HeavyRegular, 0) > 2.0 * mean(Regular, 0), "heavy regulars play long");
 }
+
+#[test]
+fn churners_fade_visibly_for_a_week_before_their_last_session() {
+    let population = population().with_mix("churner=1".parse().unwrap());
+    let truth: HashMap<String, Truth> = population.truth().into_iter().map(|t| (t.player_id.clone(), t)).collect();
+    // Per player, per session: the day, minutes, bets, mean stake; and the days of deposits and withdrawals.
+    let mut sessions: HashMap<String, Vec<(i64, f64, f64, f64)>> = HashMap::new();
+    let mut open: HashMap<String, (DateTime<Utc>, f64, f64)> = HashMap::new();
+    let (mut deposits, mut withdrawals) = (HashMap::<String, Vec<i64>>::new(), HashMap::<String, Vec<i64>>::new());
+    for day in 0..30 {
+        for event in population.day(day) {
+            let player = event.player_id.as_str().to_owned();
+            match event.data {
+                EventData::SessionStarted { .. } => {
+                    open.insert(player, (event.time, 0.0, 0.0));
+                }
+                EventData::BetPlaced { stake, .. } => {
+                    if let Some(session) = open.get_mut(&player) {
+                        (session.1, session.2) = (session.1 + 1.0, session.2 + stake.amount as f64);
+                    }
+                }
+                EventData::SessionEnded => {
+                    if let Some((started, bets, stake)) = open.remove(&player) {
+                        let minutes = (event.time - started).num_seconds() as f64 / 60.0;
+                        sessions.entry(player).or_default().push((day.into(), minutes, bets, stake / bets.max(1.0)));
+                    }
+                }
+                EventData::DepositSucceeded { .. } => deposits.entry(player).or_default().push(day.into()),
+                EventData::WithdrawalRequested { .. } => withdrawals.entry(player).or_default().push(day.into()),
+                _ => {}
+            }
+        }
+    }
+    // Summed over the churners: sessions before the fade, and in the last week up to the last session.
+    let (mut before, mut last_week) = ([0.0; 5], [0.0; 5]);
+    let (mut churners, mut long_fades, mut cashed_out) = (0, 0, 0);
+    for (player, played) in &sessions {
+        let Some(from) = truth[player].fade_from_day else { continue };
+        let Some(last) = played.last().map(|s| s.0) else { continue };
+        churners += 1;
+        long_fades += usize::from(last as f64 - from >= 7.0);
+        cashed_out += usize::from(withdrawals.get(player).is_some_and(|w| w.iter().any(|d| *d >= last - 2)));
+        let deposited = deposits.get(player).map_or(&[][..], Vec::as_slice);
+        for (sum, days) in [(&mut before, (0, from as i64)), (&mut last_week, (last - 6, last + 1))] {
+            for session in played.iter().filter(|s| (days.0..days.1).contains(&s.0)) {
+                sum.iter_mut().zip([1.0, session.1, session.2, session.3]).for_each(|(s, v)| *s += v);
+            }
+            sum[4] += deposited.iter().filter(|d| (days.0..days.1).contains(*d)).count() as f64;
+        }
+    }
+    let per_session = |sum: [f64; 5], i: usize| sum[i] / sum[0].max(1.0);
+    assert!(churners > 250, "{churners} churners");
+    assert!(long_fades as f64 > 0.8 * churners as f64, "{long_fades} of {churners} faded for a week or more");
+    assert!(cashed_out as f64 > 0.3 * churners as f64, "{cashed_out} of {churners} cashed out at the end");
+    for (sign, i, under) in [("minutes", 1, 0.7), ("bets", 2, 0.6), ("stake", 3, 0.8), ("deposits", 4, 0.5)] {
+        let (was, now) = (per_session(before, i), per_session(last_week, i));
+        assert!(now < under * was, "{sign} per session: {now:.2} in the last week against {was:.2} before");
+    }
+}

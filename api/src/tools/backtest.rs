@@ -95,9 +95,10 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
 /// One line of churn figures: who stopped and was offered retention, who was offered and stopped.
 fn print_churn(what: &str, churn: &projections::ChurnFigures) {
     println!(
-        "{what}: stopped playing (no session in the last {} days) {}, of them offered retention {} ({:.1} %); \
-         offered {}, of them stopped {} (precision {:.1} %)",
-        projections::STOPPED_DAYS,
+        "{what}: stopped playing (no session for over {} days and {} usual gaps) {}, of them offered retention \
+         while playing {} ({:.1} %); offered {}, of them stopped {} (precision {:.1} %)",
+        ml::CHURN_QUIET / 86_400_000,
+        ml::CHURN_QUIET_GAPS,
         churn.stopped,
         churn.stopped_offered,
         100.0 * churn.recall(),

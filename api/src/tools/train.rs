@@ -27,7 +27,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = ml::HARM_FALSE_ALARM_COST)]
     pub harm_false_alarm_cost: f64,
     /// Precision the churn threshold is chosen for, over the validation players (each offered counts once).
-    #[arg(long, default_value_t = 0.6, value_parser = unit_interval)]
+    #[arg(long, default_value_t = ml::CHURN_PRECISION, value_parser = unit_interval)]
     pub churn_precision: f64,
     /// Read-model database whose registry gets the version: `sqlite://path` or
     /// `postgres://...`; defaults as for `nudge serve`.

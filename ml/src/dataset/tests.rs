@@ -42,7 +42,7 @@ fn points_are_labelled_from_later_events_only() {
         event("d", 2, 1, ended()), // point: sessions every 5 days: plays on
         event("d", 3, 5 * day, started()),
         event("d", 4, 10 * day, started()),
-        event("d", 5, 10 * day + 1, ended()), // point: 8 days without a session: stops, though back later
+        event("d", 5, 10 * day + 1, ended()), // point: 8 days without a session, under four of their gaps: plays on
         event("d", 6, 18 * day + 2, started()),
         event("b", 1, 30 * day, started()),
         event("b", 2, 30 * day + 1, ended()), // point: 2 days before the end
@@ -53,17 +53,17 @@ fn points_are_labelled_from_later_events_only() {
     let (yes, no) = (Some(true), Some(false));
     assert_eq!(
         labels,
-        [(yes, None), (yes, None), (no, yes), (no, yes), (no, no), (no, yes), (None, None), (None, None)]
+        [(yes, None), (yes, None), (no, yes), (no, yes), (no, no), (no, no), (None, None), (None, None)]
     );
     assert_eq!((set.events, set.players, set.positions), (18, 4, (1, 18)));
 }
 
 #[test]
-fn a_player_stops_when_a_quiet_week_begins_within_the_horizon() {
+fn a_player_stops_when_a_quiet_spell_long_for_them_begins_within_the_horizon() {
     let day = 24 * HOUR;
     let end = 100 * day;
-    // Sessions every 6 days from day 0: never a quiet week.
-    let steady: Vec<i64> = (0..16).map(|n| n * 6 * day).collect();
+    // Sessions every 2 days from day 0: never a quiet spell.
+    let steady: Vec<i64> = (0..50).map(|n| n * 2 * day).collect();
     assert_eq!(stops(&steady, &[], day, end), Some(false));
     // The last session 7 days after the point, then none: it began within the horizon.
     assert_eq!(stops(&[0, 7 * day], &[], 0, end), Some(true));
@@ -72,10 +72,27 @@ fn a_player_stops_when_a_quiet_week_begins_within_the_horizon() {
     // A gap of exactly 7 days is no quiet spell; one a millisecond longer is, from the point on.
     assert_eq!(stops(&[0, 7 * day, 12 * day], &[], 0, end), Some(false));
     assert_eq!(stops(&[0, 7 * day + 1, 12 * day], &[], 0, end), Some(true));
-    // Too close to the end, or a self-exclusion within the span: unknown.
-    assert_eq!(stops(&[], &[], 90 * day, end), None);
-    assert_eq!(stops(&[], &[10 * day], 0, end), None);
-    assert_eq!(stops(&[], &[15 * day], 0, end), Some(true));
+    // A player who starts a session every 5 days: a 19-day pause is under four usual gaps, 21 days is over.
+    let five: Vec<i64> = (0..4).map(|n| n * 5 * day).collect();
+    let pause = |days: i64| [five.clone(), vec![15 * day + days * day]].concat();
+    assert_eq!(stops(&pause(19), &[], 14 * day, end), Some(false));
+    assert_eq!(stops(&pause(21), &[], 14 * day, end), Some(true));
+    // Back after a stop: the point of the return is no stop.
+    let back: Vec<i64> = [0].into_iter().chain((20..100).map(|d| d * day)).collect();
+    assert_eq!(stops(&back, &[], 19 * day, end), Some(false));
+    // Too close to the end, no session yet, or a self-exclusion before it is told: unknown.
+    assert_eq!(stops(&[0, 95 * day], &[], 94 * day, end), None);
+    assert_eq!(stops(&[], &[], 0, end), None);
+    assert_eq!(stops(&[0], &[5 * day], 0, end), None);
+    assert_eq!(stops(&[0], &[15 * day], 0, end), Some(true));
+}
+
+#[test]
+fn the_quiet_that_stops_a_player_follows_their_rhythm() {
+    let day = 24 * HOUR;
+    assert_eq!(stop_quiet(0, 0, 1), CHURN_QUIET);
+    assert_eq!(stop_quiet(0, 10 * day, 11), CHURN_QUIET);
+    assert_eq!(stop_quiet(0, 30 * day, 4), 40 * day);
 }
 
 #[test]

@@ -95,7 +95,7 @@ pub struct ModelDetail {
 /// Options of a training job; all optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"churn_precision": 0.6, "activate": true}))]
+#[schema(example = json!({"churn_precision": 0.7, "activate": true}))]
 pub struct TrainRequest {
     /// Choose the harm threshold for this precision on the validation points;
     /// without it, the threshold is chosen on the validation players (the most
@@ -103,7 +103,7 @@ pub struct TrainRequest {
     /// others warned).
     #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub harm_precision: Option<f64>,
-    /// Precision the churn threshold is chosen for over the validation players, each offered counting once (default 0.6).
+    /// Precision the churn threshold is chosen for over the validation players, each offered counting once (default 0.7).
     #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub churn_precision: Option<f64>,
     /// Activate the version once trained (default false).
