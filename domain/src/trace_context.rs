@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::PlayerEvent;
+use crate::{PlayerEvent, to_hex};
 
 /// The name of the HTTP header and of the CloudEvent extension.
 pub const TRACEPARENT: &str = "traceparent";
@@ -165,10 +165,6 @@ fn digit(c: u8) -> Option<u8> {
         b'a'..=b'f' => Some(c - b'a' + 10),
         _ => None,
     }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

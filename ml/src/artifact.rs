@@ -143,7 +143,7 @@ impl ModelArtifact {
         let unnamed = Self { version: String::new(), ..self.clone() };
         let bytes = serde_json::to_vec(&unnamed).map_err(|e| MlError::Artifact(e.to_string()))?;
         let digest = Sha256::digest(&bytes);
-        Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+        Ok(domain::to_hex(&digest[..8]))
     }
 
     /// Reads an artifact and checks it can score here: its format, its inputs,

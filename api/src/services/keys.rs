@@ -162,13 +162,7 @@ fn key((id, name, scopes, created_at, revoked_at): Row) -> Result<ApiKey, KeyErr
 
 /// The SHA-256 of `secret`, in lowercase hex.
 fn hash(secret: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digest = String::with_capacity(64);
-    for byte in Sha256::digest(secret.as_bytes()) {
-        digest.push(char::from(HEX[usize::from(byte >> 4)]));
-        digest.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    digest
+    domain::to_hex(&Sha256::digest(secret.as_bytes()))
 }
 
 impl Keys {
@@ -245,13 +239,13 @@ impl Keys {
         if let Some(known) = self.memory.as_ref().and_then(|m| m.key(&digest, now)) {
             return Ok(Some(known));
         }
-        let generation = self.memory.as_ref().map(|m| m.generation());
+        let reading = self.memory.as_deref().map(|m| (m, m.generation()));
         let sql =
             "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
         let row: Option<Row> = query(sql).bind(&digest).fetch_optional(self.database.reader()).await?;
         let found = row.map(key).transpose()?;
         // Unknown keys are not kept: one made on another instance works at once.
-        if let (Some(memory), Some(generation), Some(found)) = (&self.memory, generation, &found) {
+        if let (Some((memory, generation)), Some(found)) = (reading, &found) {
             memory.remember_key(digest, found.clone(), generation, now);
         }
         Ok(found)
@@ -263,10 +257,10 @@ impl Keys {
         if let Some(known) = self.memory.as_ref().and_then(|m| m.any(now)) {
             return Ok(known);
         }
-        let generation = self.memory.as_ref().map(|m| m.generation());
+        let reading = self.memory.as_deref().map(|m| (m, m.generation()));
         let sql = "SELECT id FROM api_keys WHERE revoked_at IS NULL LIMIT 1";
         let any = query(sql).fetch_optional::<(String,)>(self.database.reader()).await?.is_some();
-        if let (Some(memory), Some(generation)) = (&self.memory, generation) {
+        if let Some((memory, generation)) = reading {
             memory.remember_any(any, generation, now);
         }
         Ok(any)

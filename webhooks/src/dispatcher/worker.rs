@@ -129,7 +129,7 @@ fn delivery_span(subscription: uuid::Uuid, group: &[Claimed], span_id: Option<[u
     let shared =
         first.filter(|t| group.iter().all(|c| c.event.traceparent.map(|o| o.trace_id()) == Some(t.trace_id())));
     let traceparent = shared.map(|t| t.to_string()).unwrap_or_default();
-    let span_id = span_id.map(|id| id.iter().map(|b| format!("{b:02x}")).collect::<String>()).unwrap_or_default();
+    let span_id = span_id.map(|id| domain::to_hex(&id)).unwrap_or_default();
     tracing::info_span!(
         "webhook_delivery",
         subscription = %subscription,
