@@ -120,6 +120,8 @@ async fn model_errors_are_problems() {
     let out_of_range = problem(post(&app, "/v1/models/train", r#"{"harm_precision": 2}"#).await, 400).await;
     assert!(out_of_range["detail"].as_str().unwrap().contains("harm_precision"), "{out_of_range}");
     problem(post(&app, "/v1/models/train", "{").await, 400).await;
+    // Only a body with nothing in it takes the defaults; whitespace alone is not JSON.
+    problem(post(&app, "/v1/models/train", "\r").await, 400).await;
     // Training an empty store fails as a job, with the reason.
     let started = post(&app, "/v1/models/train", "").await;
     let job = started.headers()["location"].to_str().unwrap().to_owned();

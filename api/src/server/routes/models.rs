@@ -238,10 +238,10 @@ pub async fn activate(
 )]
 #[tracing::instrument(name = "train_model", skip_all)]
 pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
-    let request: TrainRequest = if body.trim_ascii() == b"null" || body.trim_ascii().is_empty() {
+    let request: TrainRequest = if body.is_empty() {
         TrainRequest::default()
     } else {
-        body::json(&body)?
+        body::json::<Option<TrainRequest>>(&body)?.unwrap_or_default()
     };
     let defaults = TrainConfig::default();
     let config = TrainConfig {
