@@ -238,11 +238,12 @@ pub async fn activate(
 )]
 #[tracing::instrument(name = "train_model", skip_all)]
 pub async fn train(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
-    let request: TrainRequest = if body.is_empty() {
-        TrainRequest::default()
-    } else {
-        body::json::<Option<TrainRequest>>(&body)?.unwrap_or_default()
-    };
+    let request: TrainRequest =
+        if body.is_empty() || matches!(serde_json::from_slice(&body), Ok(serde_json::Value::Null)) {
+            TrainRequest::default()
+        } else {
+            body::json(&body)?
+        };
     let defaults = TrainConfig::default();
     let config = TrainConfig {
         harm_precision: precision("harm_precision", request.harm_precision, defaults.harm_precision)?,
