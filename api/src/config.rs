@@ -119,7 +119,7 @@ pub struct ProjectionArgs {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub projection_batch_events: u32,
     /// Longest a micro-batch waits for more events after its first.
-    #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT", default_value = "5ms",
+    #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT", default_value = "1ms",
           value_parser = between(Duration::ZERO, 10 * S, None))]
     pub projection_batch_wait: Duration,
     /// Deprecated: `--projection-batch-wait`, a plain number in milliseconds.

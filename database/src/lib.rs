@@ -27,6 +27,8 @@ pub use signals::{Listener, Signal};
 pub use statement::{On, Record, Statement, Value, query};
 pub use tx::Tx;
 
+use store::sqlite::Checkpointer;
+
 /// Connections that read a SQLite file at once; WAL lets them run beside the writer.
 const SQLITE_READERS: u32 = 4;
 
@@ -60,7 +62,7 @@ pub struct Database(Pools);
 
 #[derive(Debug, Clone)]
 enum Pools {
-    Sqlite { writer: SqlitePool, readers: SqlitePool },
+    Sqlite { writer: SqlitePool, readers: SqlitePool, _checkpointer: std::sync::Arc<Checkpointer> },
     Postgres(PgPool),
 }
 
@@ -103,9 +105,6 @@ impl Database {
             .pragma("temp_store", "memory")
             // Batches touch rows all over the feature table: keep 64 MiB of its pages cached.
             .pragma("cache_size", "-65536")
-            // Rows hit again and again are copied back once per checkpoint:
-            // checkpoint every 40 MiB of WAL rather than 4 MiB.
-            .pragma("wal_autocheckpoint", "10000")
             .busy_timeout(Duration::from_secs(30));
         if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(folder)
@@ -117,12 +116,13 @@ impl Database {
             // connection is still inside the transaction, where every later BEGIN
             // fails: such a connection is closed and a fresh one opened.
             .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
-            .connect_with(options.clone())
+            .connect_with(Checkpointer::writer_options(options.clone()))
             .await?;
         schema(sqlx::migrate!("./migrations/sqlite")).run(&writer).await?;
+        let checkpointer = std::sync::Arc::new(Checkpointer::spawn(&options, "read_models").await?);
         let readers =
             SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options.read_only(true)).await?;
-        Ok(Self(Pools::Sqlite { writer, readers }))
+        Ok(Self(Pools::Sqlite { writer, readers, _checkpointer: checkpointer }))
     }
 
     /// Connects to and migrates a PostgreSQL database (tests pass options that

@@ -60,7 +60,7 @@ impl Default for ProjectionConfig {
     fn default() -> Self {
         Self {
             batch_events: 2_000,
-            batch_wait: Duration::from_millis(5),
+            batch_wait: Duration::from_millis(1),
             partitions: 2,
             logical_partitions: None,
             players_in_memory: 200_000,

@@ -18,8 +18,10 @@ use crate::{
     subscription,
 };
 
+mod checkpoint;
 mod serve_lock;
 
+pub use checkpoint::Checkpointer;
 pub use serve_lock::ServeLock;
 
 /// Readers that may query the file at once; WAL lets them run beside the writer.
@@ -47,6 +49,7 @@ pub struct SqliteStore {
     writer_pool: SqlitePool,
     writer: GroupCommit,
     head: Arc<watch::Sender<u64>>,
+    _checkpointer: Arc<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -63,14 +66,21 @@ impl SqliteStore {
         if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
             create_folder(folder)?;
         }
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(Checkpointer::writer_options(options.clone()))
+            .await?;
         sql::schema(sqlx::migrate!("./migrations/sqlite")).run(&writer).await?;
-        let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
+        let checkpointer = Arc::new(Checkpointer::spawn(&options, "store").await?);
+        // A page of events crosses from the connection's thread in one go rather
+        // than in 50-row handfuls, each a thread switch.
+        let options = options.read_only(true).row_buffer_size(subscription::PAGE);
+        let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&writer).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let writer_pool = writer.clone();
         let writer = GroupCommit::spawn(Writer { pool: writer, head: head.clone() });
-        Ok(Self { readers, writer_pool, writer, head })
+        Ok(Self { readers, writer_pool, writer, head, _checkpointer: checkpointer })
     }
 }
 
