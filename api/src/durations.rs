@@ -122,7 +122,7 @@ mod tests {
         let settings = args.settings();
         assert_eq!(
             (settings.http.limits.request_timeout, settings.projection.batch_wait, settings.projection.idle),
-            (30 * S, 5 * MS, 10 * MINUTE)
+            (30 * S, MS, 10 * MINUTE)
         );
 
         let (args, notes) = serve(&[

@@ -124,6 +124,18 @@ pub const METRICS: &[Metric] = &[
         help: "Time to commit one micro-batch to the read model.",
     },
     Metric {
+        name: "nudge_sqlite_checkpoint_seconds",
+        kind: Kind::Histogram(COMMIT_SECONDS),
+        labels: &["file"],
+        help: "Time of one passive checkpoint of a SQLite file's WAL (store or read_models), run beside the writer.",
+    },
+    Metric {
+        name: "nudge_sqlite_wal_frames",
+        kind: Kind::Gauge,
+        labels: &["file"],
+        help: "Pages in a SQLite file's WAL at its last checkpoint.",
+    },
+    Metric {
         name: "nudge_projection_lag_events",
         kind: Kind::Gauge,
         labels: &["projection"],
