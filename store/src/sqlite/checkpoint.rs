@@ -60,3 +60,35 @@ impl Checkpointer {
         Ok(Self { _stop: stop })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::sqlite::SqliteJournalMode;
+
+    use super::*;
+
+    /// The writer leaves its WAL alone however large it grows; the task copies it back.
+    #[tokio::test]
+    async fn the_writer_never_checkpoints_and_the_task_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("wal.db");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", file.display()))
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let mut writer = SqliteConnection::connect_with(&Checkpointer::writer_options(options.clone())).await.unwrap();
+        sqlx::query("CREATE TABLE t (v BLOB)").execute(&mut writer).await.unwrap();
+        // 2,000 pages of 4 KiB: twice SQLite's own threshold.
+        for _ in 0..2_000 {
+            sqlx::query("INSERT INTO t VALUES (zeroblob(4000))").execute(&mut writer).await.unwrap();
+        }
+        let size = || std::fs::metadata(&file).unwrap().len();
+        assert!(size() < 1_000_000, "the writer checkpointed: {} bytes", size());
+        let _checkpointer = Checkpointer::spawn(&options, "store").await.unwrap();
+        while size() < 8_000_000 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
