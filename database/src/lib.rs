@@ -62,7 +62,7 @@ pub struct Database(Pools);
 
 #[derive(Debug, Clone)]
 enum Pools {
-    Sqlite { writer: SqlitePool, readers: SqlitePool, _checkpointer: std::sync::Arc<Checkpointer> },
+    Sqlite { writer: SqlitePool, readers: SqlitePool, _checkpointer: Checkpointer },
     Postgres(PgPool),
 }
 
@@ -119,7 +119,7 @@ impl Database {
             .connect_with(Checkpointer::writer_options(options.clone()))
             .await?;
         schema(sqlx::migrate!("./migrations/sqlite")).run(&writer).await?;
-        let checkpointer = std::sync::Arc::new(Checkpointer::spawn(&options, "read_models").await?);
+        let checkpointer = Checkpointer::spawn(&options, "read_models").await?;
         let readers =
             SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options.read_only(true)).await?;
         Ok(Self(Pools::Sqlite { writer, readers, _checkpointer: checkpointer }))

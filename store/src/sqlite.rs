@@ -49,7 +49,7 @@ pub struct SqliteStore {
     writer_pool: SqlitePool,
     writer: GroupCommit,
     head: Arc<watch::Sender<u64>>,
-    _checkpointer: Arc<Checkpointer>,
+    _checkpointer: Checkpointer,
 }
 
 impl SqliteStore {
@@ -71,7 +71,7 @@ impl SqliteStore {
             .connect_with(Checkpointer::writer_options(options.clone()))
             .await?;
         sql::schema(sqlx::migrate!("./migrations/sqlite")).run(&writer).await?;
-        let checkpointer = Arc::new(Checkpointer::spawn(&options, "store").await?);
+        let checkpointer = Checkpointer::spawn(&options, "store").await?;
         // A page of events crosses from the connection's thread in one go rather
         // than in 50-row handfuls, each a thread switch.
         let options = options.read_only(true).row_buffer_size(subscription::PAGE);

@@ -9,7 +9,7 @@
 //! writer is opened with [`Checkpointer::writer_options`], which turn SQLite's
 //! own checkpoint off.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use sqlx::{Connection, SqliteConnection, sqlite::SqliteConnectOptions};
 use tokio::sync::oneshot;
@@ -20,10 +20,10 @@ use tokio::sync::oneshot;
 /// tens of megabytes.
 const EVERY: Duration = Duration::from_secs(5);
 
-/// The checkpoint task of one file; dropped, it stops.
-#[derive(Debug)]
+/// The checkpoint task of one file; it stops when the last clone is dropped.
+#[derive(Debug, Clone)]
 pub struct Checkpointer {
-    _stop: oneshot::Sender<()>,
+    _stop: Arc<oneshot::Sender<()>>,
 }
 
 impl Checkpointer {
@@ -57,7 +57,7 @@ impl Checkpointer {
                 }
             }
         });
-        Ok(Self { _stop: stop })
+        Ok(Self { _stop: Arc::new(stop) })
     }
 }
 
