@@ -270,7 +270,7 @@ pub async fn for_each_event(
     });
     while let Some(page) = received.recv().await {
         for recorded in page.iter().filter(|r| r.position <= head) {
-            visit(recorded.position, recorded.decode().as_ref());
+            visit(recorded.position, recorded.decode().as_deref());
         }
         progress(page.last().map_or(head, |r| r.position.min(head)), head);
     }

@@ -45,6 +45,12 @@ pub enum StoreError {
     /// SQLite or PostgreSQL failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The SQLite event store's writer failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The SQLite event store's writer thread could not start.
+    #[error("{0}")]
+    Writer(String),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -84,6 +90,14 @@ impl StoreError {
                     | sqlx::Error::PoolClosed
                     | sqlx::Error::WorkerCrashed
                     | sqlx::Error::Tls(_)
+            ),
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::CannotOpen
             ),
             Self::Kurrent(_) | Self::Closed => true,
             _ => false,

@@ -1,6 +1,6 @@
 //! The data an event store takes in and hands back.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use domain::PlayerEvent;
@@ -30,8 +30,12 @@ pub struct NewEvent {
     pub event_type: String,
     /// CloudEvent `time`.
     pub time: DateTime<Utc>,
-    /// The whole CloudEvent in structured JSON form.
-    pub payload: serde_json::Value,
+    /// The whole CloudEvent in structured JSON form (shared, so that this
+    /// process's subscriptions hand it on without a copy).
+    pub payload: Arc<serde_json::Value>,
+    /// The player event the payload was made from, when there is one: this
+    /// process's subscriptions hand it on, so that no reader parses it again.
+    pub decoded: Option<Arc<PlayerEvent>>,
 }
 
 impl From<&PlayerEvent> for NewEvent {
@@ -42,7 +46,8 @@ impl From<&PlayerEvent> for NewEvent {
             id: event.id.clone(),
             event_type: event.event_type().as_str().to_owned(),
             time: event.time,
-            payload: event.to_json(),
+            payload: Arc::new(event.to_json()),
+            decoded: Some(Arc::new(event.clone())),
         }
     }
 }
@@ -111,7 +116,10 @@ pub struct RecordedEvent {
     /// CloudEvent `type`.
     pub event_type: String,
     /// The whole CloudEvent in structured JSON form.
-    pub payload: serde_json::Value,
+    pub payload: Arc<serde_json::Value>,
+    /// The player event, when this process appended it and still had it at
+    /// hand: [`RecordedEvent::decode`] answers it without parsing the payload.
+    pub decoded: Option<Arc<PlayerEvent>>,
 }
 
 impl RecordedEvent {
@@ -124,9 +132,12 @@ impl RecordedEvent {
     /// is wrong. Never fatal: the reader goes on with the stream's later events,
     /// so the live features, the features as of a moment and a replay for
     /// training all fold the same events, and none stops at a bad one.
-    pub fn decode(&self) -> Option<PlayerEvent> {
+    pub fn decode(&self) -> Option<Cow<'_, PlayerEvent>> {
+        if let Some(event) = &self.decoded {
+            return Some(Cow::Borrowed(event));
+        }
         match PlayerEvent::from_json(&self.payload) {
-            Ok(event) => Some(event),
+            Ok(event) => Some(Cow::Owned(event)),
             Err(errors) => {
                 tracing::warn!(
                     stream = %self.stream,
@@ -147,7 +158,7 @@ mod tests {
 
     use super::*;
 
-    fn stored(payload: Value) -> RecordedEvent {
+    fn stored(payload: impl Into<Arc<Value>>) -> RecordedEvent {
         RecordedEvent {
             stream: "player-42".to_owned(),
             revision: 3,
@@ -156,7 +167,8 @@ mod tests {
             source: "casino".to_owned(),
             id: "b1".to_owned(),
             event_type: "player.bet.placed".to_owned(),
-            payload,
+            payload: payload.into(),
+            decoded: None,
         }
     }
 
@@ -172,7 +184,17 @@ mod tests {
     fn a_stored_event_decodes_as_it_was_appended() {
         let event = PlayerEvent::from_json(&bet(250)).ok();
         let appended = event.as_ref().map(|e| stored(NewEvent::from(e).payload));
-        assert_eq!(appended.and_then(|e| e.decode()), event);
+        assert_eq!(appended.as_ref().and_then(|e| e.decode()).map(Cow::into_owned), event);
+    }
+
+    #[test]
+    fn an_event_this_process_appended_decodes_to_the_event_it_was_made_from() {
+        let event = PlayerEvent::from_json(&bet(250)).ok();
+        let appended = event.as_ref().map(NewEvent::from);
+        let recorded = appended.map(|e| RecordedEvent { decoded: e.decoded, ..stored(e.payload) });
+        let decoded = recorded.as_ref().and_then(|e| e.decode());
+        assert!(matches!(decoded, Some(Cow::Borrowed(_))), "taken as it was, not parsed again");
+        assert_eq!(decoded.map(Cow::into_owned), event);
     }
 
     #[test]

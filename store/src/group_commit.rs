@@ -6,6 +6,8 @@
 //! next group gathers, so throughput grows with concurrency and every answer still
 //! means durable.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -29,7 +31,8 @@ const QUEUE_DEPTH: usize = 4_096;
 pub(crate) trait GroupWriter: Send + 'static {
     /// Commits the group: `Ok` holds each call's own answer (a call may fail on its
     /// expected revision while the others commit); `Err` means nothing was written.
-    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError>;
+    /// The group is shared, so that a writer may hand it to a thread of its own.
+    async fn write_group(&mut self, calls: Arc<[Vec<StreamAppend>]>) -> Result<Vec<CallResult>, StoreError>;
 }
 
 struct Job {
@@ -91,13 +94,14 @@ fn size(job: &Job) -> usize {
 async fn write(writer: &mut impl GroupWriter, jobs: Vec<Job>) {
     let (calls, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.call, j.reply)).unzip();
     metrics::histogram!("nudge_store_group_commit_calls").record(calls.len() as f64);
-    match writer.write_group(&calls).await {
+    let calls: Arc<[Vec<StreamAppend>]> = calls.into();
+    match writer.write_group(Arc::clone(&calls)).await {
         Ok(results) => answer(replies, results),
         Err(error) if calls.len() == 1 => answer(replies, vec![Err(error)]),
         Err(error) => {
             tracing::warn!(%error, calls = calls.len(), "group commit failed, retrying each call alone");
-            for (call, reply) in calls.into_iter().zip(replies) {
-                match writer.write_group(std::slice::from_ref(&call)).await {
+            for (call, reply) in calls.iter().zip(replies) {
+                match writer.write_group(Arc::from([call.clone()])).await {
                     Ok(results) => answer(vec![reply], results),
                     Err(error) => answer(vec![reply], vec![Err(error)]),
                 }

@@ -36,6 +36,8 @@ pub(crate) struct Row<'a> {
     pub revision: u64,
     pub position: u64,
     pub event: &'a NewEvent,
+    /// Where the event is in the calls: call, append, event.
+    pub at: (usize, usize, usize),
 }
 
 /// The outcome of planning a group of calls.
@@ -83,12 +85,13 @@ pub(crate) fn plan<'a>(calls: &'a [Vec<StreamAppend>], stored: &Stored) -> Plan<
     let mut rows = Vec::new();
     let results = calls
         .iter()
-        .map(|call| {
+        .enumerate()
+        .map(|(c, call)| {
             let mut overlay = Overlay { heads: HashMap::new(), seen: HashMap::new(), head: state.head };
             let mut call_rows = Vec::new();
             let mut answers = Vec::with_capacity(call.len());
-            for append in call {
-                answers.push(overlay.append(&state, append, &mut call_rows)?);
+            for (a, append) in call.iter().enumerate() {
+                answers.push(overlay.append(&state, append, (c, a), &mut call_rows)?);
             }
             state.heads.extend(overlay.heads);
             state.seen.extend(overlay.seen);
@@ -131,6 +134,7 @@ impl<'s> Overlay<'s> {
         &mut self,
         base: &State<'s>,
         append: &'a StreamAppend,
+        (call, index): (usize, usize),
         rows: &mut Vec<Row<'a>>,
     ) -> Result<Vec<Appended>, StoreError> {
         let fresh = append.events.iter().any(|e| self.find(base, e).is_none());
@@ -139,7 +143,7 @@ impl<'s> Overlay<'s> {
             check(&append.stream, append.expected, last)?;
         }
         let mut answers = Vec::with_capacity(append.events.len());
-        for event in &append.events {
+        for (e, event) in append.events.iter().enumerate() {
             if let Some(original) = self.find(base, event) {
                 answers.push(Appended { duplicate: true, ..original });
                 continue;
@@ -149,7 +153,7 @@ impl<'s> Overlay<'s> {
             last = Some(revision);
             let appended = Appended { revision, position: self.head, duplicate: false };
             self.seen.insert((event.source.as_str(), event.id.as_str()), appended);
-            rows.push(Row { stream: &append.stream, revision, position: self.head, event });
+            rows.push(Row { stream: &append.stream, revision, position: self.head, event, at: (call, index, e) });
             answers.push(appended);
         }
         self.heads.insert(&append.stream, last);
@@ -181,7 +185,8 @@ mod tests {
             id: id.to_owned(),
             event_type: "player.session.ended".to_owned(),
             time: DateTime::UNIX_EPOCH,
-            payload: serde_json::Value::Null,
+            payload: serde_json::Value::Null.into(),
+            decoded: None,
         }
     }
 

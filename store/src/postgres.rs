@@ -252,7 +252,8 @@ impl Known {
 
 #[async_trait]
 impl GroupWriter for Writer {
-    async fn write_group(&mut self, calls: &[Vec<StreamAppend>]) -> Result<Vec<CallResult>, StoreError> {
+    async fn write_group(&mut self, calls: Arc<[Vec<StreamAppend>]>) -> Result<Vec<CallResult>, StoreError> {
+        let calls = &*calls;
         // The writer keeps its connection between groups; after a failure it takes
         // a fresh one, as the old one may be broken or mid-transaction.
         let mut conn = match self.conn.take() {

@@ -129,7 +129,8 @@ pub(crate) fn recorded(row: EventRow) -> Result<RecordedEvent, StoreError> {
     Ok(RecordedEvent {
         revision: to_u64(revision).map_err(|_| corrupt(format!("negative revision {revision}")))?,
         event_id: event_id.parse().map_err(|e| corrupt(format!("event id: {e}")))?,
-        payload: serde_json::from_str(&payload).map_err(|e| corrupt(format!("payload: {e}")))?,
+        payload: std::sync::Arc::new(serde_json::from_str(&payload).map_err(|e| corrupt(format!("payload: {e}")))?),
+        decoded: None,
         position,
         stream,
         source,

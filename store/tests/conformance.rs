@@ -35,7 +35,8 @@ impl Fixture {
             id: id.to_owned(),
             event_type: "player.session.started".to_owned(),
             time: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
-            payload: serde_json::json!({"specversion": "1.0", "id": id, "source": source, "data": {"n": id}}),
+            payload: serde_json::json!({"specversion": "1.0", "id": id, "source": source, "data": {"n": id}}).into(),
+            decoded: None,
         }
     }
 
@@ -313,7 +314,8 @@ async fn concurrent_appenders_are_seen_once_in_order(
                             id: id.clone(),
                             event_type: "player.bet.placed".to_owned(),
                             time: chrono::Utc::now(),
-                            payload: serde_json::json!({ "id": id }),
+                            payload: serde_json::json!({ "id": id }).into(),
+                            decoded: None,
                         }
                     })
                     .collect();
@@ -374,7 +376,8 @@ async fn postgres_a_delete_makes_every_writer_forget_the_stream() {
                 id: (*id).to_owned(),
                 event_type: "player.session.ended".to_owned(),
                 time: chrono::Utc::now(),
-                payload: serde_json::json!({ "id": id }),
+                payload: serde_json::json!({ "id": id }).into(),
+                decoded: None,
             })
             .collect();
         vec![StreamAppend { stream: "player-a".to_owned(), expected: ExpectedRevision::Any, events }]

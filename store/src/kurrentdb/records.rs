@@ -16,7 +16,7 @@ struct Metadata {
 /// The event as KurrentDB stores it: nudge's event id, type, payload and (`source`, `id`).
 pub(super) fn event_data(event: &NewEvent) -> Result<EventData, StoreError> {
     let metadata = Metadata { source: event.source.clone(), id: event.id.clone() };
-    let data = EventData::json(&event.event_type, &event.payload)?.id(event.event_id);
+    let data = EventData::json(&event.event_type, &*event.payload)?.id(event.event_id);
     Ok(data.metadata_as_json(&metadata)?)
 }
 
@@ -75,7 +75,8 @@ pub(super) fn recorded(event: kurrentdb::RecordedEvent) -> Result<Option<Recorde
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
     let metadata: Metadata =
         serde_json::from_slice(&event.custom_metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
-    let payload = serde_json::from_slice(&event.data).map_err(|e| corrupt(format!("payload: {e}")))?;
+    let payload: serde_json::Value =
+        serde_json::from_slice(&event.data).map_err(|e| corrupt(format!("payload: {e}")))?;
     Ok(Some(RecordedEvent {
         stream: event.stream_id().to_owned(),
         revision: event.revision,
@@ -84,7 +85,8 @@ pub(super) fn recorded(event: kurrentdb::RecordedEvent) -> Result<Option<Recorde
         source: metadata.source,
         id: metadata.id,
         event_type: event.event_type,
-        payload,
+        payload: payload.into(),
+        decoded: None,
     }))
 }
 

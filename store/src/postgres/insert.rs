@@ -93,7 +93,7 @@ impl<'a> Columns<'a> {
         self.ids.push(&e.id);
         self.types.push(&e.event_type);
         self.times.push(e.time);
-        self.payloads.push(serde_json::to_string(&e.payload)?);
+        self.payloads.push(serde_json::to_string(&*e.payload)?);
         Ok(())
     }
 }

@@ -195,7 +195,11 @@ pub async fn read_stream(
     };
     let events = events
         .into_iter()
-        .map(|e| StoredEvent { revision: e.revision, position: e.position, event: e.payload })
+        .map(|e| StoredEvent {
+            revision: e.revision,
+            position: e.position,
+            event: std::sync::Arc::unwrap_or_clone(e.payload),
+        })
         .collect();
     Ok(Json(StreamPage { events, next }))
 }

@@ -127,7 +127,7 @@ pub(super) async fn each_event(
         for recorded in &page {
             // Skipped like the projection skips it: see `RecordedEvent::decode`.
             if let Some(event) = recorded.decode() {
-                visit(recorded, event);
+                visit(recorded, event.into_owned());
             }
         }
         match page.last() {

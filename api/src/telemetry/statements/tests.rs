@@ -88,7 +88,10 @@ fn batch(n: usize) -> Vec<StreamAppend> {
                     id: format!("{s}-{i}"),
                     event_type: "player.bet.placed".to_owned(),
                     time: chrono::Utc::now(),
-                    payload: serde_json::json!({"subject": s.to_string(), "data": {"stake": i, "game_id": "g".repeat(200)}}),
+                    payload:
+                        serde_json::json!({"subject": s.to_string(), "data": {"stake": i, "game_id": "g".repeat(200)}})
+                            .into(),
+                    decoded: None,
                 })
                 .collect(),
         })

@@ -1,0 +1,183 @@
+//! The event store's one writer: a SQLite connection on a thread of its own,
+//! handed a whole group of appends (its reads, inserts and commit) as one message.
+//!
+//! Through sqlx, every statement of a transaction is a message to the
+//! connection's thread and back: with six statements a group, the thread
+//! switches cost more than SQLite's work and its sync together.
+
+use std::{path::Path, sync::Arc, thread, time::Duration};
+
+use async_trait::async_trait;
+use chrono::SecondsFormat;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use tokio::sync::{oneshot, watch};
+
+use super::recent::Recent;
+use crate::{
+    StoreError, StreamAppend,
+    group_commit::{CallResult, GroupWriter},
+    plan::{self, Row, Stored},
+    sql::{self, advance, to_i64},
+};
+
+/// `recorded_at` as the table's default writes it: `2026-12-02T13:40:00.123Z`.
+const RECORDED_AT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
+
+/// How long a statement waits for another process's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the writer's thread is asked to do.
+enum Command {
+    Group(Arc<[Vec<StreamAppend>]>, oneshot::Sender<Result<Vec<CallResult>, StoreError>>),
+    Delete(String, oneshot::Sender<Result<u64, StoreError>>),
+    Ping(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// The handle to the writer's thread; the thread ends with the last handle.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    commands: std::sync::mpsc::Sender<Command>,
+}
+
+impl Writer {
+    /// Opens the writer's connection to the (migrated) database `file` and
+    /// starts its thread, which tells `recent` of every commit, then moves `head`.
+    pub(crate) fn spawn(file: &Path, head: Arc<watch::Sender<u64>>, recent: Arc<Recent>) -> Result<Self, StoreError> {
+        let conn = open(file)?;
+        let (commands, queue) = std::sync::mpsc::channel();
+        thread::Builder::new()
+            .name("nudge-sqlite-writer".to_owned())
+            .spawn(move || serve(conn, &queue, &head, &recent))
+            .map_err(|e| StoreError::Writer(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self { commands })
+    }
+
+    /// Deletes every event of `stream`, queued behind the groups before it.
+    pub(crate) async fn delete_stream(&self, stream: &str) -> Result<u64, StoreError> {
+        self.ask(|reply| Command::Delete(stream.to_owned(), reply)).await
+    }
+
+    /// Writes (a no-op update of the head), so that a full or failing disk shows.
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        self.ask(Command::Ping).await
+    }
+
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(command(reply)).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[async_trait]
+impl GroupWriter for Writer {
+    async fn write_group(&mut self, calls: Arc<[Vec<StreamAppend>]>) -> Result<Vec<CallResult>, StoreError> {
+        self.ask(|reply| Command::Group(calls, reply)).await
+    }
+}
+
+/// The writer's connection: WAL, synced at every commit, SQLite's own
+/// checkpoints off (the store's [`super::Checkpointer`] runs them).
+fn open(file: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    // FULL syncs the WAL at every commit: an answered append survives a power cut.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    Ok(conn)
+}
+
+fn serve(mut conn: Connection, queue: &std::sync::mpsc::Receiver<Command>, head: &watch::Sender<u64>, recent: &Recent) {
+    while let Ok(command) = queue.recv() {
+        // A caller that gave up no longer listens; what was written stays written.
+        match command {
+            Command::Group(calls, reply) => {
+                let _ = reply.send(write(&mut conn, &calls, head, recent));
+            }
+            Command::Delete(stream, reply) => {
+                let deleted = conn.execute("DELETE FROM events WHERE stream = ?1", [&stream]);
+                recent.deleted(&stream);
+                let _ = reply.send(deleted.map(|rows| rows as u64).map_err(StoreError::from));
+            }
+            Command::Ping(reply) => {
+                let written = conn.execute("UPDATE event_store_head SET position = position", []);
+                let _ = reply.send(written.map(drop).map_err(StoreError::from));
+            }
+        }
+    }
+}
+
+/// Plans and writes one group in one transaction, then moves the head.
+fn write(
+    conn: &mut Connection,
+    calls: &Arc<[Vec<StreamAppend>]>,
+    head: &watch::Sender<u64>,
+    recent: &Recent,
+) -> Result<Vec<CallResult>, StoreError> {
+    // IMMEDIATE takes SQLite's write lock now, so the reads below are current
+    // until commit. Dropped uncommitted (or failing to commit), it rolls back.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let stored = read(&tx, calls)?;
+    let plan = plan::plan(calls, &stored);
+    if !plan.rows.is_empty() {
+        insert(&tx, &plan.rows, plan.head)?;
+    }
+    tx.commit()?;
+    metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
+    recent.committed(calls, &plan.rows, plan.head);
+    head.send_if_modified(|h| advance(h, plan.head));
+    Ok(plan.results)
+}
+
+/// Reads what planning the group needs: the head, the events already stored
+/// under the group's keys, and the last revision of each of its streams.
+fn read(tx: &Transaction<'_>, calls: &[Vec<StreamAppend>]) -> Result<Stored, StoreError> {
+    let head: i64 = tx.prepare_cached("SELECT position FROM event_store_head")?.query_row([], |r| r.get(0))?;
+    let mut find = tx.prepare_cached("SELECT revision, position FROM events WHERE source = ?1 AND id = ?2")?;
+    let mut existing = Vec::new();
+    for (source, id) in plan::keys(calls) {
+        let found = find.query_row((source, id), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))).optional()?;
+        if let Some((revision, position)) = found {
+            existing.push((source.to_owned(), id.to_owned(), revision, position));
+        }
+    }
+    let mut last = tx.prepare_cached("SELECT max(revision) FROM events WHERE stream = ?1")?;
+    let mut heads = Vec::new();
+    for stream in plan::streams(calls) {
+        let revision: Option<i64> = last.query_row([stream], |r| r.get(0))?;
+        heads.push((stream.to_owned(), revision));
+    }
+    sql::stored(head, existing, heads)
+}
+
+/// Inserts the planned rows and moves the head row.
+fn insert(tx: &Transaction<'_>, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload, recorded_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    // One time for the group: SQLite's own clock and strftime on every row cost
+    // more than the row's insert.
+    let recorded_at = chrono::Utc::now().format(RECORDED_AT).to_string();
+    for row in rows {
+        let e = row.event;
+        insert.execute((
+            to_i64(row.position),
+            row.stream,
+            to_i64(row.revision),
+            e.event_id.to_string(),
+            &e.source,
+            &e.id,
+            &e.event_type,
+            e.time.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            serde_json::to_string(&*e.payload)?,
+            &recorded_at,
+        ))?;
+    }
+    tx.prepare_cached("UPDATE event_store_head SET position = ?1")?.execute([to_i64(head)])?;
+    Ok(())
+}
