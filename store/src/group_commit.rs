@@ -26,6 +26,9 @@ const MAX_YIELDS: usize = 2;
 /// Calls that may wait for the writer before callers are held back.
 const QUEUE_DEPTH: usize = 4_096;
 
+/// A group commit slower than this is a warning, as a slow statement is.
+const SLOW: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Writes a group of independent calls in one transaction.
 #[async_trait]
 pub(crate) trait GroupWriter: Send + 'static {
@@ -95,7 +98,15 @@ async fn write(writer: &mut impl GroupWriter, jobs: Vec<Job>) {
     let (calls, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.call, j.reply)).unzip();
     metrics::histogram!("nudge_store_group_commit_calls").record(calls.len() as f64);
     let calls: Arc<[Vec<StreamAppend>]> = calls.into();
-    match writer.write_group(Arc::clone(&calls)).await {
+    let started = std::time::Instant::now();
+    let written = writer.write_group(Arc::clone(&calls)).await;
+    let took = started.elapsed();
+    metrics::histogram!("nudge_store_group_commit_seconds").record(took);
+    if took > SLOW {
+        let events: usize = calls.iter().flatten().map(|a| a.events.len()).sum();
+        tracing::warn!(calls = calls.len(), events, elapsed_ms = took.as_millis() as u64, "slow group commit");
+    }
+    match written {
         Ok(results) => answer(replies, results),
         Err(error) if calls.len() == 1 => answer(replies, vec![Err(error)]),
         Err(error) => {

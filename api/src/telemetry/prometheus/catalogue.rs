@@ -77,6 +77,12 @@ pub const METRICS: &[Metric] = &[
         help: "Events appended to the event store.",
     },
     Metric {
+        name: "nudge_store_group_commit_seconds",
+        kind: Kind::Histogram(COMMIT_SECONDS),
+        labels: &[],
+        help: "Time of one group commit: its reads, inserts and sync.",
+    },
+    Metric {
         name: "nudge_store_group_commit_calls",
         kind: Kind::Histogram(GROUP_SIZES),
         labels: &[],
