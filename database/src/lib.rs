@@ -62,7 +62,7 @@ pub struct Database(Pools);
 
 #[derive(Debug, Clone)]
 enum Pools {
-    Sqlite { writer: SqlitePool, readers: SqlitePool, _checkpointer: Checkpointer },
+    Sqlite { writer: SqlitePool, readers: SqlitePool, checkpointer: Checkpointer },
     Postgres(PgPool),
 }
 
@@ -122,7 +122,7 @@ impl Database {
         let checkpointer = Checkpointer::spawn(&options, "read_models").await?;
         let readers =
             SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options.read_only(true)).await?;
-        Ok(Self(Pools::Sqlite { writer, readers, _checkpointer: checkpointer }))
+        Ok(Self(Pools::Sqlite { writer, readers, checkpointer }))
     }
 
     /// Connects to and migrates a PostgreSQL database (tests pass options that
@@ -169,7 +169,15 @@ impl Database {
     /// writer committed after its read.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match &self.0 {
-            Pools::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Sqlite { writer, checkpointer, .. } => {
+                // Between two transactions: the checkpoint task cannot end the
+                // WAL while batches keep coming (see `Checkpointer::finish`).
+                if checkpointer.finish() {
+                    let answer = sqlx::query_as(store::sqlite::PASSIVE).fetch_one(writer).await?;
+                    checkpointer.finished(answer, "read_models");
+                }
+                Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
             Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

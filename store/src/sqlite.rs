@@ -21,7 +21,7 @@ mod recent;
 mod serve_lock;
 mod writer;
 
-pub use checkpoint::Checkpointer;
+pub use checkpoint::{Checkpointer, PASSIVE};
 use recent::Recent;
 pub use serve_lock::ServeLock;
 use writer::Writer;
@@ -63,8 +63,8 @@ impl SqliteStore {
         migrations.close().await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let recent = Arc::new(Recent::new(to_u64(last)?));
-        let writer = Writer::spawn(options.get_filename(), head.clone(), Arc::clone(&recent))?;
         let checkpointer = Checkpointer::spawn(&options, "store").await?;
+        let writer = Writer::spawn(options.get_filename(), head.clone(), Arc::clone(&recent), checkpointer.clone())?;
         // A page of events crosses from the connection's thread in one go rather
         // than in 50-row handfuls, each a thread switch.
         let options = options.read_only(true).row_buffer_size(subscription::PAGE);

@@ -8,8 +8,24 @@
 //! on another connection runs beside the writer and never blocks it. The
 //! writer is opened with [`Checkpointer::writer_options`], which turn SQLite's
 //! own checkpoint off.
+//!
+//! A checkpoint beside the writer cannot end the WAL, though: SQLite starts it
+//! over only when a write transaction begins with every frame copied back, and
+//! under steady load the writer is inside a transaction, appending, while the
+//! task copies. So when the WAL holds more than [`FINISH_FRAMES`] after the
+//! task's copy, it asks the writer, between two of its transactions, to copy
+//! back what is left ([`Checkpointer::finish`]): what came in during the task's
+//! copy, after which the next transaction starts the WAL over, and
+//! `journal_size_limit` gives the disk back. (Without this, a steady load grew
+//! the WAL without bound: 15 GB over a 2-million-event fill.)
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sqlx::{Connection, SqliteConnection, sqlite::SqliteConnectOptions};
 use tokio::sync::oneshot;
@@ -20,25 +36,47 @@ use tokio::sync::oneshot;
 /// tens of megabytes.
 const EVERY: Duration = Duration::from_secs(5);
 
+/// Frames (pages) the WAL may hold, not all copied back, before the writer is
+/// asked to finish the copy: SQLite's own automatic threshold.
+const FINISH_FRAMES: i64 = 1_000;
+
+/// The size the WAL file is cut back to when it starts over, in bytes.
+pub const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
+/// The statement that copies the WAL back without waiting for anyone.
+pub const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+
 /// The checkpoint task of one file; it stops when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Checkpointer {
     _stop: Arc<oneshot::Sender<()>>,
+    finish: Arc<AtomicBool>,
 }
 
 impl Checkpointer {
-    /// `options` for the file's writer: it never checkpoints itself.
+    /// `options` for the file's writer: it never checkpoints itself, and cuts
+    /// the WAL file back when it starts over.
     pub fn writer_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
-        options.pragma("wal_autocheckpoint", "0")
+        options.pragma("wal_autocheckpoint", "0").pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string())
     }
 
     /// Opens a connection of its own to the file and checkpoints through it
     /// every [`EVERY`]; `file` names it in the metrics (`store`, `read_models`).
     pub async fn spawn(options: &SqliteConnectOptions, file: &'static str) -> Result<Self, sqlx::Error> {
+        Self::spawn_every(options, file, EVERY).await
+    }
+
+    async fn spawn_every(
+        options: &SqliteConnectOptions,
+        file: &'static str,
+        every: Duration,
+    ) -> Result<Self, sqlx::Error> {
         let mut conn = SqliteConnection::connect_with(options).await?;
         let (stop, mut stopped) = oneshot::channel();
+        let finish = Arc::new(AtomicBool::new(false));
+        let asked = Arc::clone(&finish);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(EVERY);
+            let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
@@ -46,18 +84,41 @@ impl Checkpointer {
                     _ = tick.tick() => {}
                 }
                 let started = std::time::Instant::now();
-                match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await
-                {
+                match sqlx::query_as::<_, (i64, i64, i64)>(PASSIVE).fetch_one(&mut conn).await {
                     Ok((_, frames, _)) => {
                         metrics::histogram!("nudge_sqlite_checkpoint_seconds", "file" => file)
                             .record(started.elapsed());
                         metrics::gauge!("nudge_sqlite_wal_frames", "file" => file).set(frames as f64);
+                        // Even copied whole, the WAL starts over only if that
+                        // happened between two of the writer's transactions.
+                        if frames > FINISH_FRAMES {
+                            asked.store(true, Ordering::Relaxed);
+                        }
                     }
                     Err(error) => tracing::warn!(%error, file, "checkpoint failed; retried at the next tick"),
                 }
             }
         });
-        Ok(Self { _stop: Arc::new(stop) })
+        Ok(Self { _stop: Arc::new(stop), finish })
+    }
+
+    /// Whether the writer should copy back what is left of the WAL now, between
+    /// two of its transactions (with [`PASSIVE`]); asks once per request.
+    pub fn finish(&self) -> bool {
+        self.finish.swap(false, Ordering::Relaxed)
+    }
+
+    /// Takes the writer's [`PASSIVE`] answer (busy, frames, copied): asks again
+    /// when the task's own checkpoint held the file, and records how it went.
+    pub fn finished(&self, (busy, frames, copied): (i64, i64, i64), file: &'static str) {
+        if busy != 0 {
+            self.finish.store(true, Ordering::Relaxed);
+            return;
+        }
+        metrics::counter!("nudge_sqlite_checkpoint_finishes_total", "file" => file).increment(1);
+        if copied < frames {
+            tracing::debug!(file, frames, copied, "a reader holds frames of the WAL; it starts over later");
+        }
     }
 }
 
@@ -90,5 +151,43 @@ mod tests {
         while size() < 8_000_000 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// One page a transaction, without a pause: the task alone never copies
+    /// the whole WAL, so it asks the writer, and the WAL then starts over.
+    #[tokio::test]
+    async fn under_writes_that_never_pause_the_wal_still_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("wal.db");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", file.display()))
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let mut writer = SqliteConnection::connect_with(&Checkpointer::writer_options(options.clone())).await.unwrap();
+        sqlx::query("CREATE TABLE t (v BLOB)").execute(&mut writer).await.unwrap();
+        let checkpointer = Checkpointer::spawn_every(&options, "store", Duration::from_millis(10)).await.unwrap();
+        let mut inserts = 0;
+        let frames = loop {
+            sqlx::query("INSERT INTO t VALUES (zeroblob(4000))").execute(&mut writer).await.unwrap();
+            inserts += 1;
+            if checkpointer.finish() {
+                let answer = sqlx::query_as(PASSIVE).fetch_one(&mut writer).await.unwrap();
+                checkpointer.finished(answer, "store");
+                let (busy, frames, copied) = answer;
+                if busy == 0 {
+                    assert_eq!(copied, frames, "the writer copies back all that is left");
+                    break frames;
+                }
+            }
+        };
+        assert!(frames > FINISH_FRAMES, "asked only once the WAL held {FINISH_FRAMES} frames: {frames}");
+        sqlx::query("INSERT INTO t VALUES (zeroblob(4000))").execute(&mut writer).await.unwrap();
+        let frames_after = loop {
+            let (busy, frames, _): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&mut writer).await.unwrap();
+            if busy == 0 {
+                break frames;
+            }
+        };
+        assert!(frames_after < 10, "after {inserts} inserts the WAL started over: {frames_after} frames");
     }
 }

@@ -12,7 +12,11 @@ use chrono::SecondsFormat;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 
-use super::recent::Recent;
+use super::{
+    Checkpointer,
+    checkpoint::{JOURNAL_SIZE_LIMIT, PASSIVE},
+    recent::Recent,
+};
 use crate::{
     StoreError, StreamAppend,
     group_commit::{CallResult, GroupWriter},
@@ -41,13 +45,20 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Opens the writer's connection to the (migrated) database `file` and
-    /// starts its thread, which tells `recent` of every commit, then moves `head`.
-    pub(crate) fn spawn(file: &Path, head: Arc<watch::Sender<u64>>, recent: Arc<Recent>) -> Result<Self, StoreError> {
+    /// starts its thread, which tells `recent` of every commit, then moves
+    /// `head`, and finishes the checkpoints `checkpointer` asks it to.
+    pub(crate) fn spawn(
+        file: &Path,
+        head: Arc<watch::Sender<u64>>,
+        recent: Arc<Recent>,
+        checkpointer: Checkpointer,
+    ) -> Result<Self, StoreError> {
         let conn = open(file)?;
         let (commands, queue) = std::sync::mpsc::channel();
+        let thread = Thread { head, recent, checkpointer };
         thread::Builder::new()
             .name("nudge-sqlite-writer".to_owned())
-            .spawn(move || serve(conn, &queue, &head, &recent))
+            .spawn(move || thread.serve(conn, &queue))
             .map_err(|e| StoreError::Writer(format!("cannot start the writer thread: {e}")))?;
         Ok(Self { commands })
     }
@@ -88,24 +99,41 @@ fn open(file: &Path) -> Result<Connection, StoreError> {
     // FULL syncs the WAL at every commit: an answered append survives a power cut.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
     Ok(conn)
 }
 
-fn serve(mut conn: Connection, queue: &std::sync::mpsc::Receiver<Command>, head: &watch::Sender<u64>, recent: &Recent) {
-    while let Ok(command) = queue.recv() {
-        // A caller that gave up no longer listens; what was written stays written.
-        match command {
-            Command::Group(calls, reply) => {
-                let _ = reply.send(write(&mut conn, &calls, head, recent));
+/// What the writer's thread keeps besides its connection.
+struct Thread {
+    head: Arc<watch::Sender<u64>>,
+    recent: Arc<Recent>,
+    checkpointer: Checkpointer,
+}
+
+impl Thread {
+    fn serve(&self, mut conn: Connection, queue: &std::sync::mpsc::Receiver<Command>) {
+        while let Ok(command) = queue.recv() {
+            // A caller that gave up no longer listens; what was written stays written.
+            match command {
+                Command::Group(calls, reply) => {
+                    let _ = reply.send(write(&mut conn, &calls, &self.head, &self.recent));
+                }
+                Command::Delete(stream, reply) => {
+                    let deleted = conn.execute("DELETE FROM events WHERE stream = ?1", [&stream]);
+                    self.recent.deleted(&stream);
+                    let _ = reply.send(deleted.map(|rows| rows as u64).map_err(StoreError::from));
+                }
+                Command::Ping(reply) => {
+                    let written = conn.execute("UPDATE event_store_head SET position = position", []);
+                    let _ = reply.send(written.map(drop).map_err(StoreError::from));
+                }
             }
-            Command::Delete(stream, reply) => {
-                let deleted = conn.execute("DELETE FROM events WHERE stream = ?1", [&stream]);
-                recent.deleted(&stream);
-                let _ = reply.send(deleted.map(|rows| rows as u64).map_err(StoreError::from));
-            }
-            Command::Ping(reply) => {
-                let written = conn.execute("UPDATE event_store_head SET position = position", []);
-                let _ = reply.send(written.map(drop).map_err(StoreError::from));
+            // Answered first: the copy delays the next group, never this one.
+            if self.checkpointer.finish() {
+                match conn.query_row(PASSIVE, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))) {
+                    Ok(answer) => self.checkpointer.finished(answer, "store"),
+                    Err(error) => tracing::warn!(%error, "finishing the checkpoint failed; asked again later"),
+                }
             }
         }
     }

@@ -125,6 +125,12 @@ pub const METRICS: &[Metric] = &[
         help: "Time of one passive checkpoint of a SQLite file's WAL (store or read_models), run beside the writer.",
     },
     Metric {
+        name: "nudge_sqlite_checkpoint_finishes_total",
+        kind: Kind::Counter,
+        labels: &["file"],
+        help: "SQLite: checkpoints the writer finished between two transactions, so that the WAL starts over under steady load.",
+    },
+    Metric {
         name: "nudge_sqlite_wal_frames",
         kind: Kind::Gauge,
         labels: &["file"],
