@@ -130,9 +130,15 @@ mod tests {
 
     use super::*;
 
-    /// The writer leaves its WAL alone however large it grows; the task copies it back.
-    #[tokio::test]
-    async fn the_writer_never_checkpoints_and_the_task_does() {
+    /// A WAL-mode file with a table `t`, and its writer.
+    struct WalFile {
+        _dir: tempfile::TempDir,
+        file: std::path::PathBuf,
+        options: SqliteConnectOptions,
+        writer: SqliteConnection,
+    }
+
+    async fn wal_file() -> WalFile {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("wal.db");
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", file.display()))
@@ -141,6 +147,13 @@ mod tests {
             .journal_mode(SqliteJournalMode::Wal);
         let mut writer = SqliteConnection::connect_with(&Checkpointer::writer_options(options.clone())).await.unwrap();
         sqlx::query("CREATE TABLE t (v BLOB)").execute(&mut writer).await.unwrap();
+        WalFile { _dir: dir, file, options, writer }
+    }
+
+    /// The writer leaves its WAL alone however large it grows; the task copies it back.
+    #[tokio::test]
+    async fn the_writer_never_checkpoints_and_the_task_does() {
+        let WalFile { _dir, file, options, mut writer } = wal_file().await;
         // 2,000 pages of 4 KiB: twice SQLite's own threshold.
         for _ in 0..2_000 {
             sqlx::query("INSERT INTO t VALUES (zeroblob(4000))").execute(&mut writer).await.unwrap();
@@ -157,14 +170,7 @@ mod tests {
     /// the whole WAL, so it asks the writer, and the WAL then starts over.
     #[tokio::test]
     async fn under_writes_that_never_pause_the_wal_still_starts_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("wal.db");
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", file.display()))
-            .unwrap()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
-        let mut writer = SqliteConnection::connect_with(&Checkpointer::writer_options(options.clone())).await.unwrap();
-        sqlx::query("CREATE TABLE t (v BLOB)").execute(&mut writer).await.unwrap();
+        let WalFile { _dir, options, mut writer, .. } = wal_file().await;
         let checkpointer = Checkpointer::spawn_every(&options, "store", Duration::from_millis(10)).await.unwrap();
         let mut inserts = 0;
         let frames = loop {
