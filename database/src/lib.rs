@@ -86,8 +86,8 @@ impl Database {
                 Self::connect_sqlite(options).await
             }
             Some("postgres" | "postgresql") => {
-                let options: PgConnectOptions =
-                    url.parse().map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
+                let options = store::postgres::connect_options(url)
+                    .map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
                 Self::connect_postgres(options).await
             }
             _ => Err(DatabaseError::InvalidUrl(format!("{url}: the scheme must be sqlite:// or postgres://"))),

@@ -1,6 +1,7 @@
 //! The PostgreSQL event store.
 
 mod insert;
+mod options;
 mod partitions;
 
 use std::{collections::HashMap, num::NonZeroU32, sync::Arc, time::Duration};
@@ -12,6 +13,8 @@ use sqlx::{
     postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
 use tokio::{sync::watch, task::JoinHandle};
+
+pub use self::options::connect_options;
 
 use self::insert::insert;
 use crate::{
@@ -44,7 +47,7 @@ impl PostgresStore {
     /// logical partitions are `partitions` (64 if not given) when it is new,
     /// and another number than the recorded one is refused.
     pub async fn connect(url: &str, partitions: Option<NonZeroU32>) -> Result<Self, StoreError> {
-        let options: PgConnectOptions = url.parse().map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
+        let options = connect_options(url).map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
         Self::connect_with(options, partitions).await
     }
 

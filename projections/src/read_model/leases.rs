@@ -286,11 +286,6 @@ pub(super) async fn fence(
     checkpoint: u64,
 ) -> Result<(), ProjectionError> {
     let postgres = tx.is_postgres();
-    if postgres {
-        // Never below a second: a commit that runs does not idle that long.
-        let idle = format!("SET LOCAL idle_in_transaction_session_timeout = {}", millis(fence.ttl).max(1_000));
-        query(&idle).execute(&mut *tx).await?;
-    }
     let dialect = Dialect(if postgres { Backend::Postgres } else { Backend::Sqlite });
     let sql = format!(
         "UPDATE projection_leases SET checkpoint = CASE WHEN checkpoint > $3 THEN checkpoint ELSE $3 END \

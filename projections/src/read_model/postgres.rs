@@ -1,4 +1,7 @@
-//! The feature rows in PostgreSQL: every column bound as one array.
+//! PostgreSQL specifics of the read model: a batch's transaction settings, and the
+//! feature rows with every column bound as one array.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::FeatureValue;
@@ -9,6 +12,31 @@ use super::{
     rows::{RowUpdate, StoredRow, columns, kinds, to_i64, update_set},
 };
 use crate::ProjectionError;
+
+/// Sets up a batch's transaction, in one round trip.
+///
+/// A server ends it when it idles longer than the lease `ttl` (never below a
+/// second: a commit that runs does not idle that long), so that the row locks
+/// of a process stopped inside it keep nobody from taking its partitions over.
+///
+/// Its commit does not wait for the WAL to reach the disk (`synchronous_commit
+/// = off`): read models are rebuilt from the store by replay, like SQLite's
+/// (`synchronous = NORMAL`). A crash of the server may lose the last batches,
+/// each whole with its checkpoint, and the projection folds them again to the
+/// same rows; WAL is one sequence, so any later synchronous commit (a webhook
+/// delivery, a lease taken over) makes them durable first. Waiting for each
+/// batch's flush queued it behind the appends' group commits and them behind it.
+pub(super) async fn batch_settings(tx: &mut PgConnection, ttl: Duration) -> Result<(), ProjectionError> {
+    let idle = ttl.as_millis().max(1_000).to_string();
+    sqlx::query(
+        "SELECT set_config('idle_in_transaction_session_timeout', $1, true), \
+         set_config('synchronous_commit', 'off', true)",
+    )
+    .bind(idle)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
 
 /// The stored rows of these players.
 pub(super) async fn load(pool: &PgPool, table: Table, players: &[String]) -> Result<Vec<StoredRow>, ProjectionError> {
