@@ -179,6 +179,7 @@ fn event_schema(event_type: EventType) -> serde_json::Value {
             "datacontenttype": {"type": "string",
                                 "pattern": "^application/([a-z0-9.-]+\\+)?json(;[^\\u0000-\\u001F\\u007F-\\u009F]*)?$"},
             "dataschema": {"type": ["string", "integer", "boolean"], "pattern": NO_CONTROL,
+                           "minimum": i64::MIN, "maximum": i64::MAX,
                            "description": "Kept as sent, like an extension attribute"},
             "data": data,
         },
