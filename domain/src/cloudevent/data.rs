@@ -92,10 +92,11 @@ pub(super) fn parse_data(
 /// A JSON number as an `i64` when it is a whole number in range: `250` or, as
 /// JSON Schema counts integers, `250.0`.
 pub(super) fn whole(n: &Number) -> Option<i64> {
-    // 2^63 as f64: the first whole number past i64::MAX.
-    const PAST_MAX: f64 = 9_223_372_036_854_775_808.0;
-    n.as_i64()
-        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && (-PAST_MAX..PAST_MAX).contains(f)).map(|f| f as i64))
+    // 2^53: past it a float no longer holds every whole number, and an integer
+    // outside i64 (which JSON reads as a float) would round into range:
+    // -9223372036854775809 reads as -2^63.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT).map(|f| f as i64))
 }
 
 fn one_of<'a>(values: impl Iterator<Item = &'a str>) -> String {

@@ -347,3 +347,20 @@ fn any_json() -> impl Strategy<Value = Value> {
         ]
     })
 }
+
+#[test]
+fn an_integer_attribute_is_taken_only_within_64_bits() {
+    let with = |value: Value| {
+        let mut placed = bet(json!(250));
+        placed["level"] = value;
+        placed
+    };
+    for inside in [json!(i64::MIN), json!(i64::MAX), json!(1e3)] {
+        let event = PlayerEvent::from_json(&with(inside.clone()));
+        assert!(event.is_ok_and(|e| e.extensions["level"].is_i64()), "{inside}");
+    }
+    let below: Value = serde_json::from_str("-9223372036854775809").unwrap_or_default();
+    for outside in [below, json!(u64::MAX), json!(1e19)] {
+        assert_eq!(refused(&with(outside.clone())), ["/level"], "{outside}");
+    }
+}
