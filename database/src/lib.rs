@@ -174,7 +174,7 @@ impl Database {
                 // WAL while batches keep coming (see `Checkpointer::finish`).
                 if checkpointer.finish() {
                     let answer = sqlx::query_as(store::sqlite::PASSIVE).fetch_one(writer).await?;
-                    checkpointer.finished(answer, "read_models");
+                    checkpointer.finished(answer);
                 }
                 Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
             }

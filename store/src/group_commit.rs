@@ -84,7 +84,7 @@ async fn run(mut writer: impl GroupWriter, mut queue: mpsc::Receiver<Job>) {
             }
         }
         let span = tracing::debug_span!("group_commit", calls = jobs.len(), events);
-        write(&mut writer, jobs).instrument(span).await;
+        write(&mut writer, jobs, events).instrument(span).await;
     }
 }
 
@@ -94,7 +94,7 @@ fn size(job: &Job) -> usize {
 
 /// Writes the group; when the transaction as a whole fails and holds more than
 /// one call, each call is retried alone so that one bad call fails only itself.
-async fn write(writer: &mut impl GroupWriter, jobs: Vec<Job>) {
+async fn write(writer: &mut impl GroupWriter, jobs: Vec<Job>, events: usize) {
     let (calls, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.call, j.reply)).unzip();
     metrics::histogram!("nudge_store_group_commit_calls").record(calls.len() as f64);
     let calls: Arc<[Vec<StreamAppend>]> = calls.into();
@@ -103,7 +103,6 @@ async fn write(writer: &mut impl GroupWriter, jobs: Vec<Job>) {
     let took = started.elapsed();
     metrics::histogram!("nudge_store_group_commit_seconds").record(took);
     if took > SLOW {
-        let events: usize = calls.iter().flatten().map(|a| a.events.len()).sum();
         tracing::warn!(calls = calls.len(), events, elapsed_ms = took.as_millis() as u64, "slow group commit");
     }
     match written {

@@ -26,6 +26,9 @@ use recent::Recent;
 pub use serve_lock::ServeLock;
 use writer::Writer;
 
+/// How long a statement waits for another process's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Readers that may query the file at once; WAL lets them run beside the writer.
 const READERS: u32 = 4;
 
@@ -53,7 +56,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             // FULL syncs the WAL at every commit: an answered append survives a power cut.
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
         if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
             create_folder(folder)?;
         }

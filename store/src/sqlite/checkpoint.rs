@@ -51,6 +51,8 @@ pub const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
 pub struct Checkpointer {
     _stop: Arc<oneshot::Sender<()>>,
     finish: Arc<AtomicBool>,
+    /// The file's name in the metrics.
+    file: &'static str,
 }
 
 impl Checkpointer {
@@ -99,7 +101,7 @@ impl Checkpointer {
                 }
             }
         });
-        Ok(Self { _stop: Arc::new(stop), finish })
+        Ok(Self { _stop: Arc::new(stop), finish, file })
     }
 
     /// Whether the writer should copy back what is left of the WAL now, between
@@ -110,7 +112,8 @@ impl Checkpointer {
 
     /// Takes the writer's [`PASSIVE`] answer (busy, frames, copied): asks again
     /// when the task's own checkpoint held the file, and records how it went.
-    pub fn finished(&self, (busy, frames, copied): (i64, i64, i64), file: &'static str) {
+    pub fn finished(&self, (busy, frames, copied): (i64, i64, i64)) {
+        let file = self.file;
         if busy != 0 {
             self.finish.store(true, Ordering::Relaxed);
             return;
@@ -178,7 +181,7 @@ mod tests {
             inserts += 1;
             if checkpointer.finish() {
                 let answer = sqlx::query_as(PASSIVE).fetch_one(&mut writer).await.unwrap();
-                checkpointer.finished(answer, "store");
+                checkpointer.finished(answer);
                 let (busy, frames, copied) = answer;
                 if busy == 0 {
                     assert_eq!(copied, frames, "the writer copies back all that is left");

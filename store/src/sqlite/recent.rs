@@ -113,11 +113,10 @@ impl Recent {
     pub(crate) fn deleted(&self, stream: &str) {
         let mut span = self.lock();
         let mut forgotten = 0;
-        for commit in &mut span.commits {
-            let before = commit.rows.len();
-            let calls = Arc::clone(&commit.calls);
-            commit.rows.retain(|row| calls[row.at.0][row.at.1].stream != stream);
-            forgotten += before - commit.rows.len();
+        for Commit { calls, rows } in &mut span.commits {
+            let before = rows.len();
+            rows.retain(|row| calls[row.at.0][row.at.1].stream != stream);
+            forgotten += before - rows.len();
         }
         span.events -= forgotten;
         span.commits.retain(|c| !c.rows.is_empty());

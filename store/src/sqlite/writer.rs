@@ -5,7 +5,7 @@
 //! connection's thread and back: with six statements a group, the thread
 //! switches cost more than SQLite's work and its sync together.
 
-use std::{path::Path, sync::Arc, thread, time::Duration};
+use std::{path::Path, sync::Arc, thread};
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 use tokio::sync::{oneshot, watch};
 
 use super::{
-    Checkpointer,
+    BUSY_TIMEOUT, Checkpointer,
     checkpoint::{JOURNAL_SIZE_LIMIT, PASSIVE},
     recent::Recent,
 };
@@ -26,9 +26,6 @@ use crate::{
 
 /// `recorded_at` as the table's default writes it: `2026-12-02T13:40:00.123Z`.
 const RECORDED_AT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
-
-/// How long a statement waits for another process's lock before it fails.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the writer's thread is asked to do.
 enum Command {
@@ -131,7 +128,7 @@ impl Thread {
             // Answered first: the copy delays the next group, never this one.
             if self.checkpointer.finish() {
                 match conn.query_row(PASSIVE, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))) {
-                    Ok(answer) => self.checkpointer.finished(answer, "store"),
+                    Ok(answer) => self.checkpointer.finished(answer),
                     Err(error) => tracing::warn!(%error, "finishing the checkpoint failed; asked again later"),
                 }
             }
