@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
@@ -127,4 +127,49 @@ fn every_operation_has_a_unique_camel_case_id() {
             assert!(seen.insert(id.to_owned()), "{method} {path}: {id} is used twice");
         }
     }
+}
+
+/// Every pattern in the document, found wherever it is.
+fn patterns(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(members) => {
+            found.extend(members.get("pattern").and_then(Value::as_str).map(str::to_owned));
+            members.values().for_each(|member| patterns(member, found));
+        }
+        Value::Array(items) => items.iter().for_each(|item| patterns(item, found)),
+        _ => {}
+    }
+}
+
+/// A client's validator, schemathesis and the server read a pattern alike only if it
+/// spells its classes out: `\s`, `\w`, `\d` and `\b` each mean another set in ECMAScript,
+/// Python and Rust (ECMAScript's `\s` leaves out U+0085, which Rust's and Python's hold).
+#[test]
+fn no_pattern_uses_a_class_escape_whose_meaning_differs_between_regex_flavours() {
+    let mut found = Vec::new();
+    patterns(&generated(), &mut found);
+    assert!(found.len() >= 4, "{found:?}");
+    for pattern in found {
+        let escapes = ["\\s", "\\S", "\\w", "\\W", "\\d", "\\D", "\\b", "\\B"];
+        assert!(!escapes.iter().any(|escape| pattern.contains(escape)), "{pattern}");
+    }
+}
+
+/// A key's name is refused exactly when the document's pattern finds nothing in it.
+#[tokio::test]
+async fn a_key_name_is_refused_exactly_when_the_documents_pattern_finds_nothing() {
+    let document = generated();
+    let pattern = document["components"]["schemas"]["NewKey"]["properties"]["name"]["pattern"].as_str().unwrap();
+    let pattern = regex::Regex::new(pattern).unwrap();
+    for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+        assert_eq!(pattern.is_match(c.encode_utf8(&mut [0; 4])), !c.is_whitespace(), "U+{:04X}", u32::from(c));
+    }
+    let app = TestApp::sqlite().await;
+    for blank in ["\u{85}", " \u{2028}\t"] {
+        let answer = app.post("/v1/keys", &json!({"name": blank, "scopes": ["read"]})).await;
+        let refused = crate::helpers::problem(answer, 400).await;
+        assert_eq!(refused["errors"][0]["pointer"], "/name");
+    }
+    let response = app.post("/v1/keys", &json!({"name": "\u{feff}\u{1c}", "scopes": ["read"]})).await;
+    assert_eq!(response.status(), 201);
 }

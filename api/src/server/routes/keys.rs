@@ -32,8 +32,14 @@ pub struct CreatedKey {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"name": "crm", "scopes": ["read"]}))]
 pub struct NewKey {
-    /// What it is for, 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    /// What it is for, 1 to 100 characters, not all of them white space.
+    // The pattern spells out Unicode's white space (`char::is_whitespace`): `\s` means a
+    // different set in each regex flavour (ECMAScript's leaves out U+0085, Python's adds U+001C).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
     /// What it may do.
     #[schema(min_items = 1, value_type = Vec<Scope>)]
@@ -70,8 +76,8 @@ impl From<KeyError> for ApiError {
 #[tracing::instrument(name = "create_key", skip_all)]
 pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
     let NewKey { name, scopes } = body::json(&body)?;
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        let detail = "name must be 1 to 100 characters".into();
+    if name.chars().all(char::is_whitespace) || name.chars().count() > 100 {
+        let detail = "name must be 1 to 100 characters, not all of them white space".into();
         return Err(ApiError::InvalidField { pointer: "/name".into(), detail });
     }
     let scopes = Scope::parse_list(&scopes.join(","))
