@@ -368,5 +368,29 @@ type FoundRow = (Option<String>, Option<String>, Option<String>, Option<i64>, Op
 mod reads {
     use sqlx::postgres::PgPool;
 
+    use crate::sql::{EventRow, event_columns, recorded, to_i64};
+
     crate::sql::reads!(PgPool);
+
+    /// Reads up to `limit` events of the streams named `prefix...`, in global
+    /// order, after position `after`.
+    pub(crate) async fn read_all(
+        pool: &PgPool,
+        after: Option<u64>,
+        limit: usize,
+        prefix: &str,
+    ) -> Result<Vec<crate::RecordedEvent>, crate::StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events_as_text WHERE position > $1 AND substr(stream, 1, length($2)) = $2 \
+             ORDER BY position LIMIT $3"
+        ))
+        .bind(to_i64(after.unwrap_or(0)))
+        .bind(prefix)
+        .bind(to_i64(limit as u64))
+        .fetch_all(pool)
+        .await?;
+        rows.into_iter().map(recorded).collect()
+    }
 }

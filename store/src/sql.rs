@@ -82,28 +82,6 @@ macro_rules! reads {
             rows.into_iter().map($crate::sql::recorded).collect()
         }
 
-        /// Reads up to `limit` events of the streams named `prefix...`, in global
-        /// order, after position `after`.
-        pub(crate) async fn read_all(
-            pool: &$pool,
-            after: Option<u64>,
-            limit: usize,
-            prefix: &str,
-        ) -> Result<Vec<$crate::RecordedEvent>, $crate::StoreError> {
-            let rows: Vec<$crate::sql::EventRow> = sqlx::query_as(concat!(
-                "SELECT ",
-                $crate::sql::event_columns!(),
-                " FROM events_as_text WHERE position > $1 AND substr(stream, 1, length($2)) = $2 \
-                 ORDER BY position LIMIT $3"
-            ))
-            .bind($crate::sql::to_i64(after.unwrap_or(0)))
-            .bind(prefix)
-            .bind($crate::sql::to_i64(limit as u64))
-            .fetch_all(pool)
-            .await?;
-            rows.into_iter().map($crate::sql::recorded).collect()
-        }
-
         /// Checks that the database answers.
         pub(crate) async fn ping(pool: &$pool) -> Result<(), $crate::StoreError> {
             sqlx::query("SELECT 1").execute(pool).await?;
@@ -124,12 +102,30 @@ pub(crate) use reads;
 /// Turns a selected row back into an event.
 pub(crate) fn recorded(row: EventRow) -> Result<RecordedEvent, StoreError> {
     let (position, stream, revision, event_id, source, id, event_type, payload) = row;
+    event(Columns { position, stream, revision, event_id: &event_id, source, id, event_type, payload: &payload })
+}
+
+/// A stored event's columns as read, the two that are parsed borrowed.
+pub(crate) struct Columns<'a> {
+    pub(crate) position: i64,
+    pub(crate) stream: String,
+    pub(crate) revision: i64,
+    pub(crate) event_id: &'a str,
+    pub(crate) source: String,
+    pub(crate) id: String,
+    pub(crate) event_type: String,
+    pub(crate) payload: &'a str,
+}
+
+/// Turns a stored event's columns back into the event.
+pub(crate) fn event(columns: Columns<'_>) -> Result<RecordedEvent, StoreError> {
+    let Columns { position, stream, revision, event_id, source, id, event_type, payload } = columns;
     let position = to_u64(position)?;
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
     Ok(RecordedEvent {
         revision: to_u64(revision).map_err(|_| corrupt(format!("negative revision {revision}")))?,
         event_id: event_id.parse().map_err(|e| corrupt(format!("event id: {e}")))?,
-        payload: std::sync::Arc::new(serde_json::from_str(&payload).map_err(|e| corrupt(format!("payload: {e}")))?),
+        payload: std::sync::Arc::new(serde_json::from_str(payload).map_err(|e| corrupt(format!("payload: {e}")))?),
         decoded: None,
         position,
         stream,

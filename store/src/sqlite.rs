@@ -17,11 +17,13 @@ use crate::{
 };
 
 mod checkpoint;
+mod pages;
 mod recent;
 mod serve_lock;
 mod writer;
 
 pub use checkpoint::{Checkpointer, PASSIVE};
+use pages::Pages;
 use recent::Recent;
 pub use serve_lock::ServeLock;
 use writer::Writer;
@@ -43,6 +45,8 @@ pub struct SqliteStore {
     head: Arc<watch::Sender<u64>>,
     /// What this process committed last, read from memory.
     recent: Arc<Recent>,
+    /// Pages of everything else.
+    pages: Arc<Pages>,
     _checkpointer: Checkpointer,
 }
 
@@ -68,12 +72,13 @@ impl SqliteStore {
         let recent = Arc::new(Recent::new(to_u64(last)?));
         let checkpointer = Checkpointer::spawn(&options, "store").await?;
         let writer = Writer::spawn(options.get_filename(), head.clone(), Arc::clone(&recent), checkpointer.clone())?;
+        let pages = Pages::new(options.get_filename());
         // A page of events crosses from the connection's thread in one go rather
         // than in 50-row handfuls, each a thread switch.
         let options = options.read_only(true).row_buffer_size(subscription::PAGE);
         let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options).await?;
         let appends = GroupCommit::spawn(writer.clone());
-        Ok(Self { readers, writer, appends, head, recent, _checkpointer: checkpointer })
+        Ok(Self { readers, writer, appends, head, recent, pages, _checkpointer: checkpointer })
     }
 }
 
@@ -102,7 +107,7 @@ impl EventStore for SqliteStore {
         if let Some(events) = self.recent.read(after.unwrap_or(0), limit, prefix) {
             return Ok(events);
         }
-        reads::read_all(&self.readers, after, limit, prefix).await
+        self.pages.read(after.unwrap_or(0), limit, prefix).await
     }
 
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
