@@ -44,10 +44,7 @@ impl Pages {
 
     /// Runs `read` on an idle connection, or a new one; keeps it afterwards
     /// unless the read failed (the connection may be what failed).
-    fn with_connection<T>(
-        &self,
-        read: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn with_connection<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let conn = match idle {
             Some(conn) => conn,
