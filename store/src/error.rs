@@ -48,7 +48,7 @@ pub enum StoreError {
     /// The SQLite event store's writer failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// A thread of the SQLite event store failed: the writer could not start, or a page read stopped.
+    /// A thread of the SQLite event store failed: the writer could not start, or a read stopped.
     #[error("{0}")]
     Writer(String),
     /// A migration failed.

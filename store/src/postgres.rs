@@ -3,6 +3,7 @@
 mod insert;
 mod options;
 mod partitions;
+mod reads;
 
 use std::{collections::HashMap, num::NonZeroU32, sync::Arc, time::Duration};
 
@@ -363,34 +364,3 @@ async fn read(conn: &mut PgConnection, keys: &[(&str, &str)], streams: &[&str]) 
 /// A row of the read: the head (position), a stored event (source, id, stream,
 /// revision, position) or a stream's last revision (stream, revision).
 type FoundRow = (Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);
-
-/// The shared SQL reads, for a PgPool.
-mod reads {
-    use sqlx::postgres::PgPool;
-
-    use crate::sql::{EventRow, event_columns, recorded, to_i64};
-
-    crate::sql::reads!(PgPool);
-
-    /// Reads up to `limit` events of the streams named `prefix...`, in global
-    /// order, after position `after`.
-    pub(crate) async fn read_all(
-        pool: &PgPool,
-        after: Option<u64>,
-        limit: usize,
-        prefix: &str,
-    ) -> Result<Vec<crate::RecordedEvent>, crate::StoreError> {
-        let rows: Vec<EventRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM events_as_text WHERE position > $1 AND substr(stream, 1, length($2)) = $2 \
-             ORDER BY position LIMIT $3"
-        ))
-        .bind(to_i64(after.unwrap_or(0)))
-        .bind(prefix)
-        .bind(to_i64(limit as u64))
-        .fetch_all(pool)
-        .await?;
-        rows.into_iter().map(recorded).collect()
-    }
-}

@@ -35,7 +35,7 @@ pub(crate) fn stored(
     })
 }
 
-/// A stored event as both SQL adapters select it:
+/// A stored event as the PostgreSQL store selects it:
 /// position, stream, revision, event_id, source, id, event_type, payload (JSON text).
 pub(crate) type EventRow = (i64, String, i64, String, String, String, String, String);
 
@@ -46,58 +46,6 @@ macro_rules! event_columns {
     };
 }
 pub(crate) use event_columns;
-
-/// The reads both SQL adapters run, in SQL both databases understand, written once
-/// and expanded for each pool type (sqlx's executor bounds do not survive being
-/// made generic under async-trait).
-macro_rules! reads {
-    ($pool:ty) => {
-        /// Reads up to `limit` events of `stream` from `from_revision` on; not
-        /// found when the stream has no event.
-        pub(crate) async fn read_stream(
-            pool: &$pool,
-            stream: &str,
-            from_revision: u64,
-            limit: usize,
-        ) -> Result<Vec<$crate::RecordedEvent>, $crate::StoreError> {
-            let rows: Vec<$crate::sql::EventRow> = sqlx::query_as(concat!(
-                "SELECT ",
-                $crate::sql::event_columns!(),
-                " FROM events_as_text WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3"
-            ))
-            .bind(stream)
-            .bind($crate::sql::to_i64(from_revision))
-            .bind($crate::sql::to_i64(limit as u64))
-            .fetch_all(pool)
-            .await?;
-            if rows.is_empty() {
-                let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM events WHERE stream = $1 LIMIT 1")
-                    .bind(stream)
-                    .fetch_optional(pool)
-                    .await?;
-                if exists.is_none() {
-                    return Err($crate::StoreError::StreamNotFound(stream.to_owned()));
-                }
-            }
-            rows.into_iter().map($crate::sql::recorded).collect()
-        }
-
-        /// Checks that the database answers.
-        pub(crate) async fn ping(pool: &$pool) -> Result<(), $crate::StoreError> {
-            sqlx::query("SELECT 1").execute(pool).await?;
-            Ok(())
-        }
-
-        /// The position of the last event stored, 0 when there is none. Not the
-        /// head row: that one also moves when a stream is deleted (and never goes
-        /// back), while this is the position a reader can reach.
-        pub(crate) async fn head(pool: &$pool) -> Result<u64, $crate::StoreError> {
-            let head: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events").fetch_one(pool).await?;
-            $crate::sql::to_u64(head)
-        }
-    };
-}
-pub(crate) use reads;
 
 /// Turns a selected row back into an event.
 pub(crate) fn recorded(row: EventRow) -> Result<RecordedEvent, StoreError> {

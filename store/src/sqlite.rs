@@ -5,7 +5,7 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use sqlx::{
     Connection, SqliteConnection,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 use tokio::sync::watch;
 
@@ -17,13 +17,13 @@ use crate::{
 };
 
 mod checkpoint;
-mod pages;
+mod readers;
 mod recent;
 mod serve_lock;
 mod writer;
 
 pub use checkpoint::{Checkpointer, PASSIVE};
-use pages::Pages;
+use readers::Readers;
 use recent::Recent;
 pub use serve_lock::ServeLock;
 use writer::Writer;
@@ -32,12 +32,12 @@ use writer::Writer;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Readers that may query the file at once; WAL lets them run beside the writer.
-const READERS: u32 = 4;
+const READERS: usize = 4;
 
 /// An event store in one SQLite file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    readers: SqlitePool,
+    readers: Arc<Readers>,
     /// The writer's thread, also handed deletes so that they queue behind the
     /// group commits.
     writer: Writer,
@@ -45,8 +45,6 @@ pub struct SqliteStore {
     head: Arc<watch::Sender<u64>>,
     /// What this process committed last, read from memory.
     recent: Arc<Recent>,
-    /// Pages of everything else.
-    pages: Arc<Pages>,
     _checkpointer: Checkpointer,
 }
 
@@ -72,13 +70,9 @@ impl SqliteStore {
         let recent = Arc::new(Recent::new(to_u64(last)?));
         let checkpointer = Checkpointer::spawn(&options, "store").await?;
         let writer = Writer::spawn(options.get_filename(), head.clone(), Arc::clone(&recent), checkpointer.clone())?;
-        let pages = Pages::new(options.get_filename());
-        // A page of events crosses from the connection's thread in one go rather
-        // than in 50-row handfuls, each a thread switch.
-        let options = options.read_only(true).row_buffer_size(subscription::PAGE);
-        let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options).await?;
+        let readers = Readers::new(options.get_filename());
         let appends = GroupCommit::spawn(writer.clone());
-        Ok(Self { readers, writer, appends, head, recent, pages, _checkpointer: checkpointer })
+        Ok(Self { readers, writer, appends, head, recent, _checkpointer: checkpointer })
     }
 }
 
@@ -99,7 +93,7 @@ impl EventStore for SqliteStore {
         from_revision: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        reads::read_stream(&self.readers, stream, from_revision, limit).await
+        self.readers.read_stream(stream, from_revision, limit).await
     }
 
     /// From memory when this process committed the events lately (see [`Recent`]).
@@ -107,7 +101,7 @@ impl EventStore for SqliteStore {
         if let Some(events) = self.recent.read(after.unwrap_or(0), limit, prefix) {
             return Ok(events);
         }
-        self.pages.read(after.unwrap_or(0), limit, prefix).await
+        self.readers.read_all(after.unwrap_or(0), limit, prefix).await
     }
 
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
@@ -121,20 +115,13 @@ impl EventStore for SqliteStore {
     }
 
     async fn head(&self) -> Result<u64, StoreError> {
-        reads::head(&self.readers).await
+        self.readers.head().await
     }
 
     /// Reads, and writes: a no-op update of the head, committed, fails while the
     /// disk is full or failing.
     async fn ping(&self) -> Result<(), StoreError> {
-        reads::ping(&self.readers).await?;
+        self.readers.ping().await?;
         self.writer.ping().await
     }
-}
-
-/// The shared SQL reads, for a SqlitePool.
-mod reads {
-    use sqlx::sqlite::SqlitePool;
-
-    crate::sql::reads!(SqlitePool);
 }
