@@ -108,7 +108,7 @@ pub async fn read(
     let (mut points, mut stride, mut events) = (Vec::new(), 1u64, 0u64);
     let mut last = None;
     each_event(&state, &player, |recorded, event| {
-        fold.apply(&event);
+        fold.apply(event);
         if events % stride == 0 {
             points.push(FeaturePoint { at: event.time, revision: recorded.revision, features: chosen(&fold, &names) });
             if points.len() >= 2 * wanted {

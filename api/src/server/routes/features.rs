@@ -101,7 +101,7 @@ async fn replay(state: &AppState, player: &PlayerId, at: DateTime<Utc>) -> Resul
     let mut last = None;
     each_event(state, player, |recorded, event| {
         if event.time <= at {
-            fold.apply(&event);
+            fold.apply(event);
             last = Some((recorded.revision, recorded.position));
         }
     })
@@ -115,7 +115,7 @@ async fn replay(state: &AppState, player: &PlayerId, at: DateTime<Utc>) -> Resul
 pub(super) async fn each_event(
     state: &AppState,
     player: &PlayerId,
-    mut visit: impl FnMut(&store::RecordedEvent, domain::PlayerEvent),
+    mut visit: impl FnMut(&store::RecordedEvent, &domain::PlayerEvent),
 ) -> Result<(), ApiError> {
     let stream = player.stream_name();
     let mut from = 0;
@@ -127,7 +127,7 @@ pub(super) async fn each_event(
         for recorded in &page {
             // Skipped like the projection skips it: see `RecordedEvent::decode`.
             if let Some(event) = recorded.decode() {
-                visit(recorded, event.into_owned());
+                visit(recorded, &event);
             }
         }
         match page.last() {
