@@ -115,7 +115,7 @@ fn dapr_token(s: &str) -> Result<String, String> {
 #[derive(Debug, Args, Clone)]
 pub struct ProjectionArgs {
     /// Most events in one projection micro-batch (one read-model transaction).
-    #[arg(long, env = "NUDGE_PROJECTION_BATCH_EVENTS", default_value_t = 2_000,
+    #[arg(long, env = "NUDGE_PROJECTION_BATCH_EVENTS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub projection_batch_events: u32,
     /// Longest a micro-batch waits for more events after its first.

@@ -59,7 +59,7 @@ pub struct ProjectionConfig {
 impl Default for ProjectionConfig {
     fn default() -> Self {
         Self {
-            batch_events: 2_000,
+            batch_events: 10_000,
             batch_wait: Duration::from_millis(1),
             partitions: 2,
             logical_partitions: None,

@@ -4,7 +4,7 @@
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::{EventStore, EventStream, RecordedEvent, StoreError, sql::advance};
 
@@ -58,22 +58,73 @@ pub(crate) fn follow<S: EventStore + Clone>(
 
 /// Follows what `pages` reads from after `after`, woken by `wake`; publishes on
 /// `through` every position up to which all it follows has been yielded.
+///
+/// A task of its own reads the pages, up to [`READ_AHEAD`] of them before the
+/// consumer: while it folds and commits one batch the next pages are read, and
+/// a consumer that batches what is ready at once finds whole pages there
+/// rather than closing a batch at every page while the next one is read.
 pub(crate) fn follow_pages(
     pages: Arc<dyn Pages>,
     after: Option<u64>,
     wake: watch::Receiver<u64>,
     through: Arc<watch::Sender<u64>>,
 ) -> EventStream {
-    let state = Follow { pages, after, wake, buffer: VecDeque::new(), failed: false, through, pending_through: None };
+    let (read, ready) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(Reader { pages, after, wake, read }.run());
+    let state = Follow { ready, buffer: VecDeque::new(), through, pending_through: None };
     Box::pin(futures::stream::unfold(state, Follow::next))
 }
 
-struct Follow {
+/// Pages read and not yet handed out, at most.
+const READ_AHEAD: usize = 10;
+
+/// Reads page after page, waiting for the head to move when there is none.
+struct Reader {
     pages: Arc<dyn Pages>,
     after: Option<u64>,
     wake: watch::Receiver<u64>,
+    read: mpsc::Sender<Result<Page, StoreError>>,
+}
+
+impl Reader {
+    /// Runs until the subscription is dropped.
+    async fn run(mut self) {
+        loop {
+            // Mark the head as seen before reading, so an append that commits
+            // during the read still wakes the wait below.
+            self.wake.borrow_and_update();
+            let page = tokio::select! {
+                page = self.pages.page(self.after) => page,
+                () = self.read.closed() => return,
+            };
+            let (empty, failed) = match &page {
+                Ok(page) => {
+                    let last = page.events.last().map(|e| e.position);
+                    self.after = self.after.max(last).max(page.through);
+                    (page.events.is_empty(), false)
+                }
+                Err(_) => (false, true),
+            };
+            // An empty page still goes out when it says how far it has seen.
+            let send = !empty || page.as_ref().is_ok_and(|p| p.through.is_some());
+            if send && self.read.send(page).await.is_err() {
+                return;
+            }
+            if empty || failed {
+                tokio::select! {
+                    _ = tokio::time::timeout(POLL, self.wake.changed()), if empty => {}
+                    () = tokio::time::sleep(POLL), if failed => {}
+                    () = self.read.closed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Hands out the pages' events one by one.
+struct Follow {
+    ready: mpsc::Receiver<Result<Page, StoreError>>,
     buffer: VecDeque<RecordedEvent>,
-    failed: bool,
     through: Arc<watch::Sender<u64>>,
     /// Published once the buffer is drained: everything up to it is yielded then.
     pending_through: Option<u64>,
@@ -83,35 +134,17 @@ impl Follow {
     async fn next(mut self) -> Option<(Result<RecordedEvent, StoreError>, Self)> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
-                self.after = Some(event.position);
                 return Some((Ok(event), self));
             }
             if let Some(through) = self.pending_through.take() {
-                self.after = self.after.max(Some(through));
                 self.through.send_if_modified(|t| advance(t, through));
             }
-            if std::mem::take(&mut self.failed) {
-                tokio::time::sleep(POLL).await;
-            }
-            // Mark the head as seen before reading, so an append that commits
-            // during the read still wakes the wait below.
-            self.wake.borrow_and_update();
-            match self.pages.page(self.after).await {
-                Ok(page) if page.events.is_empty() => {
-                    if let Some(through) = page.through {
-                        self.after = self.after.max(Some(through));
-                        self.through.send_if_modified(|t| advance(t, through));
-                    }
-                    let _ = tokio::time::timeout(POLL, self.wake.changed()).await;
-                }
+            match self.ready.recv().await? {
                 Ok(page) => {
                     self.pending_through = page.through;
                     self.buffer.extend(page.events);
                 }
-                Err(error) => {
-                    self.failed = true;
-                    return Some((Err(error), self));
-                }
+                Err(error) => return Some((Err(error), self)),
             }
         }
     }

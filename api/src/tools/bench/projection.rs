@@ -32,7 +32,7 @@ pub struct BenchProjectionArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Most events per micro-batch.
-    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_events: u32,
     /// Player partitions folding in parallel.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -80,6 +80,7 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
         active.set(Some(Scorer::new(artifact)));
     }
     let head = store.head().await?;
+    let metrics = crate::telemetry::prometheus::metrics();
     let stop = CancellationToken::new();
     let projecting = Instant::now();
     let projection =
@@ -99,6 +100,13 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
         "projected {head} events to committed rows in {:.1} s: {:.0} events/s",
         elapsed.as_secs_f64(),
         head as f64 / elapsed.as_secs_f64()
+    );
+    let text = metrics.render();
+    let batches = super::metric_sum(&text, "nudge_projection_batch_events_count");
+    println!(
+        "{batches} batches of {:.0} events and {:.0} rows on average",
+        super::metric_sum(&text, "nudge_projection_batch_events_sum") / batches.max(1.0),
+        super::metric_sum(&text, "nudge_projection_batch_rows_sum") / batches.max(1.0)
     );
     Ok(())
 }

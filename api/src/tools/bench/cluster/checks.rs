@@ -95,12 +95,7 @@ pub async fn features_differ(
 /// The sum of a metric's samples in the `/metrics` of the nudge at `address`.
 pub async fn metric(client: &reqwest::Client, address: &str, name: &str) -> anyhow::Result<f64> {
     let text = client.get(format!("{address}/metrics")).send().await?.text().await?;
-    Ok(text
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter(|line| line.split(['{', ' ']).next() == Some(name))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+    Ok(super::super::metric_sum(&text, name))
 }
 
 /// The (id, subject) of every event the receiver took, in arrival order.
