@@ -97,23 +97,19 @@ impl Reader {
                 page = self.pages.page(self.after) => page,
                 () = self.read.closed() => return,
             };
-            let (empty, failed) = match &page {
-                Ok(page) => {
-                    let last = page.events.last().map(|e| e.position);
-                    self.after = self.after.max(last).max(page.through);
-                    (page.events.is_empty(), false)
-                }
-                Err(_) => (false, true),
-            };
-            // An empty page still goes out when it says how far it has seen.
-            let send = !empty || page.as_ref().is_ok_and(|p| p.through.is_some());
-            if send && self.read.send(page).await.is_err() {
+            if let Ok(page) = &page {
+                self.after = self.after.max(page.events.last().map(|e| e.position)).max(page.through);
+            }
+            let (failed, empty) = (page.is_err(), page.as_ref().is_ok_and(|p| p.events.is_empty()));
+            // An empty page goes out only when it says how far it has seen.
+            let news = !empty || page.as_ref().is_ok_and(|p| p.through.is_some());
+            if news && self.read.send(page).await.is_err() {
                 return;
             }
-            if empty || failed {
+            if failed || empty {
                 tokio::select! {
-                    _ = tokio::time::timeout(POLL, self.wake.changed()), if empty => {}
                     () = tokio::time::sleep(POLL), if failed => {}
+                    _ = tokio::time::timeout(POLL, self.wake.changed()), if empty => {}
                     () = self.read.closed() => return,
                 }
             }

@@ -100,7 +100,6 @@ impl BenchTarget {
     }
 }
 
-/// The value at quantile `p` of sorted durations.
 /// The sum of a metric's samples in a Prometheus exposition.
 fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines()
@@ -110,6 +109,7 @@ fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// The value at quantile `p` of sorted durations.
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(index).copied().unwrap_or_default()

@@ -95,7 +95,7 @@ pub async fn features_differ(
 /// The sum of a metric's samples in the `/metrics` of the nudge at `address`.
 pub async fn metric(client: &reqwest::Client, address: &str, name: &str) -> anyhow::Result<f64> {
     let text = client.get(format!("{address}/metrics")).send().await?.text().await?;
-    Ok(super::super::metric_sum(&text, name))
+    Ok(crate::tools::bench::metric_sum(&text, name))
 }
 
 /// The (id, subject) of every event the receiver took, in arrival order.
