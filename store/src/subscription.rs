@@ -92,7 +92,7 @@ impl Reader {
         loop {
             // Mark the head as seen before reading, so an append that commits
             // during the read still wakes the wait below.
-            self.wake.borrow_and_update();
+            let head = *self.wake.borrow_and_update();
             let page = tokio::select! {
                 page = self.pages.page(self.after) => page,
                 () = self.read.closed() => return,
@@ -101,15 +101,19 @@ impl Reader {
                 self.after = self.after.max(page.events.last().map(|e| e.position)).max(page.through);
             }
             let (failed, empty) = (page.is_err(), page.as_ref().is_ok_and(|p| p.events.is_empty()));
+            let short = page.as_ref().is_ok_and(|p| p.events.len() < PAGE);
             // An empty page goes out only when it says how far it has seen.
             let news = !empty || page.as_ref().is_ok_and(|p| p.through.is_some());
             if news && self.read.send(page).await.is_err() {
                 return;
             }
-            if failed || empty {
+            // A short page that reached the head seen before the read: the next
+            // read would find nothing until the head moves, so wait for that.
+            let idle = empty || (short && self.after.is_some_and(|after| after >= head));
+            if failed || idle {
                 tokio::select! {
                     () = tokio::time::sleep(POLL), if failed => {}
-                    _ = tokio::time::timeout(POLL, self.wake.changed()), if empty => {}
+                    _ = tokio::time::timeout(POLL, self.wake.changed()), if idle => {}
                     () = self.read.closed() => return,
                 }
             }
