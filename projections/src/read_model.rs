@@ -65,6 +65,14 @@ pub struct Fence {
     pub ttl: std::time::Duration,
 }
 
+impl Fence {
+    /// The same fence over only the leases of `partitions` (sorted).
+    pub fn only(&self, partitions: &[u32]) -> Self {
+        let leases = self.leases.iter().filter(|l| partitions.binary_search(&l.partition).is_ok()).copied().collect();
+        Self { owner: std::sync::Arc::clone(&self.owner), leases, ttl: self.ttl }
+    }
+}
+
 /// The read model: its database, and the outbox its commits queue new
 /// recommendations in. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -126,5 +134,22 @@ impl ReadModel {
             self.outbox.wake();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use super::{Fence, Lease};
+
+    #[test]
+    fn a_fence_over_some_partitions_keeps_only_their_leases_and_epochs() {
+        let leases = (0..6).map(|partition| Lease { partition, epoch: u64::from(partition) + 7, checkpoint: 40 });
+        let fence = Fence { owner: Arc::from("a"), leases: leases.collect(), ttl: Duration::from_secs(3) };
+        let only = fence.only(&[1, 4, 9]);
+        assert_eq!(only.leases, vec![fence.leases[1], fence.leases[4]]);
+        assert_eq!((&*only.owner, only.ttl), ("a", fence.ttl));
+        assert!(fence.only(&[]).leases.is_empty());
     }
 }

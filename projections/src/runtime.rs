@@ -54,6 +54,15 @@ pub(crate) struct Runner {
 /// to where its feed has read.
 const THROUGH_EVERY: Duration = Duration::from_millis(50);
 
+/// How long the checkpoints of partitions no batch touched may stay behind.
+///
+/// A batch fences, and moves the checkpoint of, only the partitions it writes:
+/// fencing all of them cost a lease-row update per partition per batch, about
+/// four per event when batches are small. At least this often a commit (or,
+/// when idle, an empty one) fences and moves them all, which bounds what a
+/// restart or a new owner folds again.
+const FENCE_ALL_EVERY: Duration = Duration::from_millis(50);
+
 /// A commit in flight; answers the checkpoint it wrote.
 type Committing = JoinHandle<Result<u64, ProjectionError>>;
 
@@ -95,8 +104,9 @@ impl Runner {
         };
         tracing::info!(projection = name, checkpoint = start, partitions = leases.len(), "projection started");
         let mut committing: Option<Committing> = None;
-        // The checkpoint handed to the latest commit.
-        let mut planned = start;
+        // The checkpoint handed to the latest commit, and to the latest that fenced every partition.
+        let (mut planned, mut fenced_all) = (start, start);
+        let mut fenced_all_at = Instant::now();
         let mut quiet = tokio::time::interval(THROUGH_EVERY);
         quiet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
@@ -108,9 +118,10 @@ impl Runner {
                     // Looked at here, not in the guard: the subscription may have
                     // handed events over in this very round, and `through` covers them.
                     let reached = *through.borrow();
-                    if batches.pending.is_empty() && reached > planned {
-                        planned = reached;
-                        let commit = self.commit(Changes::default(), reached, 0, Arc::clone(&fence), progress.clone());
+                    let to = if batches.pending.is_empty() { reached.max(planned) } else { planned };
+                    if to > fenced_all {
+                        (planned, fenced_all, fenced_all_at) = (to, to, Instant::now());
+                        let commit = self.commit(Changes::default(), to, 0, Arc::clone(&fence), progress.clone());
                         committing = Some(tokio::spawn(commit));
                     }
                 }
@@ -129,6 +140,12 @@ impl Runner {
                     planned = last;
                     let batch = owned.filter(batch);
                     let size = batch.len();
+                    let fence = if fenced_all_at.elapsed() >= FENCE_ALL_EVERY {
+                        (fenced_all, fenced_all_at) = (last, Instant::now());
+                        Arc::clone(&fence)
+                    } else {
+                        Arc::new(fence.only(&owned.touched(&batch)))
+                    };
                     let span = tracing::info_span!("projection_batch", projection = name, events = size, last);
                     let decider = Arc::new(Decider { scorer: self.active.get(), policy: self.config.policy });
                     let changes = match fold(batch, decider, &partitions).instrument(span.clone()).await {
@@ -141,7 +158,7 @@ impl Runner {
                     {
                         break Err(error);
                     }
-                    let commit = self.commit(changes, last, size, Arc::clone(&fence), progress.clone()).instrument(span);
+                    let commit = self.commit(changes, last, size, fence, progress.clone()).instrument(span);
                     committing = Some(tokio::spawn(commit));
                 }
             }
@@ -230,11 +247,23 @@ impl Owned {
     /// The events of `batch` this run folds: its own partitions', past their checkpoints.
     fn filter(&self, mut batch: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
         batch.retain(|event| {
-            let player = event.stream.strip_prefix(domain::STREAM_PREFIX).unwrap_or(&event.stream);
-            let partition = domain::partition_of(player, self.logical) as usize;
+            let partition = self.partition(event) as usize;
             self.checkpoints.get(partition).copied().flatten().is_some_and(|checkpoint| event.position > checkpoint)
         });
         batch
+    }
+
+    /// The partitions `batch` holds events of.
+    fn touched(&self, batch: &[RecordedEvent]) -> Vec<u32> {
+        let mut touched: Vec<u32> = batch.iter().map(|event| self.partition(event)).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        touched
+    }
+
+    fn partition(&self, event: &RecordedEvent) -> u32 {
+        let player = event.stream.strip_prefix(domain::STREAM_PREFIX).unwrap_or(&event.stream);
+        domain::partition_of(player, self.logical)
     }
 }
 
