@@ -30,7 +30,10 @@ use crate::{
 /// process sharing the database wake at once.
 const CHANNEL: &str = "nudge_events";
 
-/// Connections in the pool: readers plus the one the group-commit writer keeps.
+/// The `plan_cache_mode` of every read.
+const CUSTOM_PLANS: &str = "force_custom_plan";
+
+/// Connections in the readers' pool (the group-commit writer has its own).
 const POOL_SIZE: u32 = 16;
 
 /// An event store in a PostgreSQL database.
@@ -54,9 +57,17 @@ impl PostgresStore {
 
     /// Connects with ready-made options (tests use them to pick a schema).
     pub async fn connect_with(options: PgConnectOptions, partitions: Option<NonZeroU32>) -> Result<Self, StoreError> {
-        // A generic plan made while `events` was small would scan it on every
-        // append ever after; custom plans follow the table as it grows.
-        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
+        // The writer's one statement plans the same whatever the table holds:
+        // planned once, not once a group (planning a custom plan for a group's
+        // arrays cost more than a fifth of the insert).
+        let writes = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await?;
+        // A generic plan for a read, made while `events` was small, would scan
+        // it on every call ever after; custom plans follow the table as it grows.
+        let options = options.options([("plan_cache_mode", CUSTOM_PLANS)]);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
@@ -70,6 +81,7 @@ impl PostgresStore {
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
         let writer = GroupCommit::spawn(Writer {
             pool: pool.clone(),
+            writes,
             conn: None,
             head: head.clone(),
             known: Known::default(),
@@ -212,7 +224,10 @@ impl EventStore for PostgresStore {
 ///   row lock (`SELECT ... FOR UPDATE` in a transaction), which cannot lose, so no
 ///   writer starves.
 struct Writer {
+    /// The readers' pool, for the read before a write.
     pool: PgPool,
+    /// The writer's own connection, whose statements keep their generic plans.
+    writes: PgPool,
     conn: Option<PoolConnection<Postgres>>,
     head: Arc<watch::Sender<u64>>,
     known: Known,
@@ -262,17 +277,18 @@ impl GroupWriter for Writer {
         // a fresh one, as the old one may be broken or mid-transaction.
         let mut conn = match self.conn.take() {
             Some(conn) => conn,
-            None => self.pool.acquire().await?,
+            None => self.writes.acquire().await?,
         };
-        let results = write(&mut conn, calls, &self.head, &mut self.known, self.partitions).await?;
+        let results = write(&mut conn, &self.pool, calls, &self.head, &mut self.known, self.partitions).await?;
         self.conn = Some(conn);
         Ok(results)
     }
 }
 
-/// Writes one group on `conn`; see [`Writer`].
+/// Writes one group on `conn`, reading before it from `readers`; see [`Writer`].
 async fn write(
     conn: &mut PgConnection,
+    readers: &PgPool,
     calls: &[Vec<StreamAppend>],
     head: &watch::Sender<u64>,
     known: &mut Known,
@@ -296,7 +312,7 @@ async fn write(
             }
         }
     }
-    let stored = read(conn, &keys, &streams).await?;
+    let stored = read(readers, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
     if plan.rows.is_empty() || insert(conn, &plan.rows, stored.head, plan.head, partitions).await? {
         known.wrote(&stored, &plan);
@@ -304,9 +320,13 @@ async fn write(
     }
     metrics::counter!("nudge_store_append_lock_fallbacks_total").increment(1);
     let mut tx = conn.begin().await?;
-    // Held until commit; the read after it takes a fresh snapshot.
-    sqlx::query("SELECT position FROM event_store_head FOR UPDATE").execute(&mut *tx).await?;
-    let stored = read(&mut tx, &keys, &streams).await?;
+    // Held until commit; the read after it takes a fresh snapshot, planned
+    // for its arguments as on the readers' connections.
+    sqlx::query("SELECT set_config('plan_cache_mode', $1, true), position FROM event_store_head FOR UPDATE")
+        .bind(CUSTOM_PLANS)
+        .execute(&mut *tx)
+        .await?;
+    let stored = read(&mut *tx, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
     if !plan.rows.is_empty() && !insert(&mut tx, &plan.rows, stored.head, plan.head, partitions).await? {
         return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
@@ -329,7 +349,11 @@ fn is_unique_violation(error: &StoreError) -> bool {
 }
 
 /// Reads, in one snapshot, what planning a group needs.
-async fn read(conn: &mut PgConnection, keys: &[(&str, &str)], streams: &[&str]) -> Result<Stored, StoreError> {
+async fn read<'c>(
+    on: impl sqlx::PgExecutor<'c>,
+    keys: &[(&str, &str)],
+    streams: &[&str],
+) -> Result<Stored, StoreError> {
     let (sources, ids): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
     let rows: Vec<FoundRow> = sqlx::query_as(
         "SELECT NULL, NULL, NULL, NULL, position FROM event_store_head \
@@ -344,7 +368,7 @@ async fn read(conn: &mut PgConnection, keys: &[(&str, &str)], streams: &[&str]) 
     .bind(sources)
     .bind(ids)
     .bind(streams)
-    .fetch_all(conn)
+    .fetch_all(on)
     .await?;
     let (mut head, mut existing, mut heads) = (None, Vec::new(), Vec::new());
     for row in rows {
