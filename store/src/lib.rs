@@ -11,6 +11,7 @@ mod group_commit;
 pub mod kurrentdb;
 mod plan;
 pub mod postgres;
+mod recent;
 mod sql;
 pub mod sqlite;
 mod subscription;

@@ -1,27 +1,25 @@
 //! The PostgreSQL event store.
 
+mod handoff;
 mod insert;
 mod options;
 mod partitions;
 mod reads;
+mod writer;
 
-use std::{collections::HashMap, num::NonZeroU32, sync::Arc, time::Duration};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use sqlx::{
-    Connection, PgConnection, Postgres,
-    pool::PoolConnection,
-    postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
-};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::{sync::watch, task::JoinHandle};
 
 pub use self::options::connect_options;
 
-use self::insert::insert;
+use self::writer::Writer;
 use crate::{
     Appended, EventStore, EventStream, PartitionFeed, RecordedEvent, StoreError, StreamAppend,
-    group_commit::{CallResult, GroupCommit, GroupWriter},
-    plan::{self, Stored},
+    group_commit::GroupCommit,
+    recent::Recent,
     sql::{self, advance, to_u64},
     subscription,
 };
@@ -42,6 +40,8 @@ pub struct PostgresStore {
     pool: PgPool,
     writer: GroupCommit,
     head: Arc<watch::Sender<u64>>,
+    /// This process's last commits, which its subscriptions read from memory.
+    recent: Arc<Recent>,
     partitions: NonZeroU32,
     _listener: Arc<AbortOnDrop>,
 }
@@ -78,16 +78,11 @@ impl PostgresStore {
         partitions::fill_in(&pool, partitions).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
+        let recent = Arc::new(Recent::new(to_u64(last)?));
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
-        let writer = GroupCommit::spawn(Writer {
-            pool: pool.clone(),
-            writes,
-            conn: None,
-            head: head.clone(),
-            known: Known::default(),
-            partitions,
-        });
-        Ok(Self { pool, writer, head, partitions, _listener: listener })
+        let writer =
+            GroupCommit::spawn(Writer::new(pool.clone(), writes, head.clone(), Arc::clone(&recent), partitions));
+        Ok(Self { pool, writer, head, recent, partitions, _listener: listener })
     }
 }
 
@@ -141,8 +136,16 @@ impl EventStore for PostgresStore {
         reads::read_all(&self.pool, after, limit, prefix).await
     }
 
+    /// This process's own commits from memory, once the subscription has read
+    /// up to where the head was when it started (see [`handoff`]).
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
-        subscription::follow(self.clone(), after, prefix, self.head.subscribe())
+        let pages = handoff::Handed {
+            pool: self.pool.clone(),
+            recent: Arc::clone(&self.recent),
+            prefix: prefix.to_owned(),
+            started: tokio::sync::OnceCell::new(),
+        };
+        subscription::follow_pages(Arc::new(pages), after, self.head.subscribe(), Arc::new(watch::Sender::new(0)))
     }
 
     /// Reads only `partitions`, from the index on each event's partition.
@@ -193,6 +196,7 @@ impl EventStore for PostgresStore {
             tx.rollback().await?;
         } else {
             tx.commit().await?;
+            self.recent.deleted(stream);
         }
         Ok(deleted.rows_affected())
     }
@@ -205,186 +209,3 @@ impl EventStore for PostgresStore {
         reads::ping(&self.pool).await
     }
 }
-
-/// The group-commit writer.
-///
-/// Every group is inserted by one statement that moves the head row only if it is
-/// still where the writer believes it is. That statement holds the head row lock
-/// until it commits, so positions are handed out in commit order and a subscriber
-/// never skips a late commit. Three paths, cheapest first:
-///
-/// - One round trip: the head is where this writer's last write left it (so
-///   nothing else has been appended or deleted since: a delete moves the head
-///   too) and it remembers every stream of the
-///   group: it plans from memory. A repeat of a stored event fails the unique
-///   index, a moved head writes nothing; either way the next path follows.
-/// - Two round trips: read the head, the stored events and the streams' revisions
-///   in one snapshot, plan, insert.
-/// - If another process appended in between, the group is written under the head
-///   row lock (`SELECT ... FOR UPDATE` in a transaction), which cannot lose, so no
-///   writer starves.
-struct Writer {
-    /// The readers' pool, for the read before a write.
-    pool: PgPool,
-    /// The writer's own connection, whose statements keep their generic plans.
-    writes: PgPool,
-    conn: Option<PoolConnection<Postgres>>,
-    head: Arc<watch::Sender<u64>>,
-    known: Known,
-    partitions: NonZeroU32,
-}
-
-/// Most streams whose revision the writer remembers; past it, it starts afresh.
-const MAX_KNOWN_STREAMS: usize = 100_000;
-
-/// What the writer knows of the store since its last write: true while the head
-/// is still where that write left it, as then nothing else has been appended or
-/// deleted.
-#[derive(Default)]
-struct Known {
-    head: Option<u64>,
-    streams: HashMap<String, Option<u64>>,
-}
-
-impl Known {
-    /// The planning input for `streams`, if every one of them is known.
-    fn stored(&self, streams: &[&str]) -> Option<Stored> {
-        let head = self.head?;
-        let heads = streams.iter().map(|s| Some(((*s).to_owned(), *self.streams.get(*s)?))).collect::<Option<_>>()?;
-        Some(Stored { head, existing: Vec::new(), heads })
-    }
-
-    /// Remembers a write planned from `stored`.
-    fn wrote(&mut self, stored: &Stored, plan: &plan::Plan<'_>) {
-        // A head other than the one this writer left means another process
-        // appended: what was remembered may be stale.
-        if self.head != Some(stored.head) || self.streams.len() > MAX_KNOWN_STREAMS {
-            self.streams.clear();
-        }
-        self.streams.extend(stored.heads.iter().map(|(s, r)| (s.clone(), *r)));
-        for row in &plan.rows {
-            self.streams.insert(row.stream.to_owned(), Some(row.revision));
-        }
-        self.head = Some(plan.head);
-    }
-}
-
-#[async_trait]
-impl GroupWriter for Writer {
-    async fn write_group(&mut self, calls: Arc<[Vec<StreamAppend>]>) -> Result<Vec<CallResult>, StoreError> {
-        let calls = &*calls;
-        // The writer keeps its connection between groups; after a failure it takes
-        // a fresh one, as the old one may be broken or mid-transaction.
-        let mut conn = match self.conn.take() {
-            Some(conn) => conn,
-            None => self.writes.acquire().await?,
-        };
-        let results = write(&mut conn, &self.pool, calls, &self.head, &mut self.known, self.partitions).await?;
-        self.conn = Some(conn);
-        Ok(results)
-    }
-}
-
-/// Writes one group on `conn`, reading before it from `readers`; see [`Writer`].
-async fn write(
-    conn: &mut PgConnection,
-    readers: &PgPool,
-    calls: &[Vec<StreamAppend>],
-    head: &watch::Sender<u64>,
-    known: &mut Known,
-    partitions: NonZeroU32,
-) -> Result<Vec<CallResult>, StoreError> {
-    let (keys, streams) = (plan::keys(calls), plan::streams(calls));
-    if let Some(stored) = known.stored(&streams) {
-        let plan = plan::plan(calls, &stored);
-        // Only a plan that writes is checked against the head; and a call refused
-        // on its expected revision may in truth be a repeat of stored events, which
-        // only a read can tell.
-        if !plan.rows.is_empty() && plan.results.iter().all(Result::is_ok) {
-            match insert(conn, &plan.rows, stored.head, plan.head, partitions).await {
-                Ok(true) => {
-                    known.wrote(&stored, &plan);
-                    return Ok(appended(plan, head));
-                }
-                Ok(false) => {}
-                Err(e) if is_unique_violation(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    let stored = read(readers, &keys, &streams).await?;
-    let plan = plan::plan(calls, &stored);
-    if plan.rows.is_empty() || insert(conn, &plan.rows, stored.head, plan.head, partitions).await? {
-        known.wrote(&stored, &plan);
-        return Ok(appended(plan, head));
-    }
-    metrics::counter!("nudge_store_append_lock_fallbacks_total").increment(1);
-    let mut tx = conn.begin().await?;
-    // Held until commit; the read after it takes a fresh snapshot, planned
-    // for its arguments as on the readers' connections.
-    sqlx::query("SELECT set_config('plan_cache_mode', $1, true), position FROM event_store_head FOR UPDATE")
-        .bind(CUSTOM_PLANS)
-        .execute(&mut *tx)
-        .await?;
-    let stored = read(&mut *tx, &keys, &streams).await?;
-    let plan = plan::plan(calls, &stored);
-    if !plan.rows.is_empty() && !insert(&mut tx, &plan.rows, stored.head, plan.head, partitions).await? {
-        return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
-    }
-    tx.commit().await?;
-    known.wrote(&stored, &plan);
-    Ok(appended(plan, head))
-}
-
-/// Counts the rows in, wakes local subscribers, answers the calls.
-fn appended(plan: plan::Plan<'_>, head: &watch::Sender<u64>) -> Vec<CallResult> {
-    metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
-    head.send_if_modified(|h| advance(h, plan.head));
-    plan.results
-}
-
-/// Whether an insert failed on a unique index: an event stored already.
-fn is_unique_violation(error: &StoreError) -> bool {
-    matches!(error, StoreError::Database(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505"))
-}
-
-/// Reads, in one snapshot, what planning a group needs.
-async fn read<'c>(
-    on: impl sqlx::PgExecutor<'c>,
-    keys: &[(&str, &str)],
-    streams: &[&str],
-) -> Result<Stored, StoreError> {
-    let (sources, ids): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
-    let rows: Vec<FoundRow> = sqlx::query_as(
-        "SELECT NULL, NULL, NULL, NULL, position FROM event_store_head \
-         UNION ALL \
-         SELECT e.source, e.id, e.stream, e.revision, e.position \
-         FROM UNNEST($1::text[], $2::text[]) AS k(source, id) \
-         JOIN events e ON e.source = k.source AND e.id = k.id \
-         UNION ALL \
-         SELECT NULL, NULL, s.stream, (SELECT max(e.revision) FROM events e WHERE e.stream = s.stream), NULL \
-         FROM UNNEST($3::text[]) AS s(stream)",
-    )
-    .bind(sources)
-    .bind(ids)
-    .bind(streams)
-    .fetch_all(on)
-    .await?;
-    let (mut head, mut existing, mut heads) = (None, Vec::new(), Vec::new());
-    for row in rows {
-        match row {
-            (None, None, None, None, Some(position)) => head = Some(position),
-            (Some(source), Some(id), Some(_), Some(revision), Some(position)) => {
-                existing.push((source, id, revision, position))
-            }
-            (None, None, Some(stream), revision, None) => heads.push((stream, revision)),
-            row => return Err(StoreError::Corrupt { position: 0, reason: format!("unexpected lookup row {row:?}") }),
-        }
-    }
-    let head = head.ok_or_else(|| StoreError::Corrupt { position: 0, reason: "no event store head".to_owned() })?;
-    sql::stored(head, existing, heads)
-}
-
-/// A row of the read: the head (position), a stored event (source, id, stream,
-/// revision, position) or a stream's last revision (stream, revision).
-type FoundRow = (Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);

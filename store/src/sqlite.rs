@@ -18,13 +18,12 @@ use crate::{
 
 mod checkpoint;
 mod readers;
-mod recent;
 mod serve_lock;
 mod writer;
 
+use crate::recent::Recent;
 pub use checkpoint::{Checkpointer, PASSIVE};
 use readers::Readers;
-use recent::Recent;
 pub use serve_lock::ServeLock;
 use writer::Writer;
 

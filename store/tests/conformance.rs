@@ -353,6 +353,19 @@ async fn postgres_concurrent_appenders_never_let_a_subscriber_skip() {
     concurrent_appenders_are_seen_once_in_order(stores, subscriber).await;
 }
 
+/// The subscriber appends too: its own commits come from memory, the others'
+/// from the database, and none is seen twice or skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_subscriber_that_appends_too_sees_every_event_once_in_order() {
+    let schema = PgSchema::new().await.unwrap();
+    let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
+    for _ in 0..3 {
+        stores.push(Arc::new(schema.open().await.unwrap()));
+    }
+    let subscriber = Arc::clone(&stores[0]);
+    concurrent_appenders_are_seen_once_in_order(stores, subscriber).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_concurrent_appenders_never_let_a_subscriber_skip() {
     let db = TempSqlite::new().unwrap();

@@ -15,12 +15,12 @@ use tokio::sync::{oneshot, watch};
 use super::{
     BUSY_TIMEOUT, Checkpointer,
     checkpoint::{JOURNAL_SIZE_LIMIT, PASSIVE},
-    recent::Recent,
 };
 use crate::{
     StoreError, StreamAppend,
     group_commit::{CallResult, GroupWriter},
     plan::{self, Row, Stored},
+    recent::Recent,
     sql::{self, advance, to_i64},
 };
 
@@ -153,7 +153,7 @@ fn write(
     }
     tx.commit()?;
     metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
-    recent.committed(calls, &plan.rows, plan.head);
+    recent.committed(calls, &plan.rows, stored.head, plan.head);
     head.send_if_modified(|h| advance(h, plan.head));
     Ok(plan.results)
 }

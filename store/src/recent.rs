@@ -1,11 +1,13 @@
 //! The events this process committed last, kept in memory so that its own
-//! subscriptions read them without a round trip to SQLite and a parse of every
-//! payload.
+//! subscriptions read them without a round trip to the database and a parse
+//! of every payload.
 //!
-//! SQLite serves one process (the serve lock), so what this process's writer
-//! committed is all there is: a read inside the span the buffer vouches for
-//! gives what the file would. Reads before it (a catch-up after a restart, a
-//! subscription that fell far behind) go to the file.
+//! The buffer vouches for a span of positions with no gap: every event stored
+//! there is in it. A commit that does not start where the last one ended
+//! (another process appended, or deleted, in between: both move the head)
+//! starts the span over. A read inside the span gives what the database
+//! would; reads before it (a catch-up after a restart, a subscription that
+//! fell far behind) go to the database.
 
 use std::{collections::VecDeque, sync::Arc, sync::Mutex};
 
@@ -87,18 +89,23 @@ impl Recent {
     }
 
     /// Records a commit of `calls`: the `rows` written (in position order), and
-    /// the head it moved to.
-    pub(crate) fn committed(&self, calls: &Arc<[Vec<StreamAppend>]>, rows: &[Row<'_>], head: u64) {
+    /// the head it moved from and to.
+    pub(crate) fn committed(&self, calls: &Arc<[Vec<StreamAppend>]>, rows: &[Row<'_>], from: u64, head: u64) {
         let rows: Vec<Placed> =
             rows.iter().map(|r| Placed { position: r.position, revision: r.revision, at: r.at }).collect();
         let mut span = self.lock();
+        let mut dropped = Vec::new();
+        if from != span.through {
+            // Positions up to `from` this buffer has not seen all of.
+            dropped.extend(span.commits.drain(..));
+            (span.from, span.through, span.events) = (from + 1, from, 0);
+        }
         span.through = span.through.max(head);
         if rows.is_empty() {
             return;
         }
         span.events += rows.len();
         span.commits.push_back(Commit { calls: Arc::clone(calls), rows });
-        let mut dropped = Vec::new();
         while span.events > KEPT {
             let Some(commit) = span.commits.pop_front() else { break };
             span.forget(&commit);
@@ -186,7 +193,7 @@ mod tests {
             })
             .collect();
         let plan = plan::plan(&calls, &plan::Stored { head, ..plan::Stored::default() });
-        recent.committed(&calls, &plan.rows, plan.head);
+        recent.committed(&calls, &plan.rows, head, plan.head);
         plan.head
     }
 
@@ -207,6 +214,17 @@ mod tests {
         assert_eq!(positions(recent.read(13, 100, "")), None, "nothing newer in memory: the file says");
         assert_eq!(positions(recent.read(12, 100, "")), Some(vec![13]), "its reader is past the first commit");
         assert_eq!(positions(recent.read(11, 100, "")), None, "so that one left the buffer");
+    }
+
+    #[test]
+    fn a_commit_after_a_gap_starts_the_span_over() {
+        let recent = Recent::new(0);
+        commit(&recent, 0, &["player-1", "player-2"], 1);
+        // Another process wrote position 3.
+        commit(&recent, 3, &["player-1"], 1);
+        assert_eq!(positions(recent.read(0, 100, "")), None, "positions 1 to 3 are not all here");
+        assert_eq!(positions(recent.read(2, 100, "")), None);
+        assert_eq!(positions(recent.read(3, 100, "")), Some(vec![4]));
     }
 
     #[test]

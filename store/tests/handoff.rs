@@ -1,9 +1,12 @@
-//! The SQLite store hands this process's own appends to its readers from
-//! memory: they must read exactly what the file holds.
+//! The SQL stores hand this process's own appends to its readers from
+//! memory: they must read exactly what the database holds.
 #![allow(clippy::unwrap_used)]
 
 use futures::StreamExt;
-use store::{EventStore, ExpectedRevision, NewEvent, RecordedEvent, StreamAppend, testing::TempSqlite};
+use store::{
+    EventStore, ExpectedRevision, NewEvent, RecordedEvent, StreamAppend,
+    testing::{PgSchema, TempSqlite},
+};
 
 fn bet(player: u32, n: u32) -> domain::PlayerEvent {
     let json = serde_json::json!({
@@ -65,4 +68,21 @@ async fn a_deleted_stream_is_not_read_from_memory_either() {
     assert_eq!(stored(&from_memory), stored(&from_file));
     assert!(from_file.iter().all(|e| e.stream != "player-1"));
     assert_eq!(from_file.len(), 4);
+}
+
+/// An erasure in another process deletes a stream this one committed and
+/// keeps in memory: a subscription that starts after it must not see it.
+#[tokio::test]
+async fn a_stream_another_process_deleted_is_not_read_from_memory() {
+    let schema = PgSchema::new().await.unwrap();
+    let store = schema.open().await.unwrap();
+    store.append(appends(3, 2)).await.unwrap();
+    assert_eq!(schema.open().await.unwrap().delete_stream("player-1").await.unwrap(), 2);
+    let mut feed = store.subscribe_all(None, "player-");
+    let mut read = Vec::new();
+    while read.len() < 4 {
+        read.push(feed.next().await.unwrap().unwrap());
+    }
+    let streams: Vec<&str> = read.iter().map(|e| e.stream.as_str()).collect();
+    assert_eq!(streams, ["player-0", "player-0", "player-2", "player-2"]);
 }
