@@ -342,15 +342,20 @@ async fn concurrent_appenders_are_seen_once_in_order(
     assert!(subscriber.read_all(seen.last().map(|e| e.position), 10, "player-").await.unwrap().is_empty());
 }
 
+/// `n` stores on one schema, as `n` nudge processes would have.
+async fn postgres_stores(schema: &PgSchema, n: usize) -> Vec<Arc<dyn EventStore>> {
+    let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
+    for _ in 0..n {
+        stores.push(Arc::new(schema.open().await.unwrap()));
+    }
+    stores
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_concurrent_appenders_never_let_a_subscriber_skip() {
     let schema = PgSchema::new().await.unwrap();
-    let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
-    for _ in 0..4 {
-        stores.push(Arc::new(schema.open().await.unwrap()));
-    }
     let subscriber = Arc::new(schema.open().await.unwrap());
-    concurrent_appenders_are_seen_once_in_order(stores, subscriber).await;
+    concurrent_appenders_are_seen_once_in_order(postgres_stores(&schema, 4).await, subscriber).await;
 }
 
 /// The subscriber appends too: its own commits come from memory, the others'
@@ -358,10 +363,7 @@ async fn postgres_concurrent_appenders_never_let_a_subscriber_skip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_a_subscriber_that_appends_too_sees_every_event_once_in_order() {
     let schema = PgSchema::new().await.unwrap();
-    let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
-    for _ in 0..3 {
-        stores.push(Arc::new(schema.open().await.unwrap()));
-    }
+    let stores = postgres_stores(&schema, 3).await;
     let subscriber = Arc::clone(&stores[0]);
     concurrent_appenders_are_seen_once_in_order(stores, subscriber).await;
 }
