@@ -25,9 +25,14 @@ use store::testing::PgSchema;
 
 use crate::helpers::{Nudge, batch_bodies, post_until_accepted, projected, ready, serve};
 
-/// A short TTL keeps the test short; the stop lasts twice as long.
-const ARGS: [&str; 7] = [
+/// A short TTL keeps the test short; the stop lasts twice as long. A delivery
+/// whose attempts a kill, the stop or a loaded machine cut short is tried
+/// again within a second, not after the default's 5 s, 30 s and 2 min, which
+/// outlast the wait for the receiver.
+const ARGS: [&str; 9] = [
     "--lease-ttl",
+    "1s",
+    "--webhook-retry-schedule",
     "1s",
     "--projection-batch-events",
     "64",
