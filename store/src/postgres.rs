@@ -20,7 +20,7 @@ use crate::{
     Appended, EventStore, EventStream, PartitionFeed, RecordedEvent, StoreError, StreamAppend,
     group_commit::GroupCommit,
     recent::Recent,
-    sql::{self, advance, to_u64},
+    sql::{self, advance},
     subscription,
 };
 
@@ -76,9 +76,9 @@ impl PostgresStore {
         sql::schema(sqlx::migrate!("./migrations/postgres")).run(&pool).await?;
         let partitions = partitions::fixed(&pool, partitions).await?;
         partitions::fill_in(&pool, partitions).await?;
-        let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&pool).await?;
-        let head = Arc::new(watch::Sender::new(to_u64(last)?));
-        let recent = Arc::new(Recent::new(to_u64(last)?));
+        let last = reads::head_row(&pool).await?;
+        let head = Arc::new(watch::Sender::new(last));
+        let recent = Arc::new(Recent::new(last));
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
         let writer =
             GroupCommit::spawn(Writer::new(pool.clone(), writes, head.clone(), Arc::clone(&recent), partitions));
@@ -139,12 +139,7 @@ impl EventStore for PostgresStore {
     /// This process's own commits from memory, once the subscription has read
     /// up to where the head was when it started (see [`handoff`]).
     fn subscribe_all(&self, after: Option<u64>, prefix: &str) -> EventStream {
-        let pages = handoff::Handed {
-            pool: self.pool.clone(),
-            recent: Arc::clone(&self.recent),
-            prefix: prefix.to_owned(),
-            started: tokio::sync::OnceCell::new(),
-        };
+        let pages = handoff::Handed::new(self.pool.clone(), Arc::clone(&self.recent), prefix);
         subscription::follow_pages(Arc::new(pages), after, self.head.subscribe(), Arc::new(watch::Sender::new(0)))
     }
 

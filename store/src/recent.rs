@@ -101,11 +101,10 @@ impl Recent {
             (span.from, span.through, span.events) = (from + 1, from, 0);
         }
         span.through = span.through.max(head);
-        if rows.is_empty() {
-            return;
+        if !rows.is_empty() {
+            span.events += rows.len();
+            span.commits.push_back(Commit { calls: Arc::clone(calls), rows });
         }
-        span.events += rows.len();
-        span.commits.push_back(Commit { calls: Arc::clone(calls), rows });
         while span.events > KEPT {
             let Some(commit) = span.commits.pop_front() else { break };
             span.forget(&commit);
@@ -131,11 +130,11 @@ impl Recent {
 
     /// Up to `limit` events of the streams named `prefix...` after `after`, if
     /// the buffer vouches for every position from the one after `after` to the
-    /// last committed; `None` sends the read to the file.
+    /// last committed; `None` sends the read to the database.
     ///
     /// A read from `after` also tells that its reader is past every commit up
     /// to there: those leave the buffer (its one reader is the projection; a
-    /// second reader further behind would read the file).
+    /// second reader further behind would read the database).
     pub(crate) fn read(&self, after: u64, limit: usize, prefix: &str) -> Option<Vec<RecordedEvent>> {
         let mut span = self.lock();
         if after < span.from.saturating_sub(1) || after >= span.through {

@@ -1,10 +1,29 @@
 //! What the SQLite and PostgreSQL adapters share: turning what they read back
 //! into plans' input and into events.
 
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
 use crate::{
-    RecordedEvent, StoreError,
-    plan::{Existing, Stored},
+    RecordedEvent, StoreError, StreamAppend,
+    plan::{Existing, Plan, Stored},
+    recent::Recent,
 };
+
+/// What follows a group's commit, which the head found at `from`: its rows
+/// counted, kept for this process's readers, then the head moved to wake them.
+pub(crate) fn committed(
+    calls: &Arc<[Vec<StreamAppend>]>,
+    plan: &Plan<'_>,
+    from: u64,
+    recent: &Recent,
+    head: &watch::Sender<u64>,
+) {
+    metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
+    recent.committed(calls, &plan.rows, from, plan.head);
+    head.send_if_modified(|h| advance(h, plan.head));
+}
 
 /// Moves a head forward (never back); true when it moved.
 pub(crate) fn advance(head: &mut u64, position: u64) -> bool {

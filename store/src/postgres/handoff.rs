@@ -21,23 +21,28 @@ use super::reads;
 use crate::{
     StoreError,
     recent::Recent,
-    sql::to_u64,
     subscription::{PAGE, Page, Pages},
 };
 
 /// Every event of the streams named `prefix...`, this process's own handed over.
 pub(super) struct Handed {
-    pub(super) pool: PgPool,
-    pub(super) recent: Arc<Recent>,
-    pub(super) prefix: String,
+    pool: PgPool,
+    recent: Arc<Recent>,
+    prefix: String,
     /// The head row when the subscription first read: memory serves only past it.
-    pub(super) started: OnceCell<u64>,
+    started: OnceCell<u64>,
+}
+
+impl Handed {
+    pub(super) fn new(pool: PgPool, recent: Arc<Recent>, prefix: &str) -> Self {
+        Self { pool, recent, prefix: prefix.to_owned(), started: OnceCell::new() }
+    }
 }
 
 #[async_trait]
 impl Pages for Handed {
     async fn page(&self, after: Option<u64>) -> Result<Page, StoreError> {
-        let started = *self.started.get_or_try_init(|| head_row(&self.pool)).await?;
+        let started = *self.started.get_or_try_init(|| reads::head_row(&self.pool)).await?;
         let after = after.unwrap_or(0);
         if after >= started
             && let Some(events) = self.recent.read(after, PAGE, &self.prefix)
@@ -46,11 +51,6 @@ impl Pages for Handed {
         }
         Ok(Page { events: reads::read_all(&self.pool, Some(after), PAGE, &self.prefix).await?, through: None })
     }
-}
-
-/// Where the head row is: past every position handed out, deleted or not.
-async fn head_row(pool: &PgPool) -> Result<u64, StoreError> {
-    to_u64(sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(pool).await?)
 }
 
 #[cfg(all(test, feature = "testing"))]
@@ -95,12 +95,7 @@ mod tests {
             async move { store.append(appends).await.unwrap_or_else(|e| panic!("{e}")) }
         };
         append(&other, &[9], 0).await;
-        let pages = Handed {
-            pool: store.pool.clone(),
-            recent: Arc::clone(&store.recent),
-            prefix: "player-".to_owned(),
-            started: OnceCell::new(),
-        };
+        let pages = Handed::new(store.pool.clone(), Arc::clone(&store.recent), "player-");
         assert_eq!(page(&pages, 0).await, [(1, false)], "before the subscription started");
         append(&store, &[1, 2, 3], 0).await;
         assert_eq!(page(&pages, 1).await, [(2, true), (3, true), (4, true)]);

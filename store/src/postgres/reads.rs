@@ -58,6 +58,11 @@ pub(super) async fn read_all(
     rows.into_iter().map(recorded).collect()
 }
 
+/// Where the head row is: past every position handed out, deleted or not.
+pub(super) async fn head_row(pool: &PgPool) -> Result<u64, StoreError> {
+    to_u64(sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(pool).await?)
+}
+
 /// Checks that the database answers.
 pub(super) async fn ping(pool: &PgPool) -> Result<(), StoreError> {
     sqlx::query("SELECT 1").execute(pool).await?;

@@ -13,7 +13,7 @@ use crate::{
     group_commit::{CallResult, GroupWriter},
     plan::{self, Stored},
     recent::Recent,
-    sql::{self, advance},
+    sql,
 };
 
 /// The group-commit writer.
@@ -172,9 +172,7 @@ impl Done<'_> {
     /// Counts the rows in, keeps them for local subscribers and wakes them,
     /// answers the calls; `from` is the head the commit found.
     fn appended(&self, plan: plan::Plan<'_>, from: u64) -> Vec<CallResult> {
-        metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
-        self.recent.committed(self.calls, &plan.rows, from, plan.head);
-        self.head.send_if_modified(|h| advance(h, plan.head));
+        sql::committed(self.calls, &plan, from, self.recent, self.head);
         plan.results
     }
 }

@@ -21,7 +21,7 @@ use crate::{
     group_commit::{CallResult, GroupWriter},
     plan::{self, Row, Stored},
     recent::Recent,
-    sql::{self, advance, to_i64},
+    sql::{self, to_i64},
 };
 
 /// `recorded_at` as the table's default writes it: `2026-12-02T13:40:00.123Z`.
@@ -152,9 +152,7 @@ fn write(
         insert(&tx, &plan.rows, plan.head)?;
     }
     tx.commit()?;
-    metrics::counter!("nudge_store_appended_events_total").increment(plan.rows.len() as u64);
-    recent.committed(calls, &plan.rows, stored.head, plan.head);
-    head.send_if_modified(|h| advance(h, plan.head));
+    sql::committed(calls, &plan, stored.head, recent, head);
     Ok(plan.results)
 }
 
