@@ -47,18 +47,27 @@ impl Database {
     pub async fn route(&self, limit: usize, now: DateTime<Utc>) -> Result<usize, WebhookError> {
         let mut tx = self.database.begin().await?;
         lanes::lock(&mut tx).await?;
-        let queued: Vec<(i64,)> = query("SELECT position FROM webhook_outbox ORDER BY position LIMIT $1")
-            .bind(limit as i64)
-            .fetch_all(&mut tx)
-            .await?;
-        let Some(&(last,)) = queued.last() else { return Ok(0) };
+        // Takes out exactly the rows it routes, in one statement. Instances
+        // commit their partitions' recommendations out of position order, so a
+        // row may commit below the last one read: a second statement deleting
+        // "up to the last one read" would drop it unrouted.
+        let mut queued: Vec<(i64,)> = query(
+            "DELETE FROM webhook_outbox WHERE position IN \
+             (SELECT position FROM webhook_outbox ORDER BY position LIMIT $1) RETURNING position",
+        )
+        .bind(limit as i64)
+        .fetch_all(&mut tx)
+        .await?;
+        if queued.is_empty() {
+            return Ok(0);
+        }
+        queued.sort_unstable();
         let positions: Vec<u64> = queued.iter().map(|(p,)| u64::try_from(*p).unwrap_or_default()).collect();
         let rows = self.recommendations.at(&mut tx, &positions).await?;
         let subscriptions = self.subscriptions().await?;
         let enabled: Vec<&Subscription> = subscriptions.iter().filter(|s| s.enabled).collect();
         let deliveries = deliveries_of(&rows, &enabled)?;
         lanes::insert(&mut tx, &deliveries, now).await?;
-        query("DELETE FROM webhook_outbox WHERE position <= $1").bind(last).execute(&mut tx).await?;
         tx.commit().await?;
         metrics::counter!("nudge_webhook_routed_total").increment(deliveries.len() as u64);
         Ok(queued.len())
