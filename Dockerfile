@@ -11,6 +11,8 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS build
 COPY --from=plan /src/recipe.json recipe.json
+# The bundled SQLite's compile options (`.cargo/config.toml`) apply to the cook too.
+COPY .cargo .cargo
 # Rebuilt only when the recipe (the manifests and the lock file) changes.
 RUN cargo chef cook --release --locked --bin nudge --recipe-path recipe.json
 COPY . .
