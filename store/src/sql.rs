@@ -1,5 +1,5 @@
 //! What the SQLite and PostgreSQL adapters share: turning what they read back
-//! into plans' input and into events.
+//! into plans' input and into events, and what follows a group's commit.
 
 use std::sync::Arc;
 
