@@ -7,7 +7,7 @@ use std::io::Read;
 
 use axum::{
     body::Body,
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderName, HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -21,7 +21,7 @@ pub const HEADER_BYTES: usize = 64 * 1024;
 
 /// Refuses what the limits rule out from the head alone; inflates a gzip body.
 /// A delivery Dapr's token admits is refused with Dapr's answer, as ingest would.
-pub(crate) async fn prefilter(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn prefilter(state: &AppState, request: Request, next: Next) -> Response {
     let token = HeaderName::from_static(dapr::TOKEN_HEADER);
     let from_dapr = request.headers().get(&token).is_some_and(|t| state.dapr.admits(t.as_bytes()));
     match admitted(request, state.limits.body_bytes).await {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use axum::{
     Extension, Router,
-    extract::{DefaultBodyLimit, MatchedPath, Request},
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -114,9 +114,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), prefilter::prefilter))
-        .layer(middleware::from_fn(problems_only))
-        .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .layer(tower::util::option_layer(cors(cors_origins)))
         .layer(
             ServiceBuilder::new()
@@ -157,10 +155,24 @@ async fn wrong_method() -> ApiError {
 /// The longest plain-text rejection kept as a problem's detail.
 const REJECTION_BYTES: usize = 4 * 1024;
 
+/// What every request passes before its route, in one middleware (each
+/// `from_fn` layer clones the boxed services inside it on every request): the
+/// prefilter, problems for every error, and the request metrics.
+async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let method = request.method().to_string();
+    let start = Instant::now();
+    let response = problems_only(prefilter::prefilter(&state, request, next).await).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("nudge_http_requests_total", &labels).increment(1);
+    metrics::histogram!("nudge_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    response
+}
+
 /// Rewrites any error answered in something other than problem+json (axum's
 /// extractor rejections, a body over the limit) as a problem.
-async fn problems_only(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+async fn problems_only(response: Response) -> Response {
     let status = response.status();
     let is_problem =
         response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
@@ -173,16 +185,4 @@ async fn problems_only(request: Request, next: Next) -> Response {
         text => text.to_owned(),
     };
     ApiError::Rejected(status, detail).into_response()
-}
-
-async fn record_metrics(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let method = request.method().to_string();
-    let start = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("nudge_http_requests_total", &labels).increment(1);
-    metrics::histogram!("nudge_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
-    response
 }
