@@ -1,7 +1,7 @@
 //! PostgreSQL specifics of the read model: a batch's transaction settings, and the
 //! feature rows with every column bound as one array.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use chrono::{DateTime, Utc};
 use domain::FeatureValue;
@@ -50,10 +50,13 @@ pub(super) async fn load(pool: &PgPool, table: Table, players: &[String]) -> Res
     Ok(sqlx::query_as(&sql).bind(players).persistent(false).fetch_all(pool).await?)
 }
 
+/// Each table's upsert (live, rebuild), made once.
+static UPSERTS: LazyLock<[String; 2]> = LazyLock::new(|| [Table::Live, Table::Rebuild].map(upsert_sql));
+
 /// Writes every row in one statement.
 pub(super) async fn upsert(tx: &mut PgConnection, table: Table, rows: &[RowUpdate]) -> Result<(), ProjectionError> {
-    let sql = upsert_sql(table);
-    bind_columns(sqlx::query(&sql), rows).execute(tx).await?;
+    let sql = &UPSERTS[usize::from(table == Table::Rebuild)];
+    bind_columns(sqlx::query(sql), rows).execute(tx).await?;
     Ok(())
 }
 

@@ -45,7 +45,8 @@ pub struct RowUpdate {
 impl RowUpdate {
     /// Serializes a player's state and computes its features.
     pub fn of(player_id: String, revision: u64, position: u64, state: &PlayerState) -> Result<Self, ProjectionError> {
-        let bytes = postcard::to_extend(state, Vec::with_capacity(STATE_CAPACITY))
+        // `to_io`: a `Vec`'s writes are one copy each; `to_extend` pushes byte by byte.
+        let bytes = postcard::to_io(state, Vec::with_capacity(STATE_CAPACITY))
             .map_err(|source| ProjectionError::State { player_id: player_id.clone(), source })?;
         Ok(Self { player_id, revision, position, state: bytes, features: state.fold.features() })
     }

@@ -1,5 +1,7 @@
 //! The feature rows in SQLite: multi-row statements of `?` parameters.
 
+use std::sync::LazyLock;
+
 use database::{Pool, query};
 use domain::FeatureValue;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, query::Query, sqlite::SqliteArguments};
@@ -15,6 +17,11 @@ use crate::ProjectionError;
 /// statement of each size, and every statement is a round trip to the
 /// connection's thread (a batch of 15 rows took 15 with sizes 256, 16 and 1).
 const CHUNKS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
+
+/// Each table's upserts (live, rebuild), one per size of [`CHUNKS`]: made
+/// once, since the longest is tens of kilobytes of SQL.
+static UPSERTS: LazyLock<[[String; CHUNKS.len()]; 2]> =
+    LazyLock::new(|| [Table::Live, Table::Rebuild].map(|table| CHUNKS.map(|rows| upsert_sql(table, rows))));
 
 /// Players per `IN (...)` of a load.
 const LOAD_CHUNK: usize = 500;
@@ -41,12 +48,12 @@ pub(super) async fn load(
 
 /// Writes rows in chunks of a few sizes.
 pub(super) async fn upsert(tx: &mut SqliteConnection, table: Table, rows: &[RowUpdate]) -> Result<(), ProjectionError> {
+    let statements = &UPSERTS[usize::from(table == Table::Rebuild)];
     let mut rest = rows;
-    for size in CHUNKS {
+    for (size, sql) in CHUNKS.into_iter().zip(statements) {
         while rest.len() >= size {
             let (chunk, tail) = rest.split_at(size);
-            let sql = upsert_sql(table, size);
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query(sql);
             for row in chunk {
                 query = bind(query, row);
             }
