@@ -34,6 +34,14 @@ pub enum Table {
 }
 
 impl Table {
+    /// Both tables, each at its [`Table::index`].
+    const ALL: [Self; 2] = [Self::Live, Self::Rebuild];
+
+    /// This table's place in [`Table::ALL`], for what is made once per table.
+    fn index(self) -> usize {
+        self as usize
+    }
+
     /// The SQL table name.
     pub fn name(self) -> &'static str {
         match self {
@@ -141,7 +149,14 @@ impl ReadModel {
 mod tests {
     use std::{sync::Arc, time::Duration};
 
-    use super::{Fence, Lease};
+    use super::{Fence, Lease, Table};
+
+    #[test]
+    fn every_table_sits_at_its_index() {
+        for table in Table::ALL {
+            assert_eq!(Table::ALL[table.index()], table);
+        }
+    }
 
     #[test]
     fn a_fence_over_some_partitions_keeps_only_their_leases_and_epochs() {

@@ -50,12 +50,12 @@ pub(super) async fn load(pool: &PgPool, table: Table, players: &[String]) -> Res
     Ok(sqlx::query_as(&sql).bind(players).persistent(false).fetch_all(pool).await?)
 }
 
-/// Each table's upsert (live, rebuild), made once.
-static UPSERTS: LazyLock<[String; 2]> = LazyLock::new(|| [Table::Live, Table::Rebuild].map(upsert_sql));
+/// Each table's upsert, made once.
+static UPSERTS: LazyLock<[String; Table::ALL.len()]> = LazyLock::new(|| Table::ALL.map(upsert_sql));
 
 /// Writes every row in one statement.
 pub(super) async fn upsert(tx: &mut PgConnection, table: Table, rows: &[RowUpdate]) -> Result<(), ProjectionError> {
-    let sql = &UPSERTS[usize::from(table == Table::Rebuild)];
+    let sql = &UPSERTS[table.index()];
     bind_columns(sqlx::query(sql), rows).execute(tx).await?;
     Ok(())
 }

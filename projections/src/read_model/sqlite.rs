@@ -18,10 +18,10 @@ use crate::ProjectionError;
 /// connection's thread (a batch of 15 rows took 15 with sizes 256, 16 and 1).
 const CHUNKS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
 
-/// Each table's upserts (live, rebuild), one per size of [`CHUNKS`]: made
+/// Each table's upserts, one per size of [`CHUNKS`]: made
 /// once, since the longest is tens of kilobytes of SQL.
-static UPSERTS: LazyLock<[[String; CHUNKS.len()]; 2]> =
-    LazyLock::new(|| [Table::Live, Table::Rebuild].map(|table| CHUNKS.map(|rows| upsert_sql(table, rows))));
+static UPSERTS: LazyLock<[[String; CHUNKS.len()]; Table::ALL.len()]> =
+    LazyLock::new(|| Table::ALL.map(|table| CHUNKS.map(|rows| upsert_sql(table, rows))));
 
 /// Players per `IN (...)` of a load.
 const LOAD_CHUNK: usize = 500;
@@ -48,7 +48,7 @@ pub(super) async fn load(
 
 /// Writes rows in chunks of a few sizes.
 pub(super) async fn upsert(tx: &mut SqliteConnection, table: Table, rows: &[RowUpdate]) -> Result<(), ProjectionError> {
-    let statements = &UPSERTS[usize::from(table == Table::Rebuild)];
+    let statements = &UPSERTS[table.index()];
     let mut rest = rows;
     for (size, sql) in CHUNKS.into_iter().zip(statements) {
         while rest.len() >= size {
