@@ -228,6 +228,7 @@ impl Application {
             loopback_only,
             dapr: http.dapr,
             writes: Default::default(),
+            requests: Default::default(),
         });
         Ok(Self {
             listener,

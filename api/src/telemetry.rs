@@ -6,6 +6,8 @@ mod statements;
 pub use prometheus::metrics;
 pub use statements::Statements;
 
+use std::io::IsTerminal;
+
 use axum::{extract::Request, http::HeaderMap};
 use domain::{TRACEPARENT, TRACESTATE, TraceContext, TraceParent};
 use opentelemetry::{
@@ -62,7 +64,11 @@ pub fn init_tracing(format: LogFormat, otlp: Option<&Url>) -> Result<Telemetry, 
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter).with(spans).with(joined);
     match format {
-        LogFormat::Text => registry.with(fmt::layer().event_format(Statements::text(fmt::format()))).init(),
+        // Colours only on a terminal: a file or a log collector would keep the escape codes.
+        LogFormat::Text => {
+            let ansi = std::io::stdout().is_terminal();
+            registry.with(fmt::layer().with_ansi(ansi).event_format(Statements::text(fmt::format()))).init()
+        }
         LogFormat::Json => {
             registry.with(fmt::layer().json().event_format(Statements::json(fmt::format().json()))).init()
         }

@@ -12,6 +12,7 @@ mod prefilter;
 pub mod problem;
 pub mod rate_limit;
 pub mod readiness;
+pub mod request_metrics;
 pub mod routes;
 pub mod serve;
 mod strict_json;
@@ -112,6 +113,8 @@ pub struct Services {
     pub dapr: dapr::Dapr,
     /// Whether ingest's appends are failing.
     pub writes: readiness::WriteHealth,
+    /// The request counts and durations.
+    pub requests: request_metrics::RequestMetrics,
 }
 
 /// Webhook subscriptions, their deliveries and the dispatcher delivering them.

@@ -159,14 +159,12 @@ const REJECTION_BYTES: usize = 4 * 1024;
 /// `from_fn` layer clones the boxed services inside it on every request): the
 /// prefilter, problems for every error, and the request metrics.
 async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let start = Instant::now();
     let response = problems_only(prefilter::prefilter(&state, request, next).await).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("nudge_http_requests_total", &labels).increment(1);
-    metrics::histogram!("nudge_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("", MatchedPath::as_str);
+    state.requests.record(&method, route, response.status(), start.elapsed());
     response
 }
 
