@@ -19,6 +19,14 @@ struct Handles {
     duration: Histogram,
 }
 
+impl Handles {
+    /// Counts one request that took `took`.
+    fn record(&self, took: Duration) {
+        self.requests.increment(1);
+        self.duration.record(took.as_secs_f64());
+    }
+}
+
 /// The handles of each route, under one method and status.
 type Routes = HashMap<Box<str>, Handles>;
 
@@ -33,16 +41,14 @@ impl RequestMetrics {
     /// ("" when none matched), so the labels stay few.
     pub fn record(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
         let method = method_label(method);
-        let known = self
-            .handles
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&(method, status))
-            .and_then(|routes| routes.get(route))
-            .cloned();
-        let handles = known.unwrap_or_else(|| self.register(method, route, status));
-        handles.requests.increment(1);
-        handles.duration.record(took.as_secs_f64());
+        let handles = self.handles.read().unwrap_or_else(PoisonError::into_inner);
+        match handles.get(&(method, status)).and_then(|routes| routes.get(route)) {
+            Some(known) => known.record(took),
+            None => {
+                drop(handles);
+                self.register(method, route, status).record(took);
+            }
+        }
     }
 
     /// Registers the metrics of new labels and keeps their handles.
