@@ -15,7 +15,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 pub use self::options::connect_options;
 
-use self::writer::Writer;
+use self::{handoff::Committing, writer::Writer};
 use crate::{
     Appended, EventStore, EventStream, PartitionFeed, RecordedEvent, StoreError, StreamAppend,
     group_commit::GroupCommit,
@@ -79,31 +79,43 @@ impl PostgresStore {
         let last = reads::head_row(&pool).await?;
         let head = Arc::new(watch::Sender::new(last));
         let recent = Arc::new(Recent::new(last));
-        let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone()))));
-        let writer =
-            GroupCommit::spawn(Writer::new(pool.clone(), writes, head.clone(), Arc::clone(&recent), partitions));
+        let committing = Arc::new(Committing::default());
+        let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone(), committing.clone()))));
+        let writer = Writer::new((pool.clone(), writes), head.clone(), Arc::clone(&recent), committing, partitions);
+        let writer = GroupCommit::spawn(writer);
         Ok(Self { pool, writer, head, recent, partitions, _listener: listener })
     }
 }
 
 /// Moves the head when another process appends to the same database.
-async fn listen(pool: PgPool, head: Arc<watch::Sender<u64>>) {
+async fn listen(pool: PgPool, head: Arc<watch::Sender<u64>>, committing: Arc<Committing>) {
     loop {
-        if let Err(error) = follow_notifications(&pool, &head).await {
+        if let Err(error) = follow_notifications(&pool, &head, &committing).await {
             tracing::warn!(%error, "event notifications lost, reconnecting");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 }
 
-async fn follow_notifications(pool: &PgPool, head: &watch::Sender<u64>) -> Result<(), sqlx::Error> {
+async fn follow_notifications(
+    pool: &PgPool,
+    head: &watch::Sender<u64>,
+    committing: &Committing,
+) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
     loop {
-        let note = listener.recv().await?;
-        if let Ok(position) = note.payload().parse::<u64>() {
-            head.send_if_modified(|h| advance(h, position));
-        }
+        heard(listener.recv().await?.payload(), head, committing);
+    }
+}
+
+/// Moves the head to a notified position, unless this process's writer
+/// commits up to it and so announces it itself.
+fn heard(payload: &str, head: &watch::Sender<u64>, committing: &Committing) {
+    if let Ok(position) = payload.parse::<u64>()
+        && !committing.covers(position)
+    {
+        head.send_if_modified(|h| advance(h, position));
     }
 }
 
@@ -202,5 +214,24 @@ impl EventStore for PostgresStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         reads::ping(&self.pool).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_moves_the_head_unless_this_process_commits_up_to_it() {
+        let (head, committing) = (watch::Sender::new(3), Committing::default());
+        committing.to(10);
+        heard("7", &head, &committing);
+        heard("10", &head, &committing);
+        assert_eq!(*head.borrow(), 3, "the writer announces its own commits once they are in memory");
+        heard("12", &head, &committing);
+        assert_eq!(*head.borrow(), 12, "another process's commit");
+        heard("not a position", &head, &committing);
+        heard("11", &head, &committing);
+        assert_eq!(*head.borrow(), 12, "the head never goes back");
     }
 }

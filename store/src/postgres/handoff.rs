@@ -11,7 +11,10 @@
 //! that folded the events read before cannot commit, and the run that starts
 //! again reads the database.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 use async_trait::async_trait;
 use sqlx::postgres::PgPool;
@@ -50,6 +53,26 @@ impl Pages for Handed {
             return Ok(Page { events, through: None });
         }
         Ok(Page { events: reads::read_all(&self.pool, Some(after), PAGE, &self.prefix).await?, through: None })
+    }
+}
+
+/// How far this process's writer is committing. Its commits notify every
+/// process, this one too; the listener leaves those up to here to the writer,
+/// which announces them once [`Recent`] holds them. Announced first by the
+/// listener, a commit woke the subscription before memory held it, and the
+/// subscription read it back from the database.
+#[derive(Debug, Default)]
+pub(super) struct Committing(AtomicU64);
+
+impl Committing {
+    /// The writer is about to commit up to `head`.
+    pub(super) fn to(&self, head: u64) {
+        self.0.fetch_max(head, Ordering::Release);
+    }
+
+    /// Whether a notification of `position` is the writer's own to announce.
+    pub(super) fn covers(&self, position: u64) -> bool {
+        position <= self.0.load(Ordering::Acquire)
     }
 }
 
@@ -104,5 +127,28 @@ mod tests {
         append(&store, &[1, 4], 1).await;
         assert_eq!(page(&pages, 5).await, [(6, true), (7, true)], "after the gap, memory again");
         assert_eq!(page(&pages, 1).await.len(), 6, "behind the gap: the database");
+    }
+
+    #[tokio::test]
+    async fn a_subscription_reads_this_process_commits_from_memory_though_notified_of_them() {
+        use futures::StreamExt;
+
+        let schema = PgSchema::new().await.unwrap_or_else(|e| panic!("{e}"));
+        let store = schema.open().await.unwrap_or_else(|e| panic!("{e}"));
+        let other = schema.open().await.unwrap_or_else(|e| panic!("{e}"));
+        other.append(bets(&[99], 0)).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut events = store.subscribe_all(None, "player-");
+        let first = events.next().await.and_then(Result::ok).map(|e| e.position);
+        assert_eq!(first, Some(1), "the subscription has started");
+        for n in 0..100 {
+            store.append(bets(&[n % 7], n)).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let read: Vec<(u64, bool)> = events
+            .take(100)
+            .map(|e| e.map(|e| (e.position, e.decoded.is_some())).unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+            .await;
+        let expected: Vec<(u64, bool)> = (2..102).map(|position| (position, true)).collect();
+        assert_eq!(read, expected, "every one from memory: none read back and parsed again");
     }
 }

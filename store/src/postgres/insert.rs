@@ -6,23 +6,24 @@ use std::num::NonZeroU32;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{CHANNEL, partitions};
+use super::{CHANNEL, handoff::Committing, partitions};
 use crate::{StoreError, plan::Row, sql::to_i64};
 
 /// Inserts the rows and moves the head from `from` to `to`, in one statement and
-/// so one transaction; false, with nothing written, when the head was no longer
-/// at `from`.
+/// so one transaction, having told `committing`; false, with nothing written,
+/// when the head was no longer at `from`.
 pub(super) async fn insert(
     conn: &mut PgConnection,
     rows: &[Row<'_>],
-    from: u64,
-    to: u64,
+    (from, to): (u64, u64),
     partitions: NonZeroU32,
+    committing: &Committing,
 ) -> Result<bool, StoreError> {
     let mut columns = Columns::with_capacity(rows.len());
     for row in rows {
         columns.push(row, partitions)?;
     }
+    committing.to(to);
     let inserted: i64 = sqlx::query_scalar(
         "WITH moved AS (\
              UPDATE event_store_head SET position = $11 WHERE position = $10 RETURNING pg_notify($12, $11::text)), \

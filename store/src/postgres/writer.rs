@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::{Connection, PgConnection, Postgres, pool::PoolConnection, postgres::PgPool};
 use tokio::sync::watch;
 
-use super::{CUSTOM_PLANS, insert::insert};
+use super::{CUSTOM_PLANS, handoff::Committing, insert::insert};
 use crate::{
     StoreError, StreamAppend,
     group_commit::{CallResult, GroupWriter},
@@ -41,21 +41,23 @@ pub(super) struct Writer {
     conn: Option<PoolConnection<Postgres>>,
     head: Arc<watch::Sender<u64>>,
     recent: Arc<Recent>,
+    committing: Arc<Committing>,
     known: Known,
     partitions: NonZeroU32,
 }
 
 impl Writer {
     /// A writer reading before its writes from `pool` and writing on a
-    /// connection of `writes`; it moves `head` and tells `recent` of every commit.
+    /// connection of `writes`; it tells `committing` where each commit goes,
+    /// then `recent` of it, then moves `head`.
     pub(super) fn new(
-        pool: PgPool,
-        writes: PgPool,
+        (pool, writes): (PgPool, PgPool),
         head: Arc<watch::Sender<u64>>,
         recent: Arc<Recent>,
+        committing: Arc<Committing>,
         partitions: NonZeroU32,
     ) -> Self {
-        Self { pool, writes, conn: None, head, recent, known: Known::default(), partitions }
+        Self { pool, writes, conn: None, head, recent, committing, known: Known::default(), partitions }
     }
 }
 
@@ -103,7 +105,7 @@ impl GroupWriter for Writer {
             Some(conn) => conn,
             None => self.writes.acquire().await?,
         };
-        let done = Done { calls: &calls, head: &self.head, recent: &self.recent };
+        let done = Done { calls: &calls, head: &self.head, recent: &self.recent, committing: &self.committing };
         let results = write(&mut conn, &self.pool, done, &mut self.known, self.partitions).await?;
         self.conn = Some(conn);
         Ok(results)
@@ -126,7 +128,7 @@ async fn write(
         // on its expected revision may in truth be a repeat of stored events, which
         // only a read can tell.
         if !plan.rows.is_empty() && plan.results.iter().all(Result::is_ok) {
-            match insert(conn, &plan.rows, stored.head, plan.head, partitions).await {
+            match insert(conn, &plan.rows, (stored.head, plan.head), partitions, done.committing).await {
                 Ok(true) => {
                     known.wrote(&stored, &plan);
                     return Ok(done.appended(plan, stored.head));
@@ -139,7 +141,7 @@ async fn write(
     }
     let stored = read(readers, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
-    if plan.rows.is_empty() || insert(conn, &plan.rows, stored.head, plan.head, partitions).await? {
+    if plan.rows.is_empty() || insert(conn, &plan.rows, (stored.head, plan.head), partitions, done.committing).await? {
         known.wrote(&stored, &plan);
         return Ok(done.appended(plan, stored.head));
     }
@@ -153,7 +155,9 @@ async fn write(
         .await?;
     let stored = read(&mut *tx, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
-    if !plan.rows.is_empty() && !insert(&mut tx, &plan.rows, stored.head, plan.head, partitions).await? {
+    if !plan.rows.is_empty()
+        && !insert(&mut tx, &plan.rows, (stored.head, plan.head), partitions, done.committing).await?
+    {
         return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
     }
     tx.commit().await?;
@@ -161,11 +165,12 @@ async fn write(
     Ok(done.appended(plan, stored.head))
 }
 
-/// What a committed group is told to.
+/// What a group is told to: where it commits to before, and after.
 struct Done<'a> {
     calls: &'a Arc<[Vec<StreamAppend>]>,
     head: &'a watch::Sender<u64>,
     recent: &'a Recent,
+    committing: &'a Committing,
 }
 
 impl Done<'_> {
