@@ -81,7 +81,7 @@ impl PostgresStore {
         let recent = Arc::new(Recent::new(last));
         let committing = Arc::new(Committing::default());
         let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone(), committing.clone()))));
-        let writer = Writer::new((pool.clone(), writes), head.clone(), Arc::clone(&recent), committing, partitions);
+        let writer = Writer::new(pool.clone(), writes, head.clone(), Arc::clone(&recent), committing, partitions);
         let writer = GroupCommit::spawn(writer);
         Ok(Self { pool, writer, head, recent, partitions, _listener: listener })
     }

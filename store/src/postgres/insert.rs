@@ -15,7 +15,8 @@ use crate::{StoreError, plan::Row, sql::to_i64};
 pub(super) async fn insert(
     conn: &mut PgConnection,
     rows: &[Row<'_>],
-    (from, to): (u64, u64),
+    from: u64,
+    to: u64,
     partitions: NonZeroU32,
     committing: &Committing,
 ) -> Result<bool, StoreError> {

@@ -51,7 +51,8 @@ impl Writer {
     /// connection of `writes`; it tells `committing` where each commit goes,
     /// then `recent` of it, then moves `head`.
     pub(super) fn new(
-        (pool, writes): (PgPool, PgPool),
+        pool: PgPool,
+        writes: PgPool,
         head: Arc<watch::Sender<u64>>,
         recent: Arc<Recent>,
         committing: Arc<Committing>,
@@ -128,7 +129,7 @@ async fn write(
         // on its expected revision may in truth be a repeat of stored events, which
         // only a read can tell.
         if !plan.rows.is_empty() && plan.results.iter().all(Result::is_ok) {
-            match insert(conn, &plan.rows, (stored.head, plan.head), partitions, done.committing).await {
+            match insert(conn, &plan.rows, stored.head, plan.head, partitions, done.committing).await {
                 Ok(true) => {
                     known.wrote(&stored, &plan);
                     return Ok(done.appended(plan, stored.head));
@@ -141,7 +142,7 @@ async fn write(
     }
     let stored = read(readers, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
-    if plan.rows.is_empty() || insert(conn, &plan.rows, (stored.head, plan.head), partitions, done.committing).await? {
+    if plan.rows.is_empty() || insert(conn, &plan.rows, stored.head, plan.head, partitions, done.committing).await? {
         known.wrote(&stored, &plan);
         return Ok(done.appended(plan, stored.head));
     }
@@ -156,7 +157,7 @@ async fn write(
     let stored = read(&mut *tx, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
     if !plan.rows.is_empty()
-        && !insert(&mut tx, &plan.rows, (stored.head, plan.head), partitions, done.committing).await?
+        && !insert(&mut tx, &plan.rows, stored.head, plan.head, partitions, done.committing).await?
     {
         return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
     }
