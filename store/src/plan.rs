@@ -171,14 +171,14 @@ pub(crate) fn check(stream: &str, expected: ExpectedRevision, actual: Option<u64
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::DateTime;
     use proptest::prelude::*;
     use uuid::Uuid;
 
     use super::*;
 
-    fn event(id: &str) -> NewEvent {
+    pub(crate) fn event(id: &str) -> NewEvent {
         NewEvent {
             event_id: Uuid::nil(),
             source: "/s".to_owned(),
@@ -190,7 +190,7 @@ mod tests {
         }
     }
 
-    fn append(stream: &str, expected: ExpectedRevision, ids: &[&str]) -> StreamAppend {
+    pub(crate) fn append(stream: &str, expected: ExpectedRevision, ids: &[&str]) -> StreamAppend {
         StreamAppend { stream: stream.to_owned(), expected, events: ids.iter().map(|id| event(id)).collect() }
     }
 

@@ -7,34 +7,60 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{CHANNEL, handoff::Committing, partitions};
-use crate::{StoreError, plan::Row, sql::to_i64};
+use crate::{
+    StoreError,
+    plan::Row,
+    sql::{to_i64, to_u64},
+};
+
+/// What an insert did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Inserted {
+    /// The rows are in.
+    Yes,
+    /// Nothing was written: the head was no longer where the plan found it, or
+    /// a stream planned as new has events. `head` and `found` (those streams'
+    /// last revisions) are as the statement saw them before it wrote.
+    No { head: u64, found: Vec<(String, u64)> },
+}
 
 /// Inserts the rows and moves the head from `from` to `to`, in one statement and
-/// so one transaction, having told `committing`; false, with nothing written,
-/// when the head was no longer at `from`.
+/// so one transaction, having told `committing`; only if the head is still at
+/// `from` and none of the streams planned as `new` has an event.
+///
+/// Checking `new` in the statement spares a read before it for streams this
+/// process has not written since it started: a writer that planned them as new
+/// and was wrong learns their revisions from the refusal.
 pub(super) async fn insert(
     conn: &mut PgConnection,
     rows: &[Row<'_>],
     from: u64,
     to: u64,
+    new: &[&str],
     partitions: NonZeroU32,
     committing: &Committing,
-) -> Result<bool, StoreError> {
+) -> Result<Inserted, StoreError> {
     let mut columns = Columns::with_capacity(rows.len());
     for row in rows {
         columns.push(row, partitions)?;
     }
     committing.to(to);
-    let inserted: i64 = sqlx::query_scalar(
-        "WITH moved AS (\
-             UPDATE event_store_head SET position = $11 WHERE position = $10 RETURNING pg_notify($12, $11::text)), \
+    let answer: Vec<(i64, i64, Option<String>, Option<i64>)> = sqlx::query_as(
+        "WITH found AS (\
+             SELECT n.stream, (SELECT max(e.revision) FROM events e WHERE e.stream = n.stream) AS revision \
+             FROM UNNEST($14::text[]) AS n(stream)), \
+         moved AS (\
+             UPDATE event_store_head SET position = $11 \
+             WHERE position = $10 AND NOT EXISTS (SELECT 1 FROM found WHERE revision IS NOT NULL) \
+             RETURNING pg_notify($12, $11::text)), \
          inserted AS (\
              INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload, \
              partition) \
              SELECT r.* FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], \
              $7::text[], $8::timestamptz[], $9::text[]::jsonb[], $13::int[]) AS r, moved \
              RETURNING 1) \
-         SELECT count(*) FROM inserted",
+         SELECT (SELECT count(*) FROM inserted), (SELECT position FROM event_store_head), f.stream, f.revision \
+         FROM (SELECT 1) AS one LEFT JOIN found f ON f.revision IS NOT NULL",
     )
     .bind(columns.positions)
     .bind(columns.streams)
@@ -49,9 +75,19 @@ pub(super) async fn insert(
     .bind(to_i64(to))
     .bind(CHANNEL)
     .bind(columns.partitions)
-    .fetch_one(conn)
+    .bind(new)
+    .fetch_all(conn)
     .await?;
-    Ok(inserted > 0)
+    let (inserted, head) = answer.first().map_or((0, 0), |(inserted, head, _, _)| (*inserted, *head));
+    if inserted > 0 {
+        return Ok(Inserted::Yes);
+    }
+    let found = answer
+        .into_iter()
+        .filter_map(|(_, _, stream, revision)| Some((stream?, revision?)))
+        .map(|(stream, revision)| Ok((stream, to_u64(revision)?)))
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Inserted::No { head: to_u64(head)?, found })
 }
 
 /// Rows turned into one array per column, for `UNNEST`.
@@ -97,5 +133,50 @@ impl<'a> Columns<'a> {
         self.times.push(e.time);
         self.payloads.push(serde_json::to_string(&*e.payload)?);
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::collections::HashMap;
+
+    use sqlx::Connection;
+
+    use super::*;
+    use crate::{
+        EventStore, ExpectedRevision,
+        plan::{Stored, plan, tests::append},
+        testing::PgSchema,
+    };
+
+    #[tokio::test]
+    async fn a_stream_planned_as_new_that_has_events_is_refused_with_its_last_revision() {
+        let schema = PgSchema::new().await.unwrap_or_else(|e| panic!("{e}"));
+        let store = schema.open().await.unwrap_or_else(|e| panic!("{e}"));
+        store
+            .append(vec![append("player-1", ExpectedRevision::Any, &["a", "b"])])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = PgConnection::connect_with(&schema.options().unwrap_or_else(|e| panic!("{e}")))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let partitions = NonZeroU32::MIN;
+        let as_new =
+            |stream: &str| Stored { head: 2, existing: Vec::new(), heads: HashMap::from([(stream.to_owned(), None)]) };
+        let calls = [vec![append("player-1", ExpectedRevision::Any, &["c"])]];
+        let planned = plan(&calls, &as_new("player-1"));
+        let refused =
+            insert(&mut conn, &planned.rows, 2, planned.head, &["player-1"], partitions, &Committing::default())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(refused, Inserted::No { head: 2, found: vec![("player-1".to_owned(), 1)] });
+
+        let calls = [vec![append("player-2", ExpectedRevision::Any, &["c"])]];
+        let planned = plan(&calls, &as_new("player-2"));
+        let inserted =
+            insert(&mut conn, &planned.rows, 2, planned.head, &["player-2"], partitions, &Committing::default())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(inserted, Inserted::Yes, "nothing was written by the refused one");
     }
 }

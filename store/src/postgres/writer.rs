@@ -7,7 +7,11 @@ use async_trait::async_trait;
 use sqlx::{Connection, PgConnection, Postgres, pool::PoolConnection, postgres::PgPool};
 use tokio::sync::watch;
 
-use super::{CUSTOM_PLANS, handoff::Committing, insert::insert};
+use super::{
+    CUSTOM_PLANS,
+    handoff::Committing,
+    insert::{Inserted, insert},
+};
 use crate::{
     StoreError, StreamAppend,
     group_commit::{CallResult, GroupWriter},
@@ -25,9 +29,11 @@ use crate::{
 ///
 /// - One round trip: the head is where this writer's last write left it (so
 ///   nothing else has been appended or deleted since: a delete moves the head
-///   too) and it remembers every stream of the
-///   group: it plans from memory. A repeat of a stored event fails the unique
-///   index, a moved head writes nothing; either way the next path follows.
+///   too): it plans from memory, taking the streams it does not remember to be
+///   new, which the statement checks. Refused because some are not, it learns
+///   their revisions from the refusal and tries once more. A repeat of a
+///   stored event fails the unique index, a moved head writes nothing; either
+///   way the next path follows.
 /// - Two round trips: read the head, the stored events and the streams' revisions
 ///   in one snapshot, plan, insert.
 /// - If another process appended in between, the group is written under the head
@@ -75,11 +81,27 @@ struct Known {
 }
 
 impl Known {
-    /// The planning input for `streams`, if every one of them is known.
-    fn stored(&self, streams: &[&str]) -> Option<Stored> {
+    /// The planning input for `streams`, with those of them it does not know
+    /// taken to be new (their events are the first), and which those are.
+    fn stored<'s>(&self, streams: &[&'s str]) -> Option<(Stored, Vec<&'s str>)> {
         let head = self.head?;
-        let heads = streams.iter().map(|s| Some(((*s).to_owned(), *self.streams.get(*s)?))).collect::<Option<_>>()?;
-        Some(Stored { head, existing: Vec::new(), heads })
+        let mut new = Vec::new();
+        let heads = streams
+            .iter()
+            .map(|s| {
+                let last = self.streams.get(*s).copied().unwrap_or_else(|| {
+                    new.push(*s);
+                    None
+                });
+                ((*s).to_owned(), last)
+            })
+            .collect();
+        Some((Stored { head, existing: Vec::new(), heads }, new))
+    }
+
+    /// Remembers the last revisions an insert refused found.
+    fn learn(&mut self, found: Vec<(String, u64)>) {
+        self.streams.extend(found.into_iter().map(|(stream, revision)| (stream, Some(revision))));
     }
 
     /// Remembers a write planned from `stored`.
@@ -123,26 +145,33 @@ async fn write(
 ) -> Result<Vec<CallResult>, StoreError> {
     let calls = &**done.calls;
     let (keys, streams) = (plan::keys(calls), plan::streams(calls));
-    if let Some(stored) = known.stored(&streams) {
+    // Twice at most: a refusal that names streams planned as new but not is
+    // planned again with what it taught.
+    for _ in 0..2 {
+        let Some((stored, new)) = known.stored(&streams) else { break };
         let plan = plan::plan(calls, &stored);
         // Only a plan that writes is checked against the head; and a call refused
         // on its expected revision may in truth be a repeat of stored events, which
         // only a read can tell.
-        if !plan.rows.is_empty() && plan.results.iter().all(Result::is_ok) {
-            match insert(conn, &plan.rows, stored.head, plan.head, partitions, done.committing).await {
-                Ok(true) => {
-                    known.wrote(&stored, &plan);
-                    return Ok(done.appended(plan, stored.head));
-                }
-                Ok(false) => {}
-                Err(e) if is_unique_violation(&e) => {}
-                Err(e) => return Err(e),
+        if plan.rows.is_empty() || !plan.results.iter().all(Result::is_ok) {
+            break;
+        }
+        match insert(conn, &plan.rows, stored.head, plan.head, &new, partitions, done.committing).await {
+            Ok(Inserted::Yes) => {
+                known.wrote(&stored, &plan);
+                return Ok(done.appended(plan, stored.head));
             }
+            Ok(Inserted::No { head, found }) if head == stored.head && !found.is_empty() => known.learn(found),
+            Ok(Inserted::No { .. }) => break,
+            Err(e) if is_unique_violation(&e) => break,
+            Err(e) => return Err(e),
         }
     }
     let stored = read(readers, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
-    if plan.rows.is_empty() || insert(conn, &plan.rows, stored.head, plan.head, partitions, done.committing).await? {
+    if plan.rows.is_empty()
+        || insert(conn, &plan.rows, stored.head, plan.head, &[], partitions, done.committing).await? == Inserted::Yes
+    {
         known.wrote(&stored, &plan);
         return Ok(done.appended(plan, stored.head));
     }
@@ -157,7 +186,7 @@ async fn write(
     let stored = read(&mut *tx, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
     if !plan.rows.is_empty()
-        && !insert(&mut tx, &plan.rows, stored.head, plan.head, partitions, done.committing).await?
+        && insert(&mut tx, &plan.rows, stored.head, plan.head, &[], partitions, done.committing).await? != Inserted::Yes
     {
         return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
     }
