@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     ProjectionError,
     player::{Decider, Effect, PlayerState},
-    read_model::{Changes, ReadModel, RowUpdate, Table},
+    read_model::{Changes, PlayerRow, ReadModel, RowUpdate, Table},
 };
 
 /// The partition a stream's events go to: fixed for a given count.
@@ -27,9 +27,15 @@ pub(crate) fn partition_of(stream: &str, partitions: usize) -> usize {
 
 /// Events for one partition, in global order, what to decide with, and where to
 /// send what changed.
+///
+/// The partition first says which of the events' players it does not hold
+/// (`missing`), then waits for their stored rows (`stored`) if there were any:
+/// the runner reads them for every partition of a batch at once.
 pub(crate) struct Work {
     pub(crate) events: Vec<RecordedEvent>,
     pub(crate) decider: Arc<Decider>,
+    pub(crate) missing: oneshot::Sender<Vec<String>>,
+    pub(crate) stored: oneshot::Receiver<Vec<PlayerRow>>,
     pub(crate) reply: oneshot::Sender<Result<Changes, ProjectionError>>,
 }
 
@@ -52,22 +58,29 @@ pub(crate) struct Residency {
 }
 
 /// Starts a partition; it stops when the sender is dropped.
-pub(crate) fn spawn(
-    index: usize,
-    name: &'static str,
-    read_model: ReadModel,
-    table: Table,
-    residency: Residency,
-) -> mpsc::Sender<Work> {
+pub(crate) fn spawn(index: usize, name: &'static str, residency: Residency) -> mpsc::Sender<Work> {
     let (tx, mut rx) = mpsc::channel::<Work>(1);
     tokio::spawn(async move {
-        let mut partition = Partition { read_model, table, residency, players: HashMap::new(), swept: Instant::now() };
+        let mut partition = Partition { residency, players: HashMap::new(), swept: Instant::now() };
         let gauge = metrics::gauge!("nudge_projection_players_in_memory", "projection" => name, "partition" => index.to_string());
         while let Some(work) = rx.recv().await {
-            let result = partition.fold(work.events, &work.decider).await;
+            let missing = partition.missing(&work.events);
+            let asked = !missing.is_empty();
+            // The runner may have given up on this batch; nothing to do then.
+            if work.missing.send(missing).is_err() {
+                continue;
+            }
+            let stored =
+                if asked { work.stored.await.map_err(|_| ProjectionError::PartitionStopped) } else { Ok(Vec::new()) };
+            let result = match stored {
+                Ok(stored) => {
+                    partition.activate(&work.events, stored);
+                    partition.fold(work.events, &work.decider)
+                }
+                Err(error) => Err(error),
+            };
             partition.evict();
             gauge.set(partition.players.len() as f64);
-            // The runner may have given up on this batch; nothing to do then.
             let _ = work.reply.send(result);
         }
         gauge.set(0.0);
@@ -75,9 +88,58 @@ pub(crate) fn spawn(
     tx
 }
 
-struct Partition {
-    read_model: ReadModel,
+/// Folds one micro-batch across the partitions, in parallel, with one read of
+/// the stored rows of the players none of them holds; answers what changed.
+pub(crate) async fn fold(
+    batch: Vec<RecordedEvent>,
+    decider: Arc<Decider>,
+    partitions: &[mpsc::Sender<Work>],
+    read_model: &ReadModel,
     table: Table,
+) -> Result<Changes, ProjectionError> {
+    let mut routed: Vec<Vec<RecordedEvent>> = vec![Vec::new(); partitions.len()];
+    for event in batch {
+        routed[partition_of(&event.stream, partitions.len())].push(event);
+    }
+    let mut asked = Vec::new();
+    for (partition, events) in partitions.iter().zip(routed).filter(|(_, events)| !events.is_empty()) {
+        let ((missing, asks), (stored, rows), (reply, answer)) =
+            (oneshot::channel(), oneshot::channel(), oneshot::channel());
+        let work = Work { events, decider: Arc::clone(&decider), missing, stored: rows, reply };
+        partition.send(work).await.map_err(|_| ProjectionError::PartitionStopped)?;
+        asked.push((asks, stored, answer));
+    }
+    // Every partition says whom it lacks before any is sent their rows.
+    let (mut wanted, mut askers, mut senders, mut answers) = (Vec::new(), HashMap::new(), Vec::new(), Vec::new());
+    for (asks, stored, answer) in asked {
+        let missing = asks.await.map_err(|_| ProjectionError::PartitionStopped)?;
+        if !missing.is_empty() {
+            askers.extend(missing.iter().map(|player| (player.clone(), senders.len())));
+            wanted.extend(missing);
+            senders.push((stored, Vec::new()));
+        }
+        answers.push(answer);
+    }
+    if !wanted.is_empty() {
+        for row in read_model.load(table, &wanted).await? {
+            if let Some(&asker) = askers.get(&row.player_id) {
+                senders[asker].1.push(row);
+            }
+        }
+        for (sender, rows) in senders {
+            sender.send(rows).map_err(|_| ProjectionError::PartitionStopped)?;
+        }
+    }
+    let mut changes = Changes::default();
+    for answer in answers {
+        changes.extend(answer.await.map_err(|_| ProjectionError::PartitionStopped)??);
+    }
+    // Partitions answer in their own order: write recommendations in event order.
+    changes.recommendations.sort_by_key(|r| r.triggered_by.position);
+    Ok(changes)
+}
+
+struct Partition {
     residency: Residency,
     players: HashMap<String, Actor>,
     swept: Instant,
@@ -86,8 +148,7 @@ struct Partition {
 impl Partition {
     /// Folds the events into their players, deciding after each, and answers the
     /// rows that changed with the recommendations and answers.
-    async fn fold(&mut self, events: Vec<RecordedEvent>, decider: &Decider) -> Result<Changes, ProjectionError> {
-        self.activate(&events).await?;
+    fn fold(&mut self, events: Vec<RecordedEvent>, decider: &Decider) -> Result<Changes, ProjectionError> {
         let now = Instant::now();
         let mut changed = HashSet::new();
         let mut changes = Changes::default();
@@ -129,36 +190,32 @@ impl Partition {
         Ok(changes)
     }
 
-    /// Brings the players of `events` that are not in memory in from the read model.
-    async fn activate(&mut self, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let mut missing: Vec<String> = Vec::new();
+    /// The players of `events` not in memory, once each.
+    fn missing(&self, events: &[RecordedEvent]) -> Vec<String> {
         let mut asked = HashSet::new();
-        for event in events {
-            if let Some(player_id) = event.stream.strip_prefix(STREAM_PREFIX)
-                && !self.players.contains_key(player_id)
-                && asked.insert(player_id)
-            {
-                missing.push(player_id.to_owned());
-            }
-        }
-        if missing.is_empty() {
-            return Ok(());
-        }
+        events
+            .iter()
+            .filter_map(|event| event.stream.strip_prefix(STREAM_PREFIX))
+            .filter(|player_id| !self.players.contains_key(*player_id) && asked.insert(*player_id))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Brings the players of `events` not in memory in: from their `stored`
+    /// rows, afresh for those with none.
+    fn activate(&mut self, events: &[RecordedEvent], stored: Vec<PlayerRow>) {
         let now = Instant::now();
-        for row in self.read_model.load(self.table, &missing).await? {
+        for row in stored {
             let actor =
                 Actor { state: row.state, revision: Some(row.revision), position: row.position, last_used: now };
             self.players.insert(row.player_id, actor);
         }
-        for player_id in missing {
-            self.players.entry(player_id).or_insert_with(|| Actor {
-                state: PlayerState::default(),
-                revision: None,
-                position: 0,
-                last_used: now,
-            });
+        for player_id in events.iter().filter_map(|event| event.stream.strip_prefix(STREAM_PREFIX)) {
+            if !self.players.contains_key(player_id) {
+                let actor = Actor { state: PlayerState::default(), revision: None, position: 0, last_used: now };
+                self.players.insert(player_id.to_owned(), actor);
+            }
         }
-        Ok(())
     }
 
     /// Lets go of idle players, and of the least recently used beyond capacity.

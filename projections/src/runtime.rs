@@ -13,17 +13,14 @@ use std::{
 use futures::StreamExt;
 use ml::ActiveModel;
 use store::{EventStore, EventStream, RecordedEvent};
-use tokio::{
-    sync::{mpsc, oneshot, watch},
-    task::JoinHandle,
-};
+use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
     ProjectionConfig, ProjectionError,
     feature_cache::FeatureCache,
-    partition::{self, Residency, Work},
+    partition::{self, Residency},
     player::Decider,
     read_model::{Changes, Fence, Lease, ReadModel, Table},
 };
@@ -88,9 +85,8 @@ impl Runner {
             capacity: self.config.players_in_memory / self.config.partitions.max(1),
             idle: self.config.idle,
         };
-        let partitions: Vec<_> = (0..self.config.partitions.max(1))
-            .map(|i| partition::spawn(i, name, self.read_model.clone(), self.table, residency))
-            .collect();
+        let partitions: Vec<_> =
+            (0..self.config.partitions.max(1)).map(|i| partition::spawn(i, name, residency)).collect();
         let held: Vec<u32> = leases.iter().map(|l| l.partition).collect();
         let feed =
             self.store.subscribe_partitions(Some(start).filter(|p| *p > 0), domain::STREAM_PREFIX, &held, self.logical);
@@ -148,7 +144,8 @@ impl Runner {
                     };
                     let span = tracing::info_span!("projection_batch", projection = name, events = size, last);
                     let decider = Arc::new(Decider { scorer: self.active.get(), policy: self.config.policy });
-                    let changes = match fold(batch, decider, &partitions).instrument(span.clone()).await {
+                    let folded = partition::fold(batch, decider, &partitions, &self.read_model, self.table);
+                    let changes = match folded.instrument(span.clone()).await {
                         Ok(changes) => changes,
                         Err(error) => break Err(error),
                     };
@@ -277,32 +274,6 @@ async fn landed(committing: &mut Option<Committing>) -> Result<u64, ProjectionEr
         }
         None => std::future::pending().await,
     }
-}
-
-/// Folds one micro-batch across the partitions, in parallel; answers what changed.
-async fn fold(
-    batch: Vec<RecordedEvent>,
-    decider: Arc<Decider>,
-    partitions: &[mpsc::Sender<Work>],
-) -> Result<Changes, ProjectionError> {
-    let mut routed: Vec<Vec<RecordedEvent>> = vec![Vec::new(); partitions.len()];
-    for event in batch {
-        routed[partition::partition_of(&event.stream, partitions.len())].push(event);
-    }
-    let mut replies = Vec::new();
-    for (partition, events) in partitions.iter().zip(routed).filter(|(_, events)| !events.is_empty()) {
-        let (reply, answer) = oneshot::channel();
-        let work = Work { events, decider: Arc::clone(&decider), reply };
-        partition.send(work).await.map_err(|_| ProjectionError::PartitionStopped)?;
-        replies.push(answer);
-    }
-    let mut changes = Changes::default();
-    for answer in replies {
-        changes.extend(answer.await.map_err(|_| ProjectionError::PartitionStopped)??);
-    }
-    // Partitions answer in their own order: write recommendations in event order.
-    changes.recommendations.sort_by_key(|r| r.triggered_by.position);
-    Ok(changes)
 }
 
 /// Micro-batches of a subscription: at most `max` events, or what came within
