@@ -188,6 +188,22 @@ impl Database {
             Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
+
+    /// [`Database::begin`], with PostgreSQL settings for this transaction
+    /// alone (`SET LOCAL`) sent in the same round trip as its `BEGIN`.
+    /// SQLite has no such settings and begins as [`Database::begin`].
+    pub async fn begin_with_settings(&self, settings: &[(&'static str, String)]) -> Result<Tx, sqlx::Error> {
+        match &self.0 {
+            Pools::Postgres(pool) => {
+                let mut begin = String::from("BEGIN");
+                for (name, value) in settings {
+                    begin.push_str(&format!("; SET LOCAL {name} = '{}'", value.replace('\'', "''")));
+                }
+                Ok(Tx::Postgres(pool.begin_with(begin).await?))
+            }
+            Pools::Sqlite { .. } => self.begin().await,
+        }
+    }
 }
 
 /// The read-model schema's migrations. The event store keeps its own history

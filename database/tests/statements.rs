@@ -103,3 +103,18 @@ async fn an_unknown_scheme_is_refused_with_its_url() {
     let error = Database::connect("mysql://localhost/nudge").await.unwrap_err();
     assert!(error.to_string().contains("mysql://localhost/nudge"), "{error}");
 }
+
+/// Settings given with a PostgreSQL `BEGIN` hold for that transaction alone.
+#[tokio::test]
+async fn settings_begun_with_hold_for_their_transaction_alone() {
+    let schema = PgSchema::new().await.unwrap();
+    let database = Database::connect(&schema.url()).await.unwrap();
+    let setting = "SELECT current_setting('synchronous_commit'), current_setting('application_name')";
+    let settings = [("synchronous_commit", "off".to_owned()), ("application_name", "it's".to_owned())];
+    let mut tx = database.begin_with_settings(&settings).await.unwrap();
+    let inside: (String, String) = query(setting).fetch_one(&mut tx).await.unwrap();
+    assert_eq!(inside, ("off".to_owned(), "it's".to_owned()));
+    tx.commit().await.unwrap();
+    let after: (String, String) = query(setting).fetch_one(database.writer()).await.unwrap();
+    assert_ne!(after.0, "off", "a later transaction on the pool has the server's own");
+}

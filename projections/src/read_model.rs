@@ -130,10 +130,7 @@ impl ReadModel {
         checkpoint: u64,
         fence: &Fence,
     ) -> Result<(), ProjectionError> {
-        let mut tx = self.database.begin().await?;
-        if let database::Tx::Postgres(pg) = &mut tx {
-            postgres::batch_settings(pg, fence.ttl).await?;
-        }
+        let mut tx = self.database.begin_with_settings(&postgres::batch_settings(fence.ttl)).await?;
         leases::fence(&mut tx, table.checkpoint(), fence, checkpoint).await?;
         rows::upsert(&mut tx, table, &changes.rows).await?;
         let queued = if table == Table::Live { self.write_decisions(&mut tx, changes).await? } else { 0 };

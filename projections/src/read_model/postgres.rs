@@ -13,7 +13,7 @@ use super::{
 };
 use crate::ProjectionError;
 
-/// Sets up a batch's transaction, in one round trip.
+/// A batch's transaction settings, sent with its `BEGIN`.
 ///
 /// A server ends it when it idles longer than the lease `ttl` (never below a
 /// second: a commit that runs does not idle that long), so that the row locks
@@ -26,16 +26,11 @@ use crate::ProjectionError;
 /// same rows; WAL is one sequence, so any later synchronous commit (a webhook
 /// delivery, a lease taken over) makes them durable first. Waiting for each
 /// batch's flush queued it behind the appends' group commits and them behind it.
-pub(super) async fn batch_settings(tx: &mut PgConnection, ttl: Duration) -> Result<(), ProjectionError> {
-    let idle = ttl.as_millis().max(1_000).to_string();
-    sqlx::query(
-        "SELECT set_config('idle_in_transaction_session_timeout', $1, true), \
-         set_config('synchronous_commit', 'off', true)",
-    )
-    .bind(idle)
-    .execute(tx)
-    .await?;
-    Ok(())
+pub(super) fn batch_settings(ttl: Duration) -> [(&'static str, String); 2] {
+    [
+        ("idle_in_transaction_session_timeout", ttl.as_millis().max(1_000).to_string()),
+        ("synchronous_commit", "off".to_owned()),
+    ]
 }
 
 /// The stored rows of these players.
