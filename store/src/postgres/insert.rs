@@ -149,6 +149,16 @@ mod tests {
         testing::PgSchema,
     };
 
+    /// Inserts one event into `stream` at head 2, planned as its first.
+    async fn as_new(conn: &mut PgConnection, stream: &str) -> Inserted {
+        let calls = [vec![append(stream, ExpectedRevision::Any, &["c"])]];
+        let stored = Stored { head: 2, existing: Vec::new(), heads: HashMap::from([(stream.to_owned(), None)]) };
+        let planned = plan(&calls, &stored);
+        insert(conn, &planned.rows, 2, planned.head, &[stream], NonZeroU32::MIN, &Committing::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[tokio::test]
     async fn a_stream_planned_as_new_that_has_events_is_refused_with_its_last_revision() {
         let schema = PgSchema::new().await.unwrap_or_else(|e| panic!("{e}"));
@@ -160,23 +170,8 @@ mod tests {
         let mut conn = PgConnection::connect_with(&schema.options().unwrap_or_else(|e| panic!("{e}")))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let partitions = NonZeroU32::MIN;
-        let as_new =
-            |stream: &str| Stored { head: 2, existing: Vec::new(), heads: HashMap::from([(stream.to_owned(), None)]) };
-        let calls = [vec![append("player-1", ExpectedRevision::Any, &["c"])]];
-        let planned = plan(&calls, &as_new("player-1"));
-        let refused =
-            insert(&mut conn, &planned.rows, 2, planned.head, &["player-1"], partitions, &Committing::default())
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+        let refused = as_new(&mut conn, "player-1").await;
         assert_eq!(refused, Inserted::No { head: 2, found: vec![("player-1".to_owned(), 1)] });
-
-        let calls = [vec![append("player-2", ExpectedRevision::Any, &["c"])]];
-        let planned = plan(&calls, &as_new("player-2"));
-        let inserted =
-            insert(&mut conn, &planned.rows, 2, planned.head, &["player-2"], partitions, &Committing::default())
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(inserted, Inserted::Yes, "nothing was written by the refused one");
+        assert_eq!(as_new(&mut conn, "player-2").await, Inserted::Yes, "nothing was written by the refused one");
     }
 }
