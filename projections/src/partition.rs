@@ -72,13 +72,10 @@ pub(crate) fn spawn(index: usize, name: &'static str, residency: Residency) -> m
             }
             let stored =
                 if asked { work.stored.await.map_err(|_| ProjectionError::PartitionStopped) } else { Ok(Vec::new()) };
-            let result = match stored {
-                Ok(stored) => {
-                    partition.activate(&work.events, stored);
-                    partition.fold(work.events, &work.decider)
-                }
-                Err(error) => Err(error),
-            };
+            let result = stored.and_then(|stored| {
+                partition.activate(&work.events, stored);
+                partition.fold(work.events, &work.decider)
+            });
             partition.evict();
             gauge.set(partition.players.len() as f64);
             let _ = work.reply.send(result);

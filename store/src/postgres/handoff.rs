@@ -60,7 +60,10 @@ impl Pages for Handed {
 /// process, this one too; the listener leaves those up to here to the writer,
 /// which announces them once [`Recent`] holds them. Announced first by the
 /// listener, a commit woke the subscription before memory held it, and the
-/// subscription read it back from the database.
+/// subscription read it back from the database. An insert refused because
+/// another process moved the head leaves it ahead of that process's
+/// notifications; the writer's retry then moves the head past them, and a
+/// subscription reads them from the database.
 #[derive(Debug, Default)]
 pub(super) struct Committing(AtomicU64);
 

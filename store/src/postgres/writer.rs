@@ -85,17 +85,17 @@ impl Known {
     /// taken to be new (their events are the first), and which those are.
     fn stored<'s>(&self, streams: &[&'s str]) -> Option<(Stored, Vec<&'s str>)> {
         let head = self.head?;
-        let mut new = Vec::new();
-        let heads = streams
-            .iter()
-            .map(|s| {
-                let last = self.streams.get(*s).copied().unwrap_or_else(|| {
-                    new.push(*s);
+        let (mut heads, mut new) = (HashMap::with_capacity(streams.len()), Vec::new());
+        for &stream in streams {
+            let last = match self.streams.get(stream) {
+                Some(last) => *last,
+                None => {
+                    new.push(stream);
                     None
-                });
-                ((*s).to_owned(), last)
-            })
-            .collect();
+                }
+            };
+            heads.insert(stream.to_owned(), last);
+        }
         Some((Stored { head, existing: Vec::new(), heads }, new))
     }
 
