@@ -8,10 +8,17 @@ use std::{
 };
 
 use anyhow::bail;
+use bytes::Bytes;
+use hyper::{Method, StatusCode, Uri};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::{BenchTarget, TempFolder, ingest::catch_up, millis, percentile};
+use super::{
+    BenchTarget, TempFolder,
+    ingest::catch_up,
+    lane::{Endpoint, Lane},
+    millis, percentile,
+};
 use crate::durations::{S, between};
 
 /// Options of `nudge bench features`.
@@ -57,11 +64,15 @@ pub async fn run(args: BenchFeaturesArgs) -> anyhow::Result<()> {
 
     let deadline = Instant::now() + args.duration;
     let start = Instant::now();
+    let endpoint = Endpoint::new(&target, args.target.api_key.as_deref())?;
+    let mut lanes = Vec::new();
+    for _ in 0..args.connections {
+        lanes.push(endpoint.connect().await?);
+    }
     let mut readers = Vec::new();
-    for connection in 0..u64::from(args.connections) {
-        let (client, target, players, step) =
-            (client.clone(), target.clone(), args.players, u64::from(args.connections));
-        readers.push(tokio::spawn(async move { read(&client, &target, connection, step, players, deadline).await }));
+    for (connection, lane) in (0..).zip(lanes) {
+        let (players, step) = (args.players, u64::from(args.connections));
+        readers.push(tokio::spawn(async move { read(lane, connection, step, players, deadline).await }));
     }
     let mut latencies = Vec::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
@@ -133,29 +144,27 @@ async fn load(client: &reqwest::Client, target: &str, players: u64) -> anyhow::R
 /// One connection's reads until `deadline`: players `first`, `first + step`, ...
 /// in turn; answers each 200's latency and the other answers counted by status.
 async fn read(
-    client: &reqwest::Client,
-    target: &str,
+    mut lane: Lane,
     first: u64,
     step: u64,
     players: u64,
     deadline: Instant,
 ) -> anyhow::Result<(Vec<Duration>, BTreeMap<String, u64>)> {
-    let urls: Vec<String> = (0..players).map(|p| format!("{target}/v1/players/bench-features-{p}/features")).collect();
+    let paths = (0..players)
+        .map(|p| Uri::try_from(format!("/v1/players/bench-features-{p}/features")))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut latencies = Vec::new();
     let mut errors = BTreeMap::new();
     let mut player = first % players;
     while Instant::now() < deadline {
         let sent = Instant::now();
-        let failure = match client.get(&urls[player as usize]).send().await {
-            Ok(response) if response.status() == reqwest::StatusCode::OK => {
-                response.bytes().await.err().map(|error| error.to_string())
+        match lane.send(Method::GET, paths[player as usize].clone(), None, Bytes::new()).await {
+            Ok((StatusCode::OK, _)) => latencies.push(sent.elapsed()),
+            Ok((status, _)) => *errors.entry(status.to_string()).or_insert(0) += 1,
+            Err(error) => {
+                *errors.entry(error.to_string()).or_insert(0) += 1;
+                lane = lane.reconnect().await?;
             }
-            Ok(response) => Some(response.status().to_string()),
-            Err(error) => Some(error.to_string()),
-        };
-        match failure {
-            None => latencies.push(sent.elapsed()),
-            Some(failure) => *errors.entry(failure).or_insert(0) += 1,
         }
         player = (player + step) % players;
     }

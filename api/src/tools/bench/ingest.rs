@@ -11,10 +11,11 @@ use std::{
 
 use anyhow::bail;
 use bytes::Bytes;
+use hyper::{Method, StatusCode, Uri};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{BenchTarget, TempFolder, millis, percentile};
+use super::{BenchTarget, TempFolder, lane::Endpoint, millis, percentile};
 
 /// Options of `nudge bench ingest`.
 #[derive(Debug, Args)]
@@ -53,28 +54,31 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
         args.batch,
         args.clients
     );
+    let endpoint = Endpoint::new(&target, args.target.api_key.as_deref())?;
+    // For the status calls after the load, made before the clock starts.
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(usize::from(args.clients))
         .default_headers(crate::tools::simulate::bearer(args.target.api_key.as_deref())?)
         .build()?;
     let content_type =
         if args.batch == 1 { "application/cloudevents+json" } else { "application/cloudevents-batch+json" };
+    let mut lanes = Vec::new();
+    for _ in 0..args.clients {
+        lanes.push(endpoint.connect().await?);
+    }
+    let path = Uri::from_static("/v1/events");
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut clients = Vec::new();
-    for _ in 0..args.clients {
-        let (client, requests, next, url) =
-            (client.clone(), requests.clone(), next.clone(), format!("{target}/v1/events"));
+    for mut lane in lanes {
+        let (requests, next, path) = (requests.clone(), next.clone(), path.clone());
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while let Some(body) = requests.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let sent = Instant::now();
-                let response = client.post(&url).header("content-type", content_type).body(body.clone()).send().await?;
-                let status = response.status();
-                if status != reqwest::StatusCode::ACCEPTED {
-                    bail!("ingest answered {status}: {}", response.text().await.unwrap_or_default());
+                let (status, answer) = lane.send(Method::POST, path.clone(), Some(content_type), body.clone()).await?;
+                if status != StatusCode::ACCEPTED {
+                    bail!("ingest answered {status}: {}", String::from_utf8_lossy(&answer));
                 }
-                response.bytes().await?;
                 latencies.push(sent.elapsed());
             }
             Ok::<_, anyhow::Error>(latencies)

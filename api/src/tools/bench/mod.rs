@@ -5,6 +5,7 @@ pub mod decisions;
 pub mod features;
 pub mod freshness;
 pub mod ingest;
+mod lane;
 pub mod projection;
 pub mod webhooks;
 
