@@ -4,6 +4,7 @@
 use clap::Args;
 use std::{
     collections::BTreeMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -62,17 +63,20 @@ pub async fn run(args: BenchFeaturesArgs) -> anyhow::Result<()> {
     load(&client, &target, args.players).await?;
     catch_up(&client, &target).await?;
 
-    let deadline = Instant::now() + args.duration;
-    let start = Instant::now();
     let endpoint = Endpoint::new(&target, args.target.api_key.as_deref())?;
     let mut lanes = Vec::new();
     for _ in 0..args.connections {
         lanes.push(endpoint.connect().await?);
     }
+    let paths = (0..args.players)
+        .map(|p| Uri::try_from(format!("/v1/players/bench-features-{p}/features")))
+        .collect::<Result<Arc<[_]>, _>>()?;
+    let deadline = Instant::now() + args.duration;
+    let start = Instant::now();
     let mut readers = Vec::new();
     for (connection, lane) in (0..).zip(lanes) {
-        let (players, step) = (args.players, u64::from(args.connections));
-        readers.push(tokio::spawn(async move { read(lane, connection, step, players, deadline).await }));
+        let (paths, step) = (Arc::clone(&paths), u64::from(args.connections));
+        readers.push(tokio::spawn(async move { read(lane, &paths, connection, step, deadline).await }));
     }
     let mut latencies = Vec::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
@@ -141,18 +145,17 @@ async fn load(client: &reqwest::Client, target: &str, players: u64) -> anyhow::R
     Ok(())
 }
 
-/// One connection's reads until `deadline`: players `first`, `first + step`, ...
-/// in turn; answers each 200's latency and the other answers counted by status.
+/// One connection's reads until `deadline`: the players of `paths` `first`,
+/// `first + step`, ... in turn; answers each 200's latency and the other
+/// answers counted by status.
 async fn read(
     mut lane: Lane,
+    paths: &[Uri],
     first: u64,
     step: u64,
-    players: u64,
     deadline: Instant,
 ) -> anyhow::Result<(Vec<Duration>, BTreeMap<String, u64>)> {
-    let paths = (0..players)
-        .map(|p| Uri::try_from(format!("/v1/players/bench-features-{p}/features")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let players = paths.len() as u64;
     let mut latencies = Vec::new();
     let mut errors = BTreeMap::new();
     let mut player = first % players;
