@@ -34,14 +34,7 @@ impl Endpoint {
         }
         let authority = uri.authority().with_context(|| format!("{target} names no host"))?;
         let address = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(80));
-        let authorization = api_key
-            .map(|key| {
-                let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
-                    .context("the API key is not a valid header value")?;
-                value.set_sensitive(true);
-                Ok::<_, anyhow::Error>(value)
-            })
-            .transpose()?;
+        let authorization = crate::tools::simulate::bearer(api_key)?.remove(AUTHORIZATION);
         Ok(Self { address, host: HeaderValue::from_str(authority.as_str())?, authorization })
     }
 
