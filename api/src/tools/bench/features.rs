@@ -25,7 +25,7 @@ use crate::durations::{S, between};
 /// Options of `nudge bench features`.
 #[derive(Debug, Args)]
 pub struct BenchFeaturesArgs {
-    /// The nudge measured (API key scopes `events:write` and `read`).
+    /// The nudge measured (API key scope `admin`: the run reads `GET /v1/projections`).
     #[command(flatten)]
     pub target: BenchTarget,
     /// Players loaded, then read in turn (ids `bench-features-0` and on).

@@ -20,7 +20,7 @@ use super::{BenchTarget, TempFolder, lane::Endpoint, millis, percentile};
 /// Options of `nudge bench ingest`.
 #[derive(Debug, Args)]
 pub struct BenchIngestArgs {
-    /// The nudge measured (API key scope `events:write`).
+    /// The nudge measured (API key scope `admin`: the run reads `GET /v1/projections`).
     #[command(flatten)]
     pub target: BenchTarget,
     /// Concurrent HTTP clients.
