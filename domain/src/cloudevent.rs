@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::{EventType, FieldError, PlayerEvent, PlayerId, ValidationErrors, validation::control_characters};
 use data::parse_data;
+use structured::Structured;
 
 /// The namespace of [`event_uuid`]s.
 const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x6e75_6467_652d_4576_656e_7449_6473_0001);
@@ -55,26 +56,15 @@ impl PlayerEvent {
 
     /// The event as a structured-mode CloudEvent.
     pub fn to_json(&self) -> Value {
-        let mut object = Map::new();
-        object.insert("specversion".to_owned(), "1.0".into());
-        object.insert("id".to_owned(), self.id.as_str().into());
-        object.insert("source".to_owned(), self.source.as_str().into());
-        object.insert("type".to_owned(), self.event_type().as_str().into());
-        object.insert("subject".to_owned(), self.player_id.as_str().into());
-        object.insert("time".to_owned(), format_time(&self.time).into());
-        object.insert("datacontenttype".to_owned(), "application/json".into());
-        for (name, value) in &self.extensions {
-            object.insert(name.clone(), value.clone());
-        }
-        object.insert("data".to_owned(), Value::Object(self.data_object()));
-        Value::Object(object)
+        // Writing into a `Value` fails only on a map key that is not a string,
+        // and every key of the view is one.
+        serde_json::to_value(Structured(self)).unwrap_or_default()
     }
 
-    /// The `data` object: the typed fields and the unknown ones kept.
-    fn data_object(&self) -> Map<String, Value> {
-        let mut data = self.extra.clone();
-        data.extend(self.data.to_fields());
-        data
+    /// The event as a structured-mode CloudEvent in JSON text, written straight
+    /// from the event: what [`PlayerEvent::to_json`] holds, without building it.
+    pub fn to_json_text(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&Structured(self))
     }
 }
 
@@ -182,5 +172,6 @@ impl Attributes<'_> {
 }
 
 mod data;
+mod structured;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::{Currency, Money, PlayerId};
@@ -232,48 +232,6 @@ impl EventData {
             Self::LimitChanged { .. } => EventType::LimitChanged,
             Self::SelfExcluded { .. } => EventType::SelfExcluded,
             Self::InterventionResponded { .. } => EventType::InterventionResponded,
-        }
-    }
-
-    /// The typed fields as the JSON `data` object carries them.
-    pub fn to_fields(&self) -> Map<String, Value> {
-        let money = |name: &str, m: &Money| json!({ name: m.amount, "currency": m.currency.as_str() });
-        let fields = match self {
-            Self::Registered { country, currency, birth_year: None } => {
-                json!({ "country": country.as_str(), "currency": currency.as_str() })
-            }
-            Self::Registered { country, currency, birth_year: Some(year) } => {
-                json!({ "country": country.as_str(), "currency": currency.as_str(), "birth_year": year })
-            }
-            Self::SessionStarted { channel } => json!({ "channel": channel.as_str() }),
-            Self::SessionEnded => json!({}),
-            Self::DepositSucceeded { amount }
-            | Self::WithdrawalRequested { amount }
-            | Self::WithdrawalCancelled { amount } => money("amount", amount),
-            Self::DepositFailed { amount, reason } => {
-                let mut fields = money("amount", amount);
-                fields["reason"] = reason.as_str().into();
-                fields
-            }
-            Self::GameLaunched { game_id, category } => json!({ "game_id": game_id, "category": category }),
-            Self::BetPlaced { bet_id, game_id, stake: m } | Self::BetSettled { bet_id, game_id, payout: m } => {
-                let name = if matches!(self, Self::BetPlaced { .. }) { "stake" } else { "payout" };
-                let mut fields = money(name, m);
-                fields["bet_id"] = bet_id.as_str().into();
-                fields["game_id"] = game_id.as_str().into();
-                fields
-            }
-            Self::LimitChanged { kind, amount, period } => {
-                json!({ "kind": kind.as_str(), "amount": amount, "period": period.as_str() })
-            }
-            Self::SelfExcluded { duration_days } => json!({ "duration_days": duration_days }),
-            Self::InterventionResponded { recommendation_id, response } => {
-                json!({ "recommendation_id": recommendation_id.to_string(), "response": response.as_str() })
-            }
-        };
-        match fields {
-            Value::Object(fields) => fields,
-            _ => Map::new(),
         }
     }
 }

@@ -59,7 +59,7 @@ async fn replayed(store: &dyn EventStore, scorer: &Scorer) -> Vec<Recommendation
     let mut made = Vec::new();
     let stored = store.read_all(None, 1_000_000, domain::STREAM_PREFIX).await.unwrap();
     for recorded in stored {
-        let event = PlayerEvent::from_json(&recorded.payload).unwrap();
+        let event = PlayerEvent::from_json(&recorded.cloud_event().unwrap()).unwrap();
         let state = players.entry(event.player_id.as_str().to_owned()).or_default();
         if let Some(Effect::Recommended(r)) = state.apply(&event, recorded.position, &decider) {
             made.push(*r);

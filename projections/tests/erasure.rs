@@ -120,7 +120,7 @@ async fn a_stream_started_again_is_folded_afresh_by_a_projection_that_held_the_o
             })
             .collect();
         let store = store.clone();
-        async move { store.append(StreamAppend::per_stream(&events).0).await.unwrap() }
+        async move { store.append(StreamAppend::per_stream(events).unwrap().0).await.unwrap() }
     };
     let projected = |projection: &FeatureProjection| {
         let (projection, store) = (projection.clone(), store.clone());

@@ -66,7 +66,7 @@ async fn replay(store: &dyn EventStore, until: u64) -> HashMap<String, (u64, Pla
         let Some(last) = page.last() else { break };
         after = Some(last.position);
         for recorded in page.into_iter().filter(|e| e.position <= until) {
-            let event = PlayerEvent::from_json(&recorded.payload).unwrap();
+            let event = PlayerEvent::from_json(&recorded.cloud_event().unwrap()).unwrap();
             let entry = players.entry(event.player_id.to_string()).or_default();
             entry.1.apply(&event, recorded.position, &decider);
             entry.0 = recorded.revision;

@@ -136,7 +136,7 @@ impl Population {
     /// Appends `events` to their players' streams, a thousand to a call.
     pub async fn append(store: &dyn EventStore, events: &[PlayerEvent]) -> Result<(), StoreError> {
         for chunk in events.chunks(1_000) {
-            store.append(StreamAppend::per_stream(chunk).0).await?;
+            store.append(StreamAppend::per_stream(chunk.to_vec())?.0).await?;
         }
         Ok(())
     }

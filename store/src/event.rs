@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use domain::PlayerEvent;
 use uuid::Uuid;
 
+use crate::StoreError;
+
 /// How far a stream must have grown for an append to it to be accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpectedRevision {
@@ -30,27 +32,34 @@ pub struct NewEvent {
     pub event_type: String,
     /// CloudEvent `time`.
     pub time: DateTime<Utc>,
-    /// The whole CloudEvent in structured JSON form (shared, so that this
-    /// process's subscriptions hand it on without a copy).
-    pub payload: Arc<serde_json::Value>,
+    /// The whole CloudEvent as structured-mode JSON text, written once (shared,
+    /// so that this process's subscriptions hand it on without a copy).
+    pub payload: Arc<str>,
     /// The player event the payload was made from, when there is one: this
     /// process's subscriptions hand it on, so that no reader parses it again.
     pub decoded: Option<Arc<PlayerEvent>>,
 }
 
-impl From<&PlayerEvent> for NewEvent {
-    fn from(event: &PlayerEvent) -> Self {
-        Self {
+impl TryFrom<PlayerEvent> for NewEvent {
+    type Error = StoreError;
+
+    /// The event to store for `event`; it keeps `event` itself as [`NewEvent::decoded`].
+    fn try_from(event: PlayerEvent) -> Result<Self, StoreError> {
+        Ok(Self {
             event_id: event.event_uuid(),
             source: event.source.clone(),
             id: event.id.clone(),
             event_type: event.event_type().as_str().to_owned(),
             time: event.time,
-            payload: Arc::new(event.to_json()),
-            decoded: Some(Arc::new(event.clone())),
-        }
+            payload: event.to_json_text()?.into(),
+            decoded: Some(Arc::new(event)),
+        })
     }
 }
+
+/// Where the answer to an event of [`StreamAppend::per_stream`] will be: (index
+/// of its stream's append, index within it).
+pub type Slot = (usize, usize);
 
 /// Events to append to one stream, guarded by an expected revision.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,24 +74,21 @@ pub struct StreamAppend {
 
 impl StreamAppend {
     /// One append per player stream (guarded by nothing), in order of first
-    /// appearance, and for each event where its answer will be: (index of its
-    /// stream's append, index within it).
-    pub fn per_stream(events: &[PlayerEvent]) -> (Vec<StreamAppend>, Vec<(usize, usize)>) {
+    /// appearance, and for each event where its answer will be.
+    pub fn per_stream(events: Vec<PlayerEvent>) -> Result<(Vec<StreamAppend>, Vec<Slot>), StoreError> {
         let mut appends: Vec<StreamAppend> = Vec::new();
         let mut by_stream: HashMap<String, usize> = HashMap::new();
-        let slots = events
-            .iter()
-            .map(|event| {
-                let stream = event.stream_name();
-                let a = *by_stream.entry(stream.clone()).or_insert_with(|| {
-                    appends.push(StreamAppend { stream, expected: ExpectedRevision::Any, events: Vec::new() });
-                    appends.len() - 1
-                });
-                appends[a].events.push(NewEvent::from(event));
-                (a, appends[a].events.len() - 1)
-            })
-            .collect();
-        (appends, slots)
+        let mut slots = Vec::with_capacity(events.len());
+        for event in events {
+            let stream = event.stream_name();
+            let a = *by_stream.entry(stream.clone()).or_insert_with(|| {
+                appends.push(StreamAppend { stream, expected: ExpectedRevision::Any, events: Vec::new() });
+                appends.len() - 1
+            });
+            appends[a].events.push(NewEvent::try_from(event)?);
+            slots.push((a, appends[a].events.len() - 1));
+        }
+        Ok((appends, slots))
     }
 }
 
@@ -115,8 +121,8 @@ pub struct RecordedEvent {
     pub id: String,
     /// CloudEvent `type`.
     pub event_type: String,
-    /// The whole CloudEvent in structured JSON form.
-    pub payload: Arc<serde_json::Value>,
+    /// The whole CloudEvent as structured-mode JSON text.
+    pub payload: Arc<str>,
     /// The player event, when this process appended it and still had it at
     /// hand: [`RecordedEvent::decode`] answers it without parsing the payload.
     pub decoded: Option<Arc<PlayerEvent>>,
@@ -136,7 +142,11 @@ impl RecordedEvent {
         if let Some(event) = &self.decoded {
             return Some(Cow::Borrowed(event));
         }
-        match PlayerEvent::from_json(&self.payload) {
+        let decoded = self
+            .cloud_event()
+            .map_err(|e| e.to_string())
+            .and_then(|json| PlayerEvent::from_json(&json).map_err(|errors| errors.to_string()));
+        match decoded {
             Ok(event) => Some(Cow::Owned(event)),
             Err(errors) => {
                 tracing::warn!(
@@ -150,6 +160,13 @@ impl RecordedEvent {
             }
         }
     }
+
+    /// The stored CloudEvent as a JSON value; [`StoreError::Corrupt`] when its
+    /// text is not JSON (written around nudge).
+    pub fn cloud_event(&self) -> Result<serde_json::Value, StoreError> {
+        serde_json::from_str(&self.payload)
+            .map_err(|e| StoreError::Corrupt { position: self.position, reason: format!("payload: {e}") })
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +175,7 @@ mod tests {
 
     use super::*;
 
-    fn stored(payload: impl Into<Arc<Value>>) -> RecordedEvent {
+    fn stored(payload: impl Into<Arc<str>>) -> RecordedEvent {
         RecordedEvent {
             stream: "player-42".to_owned(),
             revision: 3,
@@ -183,14 +200,14 @@ mod tests {
     #[test]
     fn a_stored_event_decodes_as_it_was_appended() {
         let event = PlayerEvent::from_json(&bet(250)).ok();
-        let appended = event.as_ref().map(|e| stored(NewEvent::from(e).payload));
+        let appended = event.clone().and_then(|e| NewEvent::try_from(e).ok()).map(|e| stored(e.payload));
         assert_eq!(appended.as_ref().and_then(|e| e.decode()).map(Cow::into_owned), event);
     }
 
     #[test]
     fn an_event_this_process_appended_decodes_to_the_event_it_was_made_from() {
         let event = PlayerEvent::from_json(&bet(250)).ok();
-        let appended = event.as_ref().map(NewEvent::from);
+        let appended = event.clone().and_then(|e| NewEvent::try_from(e).ok());
         let recorded = appended.map(|e| RecordedEvent { decoded: e.decoded, ..stored(e.payload) });
         let decoded = recorded.as_ref().and_then(|e| e.decode());
         assert!(matches!(decoded, Some(Cow::Borrowed(_))), "taken as it was, not parsed again");
@@ -199,7 +216,9 @@ mod tests {
 
     #[test]
     fn a_stored_event_that_no_longer_validates_is_skipped() {
-        assert_eq!(stored(bet(0)).decode(), None);
-        assert_eq!(stored(json!({"type": "player.bet.placed"})).decode(), None);
+        assert_eq!(stored(bet(0).to_string()).decode(), None);
+        assert_eq!(stored(json!({"type": "player.bet.placed"}).to_string()).decode(), None);
+        assert_eq!(stored("{not json").decode(), None);
+        assert!(matches!(stored("{not json").cloud_event(), Err(StoreError::Corrupt { position: 17, .. })));
     }
 }

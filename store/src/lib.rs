@@ -21,7 +21,7 @@ pub mod testing;
 use std::sync::Arc;
 
 pub use error::StoreError;
-pub use event::{Appended, ExpectedRevision, NewEvent, RecordedEvent, StreamAppend};
+pub use event::{Appended, ExpectedRevision, NewEvent, RecordedEvent, Slot, StreamAppend};
 pub use event_store::{EventStore, EventStream, PartitionFeed};
 
 /// The adapters an event store URL can name.

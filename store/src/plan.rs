@@ -185,7 +185,7 @@ pub(crate) mod tests {
             id: id.to_owned(),
             event_type: "player.session.ended".to_owned(),
             time: DateTime::UNIX_EPOCH,
-            payload: serde_json::Value::Null.into(),
+            payload: "null".into(),
             decoded: None,
         }
     }

@@ -184,7 +184,7 @@ mod tests {
                         id: format!("{stream}-{head}-{i}"),
                         event_type: "player.bet.placed".to_owned(),
                         time: DateTime::UNIX_EPOCH,
-                        payload: serde_json::json!({"n": i}).into(),
+                        payload: serde_json::json!({"n": i}).to_string().into(),
                         decoded: None,
                     })
                     .collect();
@@ -231,8 +231,15 @@ mod tests {
         let recent = Recent::new(0);
         commit(&recent, 0, &["player-7"], 2);
         let read = recent.read(1, 1, "").unwrap_or_default();
-        let event =
-            read.first().map(|e| (e.stream.as_str(), e.revision, e.position, e.id.as_str(), e.payload["n"].as_i64()));
+        let event = read.first().map(|e| {
+            (
+                e.stream.as_str(),
+                e.revision,
+                e.position,
+                e.id.as_str(),
+                e.cloud_event().ok().and_then(|v| v["n"].as_i64()),
+            )
+        });
         assert_eq!(event, Some(("player-7", 1, 2, "player-7-0-1", Some(1))));
     }
 

@@ -92,7 +92,7 @@ pub(crate) fn event(columns: Columns<'_>) -> Result<RecordedEvent, StoreError> {
     Ok(RecordedEvent {
         revision: to_u64(revision).map_err(|_| corrupt(format!("negative revision {revision}")))?,
         event_id: event_id.parse().map_err(|e| corrupt(format!("event id: {e}")))?,
-        payload: std::sync::Arc::new(serde_json::from_str(payload).map_err(|e| corrupt(format!("payload: {e}")))?),
+        payload: payload.into(),
         decoded: None,
         position,
         stream,

@@ -22,7 +22,7 @@ fn appends(players: u32, per_player: u32) -> Vec<StreamAppend> {
         .map(|p| StreamAppend {
             stream: format!("player-{p}"),
             expected: ExpectedRevision::Any,
-            events: (0..per_player).map(|n| NewEvent::from(&bet(p, n))).collect(),
+            events: (0..per_player).map(|n| NewEvent::try_from(bet(p, n)).unwrap()).collect(),
         })
         .collect()
 }

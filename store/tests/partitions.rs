@@ -18,7 +18,7 @@ fn event(player: u32, n: u32) -> NewEvent {
         id: id.clone(),
         event_type: "player.session.started".to_owned(),
         time: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
-        payload: serde_json::json!({"specversion": "1.0", "id": id, "source": "/test", "data": {}}).into(),
+        payload: serde_json::json!({"specversion": "1.0", "id": id, "source": "/test", "data": {}}).to_string().into(),
         decoded: None,
     }
 }

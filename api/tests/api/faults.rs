@@ -206,7 +206,7 @@ impl Drop for Cluster {
 async fn stored_once(app: &TestApp, answers: &[(String, u16, bool)]) {
     let mut stored: HashMap<String, usize> = HashMap::new();
     for event in app.store.read_all(None, 1_000_000, "").await.unwrap() {
-        *stored.entry(event.payload["id"].as_str().unwrap().to_owned()).or_default() += 1;
+        *stored.entry(event.cloud_event().unwrap()["id"].as_str().unwrap().to_owned()).or_default() += 1;
     }
     for (id, status, _) in answers {
         if *status == 202 {

@@ -163,7 +163,7 @@ async fn a_stored_event_that_no_longer_validates_is_skipped_alike_by_every_reade
         id: "b0".to_owned(),
         event_type: "player.bet.placed".to_owned(),
         time: chrono::Utc::now(),
-        payload: invalid.into(),
+        payload: invalid.to_string().into(),
         decoded: None,
     };
     let append =

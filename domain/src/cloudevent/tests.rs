@@ -24,7 +24,7 @@ impl From<&PlayerEvent> for Event {
         event.set_type(player_event.event_type().as_str());
         event.set_subject(Some(player_event.player_id.as_str()));
         event.set_time(Some(player_event.time));
-        event.set_data("application/json", Value::Object(player_event.data_object()));
+        event.set_data("application/json", player_event.to_json()["data"].clone());
         for (name, value) in &player_event.extensions {
             match value {
                 Value::Bool(b) => event.set_extension(name, *b),
@@ -317,7 +317,8 @@ proptest! {
     fn any_valid_event_round_trips_through_json_and_cloudevents(event in any_event()) {
         prop_assert_eq!(&PlayerEvent::from_json(&event.to_json()).unwrap(), &event);
         prop_assert_eq!(&PlayerEvent::try_from(Event::from(&event)).unwrap(), &event);
-        let text = serde_json::to_string(&event.to_json()).unwrap();
+        let text = event.to_json_text().unwrap();
+        prop_assert_eq!(&serde_json::from_str::<Value>(&text).unwrap(), &event.to_json(), "the text says what the value does");
         prop_assert_eq!(&PlayerEvent::from_json(&serde_json::from_str(&text).unwrap()).unwrap(), &event);
     }
 

@@ -16,7 +16,9 @@ struct Metadata {
 /// The event as KurrentDB stores it: nudge's event id, type, payload and (`source`, `id`).
 pub(super) fn event_data(event: &NewEvent) -> Result<EventData, StoreError> {
     let metadata = Metadata { source: event.source.clone(), id: event.id.clone() };
-    let data = EventData::json(&event.event_type, &*event.payload)?.id(event.event_id);
+    // Stored as it is: the payload is JSON text already.
+    let payload = serde_json::value::RawValue::from_string(event.payload.to_string())?;
+    let data = EventData::json(&event.event_type, &payload)?.id(event.event_id);
     Ok(data.metadata_as_json(&metadata)?)
 }
 
@@ -75,8 +77,7 @@ pub(super) fn recorded(event: kurrentdb::RecordedEvent) -> Result<Option<Recorde
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
     let metadata: Metadata =
         serde_json::from_slice(&event.custom_metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
-    let payload: serde_json::Value =
-        serde_json::from_slice(&event.data).map_err(|e| corrupt(format!("payload: {e}")))?;
+    let payload = std::str::from_utf8(&event.data).map_err(|e| corrupt(format!("payload: {e}")))?;
     Ok(Some(RecordedEvent {
         stream: event.stream_id().to_owned(),
         revision: event.revision,

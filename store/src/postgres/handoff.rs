@@ -93,7 +93,8 @@ mod tests {
                 "type": "player.bet.placed", "subject": player.to_string(), "time": "2026-11-24T12:00:00Z",
                 "data": {"bet_id": format!("b{player}-{n}"), "game_id": "g1", "stake": 100, "currency": "EUR"},
             });
-            domain::PlayerEvent::from_json(&json).map(|event| NewEvent::from(&event))
+            domain::PlayerEvent::from_json(&json)
+                .map(|event| NewEvent::try_from(event).unwrap_or_else(|e| panic!("{e}")))
         };
         players
             .iter()

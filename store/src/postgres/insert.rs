@@ -100,7 +100,7 @@ struct Columns<'a> {
     ids: Vec<&'a str>,
     types: Vec<&'a str>,
     times: Vec<chrono::DateTime<chrono::Utc>>,
-    payloads: Vec<String>,
+    payloads: Vec<&'a str>,
     partitions: Vec<Option<i32>>,
 }
 
@@ -131,7 +131,7 @@ impl<'a> Columns<'a> {
         self.ids.push(&e.id);
         self.types.push(&e.event_type);
         self.times.push(e.time);
-        self.payloads.push(serde_json::to_string(&*e.payload)?);
+        self.payloads.push(&e.payload);
         Ok(())
     }
 }

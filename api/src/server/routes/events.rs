@@ -89,7 +89,7 @@ pub async fn ingest(
     };
     let trace = telemetry::trace_context(&headers);
     let appended = match ingest::validate(&received.values, trace.as_ref(), &state.limits.event_times) {
-        Ok(events) => append(&state, &events).await,
+        Ok(events) => append(&state, events).await,
         Err(error) => Err(error),
     };
     if received.from_dapr || dapr_caller.is_some() {
@@ -99,9 +99,11 @@ pub async fn ingest(
 }
 
 /// Appends validated events; answers where each one is.
-async fn append(state: &AppState, events: &[PlayerEvent]) -> Result<IngestResponse, ApiError> {
+async fn append(state: &AppState, events: Vec<PlayerEvent>) -> Result<IngestResponse, ApiError> {
     tracing::Span::current().record("events", events.len());
-    let (appends, slots) = StreamAppend::per_stream(events);
+    // What the answer names of each event, taken before the events go to the store.
+    let named: Vec<_> = events.iter().map(|e| (e.id.clone(), e.source.clone(), e.stream_name())).collect();
+    let (appends, slots) = StreamAppend::per_stream(events)?;
     let answers = state.store.append(appends).await;
     match &answers {
         Err(error) if error.is_unavailable() => state.writes.record(Some(error)),
@@ -109,15 +111,15 @@ async fn append(state: &AppState, events: &[PlayerEvent]) -> Result<IngestRespon
         Ok(_) => state.writes.record(None),
     }
     let answers = answers?;
-    let results = events
-        .iter()
+    let results = named
+        .into_iter()
         .zip(slots)
-        .filter_map(|(event, (stream, index))| {
+        .filter_map(|((id, source, stream_name), (stream, index))| {
             let answer = answers.get(stream)?.get(index)?;
             Some(IngestResult {
-                id: event.id.clone(),
-                source: event.source.clone(),
-                stream: event.stream_name(),
+                id,
+                source,
+                stream: stream_name,
                 revision: answer.revision,
                 position: answer.position,
                 duplicate: answer.duplicate,
@@ -195,11 +197,7 @@ pub async fn read_stream(
     };
     let events = events
         .into_iter()
-        .map(|e| StoredEvent {
-            revision: e.revision,
-            position: e.position,
-            event: std::sync::Arc::unwrap_or_clone(e.payload),
-        })
-        .collect();
+        .map(|e| Ok(StoredEvent { revision: e.revision, position: e.position, event: e.cloud_event()? }))
+        .collect::<Result<_, ApiError>>()?;
     Ok(Json(StreamPage { events, next }))
 }

@@ -35,7 +35,7 @@ pub async fn replay(url: &str) -> anyhow::Result<Replay> {
         let Some(last) = page.last() else { break };
         after = Some(last.position);
         for recorded in page {
-            let event = PlayerEvent::from_json(&recorded.payload)?;
+            let event = PlayerEvent::from_json(&recorded.cloud_event()?)?;
             let (features, state) = players.entry(event.player_id.to_string()).or_default();
             features.apply(&event);
             if let Some(Effect::Recommended(recommendation)) = state.apply(&event, recorded.position, &decider) {
