@@ -137,35 +137,70 @@ impl Thread {
 }
 
 /// Plans and writes one group in one transaction, then moves the head.
+///
+/// First as if none of the group's events were stored, as a repeat is rare: a
+/// stored one among them (an insert skips it) or a call refused on its expected
+/// revision (which may in truth be a repeat) undoes the transaction, and the
+/// group is planned again from its stored events, read.
 fn write(
     conn: &mut Connection,
     calls: &Arc<[Vec<StreamAppend>]>,
     head: &watch::Sender<u64>,
     recent: &Recent,
 ) -> Result<Vec<CallResult>, StoreError> {
+    if let Some(results) = write_as(conn, calls, head, recent, Repeats::Unread)? {
+        return Ok(results);
+    }
+    write_as(conn, calls, head, recent, Repeats::Read)?
+        .ok_or_else(|| StoreError::Writer("an event read as new was stored under the write lock".to_owned()))
+}
+
+/// Whether planning reads which of the group's events are stored already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeats {
+    /// Planned as new, each: `None` when one was not, and nothing is written.
+    Unread,
+    /// Read, so that the plan answers them where they are.
+    Read,
+}
+
+/// One attempt of [`write`].
+fn write_as(
+    conn: &mut Connection,
+    calls: &Arc<[Vec<StreamAppend>]>,
+    head: &watch::Sender<u64>,
+    recent: &Recent,
+    repeats: Repeats,
+) -> Result<Option<Vec<CallResult>>, StoreError> {
     // IMMEDIATE takes SQLite's write lock now, so the reads below are current
     // until commit. Dropped uncommitted (or failing to commit), it rolls back.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let stored = read(&tx, calls)?;
+    let stored = read(&tx, calls, repeats)?;
     let plan = plan::plan(calls, &stored);
-    if !plan.rows.is_empty() {
-        insert(&tx, &plan.rows, plan.head)?;
+    if repeats == Repeats::Unread && !plan.results.iter().all(Result::is_ok) {
+        return Ok(None);
+    }
+    if !plan.rows.is_empty() && insert(&tx, &plan.rows, plan.head)? < plan.rows.len() {
+        return Ok(None);
     }
     tx.commit()?;
     sql::committed(calls, &plan, stored.head, recent, head);
-    Ok(plan.results)
+    Ok(Some(plan.results))
 }
 
-/// Reads what planning the group needs: the head, the events already stored
-/// under the group's keys, and the last revision of each of its streams.
-fn read(tx: &Transaction<'_>, calls: &[Vec<StreamAppend>]) -> Result<Stored, StoreError> {
+/// Reads what planning the group needs: the head, the last revision of each
+/// of its streams and, unless `repeats` says not to, the events already
+/// stored under the group's keys.
+fn read(tx: &Transaction<'_>, calls: &[Vec<StreamAppend>], repeats: Repeats) -> Result<Stored, StoreError> {
     let head: i64 = tx.prepare_cached("SELECT position FROM event_store_head")?.query_row([], |r| r.get(0))?;
-    let mut find = tx.prepare_cached("SELECT revision, position FROM events WHERE source = ?1 AND id = ?2")?;
     let mut existing = Vec::new();
-    for (source, id) in plan::keys(calls) {
-        let found = find.query_row((source, id), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))).optional()?;
-        if let Some((revision, position)) = found {
-            existing.push((source.to_owned(), id.to_owned(), revision, position));
+    if repeats == Repeats::Read {
+        let mut find = tx.prepare_cached("SELECT revision, position FROM events WHERE source = ?1 AND id = ?2")?;
+        for (source, id) in plan::keys(calls) {
+            let found = find.query_row((source, id), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))).optional()?;
+            if let Some((revision, position)) = found {
+                existing.push((source.to_owned(), id.to_owned(), revision, position));
+            }
         }
     }
     let mut last = tx.prepare_cached("SELECT max(revision) FROM events WHERE stream = ?1")?;
@@ -177,18 +212,20 @@ fn read(tx: &Transaction<'_>, calls: &[Vec<StreamAppend>]) -> Result<Stored, Sto
     sql::stored(head, existing, heads)
 }
 
-/// Inserts the planned rows and moves the head row.
-fn insert(tx: &Transaction<'_>, rows: &[Row<'_>], head: u64) -> Result<(), StoreError> {
+/// Inserts the planned rows, skipping any whose (`source`, `id`) is stored,
+/// and moves the head row; answers how many went in.
+fn insert(tx: &Transaction<'_>, rows: &[Row<'_>], head: u64) -> Result<usize, StoreError> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload, recorded_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (source, id) DO NOTHING",
     )?;
     // One time for the group: SQLite's own clock and strftime on every row cost
     // more than the row's insert.
     let recorded_at = chrono::Utc::now().format(RECORDED_AT).to_string();
+    let mut inserted = 0;
     for row in rows {
         let e = row.event;
-        insert.execute((
+        inserted += insert.execute((
             to_i64(row.position),
             row.stream,
             to_i64(row.revision),
@@ -197,10 +234,10 @@ fn insert(tx: &Transaction<'_>, rows: &[Row<'_>], head: u64) -> Result<(), Store
             &e.id,
             &e.event_type,
             e.time.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-            serde_json::to_string(&*e.payload)?,
+            &*e.payload,
             &recorded_at,
         ))?;
     }
     tx.prepare_cached("UPDATE event_store_head SET position = ?1")?.execute([to_i64(head)])?;
-    Ok(())
+    Ok(inserted)
 }
