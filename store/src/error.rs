@@ -54,8 +54,8 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
-    /// Rows could not be encoded as JSON for a bulk statement.
-    #[error("encoding rows failed: {0}")]
+    /// An event or rows could not be encoded as JSON.
+    #[error("encoding as JSON failed: {0}")]
     Encode(#[from] serde_json::Error),
     /// Another process serves from this SQLite database.
     #[error(

@@ -121,7 +121,8 @@ pub struct RecordedEvent {
     pub id: String,
     /// CloudEvent `type`.
     pub event_type: String,
-    /// The whole CloudEvent as structured-mode JSON text.
+    /// The whole CloudEvent as structured-mode JSON text, as the store hands it
+    /// back (PostgreSQL's `jsonb` spaces and orders it its own way).
     pub payload: Arc<str>,
     /// The player event, when this process appended it and still had it at
     /// hand: [`RecordedEvent::decode`] answers it without parsing the payload.
