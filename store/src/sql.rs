@@ -72,7 +72,8 @@ pub(crate) fn recorded(row: EventRow) -> Result<RecordedEvent, StoreError> {
     event(Columns { position, stream, revision, event_id: &event_id, source, id, event_type, payload: &payload })
 }
 
-/// A stored event's columns as read, the two that are parsed borrowed.
+/// A stored event's columns as read; the event id (parsed) and the payload
+/// (copied into its shared text) borrowed.
 pub(crate) struct Columns<'a> {
     pub(crate) position: i64,
     pub(crate) stream: String,

@@ -42,7 +42,7 @@ pub(super) async fn insert(
 ) -> Result<Inserted, StoreError> {
     let mut columns = Columns::with_capacity(rows.len());
     for row in rows {
-        columns.push(row, partitions)?;
+        columns.push(row, partitions);
     }
     committing.to(to);
     let answer: Vec<(i64, i64, Option<String>, Option<i64>)> = sqlx::query_as(
@@ -120,7 +120,7 @@ impl<'a> Columns<'a> {
         }
     }
 
-    fn push(&mut self, row: &Row<'a>, partitions: NonZeroU32) -> Result<(), StoreError> {
+    fn push(&mut self, row: &Row<'a>, partitions: NonZeroU32) {
         let e = row.event;
         self.partitions.push(partitions::of_stream(row.stream, partitions));
         self.positions.push(to_i64(row.position));
@@ -132,7 +132,6 @@ impl<'a> Columns<'a> {
         self.types.push(&e.event_type);
         self.times.push(e.time);
         self.payloads.push(&e.payload);
-        Ok(())
     }
 }
 

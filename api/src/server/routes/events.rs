@@ -101,9 +101,10 @@ pub async fn ingest(
 /// Appends validated events; answers where each one is.
 async fn append(state: &AppState, events: Vec<PlayerEvent>) -> Result<IngestResponse, ApiError> {
     tracing::Span::current().record("events", events.len());
-    // What the answer names of each event, taken before the events go to the store.
-    let named: Vec<_> = events.iter().map(|e| (e.id.clone(), e.source.clone(), e.stream_name())).collect();
+    // What the answer names of each event and stream, taken before they go to the store.
+    let named: Vec<_> = events.iter().map(|e| (e.id.clone(), e.source.clone())).collect();
     let (appends, slots) = StreamAppend::per_stream(events)?;
+    let streams: Vec<String> = appends.iter().map(|a| a.stream.clone()).collect();
     let answers = state.store.append(appends).await;
     match &answers {
         Err(error) if error.is_unavailable() => state.writes.record(Some(error)),
@@ -114,12 +115,12 @@ async fn append(state: &AppState, events: Vec<PlayerEvent>) -> Result<IngestResp
     let results = named
         .into_iter()
         .zip(slots)
-        .filter_map(|((id, source, stream_name), (stream, index))| {
+        .filter_map(|((id, source), (stream, index))| {
             let answer = answers.get(stream)?.get(index)?;
             Some(IngestResult {
                 id,
                 source,
-                stream: stream_name,
+                stream: streams.get(stream)?.clone(),
                 revision: answer.revision,
                 position: answer.position,
                 duplicate: answer.duplicate,
