@@ -58,7 +58,7 @@ impl Backend {
 
 /// The read-model database: its pools, cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Database(Pools);
+pub struct Database(Pools, signals::Hubs);
 
 #[derive(Debug, Clone)]
 enum Pools {
@@ -129,7 +129,7 @@ impl Database {
         let checkpointer = Checkpointer::spawn(&options, "read_models").await?;
         let readers =
             SqlitePoolOptions::new().max_connections(SQLITE_READERS).connect_with(options.read_only(true)).await?;
-        Ok(Self(Pools::Sqlite { writer, readers, checkpointer }))
+        Ok(Self(Pools::Sqlite { writer, readers, checkpointer }, signals::Hubs::default()))
     }
 
     /// Connects to and migrates a PostgreSQL database (tests pass options that
@@ -141,7 +141,7 @@ impl Database {
             .connect_with(options)
             .await?;
         schema(sqlx::migrate!("./migrations/postgres")).run(&pool).await?;
-        Ok(Self(Pools::Postgres(pool)))
+        Ok(Self(Pools::Postgres(pool), signals::Hubs::default()))
     }
 
     /// Which database this is.

@@ -5,7 +5,11 @@
 //! so a signal lost (while a listener reconnects, or on SQLite, where one
 //! process is the whole service) costs only the poll's delay.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    sync::{Arc, Mutex, PoisonError, Weak},
+    time::Duration,
+};
 
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::{sync::watch, task::JoinHandle};
@@ -27,6 +31,14 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// Every signal, each at its [`Signal::index`].
+    const ALL: [Self; 3] = [Self::Leases, Self::Activation, Self::Keys];
+
+    /// This signal's place in [`Signal::ALL`].
+    fn index(self) -> usize {
+        self as usize
+    }
+
     /// The start of its PostgreSQL channel's name. The name ends with the
     /// digest of the schema, as SQL [`CHANNEL`] makes it: channels are the
     /// database's, and instances on another schema of it share nothing.
@@ -46,10 +58,17 @@ const CHANNEL: &str = "$1 || md5(current_schema())";
 /// The signals of one kind arriving from every instance, this one included.
 #[derive(Debug)]
 pub struct Listener {
-    /// How many arrived, counting one for each time the listener connected.
-    arrived: Arc<watch::Sender<u64>>,
     seen: watch::Receiver<u64>,
-    task: Option<JoinHandle<()>>,
+    /// What keeps the count's sender: the connection every listener of the
+    /// database shares, or on SQLite a sender nothing signals.
+    _source: Source,
+}
+
+#[derive(Debug)]
+#[expect(dead_code, reason = "held, never read: the sender lives as long as the listener")]
+enum Source {
+    Shared(Arc<Hub>),
+    Silent(watch::Sender<u64>),
 }
 
 impl Listener {
@@ -61,17 +80,47 @@ impl Listener {
     }
 
     /// How many signals arrived so far, counting one for each time the
-    /// listener connected (what was sent meanwhile is lost).
+    /// connection listening connected (what was sent meanwhile is lost).
     pub fn heard(&self) -> u64 {
-        *self.arrived.borrow()
+        *self.seen.borrow()
     }
 }
 
-impl Drop for Listener {
+/// The one connection that listens for every signal on behalf of all the
+/// listeners of a database, and the count of each signal it heard.
+///
+/// PostgreSQL wakes every backend listening in a database on every
+/// notification, whatever its channel, and the event store notifies on each
+/// commit: a connection per kind of signal cost a backend wake-up per kind on
+/// every append.
+#[derive(Debug)]
+struct Hub {
+    arrived: [Arc<watch::Sender<u64>>; Signal::ALL.len()],
+    task: JoinHandle<()>,
+}
+
+impl Drop for Hub {
     fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
+        self.task.abort();
+    }
+}
+
+/// The hub of a database while any of its listeners lives, shared by its clones.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hubs(Arc<Mutex<Weak<Hub>>>);
+
+impl Hubs {
+    /// The running hub, or a new one listening on `pool`.
+    fn hub(&self, pool: &PgPool) -> Arc<Hub> {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hub) = slot.upgrade() {
+            return hub;
         }
+        let arrived = Signal::ALL.map(|_| Arc::new(watch::Sender::new(0)));
+        let task = tokio::spawn(hear(pool.clone(), arrived.clone()));
+        let hub = Arc::new(Hub { arrived, task });
+        *slot = Arc::downgrade(&hub);
+        hub
     }
 }
 
@@ -90,14 +139,18 @@ impl Database {
 
     /// Listens for `signal` until the listener is dropped, connecting again
     /// whenever the connection fails (PostgreSQL; one that never hears
-    /// anything on SQLite).
+    /// anything on SQLite). The listeners of a database share one connection.
     pub fn listen(&self, signal: Signal) -> Listener {
-        let arrived = Arc::new(watch::Sender::new(0));
-        let task = match &self.0 {
-            Pools::Sqlite { .. } => None,
-            Pools::Postgres(pool) => Some(tokio::spawn(hear(pool.clone(), signal, Arc::clone(&arrived)))),
-        };
-        Listener { seen: arrived.subscribe(), arrived, task }
+        match &self.0 {
+            Pools::Sqlite { .. } => {
+                let silent = watch::Sender::new(0);
+                Listener { seen: silent.subscribe(), _source: Source::Silent(silent) }
+            }
+            Pools::Postgres(pool) => {
+                let hub = self.1.hub(pool);
+                Listener { seen: hub.arrived[signal.index()].subscribe(), _source: Source::Shared(hub) }
+            }
+        }
     }
 }
 
@@ -112,24 +165,32 @@ impl Tx {
     }
 }
 
-/// Wakes the listener on each of `signal`'s notifications, and once after
-/// every reconnect (what was sent meanwhile is lost).
-async fn hear(pool: PgPool, signal: Signal, arrived: Arc<watch::Sender<u64>>) {
+/// Counts each signal's notifications, and one of each after every reconnect
+/// (what was sent meanwhile is lost).
+async fn hear(pool: PgPool, arrived: [Arc<watch::Sender<u64>>; Signal::ALL.len()]) {
     loop {
-        let Err(error) = listen_once(&pool, signal, &arrived).await;
-        tracing::warn!(%error, signal = ?signal, "cannot listen for signals; polling meanwhile");
+        let Err(error) = listen_once(&pool, &arrived).await;
+        tracing::warn!(%error, "cannot listen for signals; polling meanwhile");
         tokio::time::sleep(RECONNECT_AFTER).await;
     }
 }
 
-async fn listen_once(pool: &PgPool, signal: Signal, arrived: &watch::Sender<u64>) -> Result<Infallible, sqlx::Error> {
+async fn listen_once(pool: &PgPool, arrived: &[Arc<watch::Sender<u64>>]) -> Result<Infallible, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    let (channel,): (String,) =
-        sqlx::query_as(&format!("SELECT {CHANNEL}")).bind(signal.prefix()).fetch_one(&mut listener).await?;
-    listener.listen(&channel).await?;
-    arrived.send_modify(|n| *n += 1);
+    let mut channels = Vec::with_capacity(Signal::ALL.len());
+    for signal in Signal::ALL {
+        let (channel,): (String,) =
+            sqlx::query_as(&format!("SELECT {CHANNEL}")).bind(signal.prefix()).fetch_one(&mut listener).await?;
+        channels.push(channel);
+    }
+    listener.listen_all(channels.iter().map(String::as_str)).await?;
+    for count in arrived {
+        count.send_modify(|n| *n += 1);
+    }
     loop {
-        listener.recv().await?;
-        arrived.send_modify(|n| *n += 1);
+        let notification = listener.recv().await?;
+        if let Some(count) = channels.iter().position(|c| c == notification.channel()).and_then(|i| arrived.get(i)) {
+            count.send_modify(|n| *n += 1);
+        }
     }
 }

@@ -92,3 +92,35 @@ async fn a_signal_on_sqlite_is_a_no_op() {
     tx.commit().await.unwrap();
     assert_eq!(listener.heard(), 0);
 }
+
+/// How many connections listen for any signal of the schema of `database`.
+async fn listening(database: &Database) -> i64 {
+    let database::Pool::Postgres(pool) = database.writer() else { unreachable!("a PostgreSQL database") };
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' || md5(current_schema()) || '%'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    count
+}
+
+#[tokio::test]
+async fn the_listeners_of_a_database_share_one_connection_and_each_hears_its_own_signal() {
+    let schema = PgSchema::new().await.unwrap();
+    let (one, two) = (Database::connect(&schema.url()).await.unwrap(), Database::connect(&schema.url()).await.unwrap());
+    let (mut keys, mut leases) = (two.listen(Signal::Keys), two.listen(Signal::Leases));
+    // Each counts one once the connection listens.
+    heard(&mut keys).await;
+    heard(&mut leases).await;
+    assert_eq!(listening(&one).await, 1, "one connection listens for every signal");
+
+    one.signal(Signal::Keys).await.unwrap();
+    heard(&mut keys).await;
+    assert_eq!(keys.heard(), 2);
+    // A signal of the other kind, sent after: once it is heard, the first is
+    // known not to have reached the leases listener.
+    one.signal(Signal::Leases).await.unwrap();
+    heard(&mut leases).await;
+    assert_eq!((keys.heard(), leases.heard()), (2, 2));
+}
