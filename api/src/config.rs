@@ -118,10 +118,15 @@ pub struct ProjectionArgs {
     #[arg(long, env = "NUDGE_PROJECTION_BATCH_EVENTS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub projection_batch_events: u32,
-    /// Longest a micro-batch waits for more events after its first.
+    /// How long a micro-batch waits for more events after its first while they
+    /// arrive at up to 2,000 a second; in proportion to the rate above it.
     #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT", default_value = "1ms",
           value_parser = between(Duration::ZERO, 10 * S, None))]
     pub projection_batch_wait: Duration,
+    /// The longest a micro-batch waits, however fast events arrive.
+    #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT_MAX", default_value = "5ms",
+          value_parser = between(Duration::ZERO, 10 * S, None))]
+    pub projection_batch_wait_max: Duration,
     /// Deprecated: `--projection-batch-wait`, a plain number in milliseconds.
     #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT_MS", hide = true, conflicts_with = "projection_batch_wait",
           value_parser = between(Duration::ZERO, 10 * S, Some(MS)))]
@@ -231,6 +236,7 @@ impl From<&ProjectionArgs> for ProjectionConfig {
         Self {
             batch_events: args.projection_batch_events as usize,
             batch_wait: args.projection_batch_wait_ms.unwrap_or(args.projection_batch_wait),
+            batch_wait_max: args.projection_batch_wait_max,
             partitions: usize::from(args.projection_partitions),
             players_in_memory: args.projection_players_in_memory as usize,
             idle: args.projection_idle_seconds.unwrap_or(args.projection_idle),

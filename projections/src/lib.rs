@@ -5,6 +5,7 @@
 //! replay to exactly what a full replay gives.
 
 mod backtest;
+mod batches;
 mod cluster;
 mod error;
 mod feature_cache;
@@ -32,8 +33,11 @@ pub use status::{ProjectionState, ProjectionStatus, RebuildStatus};
 pub struct ProjectionConfig {
     /// Most events in one micro-batch.
     pub batch_events: usize,
-    /// Longest a micro-batch waits for more events after its first.
+    /// How long a micro-batch waits for more events after its first while
+    /// events are few; the wait grows with the rate they arrive at.
     pub batch_wait: Duration,
+    /// The longest a micro-batch waits, however fast events arrive.
+    pub batch_wait_max: Duration,
     /// Player partitions folding in parallel.
     pub partitions: usize,
     /// Logical partitions to record when the read-model database is new; `None`:
@@ -61,6 +65,7 @@ impl Default for ProjectionConfig {
         Self {
             batch_events: 10_000,
             batch_wait: Duration::from_millis(1),
+            batch_wait_max: Duration::from_millis(5),
             partitions: 2,
             logical_partitions: None,
             players_in_memory: 200_000,

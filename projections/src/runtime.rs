@@ -10,15 +10,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::StreamExt;
 use ml::ActiveModel;
-use store::{EventStore, EventStream, RecordedEvent};
+use store::{EventStore, RecordedEvent};
 use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
     ProjectionConfig, ProjectionError,
+    batches::{BatchWait, Batches},
     feature_cache::FeatureCache,
     partition::{self, Residency},
     player::Decider,
@@ -91,13 +91,8 @@ impl Runner {
         let feed =
             self.store.subscribe_partitions(Some(start).filter(|p| *p > 0), domain::STREAM_PREFIX, &held, self.logical);
         let through = feed.through;
-        let mut batches = Batches {
-            events: feed.events,
-            pending: Vec::new(),
-            deadline: None,
-            max: self.config.batch_events.max(1),
-            wait: self.config.batch_wait,
-        };
+        let wait = BatchWait::new(self.config.batch_wait, self.config.batch_wait_max, tokio::time::Instant::now());
+        let mut batches = Batches::new(feed.events, self.config.batch_events, wait, name);
         tracing::info!(projection = name, checkpoint = start, partitions = leases.len(), "projection started");
         let mut committing: Option<Committing> = None;
         // The checkpoint handed to the latest commit, and to the latest that fenced every partition.
@@ -114,7 +109,7 @@ impl Runner {
                     // Looked at here, not in the guard: the subscription may have
                     // handed events over in this very round, and `through` covers them.
                     let reached = *through.borrow();
-                    let to = if batches.pending.is_empty() { reached.max(planned) } else { planned };
+                    let to = if batches.has_pending() { planned } else { reached.max(planned) };
                     if to > fenced_all {
                         (planned, fenced_all, fenced_all_at) = (to, to, Instant::now());
                         let commit = self.commit(Changes::default(), to, 0, Arc::clone(&fence), progress.clone());
@@ -273,39 +268,5 @@ async fn landed(committing: &mut Option<Committing>) -> Result<u64, ProjectionEr
             result?
         }
         None => std::future::pending().await,
-    }
-}
-
-/// Micro-batches of a subscription: at most `max` events, or what came within
-/// `wait` after the first. Cancel-safe: what a cancelled call took stays pending.
-struct Batches {
-    events: EventStream,
-    pending: Vec<RecordedEvent>,
-    deadline: Option<tokio::time::Instant>,
-    max: usize,
-    wait: Duration,
-}
-
-impl Batches {
-    /// The next micro-batch; empty when the subscription ended.
-    async fn next(&mut self) -> Result<Vec<RecordedEvent>, ProjectionError> {
-        while self.pending.len() < self.max {
-            let next = match self.deadline {
-                None => self.events.next().await,
-                Some(deadline) => match tokio::time::timeout_at(deadline, self.events.next()).await {
-                    Ok(next) => next,
-                    Err(_) => break,
-                },
-            };
-            match next {
-                Some(event) => {
-                    self.pending.push(event?);
-                    self.deadline.get_or_insert_with(|| tokio::time::Instant::now() + self.wait);
-                }
-                None => break,
-            }
-        }
-        self.deadline = None;
-        Ok(std::mem::take(&mut self.pending))
     }
 }

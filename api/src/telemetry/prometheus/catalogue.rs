@@ -113,6 +113,12 @@ pub const METRICS: &[Metric] = &[
         help: "Read-model rows written by one projection micro-batch.",
     },
     Metric {
+        name: "nudge_projection_batch_wait_seconds",
+        kind: Kind::Gauge,
+        labels: &["projection"],
+        help: "How long the next micro-batch waits for more events after its first: longer as events arrive faster.",
+    },
+    Metric {
         name: "nudge_projection_commit_seconds",
         kind: Kind::Histogram(COMMIT_SECONDS),
         labels: &["projection"],

@@ -1,0 +1,175 @@
+//! Micro-batches of a subscription, and how long each waits for more events.
+//!
+//! A batch costs about a millisecond of CPU whatever its size (its transaction,
+//! the lease fence, the upsert's statement), so under load a batch that waits
+//! longer saves CPU that ingest needs; when events are few, a short wait keeps
+//! features fresh. The wait therefore grows with the rate events arrive at.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use store::{EventStream, RecordedEvent};
+use tokio::time::Instant;
+
+use crate::ProjectionError;
+
+/// The rate up to which a batch waits the shortest wait; above it the wait
+/// grows in proportion, so that batches hold more events as more arrive.
+const BASE_RATE: f64 = 2_000.0;
+
+/// How quickly the rate estimate follows a change: over about this long.
+const RATE_HORIZON: Duration = Duration::from_millis(100);
+
+/// How long a micro-batch waits for more events after its first: `shortest`
+/// while events arrive at up to [`BASE_RATE`] a second, in proportion to the
+/// rate above it, never more than `longest` (nor less than `shortest`).
+#[derive(Debug, Clone)]
+pub(crate) struct BatchWait {
+    shortest: Duration,
+    longest: Duration,
+    /// Events a second, smoothed over [`RATE_HORIZON`].
+    rate: f64,
+    /// When the last batch closed.
+    closed: Instant,
+}
+
+impl BatchWait {
+    pub(crate) fn new(shortest: Duration, longest: Duration, now: Instant) -> Self {
+        Self { shortest, longest: longest.max(shortest), rate: 0.0, closed: now }
+    }
+
+    /// The wait of a batch that starts now.
+    pub(crate) fn current(&self) -> Duration {
+        self.shortest.mul_f64((self.rate / BASE_RATE).max(1.0)).min(self.longest)
+    }
+
+    /// A batch of `events` closed at `now`: every event since the last one
+    /// closed is in it, so they came at `events` over that time.
+    pub(crate) fn closed(&mut self, events: usize, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.closed);
+        self.closed = now;
+        if elapsed.is_zero() {
+            return;
+        }
+        let rate = events as f64 / elapsed.as_secs_f64();
+        // Weighted by the time it covers: a long quiet spell replaces the
+        // estimate at once, a burst of small batches moves it gradually.
+        let weight = 1.0 - (-elapsed.as_secs_f64() / RATE_HORIZON.as_secs_f64()).exp();
+        self.rate += weight * (rate - self.rate);
+    }
+}
+
+/// Micro-batches of a subscription: at most `max` events, or what came within
+/// the [`BatchWait`] after the first. Cancel-safe: what a cancelled call took
+/// stays pending.
+pub(crate) struct Batches {
+    events: EventStream,
+    pending: Vec<RecordedEvent>,
+    deadline: Option<Instant>,
+    max: usize,
+    wait: BatchWait,
+    /// The projection's name, as its metrics label it.
+    projection: &'static str,
+}
+
+impl Batches {
+    pub(crate) fn new(events: EventStream, max: usize, wait: BatchWait, projection: &'static str) -> Self {
+        Self { events, pending: Vec::new(), deadline: None, max: max.max(1), wait, projection }
+    }
+
+    /// Whether events are waiting for the next batch.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The next micro-batch; empty when the subscription ended.
+    pub(crate) async fn next(&mut self) -> Result<Vec<RecordedEvent>, ProjectionError> {
+        while self.pending.len() < self.max {
+            let next = match self.deadline {
+                None => self.events.next().await,
+                Some(deadline) => match tokio::time::timeout_at(deadline, self.events.next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+            };
+            match next {
+                Some(event) => {
+                    self.pending.push(event?);
+                    self.deadline.get_or_insert_with(|| Instant::now() + self.wait.current());
+                }
+                None => break,
+            }
+        }
+        self.deadline = None;
+        self.wait.closed(self.pending.len(), Instant::now());
+        metrics::gauge!("nudge_projection_batch_wait_seconds", "projection" => self.projection)
+            .set(self.wait.current().as_secs_f64());
+        Ok(std::mem::take(&mut self.pending))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// The wait once events have come steadily at `rate` a second for a while.
+    fn settled(rate: u64) -> Duration {
+        let start = Instant::now();
+        let mut wait = BatchWait::new(MS, 5 * MS, start);
+        for tick in 1..=1_000u32 {
+            wait.closed(usize::try_from(rate / 1_000).unwrap_or(usize::MAX), start + tick * MS);
+        }
+        wait.current()
+    }
+
+    #[test]
+    fn the_wait_is_the_shortest_up_to_the_base_rate_and_grows_with_the_rate_above_it() {
+        assert_eq!(settled(0), MS);
+        assert_eq!(settled(2_000), MS);
+        let at_8k = settled(8_000);
+        assert!(at_8k > 3 * MS && at_8k < 5 * MS, "{at_8k:?}");
+        assert_eq!(settled(20_000), 5 * MS);
+    }
+
+    #[test]
+    fn a_quiet_spell_brings_the_shortest_wait_back_at_once() {
+        let start = Instant::now();
+        let mut wait = BatchWait::new(MS, 5 * MS, start);
+        for tick in 1..=1_000u32 {
+            wait.closed(20, start + tick * MS);
+        }
+        assert_eq!(wait.current(), 5 * MS);
+        wait.closed(1, start + Duration::from_secs(11));
+        assert_eq!(wait.current(), MS);
+    }
+
+    #[test]
+    fn a_longest_wait_below_the_shortest_keeps_the_wait_fixed() {
+        let start = Instant::now();
+        let mut wait = BatchWait::new(10 * MS, MS, start);
+        wait.closed(1_000, start + MS);
+        assert_eq!(wait.current(), 10 * MS);
+    }
+
+    proptest! {
+        #[test]
+        fn the_wait_stays_between_its_bounds(
+            shortest in 0u32..20, longest in 0u32..20, batches in prop::collection::vec((0usize..5_000, 0u64..2_000), 1..50),
+        ) {
+            let start = Instant::now();
+            let (shortest, longest) = (shortest * MS, longest * MS);
+            let mut wait = BatchWait::new(shortest, longest, start);
+            let mut now = start;
+            for (events, micros) in batches {
+                now += Duration::from_micros(micros);
+                wait.closed(events, now);
+                let current = wait.current();
+                prop_assert!(current >= shortest && current <= longest.max(shortest), "{current:?}");
+            }
+        }
+    }
+}
