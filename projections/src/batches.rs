@@ -38,24 +38,30 @@ impl BatchWait {
         Self { shortest, longest: longest.max(shortest), rate: 0.0, closed: now }
     }
 
-    /// The wait of a batch that starts now.
-    pub(crate) fn current(&self) -> Duration {
-        self.shortest.mul_f64((self.rate / BASE_RATE).max(1.0)).min(self.longest)
+    /// The wait of a batch whose first event came at `now`: a batch that
+    /// starts after a quiet spell waits as the quiet rate has it.
+    pub(crate) fn at(&self, now: Instant) -> Duration {
+        let rate = self.estimate(1, now);
+        self.shortest.mul_f64((rate / BASE_RATE).max(1.0)).min(self.longest)
     }
 
     /// A batch of `events` closed at `now`: every event since the last one
     /// closed is in it, so they came at `events` over that time.
     pub(crate) fn closed(&mut self, events: usize, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.closed);
+        self.rate = self.estimate(events, now);
         self.closed = now;
-        if elapsed.is_zero() {
-            return;
+    }
+
+    /// The rate with `events` more counted at `now`, weighted by the time
+    /// since the last batch closed: a long quiet spell replaces the estimate
+    /// at once, a burst of small batches moves it gradually.
+    fn estimate(&self, events: usize, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.closed).as_secs_f64();
+        if elapsed == 0.0 {
+            return self.rate;
         }
-        let rate = events as f64 / elapsed.as_secs_f64();
-        // Weighted by the time it covers: a long quiet spell replaces the
-        // estimate at once, a burst of small batches moves it gradually.
-        let weight = 1.0 - (-elapsed.as_secs_f64() / RATE_HORIZON.as_secs_f64()).exp();
-        self.rate += weight * (rate - self.rate);
+        let weight = 1.0 - (-elapsed / RATE_HORIZON.as_secs_f64()).exp();
+        self.rate + weight * (events as f64 / elapsed - self.rate)
     }
 }
 
@@ -95,15 +101,19 @@ impl Batches {
             match next {
                 Some(event) => {
                     self.pending.push(event?);
-                    self.deadline.get_or_insert_with(|| Instant::now() + self.wait.current());
+                    if self.deadline.is_none() {
+                        let now = Instant::now();
+                        let waited = self.wait.at(now);
+                        metrics::gauge!("nudge_projection_batch_wait_seconds", "projection" => self.projection)
+                            .set(waited.as_secs_f64());
+                        self.deadline = Some(now + waited);
+                    }
                 }
                 None => break,
             }
         }
         self.deadline = None;
         self.wait.closed(self.pending.len(), Instant::now());
-        metrics::gauge!("nudge_projection_batch_wait_seconds", "projection" => self.projection)
-            .set(self.wait.current().as_secs_f64());
         Ok(std::mem::take(&mut self.pending))
     }
 }
@@ -123,7 +133,7 @@ mod tests {
         for tick in 1..=1_000u32 {
             wait.closed(usize::try_from(rate / 1_000).unwrap_or(usize::MAX), start + tick * MS);
         }
-        wait.current()
+        wait.at(start + 1_000 * MS)
     }
 
     #[test]
@@ -136,15 +146,15 @@ mod tests {
     }
 
     #[test]
-    fn a_quiet_spell_brings_the_shortest_wait_back_at_once() {
+    fn a_batch_after_a_quiet_spell_waits_the_shortest_wait() {
         let start = Instant::now();
         let mut wait = BatchWait::new(MS, 5 * MS, start);
         for tick in 1..=1_000u32 {
             wait.closed(20, start + tick * MS);
         }
-        assert_eq!(wait.current(), 5 * MS);
-        wait.closed(1, start + Duration::from_secs(11));
-        assert_eq!(wait.current(), MS);
+        let busy = start + 1_000 * MS;
+        assert_eq!(wait.at(busy + Duration::from_micros(200)), 5 * MS, "right after a busy batch");
+        assert_eq!(wait.at(busy + Duration::from_secs(10)), MS, "the first event after ten quiet seconds");
     }
 
     #[test]
@@ -152,7 +162,7 @@ mod tests {
         let start = Instant::now();
         let mut wait = BatchWait::new(10 * MS, MS, start);
         wait.closed(1_000, start + MS);
-        assert_eq!(wait.current(), 10 * MS);
+        assert_eq!(wait.at(start + MS), 10 * MS);
     }
 
     proptest! {
@@ -166,9 +176,9 @@ mod tests {
             let mut now = start;
             for (events, micros) in batches {
                 now += Duration::from_micros(micros);
+                let waited = wait.at(now);
+                prop_assert!(waited >= shortest && waited <= longest.max(shortest), "{waited:?}");
                 wait.closed(events, now);
-                let current = wait.current();
-                prop_assert!(current >= shortest && current <= longest.max(shortest), "{current:?}");
             }
         }
     }

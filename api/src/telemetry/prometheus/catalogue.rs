@@ -116,7 +116,7 @@ pub const METRICS: &[Metric] = &[
         name: "nudge_projection_batch_wait_seconds",
         kind: Kind::Gauge,
         labels: &["projection"],
-        help: "How long the next micro-batch waits for more events after its first: longer as events arrive faster.",
+        help: "How long the latest micro-batch waited at most for more events after its first: longer as events arrive faster.",
     },
     Metric {
         name: "nudge_projection_commit_seconds",
