@@ -23,8 +23,8 @@ const RATE_HORIZON: Duration = Duration::from_millis(100);
 /// How long a micro-batch waits for more events after its first: `shortest`
 /// while events arrive at up to [`BASE_RATE`] a second, in proportion to the
 /// rate above it, never more than `longest` (nor less than `shortest`).
-#[derive(Debug, Clone)]
-pub(crate) struct BatchWait {
+#[derive(Debug)]
+struct BatchWait {
     shortest: Duration,
     longest: Duration,
     /// Events a second, smoothed over [`RATE_HORIZON`].
@@ -34,20 +34,20 @@ pub(crate) struct BatchWait {
 }
 
 impl BatchWait {
-    pub(crate) fn new(shortest: Duration, longest: Duration, now: Instant) -> Self {
+    fn new(shortest: Duration, longest: Duration, now: Instant) -> Self {
         Self { shortest, longest: longest.max(shortest), rate: 0.0, closed: now }
     }
 
     /// The wait of a batch whose first event came at `now`: a batch that
     /// starts after a quiet spell waits as the quiet rate has it.
-    pub(crate) fn at(&self, now: Instant) -> Duration {
+    fn at(&self, now: Instant) -> Duration {
         let rate = self.estimate(1, now);
         self.shortest.mul_f64((rate / BASE_RATE).max(1.0)).min(self.longest)
     }
 
     /// A batch of `events` closed at `now`: every event since the last one
     /// closed is in it, so they came at `events` over that time.
-    pub(crate) fn closed(&mut self, events: usize, now: Instant) {
+    fn closed(&mut self, events: usize, now: Instant) {
         self.rate = self.estimate(events, now);
         self.closed = now;
     }
@@ -79,7 +79,14 @@ pub(crate) struct Batches {
 }
 
 impl Batches {
-    pub(crate) fn new(events: EventStream, max: usize, wait: BatchWait, projection: &'static str) -> Self {
+    /// Batches of at most `max` events, each waiting from `shortest` to `longest` for more.
+    pub(crate) fn new(
+        events: EventStream,
+        max: usize,
+        (shortest, longest): (Duration, Duration),
+        projection: &'static str,
+    ) -> Self {
+        let wait = BatchWait::new(shortest, longest, Instant::now());
         Self { events, pending: Vec::new(), deadline: None, max: max.max(1), wait, projection }
     }
 

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use crate::{
     ProjectionConfig, ProjectionError,
-    batches::{BatchWait, Batches},
+    batches::Batches,
     feature_cache::FeatureCache,
     partition::{self, Residency},
     player::Decider,
@@ -91,7 +91,7 @@ impl Runner {
         let feed =
             self.store.subscribe_partitions(Some(start).filter(|p| *p > 0), domain::STREAM_PREFIX, &held, self.logical);
         let through = feed.through;
-        let wait = BatchWait::new(self.config.batch_wait, self.config.batch_wait_max, tokio::time::Instant::now());
+        let wait = (self.config.batch_wait, self.config.batch_wait_max);
         let mut batches = Batches::new(feed.events, self.config.batch_events, wait, name);
         tracing::info!(projection = name, checkpoint = start, partitions = leases.len(), "projection started");
         let mut committing: Option<Committing> = None;
