@@ -2,6 +2,7 @@
 
 mod handoff;
 mod insert;
+mod notify;
 mod options;
 mod partitions;
 mod reads;
@@ -10,23 +11,21 @@ mod writer;
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::{sync::watch, task::JoinHandle};
 
 pub use self::options::connect_options;
 
-use self::{handoff::Committing, writer::Writer};
+use self::{
+    handoff::Committing,
+    insert::Tell,
+    notify::{Followers, Listener},
+    writer::Writer,
+};
 use crate::{
     Appended, EventStore, EventStream, PartitionFeed, RecordedEvent, StoreError, StreamAppend,
-    group_commit::GroupCommit,
-    recent::Recent,
-    sql::{self, advance},
-    subscription,
+    group_commit::GroupCommit, recent::Recent, sql, subscription,
 };
-
-/// The channel appenders notify on commit, so that subscribers in every
-/// process sharing the database wake at once.
-const CHANNEL: &str = "nudge_events";
 
 /// The `plan_cache_mode` of every read.
 const CUSTOM_PLANS: &str = "force_custom_plan";
@@ -44,6 +43,9 @@ pub struct PostgresStore {
     recent: Arc<Recent>,
     partitions: NonZeroU32,
     _listener: Arc<AbortOnDrop>,
+    /// Whether other processes follow, which tests count when they choose.
+    #[cfg(all(test, feature = "testing"))]
+    followers: Arc<Followers>,
 }
 
 impl PostgresStore {
@@ -67,11 +69,11 @@ impl PostgresStore {
             .await?;
         // A generic plan for a read, made while `events` was small, would scan
         // it on every call ever after; custom plans follow the table as it grows.
-        let options = options.options([("plan_cache_mode", CUSTOM_PLANS)]);
+        let reads = options.clone().options([("plan_cache_mode", CUSTOM_PLANS)]);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(reads)
             .await?;
         sql::schema(sqlx::migrate!("./migrations/postgres")).run(&pool).await?;
         let partitions = partitions::fixed(&pool, partitions).await?;
@@ -80,42 +82,29 @@ impl PostgresStore {
         let head = Arc::new(watch::Sender::new(last));
         let recent = Arc::new(Recent::new(last));
         let committing = Arc::new(Committing::default());
-        let listener = Arc::new(AbortOnDrop(tokio::spawn(listen(pool.clone(), head.clone(), committing.clone()))));
-        let writer = Writer::new(pool.clone(), writes, head.clone(), Arc::clone(&recent), committing, partitions);
-        let writer = GroupCommit::spawn(writer);
-        Ok(Self { pool, writer, head, recent, partitions, _listener: listener })
-    }
-}
-
-/// Moves the head when another process appends to the same database.
-async fn listen(pool: PgPool, head: Arc<watch::Sender<u64>>, committing: Arc<Committing>) {
-    loop {
-        if let Err(error) = follow_notifications(&pool, &head, &committing).await {
-            tracing::warn!(%error, "event notifications lost, reconnecting");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-}
-
-async fn follow_notifications(
-    pool: &PgPool,
-    head: &watch::Sender<u64>,
-    committing: &Committing,
-) -> Result<(), sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    loop {
-        heard(listener.recv().await?.payload(), head, committing);
-    }
-}
-
-/// Moves the head to a notified position, unless this process's writer
-/// commits up to it and so announces it itself.
-fn heard(payload: &str, head: &watch::Sender<u64>, committing: &Committing) {
-    if let Ok(position) = payload.parse::<u64>()
-        && !committing.covers(position)
-    {
-        head.send_if_modified(|h| advance(h, position));
+        let followers = Arc::new(Followers::default());
+        // The listener's session is marked as following, for other processes'
+        // writers to notify it, before the store is ready.
+        let listens = PgPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(10));
+        let listener = Listener::start(&listens.connect_lazy_with(options), Arc::clone(&followers)).await?;
+        followers.count(&pool).await?;
+        let listener = listener.run(pool.clone(), head.clone(), committing.clone());
+        let listener = Arc::new(AbortOnDrop(tokio::spawn(listener)));
+        #[cfg(all(test, feature = "testing"))]
+        let counted = Arc::clone(&followers);
+        let tell = Tell { committing, followers };
+        let writer =
+            GroupCommit::spawn(Writer::new(pool.clone(), writes, head.clone(), Arc::clone(&recent), tell, partitions));
+        Ok(Self {
+            pool,
+            writer,
+            head,
+            recent,
+            partitions,
+            _listener: listener,
+            #[cfg(all(test, feature = "testing"))]
+            followers: counted,
+        })
     }
 }
 
@@ -214,24 +203,5 @@ impl EventStore for PostgresStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         reads::ping(&self.pool).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_notification_moves_the_head_unless_this_process_commits_up_to_it() {
-        let (head, committing) = (watch::Sender::new(3), Committing::default());
-        committing.to(10);
-        heard("7", &head, &committing);
-        heard("10", &head, &committing);
-        assert_eq!(*head.borrow(), 3, "the writer announces its own commits once they are in memory");
-        heard("12", &head, &committing);
-        assert_eq!(*head.borrow(), 12, "another process's commit");
-        heard("not a position", &head, &committing);
-        heard("11", &head, &committing);
-        assert_eq!(*head.borrow(), 12, "the head never goes back");
     }
 }

@@ -1,12 +1,16 @@
 //! The one statement that writes a group: the rows, as one array per column,
 //! and the head moved, in one transaction.
 
-use std::num::NonZeroU32;
+use std::{num::NonZeroU32, sync::Arc};
 
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{CHANNEL, handoff::Committing, partitions};
+use super::{
+    handoff::Committing,
+    notify::{CHANNEL, Followers},
+    partitions,
+};
 use crate::{
     StoreError,
     plan::Row,
@@ -24,9 +28,18 @@ pub(super) enum Inserted {
     No { head: u64, found: Vec<(String, u64)> },
 }
 
+/// Whom a writer's commits are told to besides its callers.
+#[derive(Debug, Default)]
+pub(super) struct Tell {
+    /// This process's listener, which leaves the commit to the writer.
+    pub(super) committing: Arc<Committing>,
+    /// Other processes, by `NOTIFY` as the statement commits, while any follows.
+    pub(super) followers: Arc<Followers>,
+}
+
 /// Inserts the rows and moves the head from `from` to `to`, in one statement and
-/// so one transaction, having told `committing`; only if the head is still at
-/// `from` and none of the streams planned as `new` has an event.
+/// so one transaction, having told `tell`; only if the head is still at `from`
+/// and none of the streams planned as `new` has an event.
 ///
 /// Checking `new` in the statement spares a read before it for streams this
 /// process has not written since it started: a writer that planned them as new
@@ -38,13 +51,13 @@ pub(super) async fn insert(
     to: u64,
     new: &[&str],
     partitions: NonZeroU32,
-    committing: &Committing,
+    tell: &Tell,
 ) -> Result<Inserted, StoreError> {
     let mut columns = Columns::with_capacity(rows.len());
     for row in rows {
         columns.push(row, partitions);
     }
-    committing.to(to);
+    tell.committing.to(to);
     let answer: Vec<(i64, i64, Option<String>, Option<i64>)> = sqlx::query_as(
         "WITH found AS (\
              SELECT n.stream, (SELECT max(e.revision) FROM events e WHERE e.stream = n.stream) AS revision \
@@ -52,7 +65,7 @@ pub(super) async fn insert(
          moved AS (\
              UPDATE event_store_head SET position = $11 \
              WHERE position = $10 AND NOT EXISTS (SELECT 1 FROM found WHERE revision IS NOT NULL) \
-             RETURNING pg_notify($12, $11::text)), \
+             RETURNING CASE WHEN $15 THEN pg_notify($12, $11::text) END), \
          inserted AS (\
              INSERT INTO events (position, stream, revision, event_id, source, id, event_type, time, payload, \
              partition) \
@@ -76,6 +89,7 @@ pub(super) async fn insert(
     .bind(CHANNEL)
     .bind(columns.partitions)
     .bind(new)
+    .bind(tell.followers.any())
     .fetch_all(conn)
     .await?;
     let (inserted, head) = answer.first().map_or((0, 0), |(inserted, head, _, _)| (*inserted, *head));
@@ -153,7 +167,7 @@ mod tests {
         let calls = [vec![append(stream, ExpectedRevision::Any, &["c"])]];
         let stored = Stored { head: 2, existing: Vec::new(), heads: HashMap::from([(stream.to_owned(), None)]) };
         let planned = plan(&calls, &stored);
-        insert(conn, &planned.rows, 2, planned.head, &[stream], NonZeroU32::MIN, &Committing::default())
+        insert(conn, &planned.rows, 2, planned.head, &[stream], NonZeroU32::MIN, &Tell::default())
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }

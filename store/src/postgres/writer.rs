@@ -9,8 +9,7 @@ use tokio::sync::watch;
 
 use super::{
     CUSTOM_PLANS,
-    handoff::Committing,
-    insert::{Inserted, insert},
+    insert::{Inserted, Tell, insert},
 };
 use crate::{
     StoreError, StreamAppend,
@@ -47,24 +46,24 @@ pub(super) struct Writer {
     conn: Option<PoolConnection<Postgres>>,
     head: Arc<watch::Sender<u64>>,
     recent: Arc<Recent>,
-    committing: Arc<Committing>,
+    tell: Tell,
     known: Known,
     partitions: NonZeroU32,
 }
 
 impl Writer {
     /// A writer reading before its writes from `pool` and writing on a
-    /// connection of `writes`; it tells `committing` where each commit goes,
+    /// connection of `writes`; it tells `tell` where each commit goes,
     /// then `recent` of it, then moves `head`.
     pub(super) fn new(
         pool: PgPool,
         writes: PgPool,
         head: Arc<watch::Sender<u64>>,
         recent: Arc<Recent>,
-        committing: Arc<Committing>,
+        tell: Tell,
         partitions: NonZeroU32,
     ) -> Self {
-        Self { pool, writes, conn: None, head, recent, committing, known: Known::default(), partitions }
+        Self { pool, writes, conn: None, head, recent, tell, known: Known::default(), partitions }
     }
 }
 
@@ -128,7 +127,7 @@ impl GroupWriter for Writer {
             Some(conn) => conn,
             None => self.writes.acquire().await?,
         };
-        let done = Done { calls: &calls, head: &self.head, recent: &self.recent, committing: &self.committing };
+        let done = Done { calls: &calls, head: &self.head, recent: &self.recent, tell: &self.tell };
         let results = write(&mut conn, &self.pool, done, &mut self.known, self.partitions).await?;
         self.conn = Some(conn);
         Ok(results)
@@ -156,7 +155,7 @@ async fn write(
         if plan.rows.is_empty() || !plan.results.iter().all(Result::is_ok) {
             break;
         }
-        match insert(conn, &plan.rows, stored.head, plan.head, &new, partitions, done.committing).await {
+        match insert(conn, &plan.rows, stored.head, plan.head, &new, partitions, done.tell).await {
             Ok(Inserted::Yes) => {
                 known.wrote(&stored, &plan);
                 return Ok(done.appended(plan, stored.head));
@@ -170,7 +169,7 @@ async fn write(
     let stored = read(readers, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
     if plan.rows.is_empty()
-        || insert(conn, &plan.rows, stored.head, plan.head, &[], partitions, done.committing).await? == Inserted::Yes
+        || insert(conn, &plan.rows, stored.head, plan.head, &[], partitions, done.tell).await? == Inserted::Yes
     {
         known.wrote(&stored, &plan);
         return Ok(done.appended(plan, stored.head));
@@ -186,7 +185,7 @@ async fn write(
     let stored = read(&mut *tx, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
     if !plan.rows.is_empty()
-        && insert(&mut tx, &plan.rows, stored.head, plan.head, &[], partitions, done.committing).await? != Inserted::Yes
+        && insert(&mut tx, &plan.rows, stored.head, plan.head, &[], partitions, done.tell).await? != Inserted::Yes
     {
         return Err(StoreError::Corrupt { position: stored.head, reason: "head moved under its lock".to_owned() });
     }
@@ -200,7 +199,7 @@ struct Done<'a> {
     calls: &'a Arc<[Vec<StreamAppend>]>,
     head: &'a watch::Sender<u64>,
     recent: &'a Recent,
-    committing: &'a Committing,
+    tell: &'a Tell,
 }
 
 impl Done<'_> {

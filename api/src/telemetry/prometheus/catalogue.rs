@@ -95,6 +95,12 @@ pub const METRICS: &[Metric] = &[
         help: "PostgreSQL appends that lost the race to another process and were retried under the lock.",
     },
     Metric {
+        name: "nudge_store_followers",
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "Other processes following the PostgreSQL event store, counted every second; its commits notify them only while there are any.",
+    },
+    Metric {
         name: "nudge_projection_events_total",
         kind: Kind::Counter,
         labels: &["projection"],
