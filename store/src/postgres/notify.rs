@@ -85,10 +85,11 @@ impl Followers {
         Ok(())
     }
 
-    /// Counts every [`COUNT_EVERY`], for as long as the store lives; a count
-    /// that fails leaves the writer notifying, as is always safe.
+    /// Counts every [`COUNT_EVERY`] from one after the store's first count,
+    /// for as long as the store lives; a count that fails leaves the writer
+    /// notifying, as is always safe.
     async fn keep_counting(&self, pool: &PgPool) {
-        let mut every = tokio::time::interval(COUNT_EVERY);
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + COUNT_EVERY, COUNT_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
@@ -127,25 +128,24 @@ impl Listener {
 /// Hears notifications; a listener that lost its connection reconnects (and
 /// listens again) on its own, and its new session is marked again.
 async fn listen(mut listener: PgListener, followers: &Followers, head: &watch::Sender<u64>, committing: &Committing) {
-    let mut marked = true;
     loop {
-        if !marked {
-            if let Err(error) = followers.follow(&mut listener).await {
-                tracing::warn!(%error, "could not mark this process as following the event store");
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-            marked = true;
-        }
         match listener.try_recv().await {
             Ok(Some(notification)) => heard(notification.payload(), head, committing),
-            Ok(None) => marked = false,
+            Ok(None) => mark_again(&mut listener, followers).await,
             Err(error) => {
                 tracing::warn!(%error, "event notifications lost, reconnecting");
                 tokio::time::sleep(RETRY).await;
-                marked = false;
+                mark_again(&mut listener, followers).await;
             }
         }
+    }
+}
+
+/// Marks the listener's (new) session as following, until that succeeds.
+async fn mark_again(listener: &mut PgListener, followers: &Followers) {
+    while let Err(error) = followers.follow(listener).await {
+        tracing::warn!(%error, "could not mark this process as following the event store");
+        tokio::time::sleep(RETRY).await;
     }
 }
 
