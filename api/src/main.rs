@@ -12,10 +12,11 @@ use api::{
 use clap::{CommandFactory, FromArgMatches};
 use tokio::net::TcpListener;
 
-/// mimalloc: ingest allocates and frees many small JSON values per event, which
-/// glibc's allocator serves markedly slower (measured in BENCHMARKS.md).
+/// jemalloc: ingest allocates many small values per event on one worker thread
+/// and frees them on another (the writer's, the projection's), which glibc's
+/// allocator and then mimalloc served slower (measured in BENCHMARKS.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
