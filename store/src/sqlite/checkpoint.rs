@@ -40,8 +40,18 @@ const EVERY: Duration = Duration::from_secs(5);
 /// asked to finish the copy: SQLite's own automatic threshold.
 const FINISH_FRAMES: i64 = 1_000;
 
+/// Most passes of one copy: each copies back what came in during the one before.
+const MAX_PASSES: usize = 3;
+
 /// The size the WAL file is cut back to when it starts over, in bytes.
-pub const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+///
+/// Large enough that under a steady load the WAL reuses the blocks it already
+/// has (5 seconds at 20,000 events a second fill about 700 MB). Cut back
+/// further, it grew again through the next 5 seconds, and every sync of a
+/// growing file waits for the file system's journal, which writes out first
+/// what the checkpoint is copying into the database: appends stalled for as
+/// long as the checkpoint ran, up to 300 ms (BENCHMARKS.md, session 43).
+pub const JOURNAL_SIZE_LIMIT: i64 = 1024 * 1024 * 1024;
 
 /// The statement that copies the WAL back without waiting for anyone.
 pub const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
@@ -85,18 +95,11 @@ impl Checkpointer {
                     _ = &mut stopped => break,
                     _ = tick.tick() => {}
                 }
-                let started = std::time::Instant::now();
-                match sqlx::query_as::<_, (i64, i64, i64)>(PASSIVE).fetch_one(&mut conn).await {
-                    Ok((_, frames, _)) => {
-                        metrics::histogram!("nudge_sqlite_checkpoint_seconds", "file" => file)
-                            .record(started.elapsed());
-                        metrics::gauge!("nudge_sqlite_wal_frames", "file" => file).set(frames as f64);
-                        // Even copied whole, the WAL starts over only if that
-                        // happened between two of the writer's transactions.
-                        if frames > FINISH_FRAMES {
-                            asked.store(true, Ordering::Relaxed);
-                        }
-                    }
+                match copy(&mut conn, file).await {
+                    // Even copied whole, the WAL starts over only if that
+                    // happened between two of the writer's transactions.
+                    Ok(frames) if frames > FINISH_FRAMES => asked.store(true, Ordering::Relaxed),
+                    Ok(_) => {}
                     Err(error) => tracing::warn!(%error, file, "checkpoint failed; retried at the next tick"),
                 }
             }
@@ -123,6 +126,25 @@ impl Checkpointer {
             tracing::debug!(file, frames, copied, "a reader holds frames of the WAL; it starts over later");
         }
     }
+}
+
+/// Copies the WAL back, again while the last pass found more than
+/// [`FINISH_FRAMES`] come in during the one before, so that the writer's
+/// finish, which holds its next transaction, has little left to copy.
+/// Answers the frames the WAL held at the last pass.
+async fn copy(conn: &mut SqliteConnection, file: &'static str) -> Result<i64, sqlx::Error> {
+    let mut before = 0;
+    for _ in 0..MAX_PASSES {
+        let started = std::time::Instant::now();
+        let (_, frames, _) = sqlx::query_as::<_, (i64, i64, i64)>(PASSIVE).fetch_one(&mut *conn).await?;
+        metrics::histogram!("nudge_sqlite_checkpoint_seconds", "file" => file).record(started.elapsed());
+        metrics::gauge!("nudge_sqlite_wal_frames", "file" => file).set(frames as f64);
+        if frames - before <= FINISH_FRAMES {
+            return Ok(frames);
+        }
+        before = frames;
+    }
+    Ok(before)
 }
 
 #[cfg(test)]
@@ -167,6 +189,20 @@ mod tests {
         while size() < 8_000_000 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// With no write beside it, a copy answers the frames the WAL holds, all copied back.
+    #[tokio::test]
+    async fn a_copy_answers_the_frames_of_its_last_pass() {
+        let WalFile { _dir, options, mut writer, .. } = wal_file().await;
+        for _ in 0..2_000 {
+            sqlx::query("INSERT INTO t VALUES (zeroblob(4000))").execute(&mut writer).await.unwrap();
+        }
+        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+        let frames = copy(&mut conn, "store").await.unwrap();
+        assert!(frames > FINISH_FRAMES, "the WAL's frames: {frames}");
+        let (busy, held, copied): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&mut conn).await.unwrap();
+        assert_eq!((busy, held, copied), (0, frames, frames), "all of it copied back");
     }
 
     /// One page a transaction, without a pause: the task alone never copies
