@@ -24,7 +24,7 @@ use sqlx::{
 
 pub use error::DatabaseError;
 pub use signals::{Listener, Signal};
-pub use statement::{On, Record, Statement, Value, query};
+pub use statement::{On, Record, Statement, Value, query, values};
 pub use tx::Tx;
 
 use store::sqlite::Checkpointer;

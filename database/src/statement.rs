@@ -91,6 +91,17 @@ pub fn query(sql: &str) -> Statement<'_> {
     Statement { sql, values: Vec::new() }
 }
 
+/// A `VALUES` list of `rows` rows of `columns` parameters each, marked for
+/// the database it runs on: `$1`, `$2`, ... on PostgreSQL, `?` on SQLite,
+/// which looks a `$n` up in a list, so thousands of them cost quadratic time.
+pub fn values(postgres: bool, rows: usize, columns: usize) -> String {
+    let mark = |n: usize| if postgres { format!("${n}") } else { "?".to_owned() };
+    let rows: Vec<String> = (0..rows)
+        .map(|r| format!("({})", (1..=columns).map(|c| mark(r * columns + c)).collect::<Vec<_>>().join(", ")))
+        .collect();
+    format!("VALUES {}", rows.join(", "))
+}
+
 /// Where a statement runs: a pool, or an open transaction.
 #[derive(Debug)]
 pub enum On<'a> {

@@ -7,8 +7,11 @@ use std::{fmt::Debug, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use database::{Tx, query};
+use database::{Tx, query, values};
 use tokio::sync::Notify;
+
+/// Positions per multi-row insert into the outbox.
+const ENQUEUE_CHUNK: usize = 1_000;
 
 /// The outbox handle: the projection queues into it, the dispatcher's router
 /// is woken by it. Clones share one wake-up.
@@ -21,11 +24,13 @@ impl Outbox {
     /// Queues the recommendations stored at these positions, in the caller's
     /// transaction; call [`Outbox::wake`] once it has committed.
     pub async fn enqueue(&self, tx: &mut Tx, positions: &[u64]) -> Result<(), sqlx::Error> {
-        for position in positions {
-            query("INSERT INTO webhook_outbox (position) VALUES ($1)")
-                .bind(to_i64(*position))
-                .execute(&mut *tx)
-                .await?;
+        for chunk in positions.chunks(ENQUEUE_CHUNK) {
+            let sql = format!("INSERT INTO webhook_outbox (position) {}", values(tx.is_postgres(), chunk.len(), 1));
+            let mut statement = query(&sql);
+            for position in chunk {
+                statement = statement.bind(to_i64(*position));
+            }
+            statement.execute(&mut *tx).await?;
         }
         Ok(())
     }

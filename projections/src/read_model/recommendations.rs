@@ -3,13 +3,13 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use database::{Tx, query};
+use database::{Tx, query, values};
 use domain::{InterventionKind, Recommendation, Status};
 use webhooks::Queued;
 
 use super::{
     ReadModel,
-    rows::{Changes, to_i64},
+    rows::{Changes, to_i64, to_u64},
 };
 use crate::ProjectionError;
 
@@ -26,10 +26,18 @@ pub struct RecommendationQuery<'a> {
     pub limit: usize,
 }
 
-/// Stores a recommendation once (a replay of its batch finds it there).
-const INSERT: &str = "INSERT INTO recommendations \
-     (position, id, player_id, kind, created_at, body, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     ON CONFLICT DO NOTHING";
+/// Recommendations per multi-row insert: 7 parameters each.
+const INSERT_CHUNK: usize = 500;
+
+/// Stores `rows` recommendations, each once (a replay of its batch finds it
+/// there), and answers the positions of those it stored.
+fn insert_sql(postgres: bool, rows: usize) -> String {
+    format!(
+        "INSERT INTO recommendations (position, id, player_id, kind, created_at, body, traceparent) {} \
+         ON CONFLICT DO NOTHING RETURNING position",
+        values(postgres, rows, 7)
+    )
+}
 
 /// Records a player's answer to one of their own recommendations.
 const ANSWER: &str = "UPDATE recommendations SET status = $1, answered_at = $2 WHERE id = $3 AND player_id = $4";
@@ -44,21 +52,23 @@ impl ReadModel {
     /// records the answers, inside its transaction; answers how many it queued.
     pub(super) async fn write_decisions(&self, tx: &mut Tx, changes: &Changes) -> Result<usize, ProjectionError> {
         let mut queued = Vec::new();
-        for recommendation in &changes.recommendations {
-            let body = serde_json::to_string(recommendation).map_err(ProjectionError::Encode)?;
-            let position = recommendation.triggered_by.position;
-            let stored = query(INSERT)
-                .bind(to_i64(position))
-                .bind(recommendation.id.to_string())
-                .bind(recommendation.player_id.as_str())
-                .bind(recommendation.kind.as_str())
-                .bind(recommendation.created_at)
-                .bind(body)
-                .bind(recommendation.triggered_by.traceparent.map(|t| t.to_string()))
-                .execute(&mut *tx)
-                .await?;
-            if stored == 1 {
-                queued.push(position);
+        for chunk in changes.recommendations.chunks(INSERT_CHUNK) {
+            let sql = insert_sql(tx.is_postgres(), chunk.len());
+            let mut statement = query(&sql);
+            for recommendation in chunk {
+                let body = serde_json::to_string(recommendation).map_err(ProjectionError::Encode)?;
+                statement = statement
+                    .bind(to_i64(recommendation.triggered_by.position))
+                    .bind(recommendation.id.to_string())
+                    .bind(recommendation.player_id.as_str())
+                    .bind(recommendation.kind.as_str())
+                    .bind(recommendation.created_at)
+                    .bind(body)
+                    .bind(recommendation.triggered_by.traceparent.map(|t| t.to_string()));
+            }
+            let stored: Vec<(i64,)> = statement.fetch_all(&mut *tx).await?;
+            for (position,) in stored {
+                queued.push(to_u64("position", position)?);
             }
         }
         self.outbox.enqueue(tx, &queued).await?;

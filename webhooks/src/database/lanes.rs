@@ -4,7 +4,7 @@
 //! claim is a plain walk of the due index.
 
 use chrono::{DateTime, Utc};
-use database::{Tx, query};
+use database::{Tx, query, values};
 use uuid::Uuid;
 
 use super::millis;
@@ -24,12 +24,6 @@ const PROMOTE_NEW: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1 \
      WHERE seq > $2 AND status = 'pending' AND next_attempt_at = $3 \
      AND seq = (SELECT e.seq FROM webhook_deliveries e WHERE e.subscription_id = webhook_deliveries.subscription_id \
          AND e.player_id = webhook_deliveries.player_id AND e.status = 'pending' ORDER BY e.seq LIMIT 1)";
-
-/// Makes due (at `$1`) the next delivery of player `$3` to subscription `$2`
-/// if it waits (`$4`).
-pub(super) const PROMOTE_NEXT: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1 \
-     WHERE next_attempt_at = $4 AND seq = (SELECT e.seq FROM webhook_deliveries e \
-         WHERE e.subscription_id = $2 AND e.player_id = $3 AND e.status = 'pending' ORDER BY e.seq LIMIT 1)";
 
 /// Serialises the transactions that look at a lane's head and change it:
 /// routing (also one router at a time across processes, so a player's
@@ -85,11 +79,7 @@ pub(super) async fn insert(tx: &mut Tx, deliveries: &[NewDelivery<'_>], now: Dat
     Ok(())
 }
 
-/// The statement inserting `rows` deliveries. SQLite looks a `$n` parameter's
-/// name up in a list, so thousands of them cost quadratic time: it gets `?`.
+/// The statement inserting `rows` deliveries.
 fn insert_sql(postgres: bool, rows: usize) -> String {
-    let mark = |n: usize| if postgres { format!("${n}") } else { "?".to_owned() };
-    let rows: Vec<String> =
-        (0..rows).map(|r| format!("({})", (1..=13).map(|c| mark(r * 13 + c)).collect::<Vec<_>>().join(", "))).collect();
-    format!("INSERT INTO webhook_deliveries ({INSERT_COLUMNS}) VALUES {}", rows.join(", "))
+    format!("INSERT INTO webhook_deliveries ({INSERT_COLUMNS}) {}", values(postgres, rows, 13))
 }
