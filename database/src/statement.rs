@@ -252,3 +252,15 @@ where
         Rows::First => Ok(query.fetch_optional(executor).await?.into_iter().collect()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::values;
+
+    #[test]
+    fn values_number_postgres_marks_across_rows_and_leave_sqlite_its_question_marks() {
+        assert_eq!(values(true, 2, 3), "VALUES ($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values(false, 2, 2), "VALUES (?, ?), (?, ?)");
+        assert_eq!(values(true, 1, 1), "VALUES ($1)");
+    }
+}
