@@ -8,6 +8,7 @@
 //! Every sum and count saturates at the `i64` bounds instead of wrapping
 //! (validation keeps each amount at most [`MAX_AMOUNT`](crate::MAX_AMOUNT)).
 
+mod bets;
 #[cfg(test)]
 mod properties;
 mod snapshot;
@@ -51,7 +52,7 @@ pub struct PlayerFeatures {
     /// Sessions started in the last 28 days.
     sessions: VecDeque<SessionSpan>,
     /// Bets placed in the last 7 days.
-    bets: VecDeque<BetMark>,
+    bets: bets::Bets,
     /// Payouts settled in the last 24 hours.
     payouts: VecDeque<Mark>,
     /// Succeeded deposits of the last 7 days.
@@ -216,7 +217,7 @@ impl PlayerFeatures {
             Some(false) => AfterSettlement::Other,
             None => AfterSettlement::Neither,
         };
-        self.bets.push_back(BetMark(t, stake, after));
+        self.bets.push(BetMark(t, stake, after));
         self.open_bets.insert(bet_id.to_owned(), Mark(t, stake));
     }
 
@@ -250,7 +251,7 @@ impl PlayerFeatures {
             }
         }
         expire(&mut self.sessions, |s| s.0, now - FOUR_WEEKS);
-        expire(&mut self.bets, |b| b.0, now - WEEK);
+        self.bets.expire(now - WEEK);
         expire(&mut self.payouts, |p| p.0, now - DAY);
         expire(&mut self.deposits, |d| d.0, now - WEEK);
         expire(&mut self.failed_deposits, |t| *t, now - DAY);

@@ -142,3 +142,53 @@ proptest! {
         prop_assert!(f.net_loss_24h == f.net_loss && f.session_net_loss == f.net_loss && f.net_loss_1h == f.net_loss);
     }
 }
+
+proptest! {
+    /// The bets of the hour, the day and the week, and the launches of the
+    /// week and the month, worked out the plain way, with times that sometimes
+    /// step back and often fall on a window's edge (steps of half an hour).
+    #[test]
+    fn windows_over_bets_and_launches_are_those_of_their_times(
+        steps in prop::collection::vec(((-6..48i64).prop_map(|s| s * 30), prop::option::of(1..1_000i64), 0..3usize), 1..160)
+    ) {
+        let categories = ["slots", "live", "table"];
+        let (mut minutes, mut latest, mut bets, mut launches, mut events) = (0, i64::MIN, Vec::new(), Vec::new(), Vec::new());
+        for (step, stake, category) in steps {
+            minutes += step;
+            latest = latest.max(minutes);
+            match stake {
+                Some(stake) => {
+                    bets.push((minutes, stake));
+                    events.push((minutes, bet("b", stake)));
+                }
+                None => {
+                    launches.push((minutes, categories[category]));
+                    events.push((minutes, launch(categories[category])));
+                }
+            }
+        }
+        let f = fold(events);
+        let window = |length: i64| {
+            let kept: Vec<i64> = bets.iter().filter(|b| b.0 > latest - length).map(|b| b.1).collect();
+            (kept.iter().sum::<i64>(), kept.len() as i64)
+        };
+        prop_assert_eq!((f.stake_1h, f.bets_1h), window(60));
+        prop_assert_eq!((f.stake_24h, f.bets_24h), window(D));
+        let week: Vec<i64> = bets.iter().filter(|b| b.0 > latest - 7 * D).map(|b| b.0).collect();
+        // The base time is noon UTC: minute m is m + 12 hours into its day, and night is the day's first 6 hours.
+        let night = week.iter().filter(|m| (**m + 12 * 60).rem_euclid(D) < 6 * 60).count();
+        let share = if week.is_empty() { 0.0 } else { night as f64 / week.len() as f64 };
+        prop_assert!((f.night_bet_share_7d - share).abs() < 1e-12, "{} {}", f.night_bet_share_7d, share);
+
+        let month: Vec<&(i64, &str)> = launches.iter().filter(|l| l.0 > latest - 30 * D).collect();
+        let count = |name: &str| month.iter().filter(|l| l.1 == name).count();
+        let mut names = categories;
+        names.sort_unstable();
+        let most = names.iter().map(|n| count(n)).max().unwrap_or(0);
+        let favourite = names.iter().find(|n| most > 0 && count(n) == most).map(|n| (*n).to_owned());
+        prop_assert_eq!(f.favourite_category, favourite);
+        let week_names: std::collections::BTreeSet<&str> =
+            month.iter().filter(|l| l.0 > latest - 7 * D).map(|l| l.1).collect();
+        prop_assert_eq!(f.categories_7d, week_names.len() as i64);
+    }
+}

@@ -1,11 +1,9 @@
 //! The features a fold state stands for, as named values.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AfterSettlement, DAY, FOUR_WEEKS, HOUR, MINUTE, MONTH, PlayerFeatures, WEEK};
+use super::{DAY, FOUR_WEEKS, HOUR, MINUTE, MONTH, PlayerFeatures, WEEK};
 use crate::LimitKind;
 
 /// One feature's value, typed for storage.
@@ -157,7 +155,7 @@ fn timestamp(millis: i64) -> Option<DateTime<Utc>> {
 }
 
 /// Adds `amount` to `sum` and one to `count`, both saturating.
-fn add(sum: &mut i64, count: &mut i64, amount: i64) {
+pub(super) fn add(sum: &mut i64, count: &mut i64, amount: i64) {
     *sum = sum.saturating_add(amount);
     *count = count.saturating_add(1);
 }
@@ -238,27 +236,11 @@ impl Features {
             ..Self::default()
         };
 
-        let (mut bets_7d, mut night, mut after_loss, mut after_other) = (0u32, 0u32, (0, 0), (0, 0));
-        for bet in state.bets.iter().filter(|b| within(b.0, WEEK)) {
-            let (t, stake) = (bet.0, bet.1);
-            bets_7d = bets_7d.saturating_add(1);
-            if within(t, HOUR) {
-                add(&mut features.stake_1h, &mut features.bets_1h, stake);
-            }
-            if within(t, DAY) {
-                add(&mut features.stake_24h, &mut features.bets_24h, stake);
-            }
-            if t.rem_euclid(DAY) < 6 * HOUR {
-                night = night.saturating_add(1);
-            }
-            match bet.2 {
-                AfterSettlement::Loss => add(&mut after_loss.0, &mut after_loss.1, stake),
-                AfterSettlement::Other => add(&mut after_other.0, &mut after_other.1, stake),
-                AfterSettlement::Neither => {}
-            }
-        }
-        features.night_bet_share_7d = if bets_7d == 0 { 0.0 } else { f64::from(night) / f64::from(bets_7d) };
-        features.loss_chasing = ratio_of_means(after_loss, after_other);
+        let week = state.bets.week(now);
+        (features.stake_1h, features.bets_1h) = state.bets.within(now, HOUR);
+        (features.stake_24h, features.bets_24h) = state.bets.within(now, DAY);
+        features.night_bet_share_7d = if week.bets == 0 { 0.0 } else { f64::from(week.night) / f64::from(week.bets) };
+        features.loss_chasing = ratio_of_means(week.after_loss, week.after_other);
 
         let (mut payout_1h, mut payout_24h) = (0, 0);
         for payout in state.payouts.iter().filter(|p| within(p.0, DAY)) {
@@ -313,19 +295,22 @@ impl Features {
             session_rate_trend(features.sessions_7d, earlier.1, now - state.first_seen.unwrap_or(now));
         features.session_gap_trend = session_gap_trend(state, features.days_between_sessions, now);
 
-        let mut launches_30d: BTreeMap<&str, i64> = BTreeMap::new();
-        let mut categories_7d = BTreeSet::new();
+        // Launches of the last 30 days by category, and whether any was in the
+        // last 7: a player plays few categories, so a list beats a map.
+        let mut launches_30d: Vec<(&str, i64, bool)> = Vec::new();
         for (t, category) in state.launches.iter().filter(|l| within(l.0, MONTH)) {
-            let launches = launches_30d.entry(category).or_default();
-            *launches = launches.saturating_add(1);
-            if within(*t, WEEK) {
-                categories_7d.insert(category.as_str());
+            let this_week = within(*t, WEEK);
+            match launches_30d.iter_mut().find(|(name, ..)| name == category) {
+                Some((_, launches, week)) => (*launches, *week) = (launches.saturating_add(1), *week || this_week),
+                None => launches_30d.push((category, 1, this_week)),
             }
         }
-        // The first maximum by name: `max_by_key` keeps the last, so walk the names backwards.
-        features.favourite_category =
-            launches_30d.iter().rev().max_by_key(|(_, n)| **n).map(|(category, _)| (*category).to_owned());
-        features.categories_7d = categories_7d.len() as i64;
+        // The most launched; of those launched as often, the first by name.
+        features.favourite_category = launches_30d
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(category, ..)| (*category).to_owned());
+        features.categories_7d = launches_30d.iter().filter(|(.., week)| *week).count() as i64;
         features
     }
 }
