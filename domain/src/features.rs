@@ -9,6 +9,7 @@
 //! (validation keeps each amount at most [`MAX_AMOUNT`](crate::MAX_AMOUNT)).
 
 mod bets;
+mod open_bets;
 #[cfg(test)]
 mod properties;
 mod snapshot;
@@ -68,7 +69,7 @@ pub struct PlayerFeatures {
     /// The latest limit of each kind.
     limits: BTreeMap<String, i64>,
     /// Bets placed and not settled yet (forgotten after 30 days): their stake.
-    open_bets: BTreeMap<String, Mark>,
+    open_bets: open_bets::OpenBets,
     loss_streak: i64,
     /// Whether the latest settlement lost, until the next bet takes it.
     pending_settlement: Option<bool>,
@@ -218,7 +219,7 @@ impl PlayerFeatures {
             None => AfterSettlement::Neither,
         };
         self.bets.push(BetMark(t, stake, after));
-        self.open_bets.insert(bet_id.to_owned(), Mark(t, stake));
+        self.open_bets.insert(bet_id, Mark(t, stake));
     }
 
     fn settle_bet(&mut self, t: i64, bet_id: &str, payout: i64) {
@@ -258,9 +259,7 @@ impl PlayerFeatures {
         expire(&mut self.cancelled_withdrawals, |t| *t, now - MONTH);
         expire(&mut self.limit_increases, |r| r.at, now - MONTH);
         expire(&mut self.launches, |l| l.0, now - MONTH);
-        if self.open_bets.first_key_value().is_some() {
-            self.open_bets.retain(|_, Mark(placed, _)| *placed > now - MONTH);
-        }
+        self.open_bets.forget_until(now - MONTH);
     }
 
     /// How long the open session has lasted as of the latest event, in seconds;
