@@ -1,57 +1,123 @@
-//! The bets placed and not settled yet, by id. A player has few open at a
-//! time, and most are settled soon after they are placed, so they are a list
-//! that keeps its room: no map node made and dropped for each bet.
+//! The bets placed and not settled yet, by id. Most are settled soon after
+//! they are placed, so a player's open bets go from none to one and back for
+//! nearly every bet: they are a list that keeps its room (a B-tree made and
+//! dropped a node each time), and a hash map once so many are open that
+//! walking the list would cost more than hashing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Mark;
 
-/// Each open bet's id, time and stake, in no order.
-#[derive(Debug, Clone, Default)]
-pub(super) struct OpenBets(Vec<(String, Mark)>);
+/// Open bets past which they are kept in a hash map.
+const LIST_AT_MOST: usize = 32;
+
+/// Each open bet's time and stake, by id.
+#[derive(Debug, Clone)]
+pub(super) enum OpenBets {
+    /// A few, in no order.
+    Few(Vec<(String, Mark)>),
+    /// Many.
+    Many(HashMap<String, Mark>),
+}
+
+impl Default for OpenBets {
+    fn default() -> Self {
+        Self::Few(Vec::new())
+    }
+}
 
 impl OpenBets {
     /// Holds a bet placed, in place of an open one of the same id.
     pub(super) fn insert(&mut self, id: &str, mark: Mark) {
-        match self.0.iter_mut().find(|(open, _)| open == id) {
-            Some(open) => open.1 = mark,
-            None => self.0.push((id.to_owned(), mark)),
+        match self {
+            Self::Few(list) => {
+                if let Some(open) = list.iter_mut().find(|(open, _)| open == id) {
+                    open.1 = mark;
+                } else if list.len() < LIST_AT_MOST {
+                    list.push((id.to_owned(), mark));
+                } else {
+                    let mut map: HashMap<String, Mark> = list.drain(..).collect();
+                    map.insert(id.to_owned(), mark);
+                    *self = Self::Many(map);
+                }
+            }
+            Self::Many(map) => match map.get_mut(id) {
+                Some(open) => *open = mark,
+                None => {
+                    map.insert(id.to_owned(), mark);
+                }
+            },
         }
     }
 
     /// Takes out the bet of this id, if open.
     pub(super) fn remove(&mut self, id: &str) -> Option<Mark> {
-        let at = self.0.iter().position(|(open, _)| open == id)?;
-        Some(self.0.swap_remove(at).1)
+        match self {
+            Self::Few(list) => {
+                let at = list.iter().position(|(open, _)| open == id)?;
+                Some(list.swap_remove(at).1)
+            }
+            Self::Many(map) => map.remove(id),
+        }
     }
 
     /// Forgets the bets placed at or before `cutoff`.
     pub(super) fn forget_until(&mut self, cutoff: i64) {
-        self.0.retain(|(_, Mark(placed, _))| *placed > cutoff);
+        match self {
+            Self::Few(list) => list.retain(|(_, Mark(placed, _))| *placed > cutoff),
+            Self::Many(map) => map.retain(|_, Mark(placed, _)| *placed > cutoff),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Few(list) => list.len(),
+            Self::Many(map) => map.len(),
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<&Mark> {
+        match self {
+            Self::Few(list) => list.iter().find(|(open, _)| open == id).map(|(_, mark)| mark),
+            Self::Many(map) => map.get(id),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (&String, &Mark)> + '_> {
+        match self {
+            Self::Few(list) => Box::new(list.iter().map(|(id, mark)| (id, mark))),
+            Self::Many(map) => Box::new(map.iter()),
+        }
     }
 }
 
-/// The same bets, whatever their order.
+/// The same bets, however they are kept.
 impl PartialEq for OpenBets {
     fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().all(|bet| other.0.contains(bet))
+        self.len() == other.len() && self.iter().all(|(id, mark)| other.get(id) == Some(mark))
     }
 }
 
-/// Stored as a map by id, in the order of the ids, as it always was.
+/// Stored as a map in the order of the ids, as the B-tree stored it, so that
+/// a state is written the same way every time.
 impl Serialize for OpenBets {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut bets: Vec<&(String, Mark)> = self.0.iter().collect();
-        bets.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        serializer.collect_map(bets.into_iter().map(|(id, mark)| (id, mark)))
+        let mut bets: Vec<(&String, &Mark)> = self.iter().collect();
+        bets.sort_unstable_by_key(|(id, _)| *id);
+        serializer.collect_map(bets)
     }
 }
 
 impl<'de> Deserialize<'de> for OpenBets {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Self(BTreeMap::<String, Mark>::deserialize(deserializer)?.into_iter().collect()))
+        let map = BTreeMap::<String, Mark>::deserialize(deserializer)?;
+        Ok(if map.len() <= LIST_AT_MOST {
+            Self::Few(map.into_iter().collect())
+        } else {
+            Self::Many(map.into_iter().collect())
+        })
     }
 }
 
@@ -59,19 +125,30 @@ impl<'de> Deserialize<'de> for OpenBets {
 mod tests {
     use super::*;
 
-    #[test]
-    fn is_stored_as_the_map_it_was() {
+    fn bets(times: impl IntoIterator<Item = i64>) -> OpenBets {
         let mut open = OpenBets::default();
-        for (id, t) in [("b", 2), ("a", 1), ("c", 3), ("a", 4)] {
-            open.insert(id, Mark(t, 10 * t));
+        times.into_iter().for_each(|t| open.insert(&format!("b{t}"), Mark(t, 10 * t)));
+        open
+    }
+
+    #[test]
+    fn is_stored_as_the_map_it_was_however_many_are_open() {
+        for n in [3, LIST_AT_MOST as i64 + 5] {
+            let mut open = bets((1..=n).rev());
+            assert_eq!(matches!(open, OpenBets::Many(_)), n > LIST_AT_MOST as i64);
+            open.insert("b1", Mark(1, 11));
+            assert_eq!(open.remove("b2"), Some(Mark(2, 20)));
+            assert_eq!(open.remove("b2"), None);
+            let map: BTreeMap<String, Mark> = (1..=n)
+                .filter(|t| *t != 2)
+                .map(|t| (format!("b{t}"), Mark(t, if t == 1 { 11 } else { 10 * t })))
+                .collect();
+            let stored = serde_json::to_string(&open).unwrap();
+            assert_eq!(stored, serde_json::to_string(&map).unwrap());
+            let read: OpenBets = serde_json::from_str(&stored).unwrap();
+            assert_eq!(read, open);
+            open.forget_until(n - 1);
+            assert_eq!(open, bets([n]));
         }
-        assert_eq!(open.remove("c"), Some(Mark(3, 30)));
-        let map = BTreeMap::from([("a".to_owned(), Mark(4, 40)), ("b".to_owned(), Mark(2, 20))]);
-        let stored = serde_json::to_string(&open).unwrap();
-        assert_eq!(stored, serde_json::to_string(&map).unwrap());
-        let read: OpenBets = serde_json::from_str(&stored).unwrap();
-        assert_eq!(read, open);
-        open.forget_until(2);
-        assert_eq!(open.0, [("a".to_owned(), Mark(4, 40))]);
     }
 }
