@@ -13,8 +13,8 @@ use super::{Database, lanes::WAITING, millis, time};
 use crate::{Event, WebhookError};
 
 const COLUMNS: &str = "seq, id, subscription_id, player_id, event_type, event_id, event_time, data, created_at, \
-     status, attempts, retry_from, next_attempt_at, last_attempt_at, last_status, last_error, last_latency_ms, delivered_at, \
-     traceparent";
+     status, attempts, retry_from, next_attempt_at, leased_until, last_attempt_at, last_status, last_error, \
+     last_latency_ms, delivered_at, traceparent";
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -96,6 +96,7 @@ struct Row {
     attempts: i32,
     retry_from: i64,
     next_attempt_at: i64,
+    leased_until: i64,
     last_attempt_at: Option<i64>,
     last_status: Option<i32>,
     last_error: Option<String>,
@@ -119,8 +120,9 @@ impl TryFrom<Row> for Delivery {
             player_id: row.player_id,
             status,
             attempts: row.attempts.max(0) as u32,
+            // In flight, it is tried again when its lease ends.
             next_attempt_at: (status == Status::Pending && row.next_attempt_at != WAITING)
-                .then(|| time(row.next_attempt_at)),
+                .then(|| time(row.next_attempt_at.max(row.leased_until))),
             last_attempt_at: row.last_attempt_at.map(time),
             last_status: row.last_status.and_then(|s| u16::try_from(s).ok()),
             last_error: row.last_error,
@@ -187,7 +189,8 @@ pub struct DeliveryQuery {
 impl Database {
     /// Claims up to `limit` due deliveries of one subscription, each the oldest
     /// pending one of its player, counting the attempt and leasing it until
-    /// `lease_until` (when a crashed attempt becomes due again).
+    /// `lease_until` (when a crashed attempt becomes due again). The lease has
+    /// a column of its own, in no index, so that the claim rewrites none.
     pub async fn claim(
         &self,
         subscription: Uuid,
@@ -196,11 +199,11 @@ impl Database {
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<Claimed>, WebhookError> {
         let sql = format!(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1, last_attempt_at = $2 \
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, leased_until = $1, last_attempt_at = $2 \
              WHERE seq IN (SELECT seq FROM webhook_deliveries \
-                 WHERE subscription_id = $3 AND status = 'pending' AND next_attempt_at <= $2 \
+                 WHERE subscription_id = $3 AND status = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2 \
                  ORDER BY next_attempt_at, seq LIMIT $4) \
-             AND status = 'pending' AND next_attempt_at <= $2 RETURNING {COLUMNS}"
+             AND status = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2 RETURNING {COLUMNS}"
         );
         let rows: Vec<Row> = query(&sql)
             .bind(millis(lease_until))
@@ -261,7 +264,8 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<Option<Delivery>, WebhookError> {
         let sql = format!(
-            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, retry_from = $1, next_attempt_at = $1 \
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, retry_from = $1, next_attempt_at = $1, \
+             leased_until = 0 \
              WHERE subscription_id = $2 AND id = $3 AND status <> 'delivered' RETURNING {COLUMNS}"
         );
         let row: Option<Row> = query(&sql)

@@ -1,7 +1,7 @@
 //! Lanes: each player's deliveries to one subscription go one at a time, in
 //! order. A delivery waiting behind an earlier pending one is never due until
 //! that one settles and promotes it, so every due delivery heads its lane and a
-//! claim is a plain walk of the due index.
+//! claim is a plain walk of the due index (past those whose lease has not ended).
 
 use chrono::{DateTime, Utc};
 use database::{Tx, query, values};

@@ -103,8 +103,8 @@ impl Database {
 fn record_sql(rows: &str) -> String {
     format!(
         "WITH v(seq, status, next, code, error, latency, delivered) AS ({rows}) \
-         UPDATE webhook_deliveries SET status = v.status, next_attempt_at = v.next, last_status = v.code, \
-         last_error = v.error, last_latency_ms = v.latency, delivered_at = v.delivered \
+         UPDATE webhook_deliveries SET status = v.status, next_attempt_at = v.next, leased_until = 0, \
+         last_status = v.code, last_error = v.error, last_latency_ms = v.latency, delivered_at = v.delivered \
          FROM v WHERE webhook_deliveries.seq = v.seq AND webhook_deliveries.status = 'pending'"
     )
 }

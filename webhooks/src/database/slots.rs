@@ -51,7 +51,7 @@ impl Database {
             "UPDATE webhook_slots SET until_ms = $1 WHERE subscription_id = $2 AND until_ms <= $3 AND slot IN \
              (SELECT slot FROM webhook_slots WHERE subscription_id = $2 AND slot < $4 AND until_ms <= $3 \
                  AND EXISTS (SELECT 1 FROM webhook_deliveries WHERE subscription_id = $2 AND status = 'pending' \
-                     AND next_attempt_at <= $3) \
+                     AND next_attempt_at <= $3 AND leased_until <= $3) \
               ORDER BY slot LIMIT $5 FOR UPDATE SKIP LOCKED) \
              RETURNING slot",
         )
