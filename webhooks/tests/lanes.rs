@@ -7,25 +7,12 @@ use chrono::Utc;
 use projections::{Changes, ReadModel, Table};
 use store::testing::{PgSchema, TempSqlite};
 use uuid::Uuid;
-use webhooks::{
-    Database, DeliveryQuery, EVENT_TYPE, Mode, NewSubscription, Outcome, Settlement, SigningSecret, Subscription,
-};
+use webhooks::{Database, DeliveryQuery, Outcome, Settlement};
+
+mod common;
+use common::subscription;
 
 const ROUNDS: u64 = 150;
-
-async fn subscription(database: &Database) -> Subscription {
-    let subscription = NewSubscription {
-        url: "https://192.0.2.1/hooks".to_owned(),
-        types: vec![EVENT_TYPE.to_owned()],
-        kinds: None,
-        mode: Mode::Structured,
-        description: String::new(),
-        handshake: false,
-    }
-    .create(SigningSecret::generate().unwrap(), Utc::now());
-    database.insert_subscription(&subscription).await.unwrap();
-    subscription
-}
 
 /// A recommendation of `player` at `position`, committed as the projection
 /// commits it (queued in the outbox in the same transaction).

@@ -7,22 +7,14 @@ use chrono::{Duration, Utc};
 use projections::ReadModel;
 use serde_json::json;
 use store::testing::{PgSchema, TempSqlite};
-use webhooks::{
-    Database, DeliveryStatus, EVENT_TYPE, Event, Mode, NewSubscription, Outcome, Settlement, SigningSecret,
-};
+use webhooks::{Database, DeliveryStatus, EVENT_TYPE, Event, Outcome, Settlement};
+
+mod common;
+use common::subscription;
 
 async fn leases_hold(read_model: ReadModel) {
     let database: Database = read_model.webhooks();
-    let subscription = NewSubscription {
-        url: "https://192.0.2.1/hooks".to_owned(),
-        types: vec![EVENT_TYPE.to_owned()],
-        kinds: None,
-        mode: Mode::Structured,
-        description: String::new(),
-        handshake: false,
-    }
-    .create(SigningSecret::generate().unwrap(), Utc::now());
-    database.insert_subscription(&subscription).await.unwrap();
+    let subscription = subscription(&database).await;
     let event = Event {
         id: "e1".to_owned(),
         event_type: EVENT_TYPE.to_owned(),
