@@ -7,13 +7,13 @@ use chrono::{Duration, Utc};
 use projections::ReadModel;
 use serde_json::json;
 use store::testing::{PgSchema, TempSqlite};
-use webhooks::{Database, DeliveryStatus, EVENT_TYPE, Event, Outcome, Settlement};
+use webhooks::{DeliveryStatus, EVENT_TYPE, Event, Outcome, Settlement};
 
 mod common;
 use common::subscription;
 
 async fn leases_hold(read_model: ReadModel) {
-    let database: Database = read_model.webhooks();
+    let database = read_model.webhooks();
     let subscription = subscription(&database).await;
     let event = Event {
         id: "e1".to_owned(),

@@ -16,6 +16,12 @@ const COLUMNS: &str = "seq, id, subscription_id, player_id, event_type, event_id
      status, attempts, retry_from, next_attempt_at, leased_until, last_attempt_at, last_status, last_error, \
      last_latency_ms, delivered_at, traceparent";
 
+/// The condition of a delivery being due at `now` (a statement's parameter):
+/// pending, its time come, and the lease of an attempt in flight ended.
+pub(super) fn due(now: &str) -> String {
+    format!("status = 'pending' AND next_attempt_at <= {now} AND leased_until <= {now}")
+}
+
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -198,12 +204,12 @@ impl Database {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<Claimed>, WebhookError> {
+        let due = due("$2");
         let sql = format!(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, leased_until = $1, last_attempt_at = $2 \
-             WHERE seq IN (SELECT seq FROM webhook_deliveries \
-                 WHERE subscription_id = $3 AND status = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2 \
+             WHERE seq IN (SELECT seq FROM webhook_deliveries WHERE subscription_id = $3 AND {due} \
                  ORDER BY next_attempt_at, seq LIMIT $4) \
-             AND status = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2 RETURNING {COLUMNS}"
+             AND {due} RETURNING {COLUMNS}"
         );
         let rows: Vec<Row> = query(&sql)
             .bind(millis(lease_until))

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Database, millis};
+use super::{Database, deliveries, millis};
 use crate::WebhookError;
 
 /// Slots to take: at most `wanted` of a subscription's first `concurrency`.
@@ -47,21 +47,22 @@ impl Database {
         let database::Pool::Postgres(pool) = self.database.writer() else { return Ok(None) };
         let subscription = request.subscription.to_string();
         let concurrency = i32::try_from(request.concurrency).unwrap_or(i32::MAX);
-        let slots: Vec<(i32,)> = sqlx::query_as(
+        let sql = format!(
             "UPDATE webhook_slots SET until_ms = $1 WHERE subscription_id = $2 AND until_ms <= $3 AND slot IN \
              (SELECT slot FROM webhook_slots WHERE subscription_id = $2 AND slot < $4 AND until_ms <= $3 \
-                 AND EXISTS (SELECT 1 FROM webhook_deliveries WHERE subscription_id = $2 AND status = 'pending' \
-                     AND next_attempt_at <= $3 AND leased_until <= $3) \
+                 AND EXISTS (SELECT 1 FROM webhook_deliveries WHERE subscription_id = $2 AND {}) \
               ORDER BY slot LIMIT $5 FOR UPDATE SKIP LOCKED) \
              RETURNING slot",
-        )
-        .bind(millis(until))
-        .bind(&subscription)
-        .bind(millis(now))
-        .bind(concurrency)
-        .bind(request.wanted as i64)
-        .fetch_all(pool)
-        .await?;
+            deliveries::due("$3")
+        );
+        let slots: Vec<(i32,)> = sqlx::query_as(&sql)
+            .bind(millis(until))
+            .bind(&subscription)
+            .bind(millis(now))
+            .bind(concurrency)
+            .bind(request.wanted as i64)
+            .fetch_all(pool)
+            .await?;
         Ok(Some(slots.into_iter().map(|(slot,)| slot).collect()))
     }
 
