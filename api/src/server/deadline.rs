@@ -14,20 +14,24 @@ use std::{
 
 use axum::{
     body::{Body, Bytes},
-    extract::{Request, State},
-    middleware::Next,
+    extract::Request,
     response::{IntoResponse, Response},
 };
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
 use crate::server::problem::ApiError;
 
-/// Answers the request within `timeout`, or a problem saying whose wait it was.
-pub(crate) async fn deadline(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+/// Answers the request `run` handles within `timeout`, or a problem saying
+/// whose wait it was.
+pub(crate) async fn within<F: Future<Output = Response>>(
+    timeout: Duration,
+    request: Request,
+    run: impl FnOnce(Request) -> F,
+) -> Response {
     let (parts, body) = request.into_parts();
     let received = Arc::new(AtomicBool::new(body.is_end_stream()));
     let body = Body::new(Watched { body, received: Arc::clone(&received) });
-    match tokio::time::timeout(timeout, next.run(Request::from_parts(parts, body))).await {
+    match tokio::time::timeout(timeout, run(Request::from_parts(parts, body))).await {
         Ok(response) => response,
         Err(_) if received.load(Ordering::Acquire) => ApiError::Timeout(timeout).into_response(),
         Err(_) => ApiError::BodyTimeout(timeout).into_response(),

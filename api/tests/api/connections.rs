@@ -13,6 +13,7 @@ use api::{
     app::{Application, Settings},
     server::{HttpConfig, Limits, serve::Timeouts},
 };
+use axum::http::HeaderValue;
 
 use crate::helpers::TestApp;
 
@@ -92,14 +93,19 @@ async fn an_idle_timeout_not_longer_than_the_request_timeout_is_refused_at_start
 #[tokio::test]
 async fn a_body_that_stops_arriving_is_answered_408_as_a_problem() {
     let limits = Limits { request_timeout: Duration::from_secs(1), ..Limits::default() };
-    let app = TestApp::sqlite_http(HttpConfig { limits, ..HttpConfig::default() }).await;
+    let cors_origins = vec![HeaderValue::from_static("https://ops.example.com")];
+    let app = TestApp::sqlite_http(HttpConfig { limits, cors_origins, ..HttpConfig::default() }).await;
     let mut connection = connect(&app).await;
-    let head = "POST /v1/events HTTP/1.1\r\nhost: nudge\r\ncontent-type: application/cloudevents+json\r\n\
-                content-length: 100\r\n\r\n{\"id\": ";
+    let head = "POST /v1/events HTTP/1.1\r\nhost: nudge\r\norigin: https://ops.example.com\r\n\
+                content-type: application/cloudevents+json\r\ncontent-length: 100\r\n\r\n{\"id\": ";
     connection.write_all(head.as_bytes()).await.unwrap();
     let mut answer = vec![0; 4096];
     let read = tokio::time::timeout(GUARD, connection.read(&mut answer)).await.unwrap().unwrap();
     let answer = String::from_utf8_lossy(&answer[..read]);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/problem+json") && answer.contains("/problems/body-timeout"), "{answer}");
+    assert!(answer.contains("access-control-allow-origin: https://ops.example.com"), "a browser reads it: {answer}");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let counted = "nudge_http_requests_total{method=\"POST\",route=\"/v1/events\",status=\"408\"} 1";
+    assert!(metrics.contains(counted), "a request past its deadline is counted: {metrics}");
 }

@@ -102,7 +102,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Builds the application's router; browsers may call it from `cors_origins`.
 pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
-    let timeout = state.limits.request_timeout;
     let (routes, mut document) = documented().split_for_parts();
     openapi::complete(&mut document);
     openapi::state_limits(&mut document, &state.limits);
@@ -120,8 +119,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(middleware::from_fn_with_state(timeout, deadline::deadline)),
+                .layer(PropagateRequestIdLayer::x_request_id()),
         )
         .with_state(state)
 }
@@ -157,12 +155,14 @@ const REJECTION_BYTES: usize = 4 * 1024;
 
 /// What every request passes before its route, in one middleware (each
 /// `from_fn` layer clones the boxed services inside it on every request): the
-/// prefilter, problems for every error, and the request metrics.
+/// deadline, the prefilter, problems for every error, and the request metrics
+/// (a request past its deadline among them).
 async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let start = Instant::now();
-    let response = problems_only(prefilter::prefilter(&state, request, next).await).await;
+    let handled = |request| async { problems_only(prefilter::prefilter(&state, request, next).await).await };
+    let response = deadline::within(state.limits.request_timeout, request, handled).await;
     let route = route.as_ref().map_or("", MatchedPath::as_str);
     state.requests.record(&method, route, response.status(), start.elapsed());
     response
