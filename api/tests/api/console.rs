@@ -141,6 +141,8 @@ async fn a_players_features_over_time_come_from_one_replay() {
     let default: Value = app.get("/v1/players/charted/features/history").await.json().await.unwrap();
     assert_eq!(default["points"].as_array().unwrap().len(), 10);
     problem(app.get("/v1/players/charted/features/history?names=luck").await, 400).await;
+    let spaced = problem(app.get("/v1/players/charted/features/history?names=net_loss,%20bet_count").await, 400).await;
+    assert_eq!(spaced["errors"][0]["parameter"], "names", "{spaced}");
     let defaults: Value = app.get("/v1/players/charted/features/history?names=").await.json().await.unwrap();
     assert!(defaults["points"][0]["features"].get("net_loss").is_some(), "{defaults}");
     problem(app.get("/v1/players/charted/features/history?points=1").await, 400).await;

@@ -136,19 +136,22 @@ fn halve(points: &mut Vec<FeaturePoint>) {
     *points = std::mem::take(points).into_iter().step_by(2).collect();
 }
 
-/// The names asked for, each a feature's.
+/// The names asked for, each a feature's: exactly the documented pattern,
+/// so a stray space or an empty name is refused, not guessed at.
 fn names(raw: Option<&str>) -> Result<Vec<String>, ApiError> {
-    let asked: Vec<&str> = raw.unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
-    if asked.is_empty() {
+    let raw = raw.unwrap_or_default();
+    if raw.is_empty() {
         return Ok(DEFAULT_NAMES.map(str::to_owned).to_vec());
     }
-    asked
-        .into_iter()
+    raw.split(',')
         .map(|name| {
             if Features::NAMES.contains(&name) {
                 Ok(name.to_owned())
             } else {
-                Err(ApiError::InvalidParameter { name: "names", detail: format!("`{name}` is not a feature's name") })
+                Err(ApiError::InvalidParameter {
+                    name: "names",
+                    detail: format!("{name:?} is not a feature's name; names are comma-separated, without spaces"),
+                })
             }
         })
         .collect()
@@ -159,4 +162,30 @@ fn chosen(fold: &PlayerFeatures, names: &[String]) -> BTreeMap<String, serde_jso
         return BTreeMap::new();
     };
     all.into_iter().filter(|(name, _)| names.contains(name)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn none_or_empty_names_chart_the_defaults() {
+        for raw in [None, Some("")] {
+            let chosen = names(raw).map_err(|e| e.to_string());
+            assert_eq!(chosen, Ok(DEFAULT_NAMES.map(str::to_owned).to_vec()));
+        }
+    }
+
+    #[test]
+    fn named_features_are_kept_in_order() {
+        let chosen = names(Some("stake_24h,net_loss")).map_err(|e| e.to_string());
+        assert_eq!(chosen, Ok(vec!["stake_24h".to_owned(), "net_loss".to_owned()]));
+    }
+
+    #[test]
+    fn names_outside_the_documented_pattern_are_refused() {
+        for raw in ["\n", " ", ",", "net_loss,", ",net_loss", "net_loss, stake_24h", " net_loss", "luck"] {
+            assert!(names(Some(raw)).is_err(), "{raw:?} was accepted");
+        }
+    }
 }
