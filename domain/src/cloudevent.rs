@@ -8,7 +8,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::{EventType, FieldError, PlayerEvent, PlayerId, ValidationErrors, validation::control_characters};
+use crate::{
+    EventType, FieldError, PlayerEvent, PlayerId, ValidationErrors, parse_timestamp, validation::control_characters,
+};
 use data::parse_data;
 use structured::Structured;
 
@@ -122,10 +124,11 @@ impl Attributes<'_> {
 
     fn time(&mut self) -> Option<DateTime<Utc>> {
         let time = self.string("time", usize::MAX)?;
-        DateTime::parse_from_rfc3339(&time)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| self.fail("time", "must be an RFC 3339 timestamp, e.g. 2026-11-24T10:00:00Z"))
-            .ok()
+        let parsed = parse_timestamp(&time);
+        if parsed.is_none() {
+            self.fail("time", "must be an RFC 3339 timestamp, e.g. 2026-11-24T10:00:00Z");
+        }
+        parsed
     }
 
     fn datacontenttype(&mut self) {

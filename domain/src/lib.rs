@@ -12,6 +12,7 @@ mod partition;
 mod player;
 mod policy;
 mod recommendation;
+mod timestamp;
 mod trace_context;
 mod validation;
 
@@ -28,5 +29,6 @@ pub use policy::{
     Policy, Recent, Rule, Situation,
 };
 pub use recommendation::{Reason, Recommendation, Scores, Status, TriggeredBy, recommendation_id};
+pub use timestamp::parse_timestamp;
 pub use trace_context::{TRACEPARENT, TRACESTATE, TraceContext, TraceParent};
 pub use validation::{FieldError, ValidationErrors};

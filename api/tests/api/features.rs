@@ -65,8 +65,10 @@ async fn features_follow_ingest(app: TestApp) {
 
     problem(app.get("/v1/players/nobody/features").await, 404).await;
     problem(app.get("/v1/players/eve/features?at=2020-01-01T00:00:00Z").await, 404).await;
-    let body = problem(app.get("/v1/players/eve/features?at=yesterday").await, 400).await;
-    assert_eq!(body["errors"][0]["parameter"], "query");
+    for at in ["yesterday", "2026-11-24%2020:03:30Z", "2026-11-24T20:03:30%2B0000"] {
+        let body = problem(app.get(&format!("/v1/players/eve/features?at={at}")).await, 400).await;
+        assert_eq!(body["errors"][0]["parameter"], "query", "{at}: {body}");
+    }
     let body = problem(app.get(&format!("/v1/players/eve/features?min_position={}", last + 1000)).await, 409).await;
     assert!(body["detail"].as_str().unwrap().contains(&format!("not yet {}", last + 1000)), "{body}");
 }

@@ -127,6 +127,7 @@ async fn implausible_event_times_are_refused() {
         "1999-12-31T23:59:59Z",
         "9999-12-31T23:59:59Z",
         "2026-11-24T10:00:60Z",
+        "2026-11-24 10:00:00Z",
         &day_after_tomorrow,
     ] {
         let mut value = bet("x", "p1", 1);

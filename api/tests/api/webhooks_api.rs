@@ -132,7 +132,9 @@ async fn test_events_replays_and_rotation_reach_the_subscriber_signed() {
     let mut in_order: Vec<(u64, String)> = expected.iter().map(|(id, (_, p))| (*p, id.clone())).collect();
     in_order.sort();
     assert_eq!(replayed, in_order.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
-    problem(app.post(&format!("/v1/webhooks/{id}/replay"), &json!({"since": "yesterday"})).await, 400).await;
+    for since in ["yesterday", "2026-11-20 00:00:00Z"] {
+        problem(app.post(&format!("/v1/webhooks/{id}/replay"), &json!({ "since": since })).await, 400).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

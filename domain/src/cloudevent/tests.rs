@@ -168,6 +168,7 @@ fn context_attributes_are_checked() {
     assert_eq!(refused(&with(base.clone(), "type", json!("player.teleported"))), ["/type"]);
     assert_eq!(refused(&without(base.clone(), "time")), ["/time"]);
     assert_eq!(refused(&with(base.clone(), "time", json!("yesterday"))), ["/time"]);
+    assert_eq!(refused(&with(base.clone(), "time", json!("2026-11-24 10:00:00Z"))), ["/time"]);
     assert_eq!(refused(&with(base.clone(), "datacontenttype", json!("text/plain"))), ["/datacontenttype"]);
     assert!(
         PlayerEvent::from_json(&with(base.clone(), "datacontenttype", json!("application/json; charset=utf-8")))

@@ -29,6 +29,7 @@ pub struct FeaturesQuery {
     #[serde(default, deserialize_with = "params::int64")]
     min_position: Option<u64>,
     /// The features as of this moment, replayed from the stream.
+    #[serde(default, deserialize_with = "params::timestamp")]
     at: Option<DateTime<Utc>>,
 }
 

@@ -33,8 +33,25 @@ pub(crate) fn player_id(raw: &str) -> Result<PlayerId, ApiError> {
 
 /// A path segment naming something by UUID (`name` is the parameter), checked.
 pub(crate) fn id(raw: &str, name: &'static str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::parse_str(raw)
-        .map_err(|_| ApiError::InvalidParameter { name, detail: format!("`{raw}` is not a {name}: ids are UUIDs") })
+    hyphenated(raw)
+        .ok_or_else(|| ApiError::InvalidParameter { name, detail: format!("`{raw}` is not a {name}: ids are UUIDs") })
+}
+
+/// A UUID in its hyphenated form, the one `format: uuid` allows: the uuid
+/// crate also reads it without hyphens, in braces or as a URN, all of which
+/// are 36 characters long only in this form.
+fn hyphenated(raw: &str) -> Option<uuid::Uuid> {
+    if raw.len() != 36 {
+        return None;
+    }
+    uuid::Uuid::parse_str(raw).ok()
+}
+
+/// An optional UUID in its hyphenated form (a cursor), refused in any other.
+pub(crate) fn uuid<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<uuid::Uuid>, D::Error> {
+    use serde::{Deserialize, de::Error};
+    let text = String::deserialize(deserializer)?;
+    hyphenated(&text).map(Some).ok_or_else(|| D::Error::custom(format!("{text:?} is not a UUID")))
 }
 
 /// An optional position or cursor, refused above `i64::MAX` (the stores'
@@ -45,6 +62,24 @@ pub(crate) fn int64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
         Some(value) if i64::try_from(value).is_err() => Err(D::Error::custom(format!("{value} is above {}", i64::MAX))),
         value => Ok(value),
     }
+}
+
+/// An optional RFC 3339 `date-time`, refused in any other shape (chrono's own
+/// parser takes more than the document allows).
+pub(crate) fn timestamp<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, D::Error> {
+    required_timestamp(deserializer).map(Some)
+}
+
+/// An RFC 3339 `date-time`, refused in any other shape.
+pub(crate) fn required_timestamp<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<chrono::DateTime<chrono::Utc>, D::Error> {
+    use serde::{Deserialize, de::Error};
+    let text = String::deserialize(deserializer)?;
+    domain::parse_timestamp(&text)
+        .ok_or_else(|| D::Error::custom(format!("{text:?} is not an RFC 3339 date-time, e.g. 2026-11-24T10:00:00Z")))
 }
 
 /// The query string, or a problem saying what is wrong with it.
@@ -66,8 +101,55 @@ pub(crate) fn limit(limit: Option<usize>, max: usize) -> Result<usize, ApiError>
 #[into_params(parameter_in = Query)]
 pub(crate) struct IdPage {
     /// Only items after this id (the `next` of the page before).
+    #[serde(default, deserialize_with = "uuid")]
     pub(crate) after: Option<uuid::Uuid>,
     /// At most this many (default 100).
     #[param(minimum = 1)]
     pub(crate) limit: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Strict {
+        #[serde(default, deserialize_with = "uuid")]
+        after: Option<uuid::Uuid>,
+        #[serde(default, deserialize_with = "timestamp")]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    fn read(query: &str) -> Result<Strict, String> {
+        let uri: axum::http::Uri = format!("/?{query}").parse().map_err(|e| format!("{e}"))?;
+        Query::try_from_uri(&uri).map(|Query(q)| q).map_err(|e| e.body_text())
+    }
+
+    #[test]
+    fn ids_are_read_only_in_their_hyphenated_form() {
+        let hyphenated = "0190f0c4-8c5e-7a3b-9a7e-2f4d5c6b7a80";
+        assert!(id(hyphenated, "webhook_id").is_ok());
+        let after = read(&format!("after={hyphenated}")).map(|q| q.after.map(|u| u.to_string()));
+        assert_eq!(after, Ok(Some(hyphenated.to_owned())));
+        for other in [
+            "0190f0c48c5e7a3b9a7e2f4d5c6b7a80",
+            "{0190f0c4-8c5e-7a3b-9a7e-2f4d5c6b7a80}",
+            "urn:uuid:0190f0c4-8c5e-7a3b-9a7e-2f4d5c6b7a80",
+            "x",
+        ] {
+            assert!(id(other, "webhook_id").is_err(), "{other}");
+            assert!(read(&format!("after={}", other.replace('{', "%7B").replace('}', "%7D"))).is_err(), "{other}");
+        }
+    }
+
+    #[test]
+    fn times_are_read_only_as_rfc3339_date_times() {
+        assert!(read("at=2026-11-24T10:00:00Z").is_ok_and(|q| q.at.is_some()));
+        assert!(read("").is_ok_and(|q| q.at.is_none() && q.after.is_none()));
+        for other in ["2026-11-24%2010:00:00Z", "2026-11-24T10:00:00%2B0000", "yesterday"] {
+            assert!(read(&format!("at={other}")).is_err(), "{other}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use webhooks::{EVENT_TYPES, Mode, check_target};
 
-use crate::{server::AppState, server::problem::ApiError, server::routes::body};
+use crate::{server::AppState, server::problem::ApiError, server::routes::body, server::routes::params};
 
 /// The body of `POST /v1/webhooks`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -98,6 +98,7 @@ impl utoipa::ToSchema for WebhookEventType {}
 #[schema(example = json!({"since": "2026-11-24T00:00:00Z"}))]
 pub struct Replay {
     /// Queue again every recommendation made since this time (RFC 3339).
+    #[serde(deserialize_with = "params::required_timestamp")]
     pub since: DateTime<Utc>,
 }
 
