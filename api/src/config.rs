@@ -282,7 +282,7 @@ pub struct HttpArgs {
     /// `https://ops.example.com`; `*` for any. None by default: CORS off.
     #[arg(long, env = "NUDGE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<HeaderValue>,
-    /// Earliest event `time` accepted: RFC 3339, or a date (its midnight, UTC).
+    /// Earliest event `time` accepted: RFC 3339 as events carry it, or a date (`YYYY-MM-DD`, its midnight UTC).
     #[arg(long, env = "NUDGE_EVENT_TIME_MIN", default_value = "2000-01-01", value_parser = parse_time)]
     pub event_time_min: DateTime<Utc>,
     /// How far ahead of the server's clock an event `time` may be.
@@ -291,12 +291,18 @@ pub struct HttpArgs {
     pub event_time_max_ahead: Duration,
 }
 
-/// A time as RFC 3339, or a date as its midnight UTC.
+/// A time as RFC 3339, read as events' times are, or a date (`YYYY-MM-DD`,
+/// every digit written) as its midnight UTC.
 fn parse_time(raw: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| raw.parse::<NaiveDate>().map(|d| d.and_time(NaiveTime::MIN).and_utc()))
-        .map_err(|_| format!("`{raw}` is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))
+    let date = || {
+        (raw.len() == 10)
+            .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+            .flatten()
+            .map(|d| d.and_time(NaiveTime::MIN).and_utc())
+    };
+    domain::parse_timestamp(raw)
+        .or_else(date)
+        .ok_or_else(|| format!("`{raw}` is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))
 }
 
 /// An origin as browsers send it (`scheme://host[:port]`), or `*`.
@@ -392,6 +398,8 @@ mod tests {
             parse(&["--event-time-min", "2020-01-01T06:00:00+02:00"]).earliest.to_rfc3339(),
             "2020-01-01T04:00:00+00:00"
         );
-        assert!(Cli::try_parse_from(["nudge", "serve", "--event-time-min", "yesterday"]).is_err());
+        for refused in ["yesterday", "2020-01-01 06:00:00Z", "2020-1-1", "+2020-01-01", " 2020-01-01"] {
+            assert!(Cli::try_parse_from(["nudge", "serve", "--event-time-min", refused]).is_err(), "{refused}");
+        }
     }
 }
