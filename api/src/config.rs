@@ -11,6 +11,8 @@ use domain::EventTimeWindow;
 use projections::ProjectionConfig;
 use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy, Waits};
 
+#[cfg(test)]
+mod documented;
 mod policy;
 
 pub use policy::PolicyArgs;
