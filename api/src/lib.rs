@@ -8,6 +8,8 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod durations;
+#[cfg(test)]
+mod readme;
 pub mod server;
 pub mod services;
 pub mod telemetry;

@@ -5,29 +5,22 @@ use std::collections::BTreeMap;
 
 use clap::{ArgAction, CommandFactory};
 
-use crate::cli::Cli;
-
-/// The README this crate's binary ships with.
-const README: &str = include_str!("../../../README.md");
+use crate::{cli::Cli, readme};
 
 /// A row of the README's configuration table: environment variable and default.
 #[derive(Debug)]
-struct Row<'a> {
-    env: &'a str,
-    default: &'a str,
+struct Row {
+    env: &'static str,
+    default: &'static str,
 }
 
 /// The rows of the table under `## Configuration`, by flag.
-fn table() -> BTreeMap<&'static str, Row<'static>> {
-    let section = README.split("\n## Configuration\n").nth(1).and_then(|rest| rest.split("\n## ").next());
-    let Some(section) = section else { panic!("README has no Configuration section") };
-    section
-        .lines()
-        .filter_map(|line| {
-            let cells: Vec<&str> = line.split(" | ").collect();
-            let flag = cells.first()?.strip_prefix("| `--")?.strip_suffix('`')?;
-            let env = cells.get(1)?.trim_matches('`');
-            Some((flag, Row { env, default: cells.get(2)? }))
+fn table() -> BTreeMap<&'static str, Row> {
+    readme::table("Configuration")
+        .into_iter()
+        .filter_map(|cells| {
+            let flag = cells.first()?.strip_prefix("`--")?.strip_suffix('`')?;
+            Some((flag, Row { env: cells.get(1)?.trim_matches('`'), default: cells.get(2)? }))
         })
         .collect()
 }

@@ -2,6 +2,8 @@
 //! metric nudge exports, its upkeep, and `/metrics` on a listener of its own.
 
 mod catalogue;
+#[cfg(test)]
+mod documented;
 
 use std::{sync::OnceLock, time::Duration};
 
