@@ -127,6 +127,14 @@ pub enum StartError {
         source: ProjectionError,
     },
     /// The address could not be bound.
+    #[error("cannot listen on {address} (--listen): {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bound listener's address could not be read.
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
     /// The projection could not start.
@@ -146,8 +154,10 @@ pub enum StartError {
     Keys(#[from] keys::KeyError),
     /// The connection timeouts do not fit the request timeout.
     #[error(
-        "the idle timeout ({idle:?}) must be longer than the request timeout ({request:?}), \
-         and the header-read timeout at least a second"
+        "--idle-timeout ({}) must be longer than --request-timeout ({}): a request waiting on its body \
+         would be cut off as idle before it timed out",
+        crate::durations::written(*idle),
+        crate::durations::written(*request)
     )]
     Timeouts {
         /// The idle timeout.
@@ -176,7 +186,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let Settings { listen, store, read_models, mut projection, http, webhooks: dispatch } = settings;
         let (idle, request) = (http.timeouts.idle, http.limits.request_timeout);
-        if idle <= request || http.timeouts.header_read < std::time::Duration::from_secs(1) {
+        if idle <= request {
             return Err(StartError::Timeouts { idle, request });
         }
         let store = store::connect_partitioned(&store, projection.logical_partitions)
@@ -192,7 +202,8 @@ impl Application {
         if !loopback_only && !keys.any().await? {
             return Err(StartError::NoKeys(listen));
         }
-        let listener = TcpListener::bind(listen).await?;
+        let listener =
+            TcpListener::bind(listen).await.map_err(|source| StartError::Bind { address: listen, source })?;
         if projection.address.is_empty() {
             projection.address = listener.local_addr()?.to_string();
         }

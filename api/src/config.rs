@@ -4,9 +4,9 @@
 use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
 use axum::http::HeaderValue;
-use clap::Args;
+use clap::{Args, builder::BoolishValueParser};
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use domain::EventTimeWindow;
 use projections::ProjectionConfig;
 use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy, Waits};
@@ -14,6 +14,7 @@ use webhooks::{Cidr, ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy
 #[cfg(test)]
 mod documented;
 mod policy;
+pub(crate) mod values;
 
 pub use policy::PolicyArgs;
 
@@ -29,11 +30,11 @@ use crate::{
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "NUDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "NUDGE_LISTEN", default_value = "127.0.0.1:8080", value_parser = values::listen_address)]
     pub listen: SocketAddr,
     /// Also serve `GET /metrics` (and nothing else) on this address, e.g. for a
     /// scraper on another network; `/metrics` stays on `--listen` too.
-    #[arg(long, env = "NUDGE_METRICS_LISTEN")]
+    #[arg(long, env = "NUDGE_METRICS_LISTEN", value_parser = values::listen_address)]
     pub metrics_listen: Option<SocketAddr>,
     /// Event store URL: `sqlite://path`, `postgres://...` or `kurrentdb://...`.
     #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
@@ -60,6 +61,23 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// What no flag can check alone: flags that contradict each other.
+    pub fn check(&self) -> Result<(), String> {
+        if self.metrics_listen.is_some_and(|metrics| metrics == self.listen && metrics.port() != 0) {
+            return Err(format!(
+                "--metrics-listen is --listen's address ({}): /metrics is served there already; give it another or leave it out",
+                self.listen
+            ));
+        }
+        let origins = &self.http.cors_origins;
+        if origins.len() > 1 && origins.iter().any(|origin| origin == "*") {
+            return Err(
+                "--cors-origins: `*` admits every origin; give it alone, or list the origins without it".to_owned()
+            );
+        }
+        Ok(())
+    }
+
     /// The read-model URL: the one given, or the default for the store.
     pub fn read_models_url(&self) -> String {
         self.read_models.clone().unwrap_or_else(|| crate::app::read_models_beside(&self.store))
@@ -82,14 +100,14 @@ impl ServeArgs {
 #[derive(Debug, Args, Clone)]
 pub struct DaprArgs {
     /// The Dapr pub/sub component whose `--dapr-topic` nudge subscribes to (answered at `GET /dapr/subscribe`).
-    #[arg(long, env = "NUDGE_DAPR_PUBSUB", requires = "dapr_topic", value_parser = dapr_name)]
+    #[arg(long, env = "NUDGE_DAPR_PUBSUB", requires = "dapr_topic", value_parser = values::dapr_name)]
     pub dapr_pubsub: Option<String>,
     /// The topic of player events, delivered to `POST /v1/events`.
-    #[arg(long, env = "NUDGE_DAPR_TOPIC", requires = "dapr_pubsub", value_parser = dapr_name)]
+    #[arg(long, env = "NUDGE_DAPR_TOPIC", requires = "dapr_pubsub", value_parser = values::dapr_name)]
     pub dapr_topic: Option<String>,
     /// Dapr's app API token (`APP_API_TOKEN`): a call bearing it in `dapr-api-token`
     /// may ingest events and read the subscription, as a key of scope `events:write`.
-    #[arg(long, env = "NUDGE_DAPR_APP_TOKEN", hide_env_values = true, value_parser = dapr_token)]
+    #[arg(long, env = "NUDGE_DAPR_APP_TOKEN", hide_env_values = true, value_parser = values::dapr_token)]
     pub dapr_app_token: Option<String>,
 }
 
@@ -100,17 +118,6 @@ impl DaprArgs {
             self.dapr_pubsub.clone().zip(self.dapr_topic.clone()).map(|(pubsub, topic)| Topic { pubsub, topic });
         Dapr { subscription, app_token: self.dapr_app_token.as_deref().map(AppToken::new) }
     }
-}
-
-/// A pub/sub component or topic name: not empty, no spaces or control characters.
-fn dapr_name(s: &str) -> Result<String, String> {
-    let fits = !s.is_empty() && s.len() <= 256 && !s.chars().any(|c| c.is_whitespace() || c.is_control());
-    if fits { Ok(s.to_owned()) } else { Err("1 to 256 characters, no spaces".to_owned()) }
-}
-
-/// An app API token long enough not to be guessed.
-fn dapr_token(s: &str) -> Result<String, String> {
-    if s.len() >= 16 { Ok(s.to_owned()) } else { Err("use a token of at least 16 characters".to_owned()) }
 }
 
 /// Projection tuning.
@@ -170,10 +177,11 @@ pub struct WebhookArgs {
     pub instance: String,
     /// The `WebHook-Request-Origin` of the CloudEvents validation handshake
     /// (default: the instance name).
-    #[arg(long, env = "NUDGE_WEBHOOK_ORIGIN")]
+    #[arg(long, env = "NUDGE_WEBHOOK_ORIGIN", value_parser = values::header_name)]
     pub webhook_origin: Option<String>,
-    /// Deliver to every special-purpose address too (loopback, private, link-local, ...).
-    #[arg(long, env = "NUDGE_ALLOW_PRIVATE_WEBHOOKS")]
+    /// Deliver to every special-purpose address too (loopback, private, link-local, ...);
+    /// its variable takes true or false, 1 or 0, yes or no, on or off.
+    #[arg(long, env = "NUDGE_ALLOW_PRIVATE_WEBHOOKS", value_parser = BoolishValueParser::new())]
     pub allow_private_webhooks: bool,
     /// Deliver to the special-purpose addresses in these blocks only (`10.1.2.0/24,fd00::/64`).
     #[arg(long, env = "NUDGE_ALLOW_WEBHOOK_CIDRS", value_delimiter = ',')]
@@ -282,48 +290,15 @@ pub struct HttpArgs {
     pub rate_limit: u32,
     /// Origins browsers may call the API from (CORS), comma-separated, e.g.
     /// `https://ops.example.com`; `*` for any. None by default: CORS off.
-    #[arg(long, env = "NUDGE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    #[arg(long, env = "NUDGE_CORS_ORIGINS", value_delimiter = ',', value_parser = values::origin)]
     pub cors_origins: Vec<HeaderValue>,
     /// Earliest event `time` accepted: RFC 3339 as events carry it, or a date (`YYYY-MM-DD`, its midnight UTC).
-    #[arg(long, env = "NUDGE_EVENT_TIME_MIN", default_value = "2000-01-01", value_parser = parse_time)]
+    #[arg(long, env = "NUDGE_EVENT_TIME_MIN", default_value = "2000-01-01", value_parser = values::time)]
     pub event_time_min: DateTime<Utc>,
     /// How far ahead of the server's clock an event `time` may be.
     #[arg(long, env = "NUDGE_EVENT_TIME_MAX_AHEAD", default_value = "24h",
           value_parser = between(Duration::ZERO, Duration::MAX, None))]
     pub event_time_max_ahead: Duration,
-}
-
-/// A time as RFC 3339, read as events' times are, or a date (`YYYY-MM-DD`,
-/// every digit written) as its midnight UTC.
-fn parse_time(raw: &str) -> Result<DateTime<Utc>, String> {
-    let date = || {
-        (raw.len() == 10)
-            .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
-            .flatten()
-            .map(|d| d.and_time(NaiveTime::MIN).and_utc())
-    };
-    domain::parse_timestamp(raw)
-        .or_else(date)
-        .ok_or_else(|| format!("`{raw}` is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))
-}
-
-/// An origin as browsers send it (`scheme://host[:port]`), or `*`.
-fn parse_origin(raw: &str) -> Result<HeaderValue, String> {
-    let origin = raw.trim();
-    let valid = origin == "*"
-        || reqwest::Url::parse(origin).is_ok_and(|url| {
-            matches!(url.scheme(), "http" | "https")
-                && url.host().is_some()
-                && url.path() == "/"
-                && !origin.ends_with('/')
-                && url.query().is_none()
-        });
-    if !valid {
-        return Err(format!(
-            "`{origin}` is not an origin: write scheme://host[:port], e.g. https://ops.example.com, or *"
-        ));
-    }
-    HeaderValue::from_str(origin).map_err(|e| format!("`{origin}`: {e}"))
 }
 
 impl From<&HttpArgs> for HttpConfig {
@@ -355,18 +330,6 @@ mod tests {
     use crate::cli::{Cli, Command};
 
     #[test]
-    fn origins_are_scheme_host_and_port_or_any() {
-        for origin in ["https://ops.example.com", "http://127.0.0.1:3000", "*"] {
-            assert_eq!(parse_origin(origin).map(|v| v.to_str().map(str::to_owned).ok()), Ok(Some(origin.to_owned())));
-        }
-        for not_origin in
-            ["ops.example.com", "https://ops.example.com/", "https://ops.example.com/app", "ftp://x.org", ""]
-        {
-            assert!(parse_origin(not_origin).is_err(), "{not_origin}");
-        }
-    }
-
-    #[test]
     fn allowed_webhook_blocks_are_a_comma_separated_list_of_cidrs() {
         let parse = |list: &str| Cli::try_parse_from(["nudge", "serve", "--allow-webhook-cidrs", list]);
         let Ok(Cli { command: Command::Serve(serve), .. }) = parse("10.1.2.0/24,fd00::/64") else { panic!("parses") };
@@ -374,6 +337,19 @@ mod tests {
         assert_eq!(targets.allow_cidrs, vec![Cidr::v4([10, 1, 2, 0], 24), "fd00::/64".parse().unwrap()]);
         assert!(!targets.allow_private);
         assert!(parse("10.1.2.3/24").is_err());
+    }
+
+    #[test]
+    fn flags_that_contradict_each_other_are_refused() {
+        let check = |args: &[&str]| match Cli::try_parse_from([&["nudge", "serve"], args].concat()) {
+            Ok(Cli { command: Command::Serve(serve), .. }) => serve.check(),
+            _ => panic!("{args:?} parses"),
+        };
+        assert!(check(&["--listen", "127.0.0.1:9000", "--metrics-listen", "127.0.0.1:9000"]).is_err());
+        assert!(check(&["--listen", "127.0.0.1:9000", "--metrics-listen", "127.0.0.1:9001"]).is_ok());
+        assert!(check(&["--cors-origins", "*,https://ops.example.com"]).is_err());
+        assert!(check(&["--cors-origins", "https://a.example.com,https://ops.example.com"]).is_ok());
+        assert!(check(&["--cors-origins", "*"]).is_ok());
     }
 
     #[test]

@@ -51,15 +51,28 @@ pub fn between(
     move |raw| {
         let duration = parse(raw, legacy_unit)?;
         if duration < min || duration > max {
-            return Err(format!(
-                "{} is out of range: from {} to {}",
-                humantime::format_duration(duration),
-                humantime::format_duration(min),
-                humantime::format_duration(max)
-            ));
+            let (raw, value) = (raw.trim(), written(duration));
+            let value = if raw == value { format!("`{raw}`") } else { format!("`{raw}` ({value})") };
+            return Err(format!("{value} is out of range: from {} to {}", written(min), written(max)));
         }
         Ok(duration)
     }
+}
+
+/// `duration` as the flags take it, in days, hours, minutes, seconds and
+/// milliseconds (humantime's own output speaks of months and years, whose
+/// lengths it fixes arbitrarily).
+pub fn written(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let parts = [
+        (seconds / 86_400, "d"),
+        (seconds % 86_400 / 3_600, "h"),
+        (seconds % 3_600 / 60, "m"),
+        (seconds % 60, "s"),
+        (u64::from(duration.subsec_millis()), "ms"),
+    ];
+    let text: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, unit)| format!("{n}{unit}")).collect();
+    if text.is_empty() { "0s".to_owned() } else { text.join(" ") }
 }
 
 /// The deprecated forms used on this command line (or in the environment), each
@@ -71,7 +84,7 @@ pub fn deprecations(command: &Command, matches: &ArgMatches) -> Vec<String> {
         let given = matches!(matches.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
         let Some(long) = arg.get_long().filter(|_| given) else { continue };
         let Ok(Some(value)) = matches.try_get_one::<Duration>(id) else { continue };
-        let written = humantime::format_duration(*value);
+        let written = written(*value);
         let env = arg.get_env().map(|name| format!(" ({})", name.to_string_lossy())).unwrap_or_default();
         if let Some((_, new)) = RENAMED.iter().find(|(old, _)| *old == id) {
             notes
@@ -205,5 +218,22 @@ mod tests {
         assert!(parser("61m").is_err());
         assert!(parser("500ms").is_err());
         assert!(parser("0").is_err());
+        assert_eq!(
+            between(Duration::ZERO, 365 * DAY, None)("400d"),
+            Err("`400d` is out of range: from 0s to 365d".to_owned())
+        );
+        assert_eq!(
+            between(Duration::ZERO, 365 * DAY, Some(MINUTE))("600000"),
+            Err("`600000` (416d 16h) is out of range: from 0s to 365d".to_owned())
+        );
+    }
+
+    #[test]
+    fn durations_are_written_in_the_units_flags_take() {
+        assert_eq!(written(Duration::ZERO), "0s");
+        assert_eq!(written(250 * MS), "250ms");
+        assert_eq!(written(90 * MINUTE), "1h 30m");
+        assert_eq!(written(365 * DAY), "365d");
+        assert_eq!(written(DAY + S + 5 * MS), "1d 1s 5ms");
     }
 }

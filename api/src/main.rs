@@ -1,5 +1,7 @@
 //! The `nudge` binary: parses the command line and hands over to the library.
 
+use std::process::ExitCode;
+
 use anyhow::Context;
 use api::{
     app::Application,
@@ -19,7 +21,29 @@ use tokio::net::TcpListener;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {}", report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes, a line each, leaving out a cause whose text a line
+/// above already holds (nudge's errors quote their cause), and no backtrace.
+fn report(error: &anyhow::Error) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if !lines.iter().any(|line| line.contains(&cause)) {
+            lines.push(cause);
+        }
+    }
+    lines.join("\n  because: ")
+}
+
+async fn run() -> anyhow::Result<()> {
     // Nothing has opened a TLS client yet: ring is installed, so this is always true.
     api::tls::install_crypto_provider();
     let matches = Cli::command().get_matches();
@@ -50,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    args.check().map_err(anyhow::Error::msg)?;
     let settings = args.settings();
     // A refused store URL is told before any lock file is made beside the read models.
     store::Adapter::of(&settings.store)?;
@@ -61,7 +86,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let (store, read_models) = (redact(&settings.store), redact(&settings.read_models));
-    let app = Application::build(settings).await.with_context(|| format!("cannot start on {}", args.listen))?;
+    let app = Application::build(settings).await.context("nudge serve cannot start")?;
     if let Some(listener) = metrics {
         tracing::info!(metrics_address = %listener.local_addr()?, "serving /metrics");
         tokio::spawn(telemetry::prometheus::serve_metrics(listener));

@@ -55,13 +55,17 @@ impl Drop for Telemetry {
     }
 }
 
+/// The levels logged without `RUST_LOG`: `info`, but PostgreSQL's notices
+/// only from `warn` (each start would log that the migrations table exists).
+const DEFAULT_LEVELS: &str = "info,sqlx::postgres::notice=warn";
+
 /// Installs the global tracing subscriber, `RUST_LOG` overriding the default
 /// level, and with `otlp` (an OTLP/HTTP collector) exports the spans there.
 pub fn init_tracing(format: LogFormat, otlp: Option<&Url>) -> Result<Telemetry, TelemetryError> {
     let provider = otlp.map(exporter).transpose()?;
     let spans = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("nudge")));
     let joined = provider.as_ref().map(|_| TraceFields);
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LEVELS));
     let registry = tracing_subscriber::registry().with(filter).with(spans).with(joined);
     match format {
         // Colours only on a terminal: a file or a log collector would keep the escape codes.

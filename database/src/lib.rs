@@ -83,6 +83,12 @@ impl Database {
             Some("sqlite") => {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
+                if options.get_filename().as_os_str().is_empty() {
+                    let example = "sqlite://data/read-models.db";
+                    return Err(DatabaseError::InvalidUrl(format!(
+                        "{url} names no file: write its path, as in {example}"
+                    )));
+                }
                 Self::connect_sqlite(options).await
             }
             Some("postgres" | "postgresql") => {
@@ -135,6 +141,7 @@ impl Database {
     /// Connects to and migrates a PostgreSQL database (tests pass options that
     /// pick a schema of their own).
     pub async fn connect_postgres(options: PgConnectOptions) -> Result<Self, DatabaseError> {
+        store::postgres::reach(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))

@@ -33,7 +33,7 @@ pub enum ProjectionError {
     },
     /// The database's logical partitions were fixed at another number.
     #[error(
-        "the read-model database was made with {recorded} partitions, fixed since; --partitions {requested} differs: leave it out or set {recorded}"
+        "the read-model database was made with {recorded} partitions, fixed since; {requested} (--partitions, NUDGE_PARTITIONS) differs: leave it out or set {recorded}"
     )]
     PartitionsFixed {
         /// The number recorded when the database was made.

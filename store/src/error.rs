@@ -31,7 +31,7 @@ pub enum StoreError {
     },
     /// The event store's logical partitions were fixed at another number.
     #[error(
-        "the event store was made with {recorded} partitions, fixed since; --partitions {requested} differs: leave it out or set {recorded}"
+        "the event store was made with {recorded} partitions, fixed since; {requested} (--partitions, NUDGE_PARTITIONS) differs: leave it out or set {recorded}"
     )]
     PartitionsFixed {
         /// The number recorded when the store was made.

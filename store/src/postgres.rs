@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::{sync::watch, task::JoinHandle};
 
-pub use self::options::connect_options;
+pub use self::options::{connect_options, reach};
 
 use self::{
     handoff::Committing,
@@ -59,6 +59,7 @@ impl PostgresStore {
 
     /// Connects with ready-made options (tests use them to pick a schema).
     pub async fn connect_with(options: PgConnectOptions, partitions: Option<NonZeroU32>) -> Result<Self, StoreError> {
+        reach(&options).await?;
         // The writer's one statement plans the same whatever the table holds:
         // planned once, not once a group (planning a custom plan for a group's
         // arrays cost more than a fifth of the insert).

@@ -58,6 +58,11 @@ impl SqliteStore {
             // FULL syncs the WAL at every commit: an answered append survives a power cut.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
+        if options.get_filename().as_os_str().is_empty() {
+            return Err(StoreError::InvalidUrl(format!(
+                "{url} names no file: write its path, as in sqlite://data/nudge.db"
+            )));
+        }
         if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
             create_folder(folder)?;
         }

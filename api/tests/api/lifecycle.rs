@@ -30,12 +30,58 @@ async fn sigterm_stops_nudge_cleanly_with_every_answered_event_stored() {
     assert_eq!(store::EventStore::read_stream(&store, "player-p1", 0, 100).await.unwrap().len(), 20);
 }
 
+/// `nudge serve` with `args`, in an empty folder of its own: its standard error,
+/// having failed.
+fn refused(args: &[&str]) -> String {
+    let db = TempSqlite::new().unwrap();
+    let folder = db.path().parent().unwrap().to_owned();
+    let output = nudge().current_dir(folder).env("RUST_BACKTRACE", "1").arg("serve").args(args).output().unwrap();
+    assert!(!output.status.success(), "{args:?} started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn a_bad_store_url_is_refused_with_a_clear_error() {
-    let output = nudge().args(["serve", "--listen", "127.0.0.1:0", "--store", "mysql://db/nudge"]).output().unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("sqlite://, postgres:// or kurrentdb://"), "{stderr}");
+    let bad = [
+        ("mysql://db/nudge", "sqlite://, postgres:// or kurrentdb://"),
+        ("sqlite://", "sqlite:// names no file"),
+        ("postgres://postgres@127.0.0.1:5432/", "the URL names no database"),
+        ("postgres://postgres@127.0.0.1:1/nudge", "refused"),
+    ];
+    for (url, reason) in bad {
+        let stderr = refused(&["--listen", "127.0.0.1:0", "--store", url]);
+        assert!(stderr.contains(reason), "{url}: {stderr}");
+        assert_eq!(stderr.matches(reason).count(), 1, "{url}: told once, {stderr}");
+        assert!(!stderr.contains("stack backtrace"), "{url}: {stderr}");
+    }
+    let db = TempSqlite::new().unwrap();
+    let stderr = refused(&["--listen", "127.0.0.1:0", "--store", &db.url(), "--read-models", "sqlite://"]);
+    assert!(stderr.contains("sqlite:// names no file"), "{stderr}");
+}
+
+#[test]
+fn switches_take_the_usual_words_for_yes_and_no_from_the_environment() {
+    let refuse = |value: &str| {
+        let folder = TempSqlite::new().unwrap();
+        let output = nudge()
+            .current_dir(folder.path().parent().unwrap())
+            .env("NUDGE_ALLOW_PRIVATE_WEBHOOKS", value)
+            .args(["serve", "--listen", "0.0.0.0:0"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    for yes_or_no in ["true", "1", "yes", "on", "false", "0", "no", "off"] {
+        // Read, then refused for what comes after: a reachable address with no API key.
+        assert!(refuse(yes_or_no).contains("without an API key"), "{yes_or_no}: {}", refuse(yes_or_no));
+    }
+    assert!(refuse("maybe").contains("--allow-private-webhooks"));
+}
+
+#[test]
+fn the_metrics_listener_cannot_be_the_api_listener() {
+    let stderr = refused(&["--listen", "127.0.0.1:18999", "--metrics-listen", "127.0.0.1:18999"]);
+    assert!(stderr.contains("--metrics-listen is --listen's address"), "{stderr}");
 }
 
 #[test]
@@ -83,5 +129,8 @@ fn partitions_are_fixed_when_the_database_is_made() {
     let output = output.unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("made with 8 partitions") && stderr.contains("--partitions 16"), "{stderr}");
+    assert!(
+        stderr.contains("made with 8 partitions") && stderr.contains("16 (--partitions, NUDGE_PARTITIONS)"),
+        "{stderr}"
+    );
 }

@@ -1,11 +1,22 @@
 //! Connection options from a `postgres://` URL, as every nudge pool takes them.
 
-use std::net::IpAddr;
+use std::{io, net::IpAddr, time::Duration};
 
-use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use sqlx::{
+    Connection,
+    postgres::{PgConnectOptions, PgConnection, PgSslMode},
+};
 
-/// The options of `url`; with no `sslmode` in it (nor `PGSSLMODE`), a server
-/// on this host is reached without TLS.
+/// Longest [`reach`] waits for a server's answer.
+const REACH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The options of `url`, which must name a database (or `PGDATABASE` must);
+/// with no `sslmode` in it (nor `PGSSLMODE`), a server on this host is
+/// reached without TLS.
+///
+/// Without a database PostgreSQL would take the one named after the user
+/// (`postgres`, the maintenance database, for `postgres://postgres@host/`), and
+/// nudge would make its tables there: a slip of the URL is refused instead.
 ///
 /// The default mode, `prefer`, encrypts whenever the server offers TLS, and on
 /// loopback that protects nothing: the bytes never leave the machine. It cost
@@ -13,8 +24,25 @@ use sqlx::postgres::{PgConnectOptions, PgSslMode};
 /// of one-event ingest against a local server). An explicit `sslmode` is kept.
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     let options: PgConnectOptions = url.parse()?;
+    if options.get_database().is_none_or(str::is_empty) {
+        return Err(sqlx::Error::Configuration(
+            "the URL names no database: write it after the host (postgres://user@host/nudge), or set PGDATABASE".into(),
+        ));
+    }
     let explicit = url.contains("sslmode=") || url.contains("ssl-mode=") || std::env::var_os("PGSSLMODE").is_some();
     Ok(if !explicit && is_local(options.get_host()) { options.ssl_mode(PgSslMode::Disable) } else { options })
+}
+
+/// Connects once and closes, so that a server that cannot be reached is told
+/// with its own reason (refused, unknown host, bad password) at start-up, where
+/// a pool only says that it timed out.
+pub async fn reach(options: &PgConnectOptions) -> Result<(), sqlx::Error> {
+    let (host, port) = (options.get_host(), options.get_port());
+    let silent =
+        || io::Error::new(io::ErrorKind::TimedOut, format!("no answer from {host}:{port} within {REACH_TIMEOUT:?}"));
+    let conn =
+        tokio::time::timeout(REACH_TIMEOUT, PgConnection::connect_with(options)).await.map_err(|_| silent())??;
+    conn.close().await
 }
 
 /// Whether `host` is this machine: a loopback name or address, or a socket folder.
@@ -43,6 +71,26 @@ mod tests {
     fn an_explicit_sslmode_is_kept() {
         assert!(matches!(mode("postgres://u@127.0.0.1/db?sslmode=require"), PgSslMode::Require));
         assert!(matches!(mode("postgres://u@127.0.0.1/db?sslmode=prefer"), PgSslMode::Prefer));
+    }
+
+    #[test]
+    fn a_url_without_a_database_is_refused() {
+        if std::env::var_os("PGDATABASE").is_some() {
+            eprintln!("skipped: PGDATABASE is set, and names the database");
+            return;
+        }
+        for url in ["postgres://postgres@127.0.0.1:5432/", "postgres://postgres@127.0.0.1", "postgres://"] {
+            let refused = connect_options(url).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(refused.contains("names no database"), "{url}: {refused}");
+        }
+        assert!(connect_options("postgres://postgres@127.0.0.1:5432/nudge").is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_server_that_cannot_be_reached_is_told_with_its_reason() {
+        let options = connect_options("postgres://postgres@127.0.0.1:1/nudge").unwrap_or_else(|e| panic!("{e}"));
+        let refused = reach(&options).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.to_lowercase().contains("refused"), "{refused}");
     }
 
     #[test]

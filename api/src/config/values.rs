@@ -1,0 +1,153 @@
+//! clap value parsers for `nudge serve`'s flags that are not numbers or
+//! durations: each refuses, with an example, what the service could not use.
+
+use std::net::SocketAddr;
+
+use axum::http::HeaderValue;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+
+/// An address to listen on: an IP address and a port.
+pub(crate) fn listen_address(raw: &str) -> Result<SocketAddr, String> {
+    raw.trim().parse().map_err(|_| {
+        format!("`{raw}` is not an IP address and port: write one such as 127.0.0.1:8080, 0.0.0.0:8080 or [::]:8080")
+    })
+}
+
+/// A time as RFC 3339, read as events' times are, or a date (`YYYY-MM-DD`,
+/// every digit written) as its midnight UTC.
+pub(crate) fn time(raw: &str) -> Result<DateTime<Utc>, String> {
+    let date = || {
+        (raw.len() == 10)
+            .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+            .flatten()
+            .map(|d| d.and_time(NaiveTime::MIN).and_utc())
+    };
+    domain::parse_timestamp(raw)
+        .or_else(date)
+        .ok_or_else(|| format!("`{raw}` is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))
+}
+
+/// An origin (`scheme://host[:port]`) written as browsers send it in `Origin`
+/// (lower case, no default port), or `*`.
+pub(crate) fn origin(raw: &str) -> Result<HeaderValue, String> {
+    let raw = raw.trim();
+    if raw == "*" {
+        return Ok(HeaderValue::from_static("*"));
+    }
+    let refused =
+        || format!("`{raw}` is not an origin: write scheme://host[:port], e.g. https://ops.example.com, or *");
+    let url = reqwest::Url::parse(raw).map_err(|_| refused())?;
+    let bare = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|host| !host.contains('*'))
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && !raw.ends_with('/')
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !bare {
+        return Err(refused());
+    }
+    HeaderValue::from_str(&url.origin().ascii_serialization()).map_err(|e| format!("`{raw}`: {e}"))
+}
+
+/// An app API token long enough not to be guessed, that a header can carry:
+/// at least 16 visible ASCII characters, no spaces.
+pub(crate) fn dapr_token(raw: &str) -> Result<String, String> {
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("use visible ASCII characters only (no spaces): a header carries the token".to_owned());
+    }
+    if raw.len() < 16 {
+        return Err("use a token of at least 16 characters".to_owned());
+    }
+    Ok(raw.to_owned())
+}
+
+/// A pub/sub component or topic name: not empty, no spaces or control characters.
+pub(crate) fn dapr_name(raw: &str) -> Result<String, String> {
+    let fits = !raw.is_empty() && raw.len() <= 256 && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+    if fits { Ok(raw.to_owned()) } else { Err("1 to 256 characters, no spaces".to_owned()) }
+}
+
+/// A name sent in a header (the webhooks' `WebHook-Request-Origin`): 1 to
+/// 255 visible ASCII characters, such as a host name.
+pub(crate) fn header_name(raw: &str) -> Result<String, String> {
+    let fits = (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+    if fits {
+        Ok(raw.to_owned())
+    } else {
+        Err("1 to 255 visible ASCII characters, such as nudge.example.com".to_owned())
+    }
+}
+
+/// The URL of an OTLP/HTTP collector: `http` or `https`, with a host.
+pub(crate) fn collector(raw: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("`{raw}`: write the collector's http:// or https:// URL, e.g. http://otel-collector:4318"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port_as_browsers_send_them_or_any() {
+        for (written, sent) in [
+            ("https://ops.example.com", "https://ops.example.com"),
+            ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+            ("HTTPS://OPS.Example.COM", "https://ops.example.com"),
+            ("https://ops.example.com:443", "https://ops.example.com"),
+            ("*", "*"),
+        ] {
+            assert_eq!(origin(written).map(|v| v.to_str().map(str::to_owned).ok()), Ok(Some(sent.to_owned())));
+        }
+        for not_origin in [
+            "ops.example.com",
+            "https://ops.example.com/",
+            "https://ops.example.com/app",
+            "https://ops.example.com#top",
+            "https://*.example.com",
+            "https://user@ops.example.com",
+            "ftp://x.org",
+            "",
+        ] {
+            assert!(origin(not_origin).is_err(), "{not_origin}");
+        }
+    }
+
+    #[test]
+    fn a_dapr_token_is_sixteen_visible_ascii_characters_or_more() {
+        assert!(dapr_token("0123456789abcdef").is_ok());
+        for refused in ["0123456789abcde", "                ", "0123456789abcde\n", "ééééééééé", "0123456789 abcdef"]
+        {
+            assert!(dapr_token(refused).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_header_name_is_visible_ascii() {
+        assert!(header_name("nudge.example.com").is_ok());
+        for refused in ["", "two words", "é"] {
+            assert!(header_name(refused).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_collector_is_an_http_url() {
+        assert!(collector("http://otel-collector:4318").is_ok());
+        for refused in ["ftp://127.0.0.1:1", "otel-collector:4318", "unix:/tmp/otel.sock"] {
+            assert!(collector(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_listen_address_says_how_to_write_one() {
+        assert_eq!(listen_address("127.0.0.1:8080"), Ok(SocketAddr::from(([127, 0, 0, 1], 8080))));
+        for refused in ["localhost:8080", "127.0.0.1", ":8080"] {
+            assert!(listen_address(refused).is_err_and(|e| e.contains("127.0.0.1:8080")), "{refused}");
+        }
+    }
+}
