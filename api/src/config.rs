@@ -69,6 +69,20 @@ impl ServeArgs {
                 self.listen
             ));
         }
+        let (connect, attempt) = (self.webhooks.webhook_connect_timeout, self.webhooks.webhook_timeout);
+        if connect > attempt {
+            return Err(format!(
+                "--webhook-connect-timeout ({}) is longer than --webhook-timeout ({}), which bounds the whole attempt",
+                crate::durations::written(connect),
+                crate::durations::written(attempt)
+            ));
+        }
+        if self.http.event_time_min > Utc::now() {
+            return Err(format!(
+                "--event-time-min ({}) is in the future: every event would be refused",
+                self.http.event_time_min.to_rfc3339()
+            ));
+        }
         let origins = &self.http.cors_origins;
         if origins.len() > 1 && origins.iter().any(|origin| origin == "*") {
             return Err(
@@ -350,6 +364,10 @@ mod tests {
         assert!(check(&["--cors-origins", "*,https://ops.example.com"]).is_err());
         assert!(check(&["--cors-origins", "https://a.example.com,https://ops.example.com"]).is_ok());
         assert!(check(&["--cors-origins", "*"]).is_ok());
+        assert!(check(&["--webhook-connect-timeout", "20s", "--webhook-timeout", "15s"]).is_err());
+        assert!(check(&["--webhook-connect-timeout", "15s", "--webhook-timeout", "15s"]).is_ok());
+        assert!(check(&["--event-time-min", "9999-01-01"]).is_err());
+        assert!(check(&[]).is_ok());
     }
 
     #[test]
