@@ -83,12 +83,8 @@ impl Database {
             Some("sqlite") => {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
-                if options.get_filename().as_os_str().is_empty() {
-                    let example = "sqlite://data/read-models.db";
-                    return Err(DatabaseError::InvalidUrl(format!(
-                        "{url} names no file: write its path, as in {example}"
-                    )));
-                }
+                store::sqlite::names_a_file(url, options.get_filename(), "sqlite://data/read-models.db")
+                    .map_err(DatabaseError::InvalidUrl)?;
                 Self::connect_sqlite(options).await
             }
             Some("postgres" | "postgresql") => {

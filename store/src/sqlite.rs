@@ -58,11 +58,7 @@ impl SqliteStore {
             // FULL syncs the WAL at every commit: an answered append survives a power cut.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
-        if options.get_filename().as_os_str().is_empty() {
-            return Err(StoreError::InvalidUrl(format!(
-                "{url} names no file: write its path, as in sqlite://data/nudge.db"
-            )));
-        }
+        names_a_file(url, options.get_filename(), "sqlite://data/nudge.db").map_err(StoreError::InvalidUrl)?;
         if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
             create_folder(folder)?;
         }
@@ -78,6 +74,19 @@ impl SqliteStore {
         let appends = GroupCommit::spawn(writer.clone());
         Ok(Self { readers, writer, appends, head, recent, _checkpointer: checkpointer })
     }
+}
+
+/// Refuses a `sqlite://` URL whose path, `file`, is empty or a folder, saying
+/// how to write one (`example`), before SQLite answers only that it cannot
+/// open the database file.
+pub fn names_a_file(url: &str, file: &Path, example: &str) -> Result<(), String> {
+    if file.as_os_str().is_empty() {
+        return Err(format!("{url} names no file: write its path, as in {example}"));
+    }
+    if file.is_dir() {
+        return Err(format!("{url} names a folder: name a file in it, as in {example}"));
+    }
+    Ok(())
 }
 
 fn create_folder(folder: &Path) -> Result<(), StoreError> {

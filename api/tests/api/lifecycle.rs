@@ -31,12 +31,14 @@ async fn sigterm_stops_nudge_cleanly_with_every_answered_event_stored() {
 }
 
 /// `nudge serve` with `args`, in an empty folder of its own: its standard error,
-/// having failed.
+/// having failed and left nothing in the folder.
 fn refused(args: &[&str]) -> String {
     let db = TempSqlite::new().unwrap();
     let folder = db.path().parent().unwrap().to_owned();
-    let output = nudge().current_dir(folder).env("RUST_BACKTRACE", "1").arg("serve").args(args).output().unwrap();
+    let output = nudge().current_dir(&folder).env("RUST_BACKTRACE", "1").arg("serve").args(args).output().unwrap();
     assert!(!output.status.success(), "{args:?} started");
+    let left: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "{args:?} left {left:?}");
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -57,6 +59,9 @@ fn a_bad_store_url_is_refused_with_a_clear_error() {
     let db = TempSqlite::new().unwrap();
     let stderr = refused(&["--listen", "127.0.0.1:0", "--store", &db.url(), "--read-models", "sqlite://"]);
     assert!(stderr.contains("sqlite:// names no file"), "{stderr}");
+    let folder = format!("sqlite://{}", db.path().parent().unwrap().display());
+    let stderr = refused(&["--listen", "127.0.0.1:0", "--store", &folder]);
+    assert!(stderr.contains("names a folder: name a file in it"), "{stderr}");
 }
 
 #[test]
