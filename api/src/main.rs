@@ -66,10 +66,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Keys(args) => api::tools::key_commands::run(args).await,
         Command::Backtest(args) => api::tools::backtest::run(args).await,
         Command::Demo(args) => api::tools::demo::run(args).await,
-        Command::Openapi => {
-            println!("{}", api::server::routes::openapi().to_pretty_json()?);
-            Ok(())
-        }
+        Command::Openapi => api::tools::stdout::line(api::server::routes::openapi().to_pretty_json()?),
     }
 }
 

@@ -52,8 +52,23 @@ impl Scope {
         if scopes.is_empty() {
             return Err("give at least one scope".to_owned());
         }
-        Ok(scopes)
+        let mut once = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            if !once.contains(&scope) {
+                once.push(scope);
+            }
+        }
+        Ok(once)
     }
+}
+
+/// A key's name, as the API and `nudge keys` take it: 1 to 100 characters,
+/// not all of them white space.
+pub fn key_name(raw: &str) -> Result<String, String> {
+    if raw.chars().all(char::is_whitespace) || raw.chars().count() > 100 {
+        return Err("name must be 1 to 100 characters, not all of them white space".to_owned());
+    }
+    Ok(raw.to_owned())
 }
 
 /// A key as listed (the key itself is never kept).

@@ -9,7 +9,8 @@ use projections::ReadModel;
 
 use crate::{
     app::read_models_beside,
-    services::keys::{Bootstrap, Keys, Scope},
+    services::keys::{Bootstrap, Keys, Scope, key_name},
+    tools::stdout,
 };
 
 /// Options of `nudge keys`.
@@ -31,8 +32,8 @@ pub struct KeysArgs {
 pub enum KeysCommand {
     /// Make a key and print it (only this once).
     Create {
-        /// What the key is for.
-        #[arg(long)]
+        /// What the key is for: 1 to 100 characters, not all of them white space.
+        #[arg(long, value_parser = key_name)]
         name: String,
         /// Its scopes: `events:write`, `read`, `admin` (admin implies the others).
         #[arg(long, value_parser = scopes)]
@@ -41,8 +42,8 @@ pub enum KeysCommand {
     /// Store the operator's admin key from a file (hashed), unless an admin key
     /// is in force: the first start of a deployment (see README, "Deploying").
     Bootstrap {
-        /// What the key is for.
-        #[arg(long, env = "NUDGE_BOOTSTRAP_ADMIN_KEY_NAME", default_value = "bootstrap-admin")]
+        /// What the key is for: 1 to 100 characters, not all of them white space.
+        #[arg(long, env = "NUDGE_BOOTSTRAP_ADMIN_KEY_NAME", default_value = "bootstrap-admin", value_parser = key_name)]
         name: String,
         /// The file holding the key (a Docker or Kubernetes secret): 32 to 256
         /// visible ASCII characters, a final newline ignored.
@@ -70,6 +71,9 @@ fn scopes(s: &str) -> Result<ScopeList, String> {
 /// and fit for an `Authorization` header.
 fn bootstrap_secret(raw: &str) -> Result<&str, String> {
     let secret = raw.strip_suffix('\n').map_or(raw, |s| s.strip_suffix('\r').unwrap_or(s));
+    if secret.contains('\n') {
+        return Err("the file holds more than one line: put the key alone on its one line".to_owned());
+    }
     if !(32..=256).contains(&secret.len()) {
         return Err(format!("the key is {} characters long: use 32 to 256", secret.len()));
     }
@@ -84,6 +88,7 @@ const PAGE: usize = 1_000;
 
 /// Runs a `nudge keys` command.
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
+    store::Adapter::of(&args.store)?;
     let url = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
     let read_model = ReadModel::connect(&url).await.with_context(|| format!("cannot open the read models at {url}"))?;
     let keys = Keys::new(read_model.database().clone());
@@ -91,8 +96,12 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
         KeysCommand::Create { name, scopes } => {
             let made = keys.create(&name, &scopes.0, Utc::now()).await?;
             let written: Vec<&str> = made.key.scopes.iter().map(|s| s.as_str()).collect();
+            if let Err(error) = stdout::line(&made.secret) {
+                // Nobody has the key: it must not stay in force.
+                keys.revoke(made.key.id, Utc::now()).await?;
+                return Err(error.context(format!("key {} was made, then revoked: it could not be shown", made.key.id)));
+            }
             eprintln!("key {} ({name}, scopes {}): keep it now, it is not shown again", made.key.id, written.join(","));
-            println!("{}", made.secret);
         }
         KeysCommand::Bootstrap { name, key_file } => {
             let raw = std::fs::read_to_string(&key_file)
@@ -114,10 +123,14 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                     let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
                     let state =
                         key.revoked_at.map_or("in force".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
-                    println!("{}  {:<20} {:<24} {}", key.id, key.name, scopes.join(","), state);
+                    stdout::line(format_args!("{}  {:<20} {:<24} {}", key.id, key.name, scopes.join(","), state))?;
                 }
                 match page.last() {
                     Some(last) if page.len() == PAGE => after = Some(last.id),
+                    None if after.is_none() => {
+                        eprintln!("no API keys in {url}");
+                        break;
+                    }
                     _ => break,
                 }
             }
@@ -126,7 +139,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
             if !keys.revoke(id, Utc::now()).await? {
                 bail!("no key {id} in force");
             }
-            println!("revoked {id}");
+            stdout::line(format_args!("revoked {id}"))?;
         }
     }
     Ok(())
@@ -144,6 +157,7 @@ mod tests {
         assert!(bootstrap_secret(&"k".repeat(31)).is_err());
         assert!(bootstrap_secret(&"k".repeat(257)).is_err());
         assert!(bootstrap_secret(&format!("{key} x")).is_err());
-        assert!(bootstrap_secret(&format!("{key}\n\n")).is_err());
+        assert!(bootstrap_secret(&format!("{key}\n\n")).is_err_and(|e| e.contains("more than one line")));
+        assert!(bootstrap_secret(&format!("{key}\n{key}\n")).is_err_and(|e| e.contains("more than one line")));
     }
 }

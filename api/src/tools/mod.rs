@@ -6,4 +6,5 @@ pub mod bench;
 pub mod demo;
 pub mod key_commands;
 pub mod simulate;
+pub mod stdout;
 pub mod train;

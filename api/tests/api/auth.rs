@@ -143,3 +143,25 @@ async fn a_key_revoked_on_one_instance_is_refused_by_the_other() {
     }
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[test]
+fn a_key_that_cannot_be_shown_is_revoked_and_bad_names_and_stores_are_refused() {
+    let db = TempSqlite::new().unwrap();
+    let full = std::fs::File::options().write(true).open("/dev/full").unwrap();
+    let create = ["keys", "create", "--name", "lost", "--scopes", "read", "--store"];
+    let lost = nudge().args(create).arg(db.url()).stdout(full).output().unwrap();
+    assert!(!lost.status.success());
+    let stderr = String::from_utf8_lossy(&lost.stderr);
+    assert!(stderr.contains("was made, then revoked: it could not be shown"), "{stderr}");
+    let listed = nudge().args(["keys", "list", "--store", &db.url()]).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains("lost") && listed.contains("revoked") && !listed.contains("in force"), "{listed}");
+
+    for name in ["", "   ", &"n".repeat(101)] {
+        let args = ["keys", "create", "--scopes", "read", "--name", name, "--store", &db.url()];
+        let refused = nudge().args(args).output().unwrap();
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("1 to 100 characters"), "{name:?}");
+    }
+    let bogus = nudge().args(["keys", "create", "--name", "x", "--scopes", "read", "--store", "bogus://x"]).output();
+    assert!(String::from_utf8_lossy(&bogus.unwrap().stderr).contains("sqlite://, postgres:// or kurrentdb://"));
+}

@@ -173,3 +173,15 @@ async fn a_key_name_is_refused_exactly_when_the_documents_pattern_finds_nothing(
     let response = app.post("/v1/keys", &json!({"name": "\u{feff}\u{1c}", "scopes": ["read"]})).await;
     assert_eq!(response.status(), 201);
 }
+
+#[test]
+fn the_document_piped_into_a_reader_that_stops_early_ends_quietly() {
+    let mut child = crate::helpers::nudge().arg("openapi").stdout(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let full = std::fs::File::options().write(true).open("/dev/full").unwrap();
+    let output = crate::helpers::nudge().arg("openapi").stdout(full).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot write to standard output"));
+}

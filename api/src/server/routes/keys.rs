@@ -15,7 +15,7 @@ use super::{body, params};
 use crate::{
     server::AppState,
     server::problem::ApiError,
-    services::keys::{ApiKey, KeyError, Scope},
+    services::keys::{ApiKey, KeyError, Scope, key_name},
 };
 
 /// A key just made, with its secret (shown this once).
@@ -76,10 +76,7 @@ impl From<KeyError> for ApiError {
 #[tracing::instrument(name = "create_key", skip_all)]
 pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<impl IntoResponse, ApiError> {
     let NewKey { name, scopes } = body::json(&body)?;
-    if name.chars().all(char::is_whitespace) || name.chars().count() > 100 {
-        let detail = "name must be 1 to 100 characters, not all of them white space".into();
-        return Err(ApiError::InvalidField { pointer: "/name".into(), detail });
-    }
+    let name = key_name(&name).map_err(|detail| ApiError::InvalidField { pointer: "/name".into(), detail })?;
     let scopes = Scope::parse_list(&scopes.join(","))
         .map_err(|detail| ApiError::InvalidField { pointer: "/scopes".into(), detail })?;
     let made = state.keys.create(&name, &scopes, Utc::now()).await?;
