@@ -96,7 +96,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
         KeysCommand::Create { name, scopes } => {
             let made = keys.create(&name, &scopes.0, Utc::now()).await?;
             let written: Vec<&str> = made.key.scopes.iter().map(|s| s.as_str()).collect();
-            if let Err(error) = stdout::line(&made.secret) {
+            if let Err(error) = stdout::required(&made.secret) {
                 // Nobody has the key: it must not stay in force.
                 keys.revoke(made.key.id, Utc::now()).await?;
                 return Err(error.context(format!("key {} was made, then revoked: it could not be shown", made.key.id)));

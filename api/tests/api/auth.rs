@@ -156,6 +156,12 @@ fn a_key_that_cannot_be_shown_is_revoked_and_bad_names_and_stores_are_refused() 
     let listed = nudge().args(["keys", "list", "--store", &db.url()]).output().unwrap();
     let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
     assert!(listed.contains("lost") && listed.contains("revoked") && !listed.contains("in force"), "{listed}");
+    // A reader gone before the key was written: it was not shown either.
+    let mut closed = nudge().args(create).arg(db.url()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    drop(closed.stdout.take());
+    assert!(!closed.wait().unwrap().success());
+    let listed = nudge().args(["keys", "list", "--store", &db.url()]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("in force"));
 
     for name in ["", "   ", &"n".repeat(101)] {
         let args = ["keys", "create", "--scopes", "read", "--name", name, "--store", &db.url()];
