@@ -39,9 +39,10 @@ pub struct BacktestArgs {
 
 /// Runs `nudge backtest`.
 pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    // Chosen before the store is opened, which would make its file: as `serve` chooses.
+    let read_models = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
     let store =
         store::connect(&args.store).await.with_context(|| format!("cannot open the event store {}", args.store))?;
-    let read_models = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
     let registry = ReadModel::connect(&read_models).await.context("cannot open the read models")?.registry();
     let Some(entry) = registry.get(&args.model).await? else {
         bail!("no model version {} in {read_models} (see `GET /v1/models`)", args.model);

@@ -2,7 +2,7 @@
 //! it and prints its metrics.
 
 use clap::Args;
-use std::{sync::Arc, time::Instant};
+use std::{io::Write, sync::Arc, time::Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -24,7 +24,7 @@ pub struct TrainArgs {
     /// The harm threshold is chosen on the validation players: the most warned
     /// before they excluded themselves, less this many times the share of the
     /// players who never did that were warned.
-    #[arg(long, default_value_t = ml::HARM_FALSE_ALARM_COST)]
+    #[arg(long, default_value_t = ml::HARM_FALSE_ALARM_COST, value_parser = cost)]
     pub harm_false_alarm_cost: f64,
     /// Precision the churn threshold is chosen for, over the validation players (each offered counts once).
     #[arg(long, default_value_t = ml::CHURN_PRECISION, value_parser = unit_interval)]
@@ -50,15 +50,34 @@ pub struct TrainArgs {
 fn unit_interval(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
-        _ => Err(format!("`{s}` is not a number between 0 and 1")),
+        _ => Err(format!("`{s}` is not a number strictly between 0 and 1 (0.7, say; 0 and 1 themselves are not)")),
+    }
+}
+
+/// A cost: a finite number, 0 or more (an artifact keeps it as JSON, which
+/// has no infinity or NaN).
+fn cost(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("`{s}` is not a finite number of 0 or more (3, say)")),
     }
 }
 
 /// Runs `nudge train`.
 pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
+    // Where the artifact goes is checked before hours of training, not after.
+    let mut out = args
+        .out
+        .as_deref()
+        .map(|path| {
+            let file = std::fs::File::options().create(true).append(true).open(path);
+            file.map(|file| (path, file)).with_context(|| format!("cannot write {}", path.display()))
+        })
+        .transpose()?;
+    // Chosen before the store is opened, which would make its file: as `serve` chooses.
+    let read_models = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
     let store =
         store::connect(&args.store).await.with_context(|| format!("cannot open the event store {}", args.store))?;
-    let read_models = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
     let registry = ReadModel::connect(&read_models).await.context("cannot open the read models")?.registry();
     let started = Instant::now();
     let bar = ProgressBar::new(0).with_style(
@@ -97,8 +116,10 @@ pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
         registry.activate(&artifact.version, chrono::Utc::now()).await?;
         println!("activated {}", artifact.version);
     }
-    if let Some(path) = &args.out {
-        std::fs::write(path, artifact.to_json()?).with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some((path, file)) = &mut out {
+        let json = artifact.to_json()?;
+        let written = file.set_len(0).and_then(|()| file.write_all(json.as_bytes()));
+        written.with_context(|| format!("cannot write {}", path.display()))?;
         println!("artifact written to {}", path.display());
     }
     Ok(())

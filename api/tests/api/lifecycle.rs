@@ -139,3 +139,21 @@ fn partitions_are_fixed_when_the_database_is_made() {
         "{stderr}"
     );
 }
+
+#[test]
+fn train_checks_its_costs_and_output_before_it_trains_and_keeps_its_read_models_where_serve_does() {
+    let db = TempSqlite::new().unwrap();
+    let folder = db.path().parent().unwrap().to_owned();
+    let train = |args: &[&str]| nudge().current_dir(&folder).arg("train").args(args).output().unwrap();
+    let empty = || std::fs::read_dir(&folder).unwrap().next().is_none();
+    for cost in ["nan", "inf", "-3"] {
+        let refused = train(&[&format!("--harm-false-alarm-cost={cost}")]);
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("finite number of 0 or more"), "{cost}");
+    }
+    let refused = train(&["--out", "/proc/nope/artifact.json"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot write /proc/nope/artifact.json"));
+    assert!(empty(), "nothing made before the refusal");
+    // No events to train on, but the databases are made as `nudge serve` makes them.
+    assert!(!train(&[]).status.success());
+    assert!(folder.join("data/nudge-read-models.db").exists());
+}
