@@ -33,13 +33,13 @@ pub struct BenchClusterArgs {
     #[arg(long, env = "NUDGE_BENCH_DATABASE")]
     pub database: String,
     /// Players simulated.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub players: u64,
     /// Seed of the population.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Events posted in each throughput run.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000_000))]
     pub events: usize,
     /// The largest number of instances a throughput run starts (1, 2, ... up to it).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]

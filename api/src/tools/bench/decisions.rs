@@ -15,7 +15,7 @@ use simulator::Population;
 #[derive(Debug, Args)]
 pub struct BenchDecisionsArgs {
     /// Players in the simulated population.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub players: u64,
     /// Days simulated: the model trains on them all, the timing replays them all.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(10..=365))]

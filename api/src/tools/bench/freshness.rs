@@ -35,7 +35,7 @@ pub struct BenchFreshnessArgs {
     #[arg(long, hide = true, conflicts_with = "duration", value_parser = between(S, 3_600 * S, Some(S)))]
     pub seconds: Option<Duration>,
     /// Players the background load is spread over.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub players: u64,
     /// Seed of the population.
     #[arg(long, default_value_t = 1)]

@@ -30,10 +30,10 @@ pub struct BenchIngestArgs {
     #[arg(long, env = "NUDGE_BENCH_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1_000))]
     pub batch: u16,
     /// Events to send in all.
-    #[arg(long, env = "NUDGE_BENCH_EVENTS", default_value_t = 200_000)]
+    #[arg(long, env = "NUDGE_BENCH_EVENTS", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub events: u64,
     /// Distinct players the events are spread over.
-    #[arg(long, env = "NUDGE_BENCH_PLAYERS", default_value_t = 10_000)]
+    #[arg(long, env = "NUDGE_BENCH_PLAYERS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub players: u64,
 }
 

@@ -138,3 +138,28 @@ impl Drop for TempFolder {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::Cli;
+
+    #[test]
+    fn no_benchmark_takes_zero_players_or_events_or_more_than_it_can_hold() {
+        let parses = |args: &[&str]| {
+            // The cluster benchmark needs a database besides.
+            let database: &[&str] =
+                if args[0] == "cluster" { &["--database", "postgres://postgres@127.0.0.1/nudge_bench"] } else { &[] };
+            Cli::try_parse_from([&["nudge", "bench"], args, database].concat()).is_ok()
+        };
+        for bench in ["ingest", "projection", "freshness", "decisions", "cluster"] {
+            assert!(parses(&[bench, "--players", "1"]), "{bench}");
+            assert!(!parses(&[bench, "--players", "0"]), "{bench}");
+        }
+        for bench in ["ingest", "projection", "cluster"] {
+            assert!(!parses(&[bench, "--events", "0"]), "{bench}");
+            assert!(!parses(&[bench, "--events", "18446744073709551615"]), "{bench}");
+        }
+    }
+}

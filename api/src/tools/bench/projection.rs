@@ -23,10 +23,10 @@ pub struct BenchProjectionArgs {
     #[arg(long, env = "NUDGE_BENCH_STORE")]
     pub store: Option<String>,
     /// Players in the simulated population.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub players: u64,
     /// Events to append and project.
-    #[arg(long, default_value_t = 5_000_000)]
+    #[arg(long, default_value_t = 5_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub events: u64,
     /// Seed of the population.
     #[arg(long, default_value_t = 1)]
