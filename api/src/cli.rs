@@ -17,7 +17,7 @@ pub struct Cli {
     pub log_format: LogFormat,
     /// Export spans over OTLP/HTTP to this collector, e.g. `http://127.0.0.1:4318`
     /// (`/v1/traces` is appended to a URL without a path). Off when not given.
-    #[arg(long, env = "NUDGE_OTLP_ENDPOINT", global = true, value_parser = crate::config::values::collector)]
+    #[arg(long, env = "NUDGE_OTLP_ENDPOINT", global = true, value_parser = crate::config::values::http_url)]
     pub otlp_endpoint: Option<reqwest::Url>,
     /// What to do.
     #[command(subcommand)]

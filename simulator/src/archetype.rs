@@ -115,6 +115,9 @@ pub enum MixError {
     /// All shares are zero.
     #[error("at least one share must be above 0")]
     Empty,
+    /// An archetype given twice.
+    #[error("`{0}` is given twice: give each archetype once")]
+    Repeated(String),
 }
 
 impl FromStr for Mix {
@@ -124,12 +127,16 @@ impl FromStr for Mix {
     /// the shares are scaled to sum to one.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut shares = [0.0; ARCHETYPES];
+        let mut named = [false; ARCHETYPES];
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, share) = part.split_once('=').ok_or_else(|| MixError::Syntax(part.to_owned()))?;
             let archetype = Archetype::parse(name.trim()).ok_or_else(|| MixError::Unknown(name.trim().to_owned()))?;
             let share: f64 = share.trim().parse().map_err(|_| MixError::Share(name.trim().to_owned()))?;
             if !share.is_finite() || share < 0.0 {
                 return Err(MixError::Share(name.trim().to_owned()));
+            }
+            if std::mem::replace(&mut named[archetype as usize], true) {
+                return Err(MixError::Repeated(name.trim().to_owned()));
             }
             shares[archetype as usize] = share;
         }
@@ -302,6 +309,7 @@ mod tests {
         assert_eq!("casual".parse::<Mix>(), Err(MixError::Syntax("casual".into())));
         assert_eq!("casual=-1".parse::<Mix>(), Err(MixError::Share("casual".into())));
         assert_eq!("casual=0".parse::<Mix>(), Err(MixError::Empty));
+        assert_eq!("casual=0.1,regular=0.5,casual=0.9".parse::<Mix>(), Err(MixError::Repeated("casual".into())));
         assert_eq!("bingeing=1".parse::<Mix>().map(|m| m.pick(0.5)), Ok(Archetype::Bingeing));
         let default = Mix::default();
         assert!(default.0.iter().all(|share| *share > 0.0), "{default}");

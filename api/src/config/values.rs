@@ -80,11 +80,11 @@ pub(crate) fn header_name(raw: &str) -> Result<String, String> {
     }
 }
 
-/// The URL of an OTLP/HTTP collector: `http` or `https`, with a host.
-pub(crate) fn collector(raw: &str) -> Result<reqwest::Url, String> {
+/// An `http` or `https` URL with a host (an OTLP collector, a nudge to post to).
+pub(crate) fn http_url(raw: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("`{raw}`: write the collector's http:// or https:// URL, e.g. http://otel-collector:4318"));
+        return Err(format!("`{raw}`: write an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080"));
     }
     Ok(url)
 }
@@ -136,10 +136,10 @@ mod tests {
     }
 
     #[test]
-    fn a_collector_is_an_http_url() {
-        assert!(collector("http://otel-collector:4318").is_ok());
+    fn an_http_url_has_its_scheme_and_a_host() {
+        assert!(http_url("http://otel-collector:4318").is_ok());
         for refused in ["ftp://127.0.0.1:1", "otel-collector:4318", "unix:/tmp/otel.sock"] {
-            assert!(collector(refused).is_err(), "{refused}");
+            assert!(http_url(refused).is_err(), "{refused}");
         }
     }
 

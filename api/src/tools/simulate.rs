@@ -30,8 +30,8 @@ pub struct SimulateArgs {
     /// Days of activity to simulate.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_650))]
     pub days: u32,
-    /// The first day (UTC); gaming days run from 06:00 to 06:00.
-    #[arg(long, default_value = "2026-10-01")]
+    /// The first day (UTC), from 1970-01-01 to 9989-12-31; gaming days run from 06:00 to 06:00.
+    #[arg(long, default_value = "2026-10-01", value_parser = start_date)]
     pub start: chrono::NaiveDate,
     /// Shares of each archetype, e.g. `regular=0.5,payment_chasing=0.1,bonus_hunter=0.4`: `casual`, `regular`,
     /// `high_roller`, `churner`, `night_shift`, `bonus_hunter`, `heavy_regular`, and the pathways of harm
@@ -39,7 +39,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = simulator::Mix::default())]
     pub mix: simulator::Mix,
     /// Base URL of a running nudge to post the events to, e.g. `http://127.0.0.1:8080`.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::values::http_url)]
     pub target: Option<reqwest::Url>,
     /// API key (scope `events:write`) for `--target`.
     #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true)]
@@ -74,6 +74,17 @@ impl SimulateArgs {
     }
 }
 
+/// A first day whose simulated years RFC 3339 can write (four digits), ten
+/// years of activity (`--days` at most) included.
+fn start_date(raw: &str) -> Result<chrono::NaiveDate, String> {
+    let earliest = chrono::NaiveDate::from_ymd_opt(1970, 1, 1);
+    let latest = chrono::NaiveDate::from_ymd_opt(9989, 12, 31);
+    match raw.parse::<chrono::NaiveDate>() {
+        Ok(date) if Some(date) >= earliest && Some(date) <= latest => Ok(date),
+        _ => Err(format!("`{raw}` is not a date (YYYY-MM-DD) from 1970-01-01 to 9989-12-31")),
+    }
+}
+
 /// Longest wait between two tries of a batch the target could not take.
 const MOST_BACKOFF: Duration = Duration::from_secs(10);
 /// Tries of one batch before giving up.
@@ -84,6 +95,17 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let start = args.start.and_hms_opt(0, 0, 0).context("the start date has no midnight")?.and_utc();
     let population = Population::new(args.players, args.seed, start).with_mix(args.mix).with_horizon(args.days);
     let truth = args.truth_path();
+    if args.out.as_ref().is_some_and(|out| *out == truth) {
+        bail!("--out and --truth name the same file, {}: the events would overwrite the truth", truth.display());
+    }
+    // The events' file is made first: one that cannot be leaves no truth file behind.
+    let out = args
+        .out
+        .as_ref()
+        .map(|path| {
+            File::create(path).map(|file| (path, file)).with_context(|| format!("cannot create {}", path.display()))
+        })
+        .transpose()?;
     let mut file = BufWriter::new(File::create(&truth).with_context(|| format!("cannot create {}", truth.display()))?);
     population
         .write_truth(&mut file)
@@ -100,8 +122,10 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
                 Poster::new(target, args.batch as usize, usize::from(args.concurrency), args.api_key.as_deref())?;
             post_days(&population, args.days, poster, &progress).await?
         }
-        (None, Some(out)) => write(&population, args.days, out, &progress)?,
-        (None, None) => bail!("give --target or --out"),
+        (None, _) => match out {
+            Some((path, file)) => write(&population, args.days, path, file, &progress)?,
+            None => bail!("give --target or --out"),
+        },
     };
     progress.finish_and_clear();
     let destination = args
@@ -119,8 +143,14 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
 }
 
 /// Writes every day's events to `out`, one JSON CloudEvent per line.
-fn write(population: &Population, days: u32, out: &std::path::Path, progress: &ProgressBar) -> anyhow::Result<u64> {
-    let mut file = BufWriter::new(File::create(out).with_context(|| format!("cannot create {}", out.display()))?);
+fn write(
+    population: &Population,
+    days: u32,
+    out: &std::path::Path,
+    file: File,
+    progress: &ProgressBar,
+) -> anyhow::Result<u64> {
+    let mut file = BufWriter::new(file);
     let mut written = 0u64;
     for day in 0..days {
         for event in population.day(day) {
@@ -182,7 +212,12 @@ impl Poster {
     /// Lanes posting to `target`'s `/v1/events`, `batch` events a request,
     /// with `api_key` as the bearer when given.
     pub fn new(target: &Url, batch: usize, lanes: usize, api_key: Option<&str>) -> anyhow::Result<Self> {
-        let url = target.join("v1/events").with_context(|| format!("{target} cannot take a path"))?;
+        // A base with a path (`http://host/nudge`) keeps it: `join` would drop its last segment.
+        let mut base = target.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let url = base.join("v1/events").with_context(|| format!("{target} cannot take a path"))?;
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(bearer(api_key)?).build()?;
         let stopped = Arc::new(OnceLock::new());

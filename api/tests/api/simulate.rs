@@ -21,11 +21,11 @@ const SCRIPT: [Option<&str>; 3] = [
     Some("429 Too Many Requests\r\nretry-after: 2\r\ncontent-length: 0"),
 ];
 
-/// When a request came, and its body.
-type Request = (Instant, Vec<u8>);
+/// When a request came, its request line and its body.
+type Request = (Instant, String, Vec<u8>);
 
-/// Reads one request; answers its body.
-async fn request(connection: &mut TcpStream) -> Vec<u8> {
+/// Reads one request; answers its request line and body.
+async fn request(connection: &mut TcpStream) -> (String, Vec<u8>) {
     let mut received = Vec::new();
     let mut buffer = [0; 64 * 1024];
     loop {
@@ -37,7 +37,8 @@ async fn request(connection: &mut TcpStream) -> Vec<u8> {
         let length: usize =
             head.lines().find_map(|line| line.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
         if received.len() >= end + 4 + length {
-            return received[end + 4..end + 4 + length].to_vec();
+            let line = head.lines().next().unwrap_or_default().to_owned();
+            return (line, received[end + 4..end + 4 + length].to_vec());
         }
     }
 }
@@ -45,16 +46,17 @@ async fn request(connection: &mut TcpStream) -> Vec<u8> {
 #[tokio::test]
 async fn simulate_resends_what_the_target_could_not_take() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let target = format!("http://{}", listener.local_addr().unwrap());
+    // A base URL with a path: the events go under it.
+    let target = format!("http://{}/nudge", listener.local_addr().unwrap());
     let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
     let log = Arc::clone(&seen);
     tokio::spawn(async move {
         loop {
             let (mut connection, _) = listener.accept().await.unwrap();
-            let body = request(&mut connection).await;
+            let (line, body) = request(&mut connection).await;
             let turn = {
                 let mut log = log.lock().unwrap();
-                log.push((Instant::now(), body));
+                log.push((Instant::now(), line, body));
                 log.len() - 1
             };
             let answer = match SCRIPT.get(turn) {
@@ -78,6 +80,26 @@ async fn simulate_resends_what_the_target_could_not_take() {
 
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), SCRIPT.len() + 1, "one batch, tried until taken");
-    assert!(seen.iter().all(|(_, body)| body == &seen[0].1), "the same batch each time");
+    assert!(seen.iter().all(|(_, line, _)| line.starts_with("post /nudge/v1/events ")), "{:?}", seen[0].1);
+    assert!(seen.iter().all(|(_, _, body)| body == &seen[0].2), "the same batch each time");
     assert!(seen[3].0 - seen[2].0 >= Duration::from_secs(2), "the 429's Retry-After is waited out");
+}
+
+#[test]
+fn simulate_refuses_what_would_spoil_its_output() {
+    let db = store::testing::TempSqlite::new().unwrap();
+    let folder = db.path().parent().unwrap().to_owned();
+    let folder = folder.as_path();
+    let simulate = |args: &[&str]| {
+        let output = nudge().current_dir(folder).args(["simulate", "--players", "5"]).args(args).output();
+        String::from_utf8_lossy(&output.unwrap().stderr).into_owned()
+    };
+    assert!(simulate(&["--out", "same.nd", "--truth", "same.nd"]).contains("name the same file"));
+    assert!(simulate(&["--out", "e.nd", "--start", "9999-12-31"]).contains("from 1970-01-01 to 9989-12-31"));
+    assert!(simulate(&["--out", "e.nd", "--mix", "casual=0.1,casual=0.9"]).contains("given twice"));
+    assert!(simulate(&["--target", "ftp://127.0.0.1:1"]).contains("http:// or https://"));
+    std::fs::create_dir(folder.join("d")).unwrap();
+    assert!(simulate(&["--out", "d"]).contains("cannot create d"));
+    let left: Vec<_> = std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["d"], "no truth file left behind");
 }
