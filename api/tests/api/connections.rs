@@ -87,7 +87,7 @@ async fn an_idle_timeout_not_longer_than_the_request_timeout_is_refused_at_start
     let timeouts = Timeouts { idle: Duration::from_secs(30), ..Timeouts::default() };
     let settings = Settings { http: HttpConfig { timeouts, ..HttpConfig::default() }, ..Settings::new(&db.url()) };
     let refused = Application::build(settings).await.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(refused.contains("idle timeout"), "{refused}");
+    assert!(refused.contains("--idle-timeout (30s) must be longer than --request-timeout (30s)"), "{refused}");
 }
 
 #[tokio::test]
