@@ -29,19 +29,21 @@ pub struct DemoArgs {
     /// Address nudge serves on meanwhile (browse the API while the demo runs).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Folder for the demo's SQLite file; emptied first.
+    /// Folder for the demo's SQLite files (made if missing); the demo's own
+    /// files in it (`nudge.db` and `nudge-read-models.db`, with their WAL) are
+    /// deleted first, nothing else.
     #[arg(long, default_value = "data/demo")]
     pub folder: std::path::PathBuf,
-    /// Players simulated.
+    /// Players simulated, 100 to 1,000,000.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     pub players: u64,
-    /// Days of history the model trains on.
+    /// Days of history the model trains on, 14 to 365.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(14..=365))]
     pub history_days: u32,
-    /// Days of activity streamed once the model is active.
+    /// Days of activity streamed once the model is active, 1 to 30.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=30))]
     pub live_days: u32,
-    /// Real time per simulated hour of the streamed activity.
+    /// Real time per simulated hour of the streamed activity, up to 1h.
     #[arg(long, default_value = "1s", value_parser = between(Duration::ZERO, HOUR_MAX, None))]
     pub hour: Duration,
     /// Deprecated: `--hour`, a plain number in milliseconds.
@@ -60,8 +62,12 @@ const FEED_POLL: Duration = Duration::from_millis(250);
 
 /// Runs `nudge demo` until it is done or interrupted.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if args.folder.exists() && !args.folder.is_dir() {
+        bail!("--folder {} is a file: name a folder (made if missing)", args.folder.display());
+    }
     let url = format!("sqlite://{}/nudge.db", args.folder.display());
-    let read_models = separate_read_models(&url).context("the demo's folder")?;
+    let read_models = separate_read_models(&url)
+        .with_context(|| format!("--folder {} gives no SQLite file name", args.folder.display()))?;
     let _one_process = store::sqlite::ServeLock::acquire_emptied(&url)?;
     let _read_models = store::sqlite::ServeLock::acquire_emptied(&read_models)?;
     let app = Application::build(Settings { listen: args.listen, read_models, ..Settings::new(&url) }).await?;

@@ -157,3 +157,13 @@ fn train_checks_its_costs_and_output_before_it_trains_and_keeps_its_read_models_
     assert!(!train(&[]).status.success());
     assert!(folder.join("data/nudge-read-models.db").exists());
 }
+
+#[test]
+fn the_demo_refuses_a_file_for_its_folder() {
+    let db = TempSqlite::new().unwrap();
+    let file = db.path().parent().unwrap().join("afile");
+    std::fs::write(&file, "kept").unwrap();
+    let output = nudge().args(["demo", "--listen", "127.0.0.1:0", "--folder"]).arg(&file).output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is a file: name a folder"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept");
+}

@@ -30,7 +30,7 @@ use load::Addresses;
 pub struct BenchClusterArgs {
     /// The PostgreSQL database the instances share. Each run gets a schema of
     /// its own in it, dropped afterwards.
-    #[arg(long, env = "NUDGE_BENCH_DATABASE")]
+    #[arg(long, env = "NUDGE_BENCH_DATABASE", value_parser = postgres_url)]
     pub database: String,
     /// Players simulated.
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
@@ -65,6 +65,14 @@ pub struct BenchClusterArgs {
 const BATCH_EVENTS: usize = 100;
 /// Requests in flight during a throughput run.
 const CLIENTS: usize = 16;
+
+/// A `postgres://` URL naming its database: the instances share PostgreSQL.
+fn postgres_url(raw: &str) -> Result<String, String> {
+    if !raw.starts_with("postgres://") && !raw.starts_with("postgresql://") {
+        return Err(format!("`{raw}`: the instances share a PostgreSQL database: write postgres://user@host/database"));
+    }
+    store::postgres::connect_options(raw).map(|_| raw.to_owned()).map_err(|e| format!("`{raw}`: {e}"))
+}
 
 /// Runs the throughput runs, then the disturbed run, as `args` say.
 pub async fn run(args: BenchClusterArgs) -> anyhow::Result<()> {

@@ -161,5 +161,10 @@ mod tests {
             assert!(!parses(&[bench, "--events", "0"]), "{bench}");
             assert!(!parses(&[bench, "--events", "18446744073709551615"]), "{bench}");
         }
+        let cluster =
+            |database: &str| Cli::try_parse_from(["nudge", "bench", "cluster", "--database", database]).is_ok();
+        assert!(cluster("postgres://postgres@127.0.0.1/nudge_bench"));
+        assert!(!cluster("sqlite://x.db") && !cluster("bogus") && !cluster("postgres://postgres@127.0.0.1/"));
+        assert!(Cli::try_parse_from(["nudge", "bench", "webhooks", "--mode", "bogus"]).is_err());
     }
 }

@@ -33,8 +33,8 @@ pub struct BenchWebhooksArgs {
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub players: u64,
     /// `structured`, `binary` or `batch`.
-    #[arg(long, default_value = "structured")]
-    pub mode: String,
+    #[arg(long, default_value = "structured", value_parser = mode)]
+    pub mode: Mode,
     /// Requests in flight.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1_024))]
     pub concurrency: u16,
@@ -44,12 +44,17 @@ pub struct BenchWebhooksArgs {
     pub read_models: Option<String>,
 }
 
+/// A delivery mode, as subscriptions name them.
+fn mode(raw: &str) -> Result<Mode, String> {
+    Mode::parse(raw).ok_or_else(|| format!("`{raw}` is not a mode: structured, binary or batch"))
+}
+
 /// Recommendations per read-model commit while seeding.
 const SEED_BATCH: u64 = 5_000;
 
 /// Runs `nudge bench webhooks`.
 pub async fn run(args: BenchWebhooksArgs) -> anyhow::Result<()> {
-    let mode = Mode::parse(&args.mode).context("--mode is structured, binary or batch")?;
+    let mode = args.mode;
     let temp = TempFolder::new();
     let url = args.read_models.clone().unwrap_or_else(|| temp.sqlite_url());
     let read_model = ReadModel::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
