@@ -69,6 +69,10 @@ impl ServeArgs {
                 self.listen
             ));
         }
+        let (idle, request) = (self.http.idle_timeout, self.http.request_timeout);
+        if idle <= request {
+            return Err(crate::app::StartError::Timeouts { idle, request }.to_string());
+        }
         let (connect, attempt) = (self.webhooks.webhook_connect_timeout, self.webhooks.webhook_timeout);
         if connect > attempt {
             return Err(format!(

@@ -84,9 +84,11 @@ fn switches_take_the_usual_words_for_yes_and_no_from_the_environment() {
 }
 
 #[test]
-fn the_metrics_listener_cannot_be_the_api_listener() {
+fn flags_that_contradict_each_other_are_refused_before_anything_is_made() {
     let stderr = refused(&["--listen", "127.0.0.1:18999", "--metrics-listen", "127.0.0.1:18999"]);
     assert!(stderr.contains("--metrics-listen is --listen's address"), "{stderr}");
+    let stderr = refused(&["--request-timeout", "1h"]);
+    assert!(stderr.contains("--idle-timeout (1m) must be longer than --request-timeout (1h)"), "{stderr}");
 }
 
 #[test]
