@@ -1,6 +1,6 @@
 //! The `nudge` binary: parses the command line and hands over to the library.
 
-use std::process::ExitCode;
+use std::{io::Write, process::ExitCode};
 
 use anyhow::Context;
 use api::{
@@ -25,7 +25,8 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("Error: {}", report(&error));
+            // A closed or full standard error must not turn the refusal into a panic.
+            let _ = writeln!(std::io::stderr(), "Error: {}", report(&error));
             ExitCode::FAILURE
         }
     }
@@ -73,8 +74,9 @@ async fn run() -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     args.check().map_err(anyhow::Error::msg)?;
     let settings = args.settings();
-    // A refused store URL is told before any lock file is made beside the read models.
+    // A refused URL is told before any lock file or database is made.
     store::Adapter::of(&settings.store)?;
+    database::Database::check_url(&settings.read_models)?;
     let _one_process = store::sqlite::ServeLock::acquire(&[&settings.store, &settings.read_models])?;
     let metrics = match args.metrics_listen {
         Some(address) => {

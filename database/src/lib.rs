@@ -75,25 +75,44 @@ pub enum Pool<'a> {
     Postgres(&'a PgPool),
 }
 
+/// The connection options a read-model URL gives.
+enum Options {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+}
+
+/// Reads a read-model URL: `sqlite://path` naming a file, or `postgres://...`
+/// naming a database.
+fn options(url: &str) -> Result<Options, DatabaseError> {
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("sqlite") => {
+            let options =
+                SqliteConnectOptions::from_str(url).map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
+            store::sqlite::names_a_file(url, options.get_filename(), "sqlite://data/read-models.db")
+                .map_err(DatabaseError::InvalidUrl)?;
+            Ok(Options::Sqlite(options))
+        }
+        Some("postgres" | "postgresql") => store::postgres::connect_options(url)
+            .map(Options::Postgres)
+            .map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}"))),
+        _ => Err(DatabaseError::InvalidUrl(format!("`{url}`: the scheme must be sqlite:// or postgres://"))),
+    }
+}
+
 impl Database {
     /// Opens and migrates the database at `url`: `sqlite://path` (the file and
     /// its folder are created) or `postgres://...`.
     pub async fn connect(url: &str) -> Result<Self, DatabaseError> {
-        match url.split_once("://").map(|(scheme, _)| scheme) {
-            Some("sqlite") => {
-                let options = SqliteConnectOptions::from_str(url)
-                    .map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
-                store::sqlite::names_a_file(url, options.get_filename(), "sqlite://data/read-models.db")
-                    .map_err(DatabaseError::InvalidUrl)?;
-                Self::connect_sqlite(options).await
-            }
-            Some("postgres" | "postgresql") => {
-                let options = store::postgres::connect_options(url)
-                    .map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
-                Self::connect_postgres(options).await
-            }
-            _ => Err(DatabaseError::InvalidUrl(format!("{url}: the scheme must be sqlite:// or postgres://"))),
+        match options(url)? {
+            Options::Sqlite(options) => Self::connect_sqlite(options).await,
+            Options::Postgres(options) => Self::connect_postgres(options).await,
         }
+    }
+
+    /// Refuses a URL [`Database::connect`] would refuse before connecting, so
+    /// that a caller can tell before it makes anything else.
+    pub fn check_url(url: &str) -> Result<(), DatabaseError> {
+        options(url).map(drop)
     }
 
     /// Opens and migrates a SQLite file: one writer, a few read-only readers.

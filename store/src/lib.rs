@@ -38,6 +38,12 @@ pub enum Adapter {
 impl Adapter {
     /// The adapter `url` names, by its scheme; an error naming the schemes for any other.
     pub fn of(url: &str) -> Result<Self, StoreError> {
+        if url.is_empty() {
+            return Err(StoreError::InvalidUrl(
+                "the URL is empty (--store, NUDGE_STORE): leave it out for the default, sqlite://data/nudge.db"
+                    .to_owned(),
+            ));
+        }
         match url.split_once("://").map(|(s, _)| s).unwrap_or_default() {
             "sqlite" => Ok(Self::Sqlite),
             "postgres" | "postgresql" => Ok(Self::Postgres),

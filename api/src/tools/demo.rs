@@ -27,7 +27,7 @@ use crate::{
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Address nudge serves on meanwhile (browse the API while the demo runs).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = crate::config::values::listen_address)]
     pub listen: SocketAddr,
     /// Folder for the demo's SQLite files (made if missing); the demo's own
     /// files in it (`nudge.db` and `nudge-read-models.db`, with their WAL) are
@@ -75,9 +75,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let base = Url::parse(&format!("http://{address}/"))?;
     let stop = CancellationToken::new();
     let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-    println!("nudge is serving on {base} (SQLite in {}); try {base}v1/recommendations", args.folder.display());
+    crate::out!("nudge is serving on {base} (SQLite in {}); try {base}v1/recommendations", args.folder.display());
     // The demo's database starts empty, so no API key is in force: the link needs no `#key=`.
-    println!("watch it in the console: {base}console/");
+    crate::out!("watch it in the console: {base}console/");
 
     let outcome = tokio::select! {
         outcome = demo(&args, &base) => outcome,
@@ -102,19 +102,19 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
     bar.println(format!("simulating {} players over {} days of history", args.players, args.history_days));
     let sent = post_days(&population, args.history_days, Poster::new(base, 1_000, 4, None)?, &bar).await?;
     bar.finish_and_clear();
-    println!("{sent} events of history stored");
+    crate::out!("{sent} events of history stored");
 
     let version = train(&client, base).await?;
     let head: Value = client.get(base.join("v1/projections")?).send().await?.json().await?;
     let cursor = head["projections"][0]["head"].as_u64().unwrap_or(0);
     let an_hour = args.hour_ms.unwrap_or(args.hour);
     let plural = if args.live_days == 1 { "" } else { "s" };
-    println!(
+    crate::out!(
         "streaming {} more day{plural}, an hour every {}; recommendations as they happen:",
         args.live_days,
         humantime::format_duration(an_hour)
     );
-    println!("follow them in the console too: {base}console/#/recommendations");
+    crate::out!("follow them in the console too: {base}console/#/recommendations");
 
     let printing = CancellationToken::new();
     let printer = tokio::spawn(print_feed(client.clone(), base.clone(), cursor, printing.clone()));
@@ -130,7 +130,7 @@ async fn demo(args: &DemoArgs, base: &Url) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     printing.cancel();
     let made = printer.await??;
-    println!("done: {made} recommendations while streaming, decided with model {version}");
+    crate::out!("done: {made} recommendations while streaming, decided with model {version}");
     Ok(())
 }
 
@@ -161,8 +161,8 @@ async fn train(client: &reqwest::Client, base: &Url) -> anyhow::Result<String> {
     let version = done["version"].as_str().context("no version")?.to_owned();
     let detail: Value = client.get(base.join(&format!("v1/models/{version}"))?).send().await?.json().await?;
     let artifact: ModelArtifact = serde_json::from_value(detail["artifact"].clone())?;
-    print_metrics(&artifact);
-    println!("model {version} is active");
+    print_metrics(&artifact)?;
+    crate::out!("model {version} is active");
     Ok(version)
 }
 
@@ -182,7 +182,7 @@ async fn print_feed(
             .json()
             .await?;
         for r in page["recommendations"].as_array().into_iter().flatten() {
-            println!("{}", line(r));
+            crate::out!("{}", line(r));
             printed += 1;
         }
         cursor = page["next"].as_u64().unwrap_or(cursor);

@@ -55,8 +55,14 @@ pub enum KeysCommand {
     /// Revoke a key, at once.
     Revoke {
         /// The key's id, as listed.
+        #[arg(value_parser = key_id)]
         id: uuid::Uuid,
     },
+}
+
+/// A key's id: the UUID `nudge keys list` shows.
+fn key_id(raw: &str) -> Result<uuid::Uuid, String> {
+    raw.parse().map_err(|_| "a key's id is the UUID `nudge keys list` shows".to_owned())
 }
 
 /// Scopes written `events:write,read`.

@@ -85,6 +85,16 @@ fn start_date(raw: &str) -> Result<chrono::NaiveDate, String> {
     }
 }
 
+/// Whether `a` and `b` name one file: the same path once their folders are
+/// resolved (`./b.nd` and `b.nd`, a link to a folder).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let resolved = |path: &std::path::Path| {
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        std::fs::canonicalize(folder).ok().zip(path.file_name()).map(|(folder, name)| folder.join(name))
+    };
+    a == b || resolved(a).is_some_and(|a| Some(a) == resolved(b))
+}
+
 /// Longest wait between two tries of a batch the target could not take.
 const MOST_BACKOFF: Duration = Duration::from_secs(10);
 /// Tries of one batch before giving up.
@@ -95,10 +105,11 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let start = args.start.and_hms_opt(0, 0, 0).context("the start date has no midnight")?.and_utc();
     let population = Population::new(args.players, args.seed, start).with_mix(args.mix).with_horizon(args.days);
     let truth = args.truth_path();
-    if args.out.as_ref().is_some_and(|out| *out == truth) {
+    if args.out.as_ref().is_some_and(|out| same_file(out, &truth)) {
         bail!("--out and --truth name the same file, {}: the events would overwrite the truth", truth.display());
     }
-    // The events' file is made first: one that cannot be leaves no truth file behind.
+    // Both files are made before either is written: one that cannot be leaves
+    // no other behind.
     let out = args
         .out
         .as_ref()
@@ -106,7 +117,12 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             File::create(path).map(|file| (path, file)).with_context(|| format!("cannot create {}", path.display()))
         })
         .transpose()?;
-    let mut file = BufWriter::new(File::create(&truth).with_context(|| format!("cannot create {}", truth.display()))?);
+    let file = File::create(&truth).with_context(|| format!("cannot create {}", truth.display()));
+    let mut file = BufWriter::new(file.inspect_err(|_| {
+        if let Some((path, _)) = &out {
+            let _ = std::fs::remove_file(path);
+        }
+    })?);
     population
         .write_truth(&mut file)
         .and_then(|()| file.flush())
@@ -132,7 +148,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .target
         .as_ref()
         .map_or_else(|| args.out.as_ref().map(|p| p.display().to_string()).unwrap_or_default(), Url::to_string);
-    println!(
+    crate::out!(
         "{events} events of {} players over {} days ({}) sent to {destination}; ground truth in {}",
         args.players,
         args.days,

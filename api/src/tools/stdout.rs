@@ -28,3 +28,12 @@ fn write(text: impl std::fmt::Display) -> io::Result<()> {
     writeln!(out, "{text}")?;
     out.flush()
 }
+
+/// `println!` for a command's answer: a failed write is returned (`?`) where
+/// `println!` panics.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::tools::stdout::line(format_args!($($arg)*))?
+    };
+}

@@ -103,24 +103,24 @@ pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     let artifact = ml::train_from_store(store, &registry, config, progress).await?;
     bar.finish_and_clear();
-    println!(
+    crate::out!(
         "replayed {} events of {} players ({} points) and trained in {:.1} s",
         artifact.training.events,
         artifact.training.players,
         artifact.training.points,
         started.elapsed().as_secs_f64()
     );
-    print_metrics(&artifact);
-    println!("registered in {read_models}");
+    print_metrics(&artifact)?;
+    crate::out!("registered in {read_models}");
     if args.activate {
         registry.activate(&artifact.version, chrono::Utc::now()).await?;
-        println!("activated {}", artifact.version);
+        crate::out!("activated {}", artifact.version);
     }
     if let Some((path, file)) = &mut out {
         let json = artifact.to_json()?;
         let written = file.set_len(0).and_then(|()| file.write_all(json.as_bytes()));
         written.with_context(|| format!("cannot write {}", path.display()))?;
-        println!("artifact written to {}", path.display());
+        crate::out!("artifact written to {}", path.display());
     }
     Ok(())
 }
@@ -132,15 +132,15 @@ pub fn read_truth(path: &std::path::Path) -> anyhow::Result<Truth> {
 }
 
 /// The harm model's figures per pathway and archetype, when training had the truth.
-fn print_groups(groups: &[GroupFigures]) {
+fn print_groups(groups: &[GroupFigures]) -> anyhow::Result<()> {
     if groups.is_empty() {
-        return;
+        return Ok(());
     }
-    println!("harm model on the test points, per pathway of harm and per archetype not at risk:");
+    crate::out!("harm model on the test points, per pathway of harm and per archetype not at risk:");
     for g in groups {
         let share = |n: usize, of: usize| 100.0 * n as f64 / of.max(1) as f64;
         if g.at_risk {
-            println!(
+            crate::out!(
                 "  {:<16} players {:>5}, self-excluded {:>4}, warned before {:>4} ({:>5.1} %), median lead {}",
                 g.group,
                 g.players,
@@ -150,7 +150,7 @@ fn print_groups(groups: &[GroupFigures]) {
                 g.median_lead_hours.map_or_else(|| "-".to_owned(), |h| format!("{h:.1} h"))
             );
         } else {
-            println!(
+            crate::out!(
                 "  {:<16} players {:>5}, warned (false alarms) {:>4} ({:>5.1} %)",
                 g.group,
                 g.players,
@@ -159,12 +159,13 @@ fn print_groups(groups: &[GroupFigures]) {
             );
         }
     }
+    Ok(())
 }
 
 /// The metrics table: one line per target and family, on the test points.
-pub fn print_metrics(artifact: &ModelArtifact) {
-    println!("model version {}", artifact.version);
-    println!(
+pub fn print_metrics(artifact: &ModelArtifact) -> anyhow::Result<()> {
+    crate::out!("model version {}", artifact.version);
+    crate::out!(
         "{:<6} {:<9} {:>6} {:>8} {:>8} {:>7} {:>7} {:>9} {:>6} {:>6} {:>6}",
         "target",
         "family",
@@ -182,7 +183,7 @@ pub fn print_metrics(artifact: &ModelArtifact) {
     for (name, target) in targets {
         for m in &target.metrics {
             let t = &m.test;
-            println!(
+            crate::out!(
                 "{name:<6} {:<9} {:>6} {:>8} {:>8} {:>7.3} {:>7.3} {:>9.4} {:>6.3} {:>6.3} {:>6.3}",
                 m.family.as_str(),
                 if m.chosen { "yes" } else { "" },
@@ -197,5 +198,6 @@ pub fn print_metrics(artifact: &ModelArtifact) {
             );
         }
     }
-    print_groups(&artifact.harm.groups);
+    print_groups(&artifact.harm.groups)?;
+    Ok(())
 }

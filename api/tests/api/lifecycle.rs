@@ -56,6 +56,10 @@ fn a_bad_store_url_is_refused_with_a_clear_error() {
         assert_eq!(stderr.matches(reason).count(), 1, "{url}: told once, {stderr}");
         assert!(!stderr.contains("stack backtrace"), "{url}: {stderr}");
     }
+    let stderr = refused(&["--listen", "127.0.0.1:0", "--read-models", "bogus://x"]);
+    assert!(stderr.contains("the scheme must be sqlite:// or postgres://"), "{stderr}");
+    let stderr = refused(&["--listen", "127.0.0.1:0", "--store", ""]);
+    assert!(stderr.contains("the URL is empty (--store, NUDGE_STORE)"), "{stderr}");
     let db = TempSqlite::new().unwrap();
     let stderr = refused(&["--listen", "127.0.0.1:0", "--store", &db.url(), "--read-models", "sqlite://"]);
     assert!(stderr.contains("sqlite:// names no file"), "{stderr}");
@@ -86,7 +90,7 @@ fn switches_take_the_usual_words_for_yes_and_no_from_the_environment() {
 #[test]
 fn flags_that_contradict_each_other_are_refused_before_anything_is_made() {
     let stderr = refused(&["--listen", "127.0.0.1:18999", "--metrics-listen", "127.0.0.1:18999"]);
-    assert!(stderr.contains("--metrics-listen is --listen's address"), "{stderr}");
+    assert!(stderr.contains("takes --listen's port"), "{stderr}");
     let stderr = refused(&["--request-timeout", "1h"]);
     assert!(stderr.contains("--idle-timeout (1m) must be longer than --request-timeout (1h)"), "{stderr}");
 }

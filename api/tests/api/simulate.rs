@@ -95,6 +95,8 @@ fn simulate_refuses_what_would_spoil_its_output() {
         String::from_utf8_lossy(&output.unwrap().stderr).into_owned()
     };
     assert!(simulate(&["--out", "same.nd", "--truth", "same.nd"]).contains("name the same file"));
+    assert!(simulate(&["--out", "./same.nd", "--truth", "same.nd"]).contains("name the same file"));
+    assert!(simulate(&["--out", "e.nd", "--truth", "nowhere/t.csv"]).contains("cannot create nowhere/t.csv"));
     assert!(simulate(&["--out", "e.nd", "--start", "9999-12-31"]).contains("from 1970-01-01 to 9989-12-31"));
     assert!(simulate(&["--out", "e.nd", "--mix", "casual=0.1,casual=0.9"]).contains("given twice"));
     assert!(simulate(&["--target", "ftp://127.0.0.1:1"]).contains("http:// or https://"));

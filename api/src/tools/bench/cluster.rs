@@ -77,8 +77,11 @@ fn postgres_url(raw: &str) -> Result<String, String> {
 /// Runs the throughput runs, then the disturbed run, as `args` say.
 pub async fn run(args: BenchClusterArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-    println!(
-        "bench cluster: {} players (seed {}), lease TTL {}, on {}",
+    if args.no_throughput && args.no_chaos {
+        bail!("--no-throughput and --no-chaos leave nothing to run");
+    }
+    crate::out!(
+        "bench cluster: {} players (seed {}), lease TTL {}, on {} cores",
         args.players,
         args.seed,
         humantime::format_duration(args.lease_ttl),
@@ -155,7 +158,7 @@ async fn throughput(args: &BenchClusterArgs, client: &reqwest::Client, count: us
         shares.push(instance.metric(client, "nudge_projection_events_total").await?);
     }
     let total: f64 = shares.iter().sum();
-    println!(
+    crate::out!(
         "throughput, {count} instance(s): {events} events ingested in {:.1} s ({:.0} events/s), projected in {:.1} s \
          ({:.0} events/s); projected by the instances together {:.2} times the {head} stored, shares {}",
         ingested.as_secs_f64(),

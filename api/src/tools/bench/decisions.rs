@@ -30,11 +30,11 @@ pub async fn run(args: BenchDecisionsArgs) -> anyhow::Result<()> {
     let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).single().ok_or_else(|| anyhow::anyhow!("start date"))?;
     let population = Population::new(args.players, args.seed, start).with_horizon(args.days);
     let events: Vec<PlayerEvent> = (0..args.days).flat_map(|day| population.day(day)).collect();
-    println!("{} events of {} players over {} days", events.len(), args.players, args.days);
+    crate::out!("{} events of {} players over {} days", events.len(), args.players, args.days);
 
     let training = Instant::now();
     let artifact = ml::train(&TrainingSet::of(&events), &TrainConfig::default(), &|_| {})?;
-    println!("trained {} in {:.1} s", artifact.version, training.elapsed().as_secs_f64());
+    crate::out!("trained {} in {:.1} s", artifact.version, training.elapsed().as_secs_f64());
     let scorer = Arc::new(Scorer::new(artifact));
 
     let fold_only = time(&events, |players: &mut HashMap<String, PlayerFeatures>, event, _| {
@@ -54,9 +54,9 @@ pub async fn run(args: BenchDecisionsArgs) -> anyhow::Result<()> {
     let model = time(&events, decide(&with_model));
     let n = events.len() as f64;
     for (name, (seconds, made)) in [("fold only", fold_only), ("hard rules", hard_rules), ("model and rules", model)] {
-        println!("{name:<16} {:>8.3} µs/event  {made} recommendations", seconds * 1e6 / n);
+        crate::out!("{name:<16} {:>8.3} µs/event  {made} recommendations", seconds * 1e6 / n);
     }
-    println!(
+    crate::out!(
         "scoring and policy add {:.3} µs per event on average (model and rules over fold only)",
         (model.0 - fold_only.0) * 1e6 / n
     );

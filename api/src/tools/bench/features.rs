@@ -54,7 +54,7 @@ pub async fn run(args: BenchFeaturesArgs) -> anyhow::Result<()> {
         .pool_max_idle_per_host(usize::from(args.connections))
         .default_headers(crate::tools::simulate::bearer(args.target.api_key.as_deref())?)
         .build()?;
-    println!(
+    crate::out!(
         "bench features: {} players loaded into {target}, then read with {} connections for {}",
         args.players,
         args.connections,
@@ -95,7 +95,7 @@ pub async fn run(args: BenchFeaturesArgs) -> anyhow::Result<()> {
 
     latencies.sort_unstable();
     let failed: u64 = errors.values().sum();
-    println!(
+    crate::out!(
         "{} requests in {:.2} s: {:.0} requests/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; errors {failed}{}",
         latencies.len(),
         elapsed.as_secs_f64(),

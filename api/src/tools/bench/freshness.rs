@@ -69,7 +69,7 @@ pub async fn run(args: BenchFreshnessArgs) -> anyhow::Result<()> {
         .chunks(per_tick)
         .map(|chunk| Value::Array(chunk.iter().map(|e| e.to_json()).collect()).to_string())
         .collect();
-    println!(
+    crate::out!(
         "bench freshness: {} events/s ({per_tick} every {} ms) for {} to {address}, probing meanwhile",
         args.rate,
         TICK.as_millis(),
@@ -85,7 +85,7 @@ pub async fn run(args: BenchFreshnessArgs) -> anyhow::Result<()> {
     let (mut after_ack, mut end_to_end): (Vec<_>, Vec<_>) = probes.into_iter().unzip();
     after_ack.sort_unstable();
     end_to_end.sort_unstable();
-    println!(
+    crate::out!(
         "load: {} events in {:.1} s ({:.0} events/s)",
         needed,
         loaded.as_secs_f64(),
@@ -94,7 +94,7 @@ pub async fn run(args: BenchFreshnessArgs) -> anyhow::Result<()> {
     for (name, sorted) in
         [("append answered -> features visible", &after_ack), ("append sent -> features visible", &end_to_end)]
     {
-        println!(
+        crate::out!(
             "{name}: {} probes, median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             sorted.len(),
             millis(percentile(sorted, 0.5)),

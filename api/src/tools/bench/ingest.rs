@@ -47,7 +47,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     let (target, server) = args.target.start(&temp, &stop).await?;
 
     let requests = Arc::new(requests(&args));
-    println!(
+    crate::out!(
         "bench ingest: {} events in {} requests of {} to {target} with {} clients",
         args.events,
         requests.len(),
@@ -97,7 +97,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
 
     latencies.sort_unstable();
     let rate = args.events as f64 / elapsed.as_secs_f64();
-    println!(
+    crate::out!(
         "{} events in {:.2} s: {rate:.0} events/s, {:.0} requests/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         args.events,
         elapsed.as_secs_f64(),
@@ -106,7 +106,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
         millis(percentile(&latencies, 0.99)),
         millis(latencies.last().copied().unwrap_or_default()),
     );
-    println!("projection: {lag} events behind at the last answer, caught up {:.0} ms later", millis(caught_up));
+    crate::out!("projection: {lag} events behind at the last answer, caught up {:.0} ms later", millis(caught_up));
     Ok(())
 }
 

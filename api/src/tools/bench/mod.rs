@@ -73,7 +73,7 @@ pub struct BenchTarget {
     #[arg(long, env = "NUDGE_BENCH_READ_MODELS", conflicts_with = "target", hide_env_values = true)]
     pub read_models: Option<String>,
     /// Base URL of a running nudge to measure instead (loopback only).
-    #[arg(long, env = "NUDGE_BENCH_TARGET")]
+    #[arg(long, env = "NUDGE_BENCH_TARGET", value_parser = crate::config::values::http_url)]
     pub target: Option<reqwest::Url>,
     /// API key for `--target` (the scopes the benchmark's requests need); mind its rate limit (`--rate-limit`).
     #[arg(long, env = "NUDGE_API_KEY", hide_env_values = true, requires = "target")]

@@ -50,6 +50,15 @@ pub struct BenchProjectionArgs {
 /// store filled before), then times the projection into a fresh read model from
 /// position 0 until its checkpoint reaches the head.
 pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
+    // The artifact is read before the store is filled, which may take minutes.
+    let artifact = args
+        .model
+        .as_deref()
+        .map(|path| {
+            let json = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            ModelArtifact::from_json(&json).with_context(|| format!("cannot read {}", path.display()))
+        })
+        .transpose()?;
     let temp = TempFolder::new();
     let url = args.store.clone().unwrap_or_else(|| temp.sqlite_url());
     // A fresh read model beside the store, in a file of its own on SQLite, as `nudge serve` makes one.
@@ -61,7 +70,7 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
     }
     match store.head().await? {
         0 => fill(store.as_ref(), &args).await?,
-        stored => println!("projecting the {stored} events already stored"),
+        stored => crate::out!("projecting the {stored} events already stored"),
     }
     if args.fill_only {
         return Ok(());
@@ -73,10 +82,8 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
         ..ProjectionConfig::default()
     };
     let active = ActiveModel::default();
-    if let Some(path) = &args.model {
-        let json = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let artifact = ModelArtifact::from_json(&json)?;
-        println!("deciding with model {}", artifact.version);
+    if let Some(artifact) = artifact {
+        crate::out!("deciding with model {}", artifact.version);
         active.set(Some(Scorer::new(artifact)));
     }
     let head = store.head().await?;
@@ -87,7 +94,7 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
         FeatureProjection::start(Arc::clone(&store), read_model.clone(), config, active, stop.clone()).await?;
     while !projection.wait_for(head, std::time::Duration::from_secs(10)).await {
         let checkpoint = read_model.checkpoint(Table::Live).await?.unwrap_or_default();
-        println!(
+        crate::out!(
             "projected {checkpoint} of {head} ({:.0} events/s so far)",
             checkpoint as f64 / projecting.elapsed().as_secs_f64()
         );
@@ -95,15 +102,15 @@ pub async fn run(args: BenchProjectionArgs) -> anyhow::Result<()> {
     let elapsed = projecting.elapsed();
     stop.cancel();
     let query = RecommendationQuery { player_id: None, kind: None, after: None, limit: usize::MAX >> 2 };
-    println!("{} recommendations made", read_model.recommendations(&query).await?.len());
-    println!(
+    crate::out!("{} recommendations made", read_model.recommendations(&query).await?.len());
+    crate::out!(
         "projected {head} events to committed rows in {:.1} s: {:.0} events/s",
         elapsed.as_secs_f64(),
         head as f64 / elapsed.as_secs_f64()
     );
     let text = metrics.render();
     let batches = super::metric_sum(&text, "nudge_projection_batch_events_count");
-    println!(
+    crate::out!(
         "{batches} batches of {:.0} events and {:.0} rows on average",
         super::metric_sum(&text, "nudge_projection_batch_events_sum") / batches.max(1.0),
         super::metric_sum(&text, "nudge_projection_batch_rows_sum") / batches.max(1.0)
@@ -124,10 +131,10 @@ async fn fill(store: &dyn EventStore, args: &BenchProjectionArgs) -> anyhow::Res
         Population::append(store, &events).await?;
         appended += events.len();
         day += 1;
-        println!("filled day {day}: {appended} events");
+        crate::out!("filled day {day}: {appended} events");
     }
     let filled = filling.elapsed();
-    println!(
+    crate::out!(
         "store filled: {appended} events of {} players over {day} days in {:.1} s ({:.0} events/s appended)",
         args.players,
         filled.as_secs_f64(),

@@ -30,7 +30,7 @@ pub struct BenchWebhooksArgs {
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub deliveries: u64,
     /// Players they are spread over (each player's arrive in order).
-    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub players: u64,
     /// `structured`, `binary` or `batch`.
     #[arg(long, default_value = "structured", value_parser = mode)]
@@ -74,7 +74,7 @@ pub async fn run(args: BenchWebhooksArgs) -> anyhow::Result<()> {
         };
         read_model.commit(Table::Live, &changes, last, &fence).await?;
     }
-    println!(
+    crate::out!(
         "{} recommendations of {} players in the outbox ({:.1} s)",
         args.deliveries,
         args.players,
@@ -117,14 +117,14 @@ pub async fn run(args: BenchWebhooksArgs) -> anyhow::Result<()> {
             break;
         }
         if last_report.elapsed() > Duration::from_secs(2) {
-            println!("  {got} received after {:.1} s", started.elapsed().as_secs_f64());
+            crate::out!("  {got} received after {:.1} s", started.elapsed().as_secs_f64());
             last_report = Instant::now();
         }
     }
     let seconds = started.elapsed().as_secs_f64();
     stop.cancel();
     let got = received.load(Ordering::Relaxed);
-    println!(
+    crate::out!(
         "{} deliveries ({} mode, {} in flight at most) in {seconds:.2} s: {:.0} deliveries/s; the receiver got {got} events",
         args.deliveries,
         mode.as_str(),

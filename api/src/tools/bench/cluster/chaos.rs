@@ -59,13 +59,13 @@ pub async fn run(args: &BenchClusterArgs, client: &reqwest::Client) -> anyhow::R
     let loader =
         tokio::spawn(load::steady(client.clone(), addresses.clone(), bodies, batches_per_second, stop.clone()));
     let started = Instant::now();
-    println!("disturbed run: 3 instances, {} events/s, {rounds} round(s)", args.rate);
+    crate::out!("disturbed run: 3 instances, {} events/s, {rounds} round(s)", args.rate);
     tokio::time::sleep(STEADY).await;
 
     let mut disturbances = Vec::new();
     let mut projected_before_stops = 0.0;
     for round in 1..=rounds {
-        println!("round {round}: SIGKILL, SIGTERM, SIGSTOP ({:.0} s in)", started.elapsed().as_secs_f64());
+        crate::out!("round {round}: SIGKILL, SIGTERM, SIGSTOP ({:.0} s in)", started.elapsed().as_secs_f64());
         // A crash, then a new process in its place.
         projected_before_stops += instances[0].metric(client, "nudge_projection_events_total").await?;
         disturbances.push(Disturbance { kind: "SIGKILL", address: instances[0].address.clone(), at: Instant::now() });
@@ -95,15 +95,15 @@ pub async fn run(args: &BenchClusterArgs, client: &reqwest::Client) -> anyhow::R
         tokio::time::sleep(SETTLE).await;
     }
     let disturbed_until = Instant::now();
-    println!("waiting for the load to finish and the projection to catch up");
+    crate::out!("waiting for the load to finish and the projection to catch up");
     stop.cancel();
     let sent = loader.await?? * BATCH_EVENTS;
     let probes = prober.await?;
     let head = load::projected(client, &addresses).await?;
     let samples = watcher.await?;
-    println!("load: {sent} events in {:.0} s", started.elapsed().as_secs_f64());
+    crate::out!("load: {sent} events in {:.0} s", started.elapsed().as_secs_f64());
 
-    report(&samples, &disturbances, &probes, started + Duration::from_secs(3), disturbed_until, args.lease_ttl);
+    report(&samples, &disturbances, &probes, started + Duration::from_secs(3), disturbed_until, args.lease_ttl)?;
     // The stopped instance learns that its partitions were taken either from a
     // commit the fence refused or, first, from a renewal that found the epochs moved.
     let fenced = instances[2].metric(client, "nudge_projection_fenced_commits_total").await?;
@@ -112,7 +112,7 @@ pub async fn run(args: &BenchClusterArgs, client: &reqwest::Client) -> anyhow::R
     for instance in &instances {
         projected += instance.metric(client, "nudge_projection_events_total").await?;
     }
-    println!(
+    crate::out!(
         "projected by every process together (counters read before each stop): {:.2} times the {head} events stored; \
          the stopped instance had {fenced} commits fenced and lost {lost} leases at renewal",
         projected / head.max(1) as f64
@@ -124,7 +124,7 @@ pub async fn run(args: &BenchClusterArgs, client: &reqwest::Client) -> anyhow::R
     if fenced + lost <= 0.0 {
         bail!("the stopped instance never found its partitions taken");
     }
-    println!(
+    crate::out!(
         "checks: every player's features equal a replay, every recommendation once and as a replay makes it, \
               every one delivered in order per player, no epoch or checkpoint went back"
     );
@@ -156,10 +156,10 @@ fn report(
     steady_from: Instant,
     until: Instant,
     ttl: Duration,
-) {
+) -> anyhow::Result<()> {
     let first = disturbances.first().map_or(until, |d| d.at);
     let steady_lag = samples.iter().filter(|s| s.at >= steady_from && s.at < first).map(Sample::lag).max().unwrap_or(0);
-    println!("steady lag: at most {steady_lag} events ({} samples)", samples.len());
+    crate::out!("steady lag: at most {steady_lag} events ({} samples)", samples.len());
     for kind in ["SIGKILL", "SIGTERM", "SIGSTOP"] {
         let mut handovers = Vec::new();
         let mut peaks = Vec::new();
@@ -172,7 +172,7 @@ fn report(
             peaks.push(peak);
             drains.push(drain.map_or("not within the window".to_owned(), |d| format!("{:.1} s", d.as_secs_f64())));
         }
-        println!(
+        crate::out!(
             "{kind} (TTL {} ms): to the new owners' first commit, per round (partitions moved): {}; lag peak {:?} events, \
              back to the steady lag after {}",
             ttl.as_millis(),
@@ -185,7 +185,7 @@ fn report(
         let window: Vec<&Probe> = probes.iter().filter(|(at, _)| *at >= from && *at < to).collect();
         let mut took: Vec<Duration> = window.iter().filter_map(|(_, took)| *took).collect();
         took.sort_unstable();
-        println!(
+        crate::out!(
             "freshness, {name}: {} probes ({} failed), median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             window.len(),
             window.len() - took.len(),
@@ -194,6 +194,7 @@ fn report(
             millis(took.last().copied().unwrap_or_default())
         );
     }
+    Ok(())
 }
 
 /// The end state: features, recommendations, deliveries, epochs and checkpoints.
