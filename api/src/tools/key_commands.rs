@@ -54,15 +54,21 @@ pub enum KeysCommand {
     List,
     /// Revoke a key, at once.
     Revoke {
-        /// The key's id, as listed.
-        #[arg(value_parser = key_id)]
-        id: uuid::Uuid,
+        /// The key's id, as listed (read after parsing, so that a key pasted
+        /// here by mistake is never printed back).
+        id: String,
     },
 }
 
 /// A key's id: the UUID `nudge keys list` shows.
-fn key_id(raw: &str) -> Result<uuid::Uuid, String> {
-    raw.parse().map_err(|_| "a key's id is the UUID `nudge keys list` shows".to_owned())
+fn key_id(raw: &str) -> anyhow::Result<uuid::Uuid> {
+    raw.parse().map_err(|_| {
+        if raw.starts_with("nudge_") {
+            anyhow!("that is a key, not its id: revoke it by the id `nudge keys list` shows")
+        } else {
+            anyhow!("a key's id is the UUID `nudge keys list` shows")
+        }
+    })
 }
 
 /// Scopes written `events:write,read`.
@@ -96,6 +102,7 @@ const PAGE: usize = 1_000;
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     store::Adapter::of(&args.store)?;
     let url = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
+    database::Database::check_url(&url)?;
     let read_model = ReadModel::connect(&url).await.with_context(|| format!("cannot open the read models at {url}"))?;
     let keys = Keys::new(read_model.database().clone());
     match args.command {
@@ -142,6 +149,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { id } => {
+            let id = key_id(&id)?;
             if !keys.revoke(id, Utc::now()).await? {
                 bail!("no key {id} in force");
             }

@@ -168,6 +168,12 @@ fn a_key_that_cannot_be_shown_is_revoked_and_bad_names_and_stores_are_refused() 
         let refused = nudge().args(args).output().unwrap();
         assert!(String::from_utf8_lossy(&refused.stderr).contains("1 to 100 characters"), "{name:?}");
     }
+    let secret = "nudge_NotAnIdButASecretPastedByMistake0123456789";
+    let revoked = nudge().args(["keys", "revoke", secret, "--store", &db.url()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&revoked.stderr);
+    assert!(stderr.contains("that is a key, not its id") && !stderr.contains(secret), "{stderr}");
+    let revoked = nudge().args(["keys", "revoke", "bogus", "--store", &db.url()]).output().unwrap();
+    assert!(String::from_utf8_lossy(&revoked.stderr).contains("the UUID `nudge keys list` shows"));
     let bogus = nudge().args(["keys", "create", "--name", "x", "--scopes", "read", "--store", "bogus://x"]).output();
     assert!(String::from_utf8_lossy(&bogus.unwrap().stderr).contains("sqlite://, postgres:// or kurrentdb://"));
 }

@@ -158,6 +158,8 @@ fn train_checks_its_costs_and_output_before_it_trains_and_keeps_its_read_models_
     }
     let refused = train(&["--out", "/proc/nope/artifact.json"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot write /proc/nope/artifact.json"));
+    let refused = train(&["--read-models", "foo://bar"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("the scheme must be sqlite:// or postgres://"));
     assert!(empty(), "nothing made before the refusal");
     // No events to train on, but the databases are made as `nudge serve` makes them.
     assert!(!train(&[]).status.success());
