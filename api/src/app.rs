@@ -48,6 +48,16 @@ impl Settings {
     }
 }
 
+/// The read models a command other than `serve` uses: `given`, or their home
+/// beside `store` (chosen before the store is opened, which would make its
+/// file, as `serve` chooses), refused before anything is made when
+/// [`database::Database::connect`] would refuse it.
+pub fn read_models_url(store: &str, given: Option<&str>) -> Result<String, database::DatabaseError> {
+    let url = given.map_or_else(|| read_models_beside(store), str::to_owned);
+    database::Database::check_url(&url)?;
+    Ok(url)
+}
+
 /// The read models' default home for a store.
 ///
 /// A SQLite store keeps them in a file of its own beside it, named after it

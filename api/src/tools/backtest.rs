@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ml::Scorer;
 use projections::{Decider, Figures, ReadModel};
 
-use crate::app::read_models_beside;
+use crate::app::read_models_url;
 
 /// Options of `nudge backtest`.
 #[derive(Debug, Args)]
@@ -41,8 +41,7 @@ pub struct BacktestArgs {
 /// Runs `nudge backtest`.
 pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     // Chosen before the store is opened, which would make its file: as `serve` chooses.
-    let read_models = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
-    database::Database::check_url(&read_models)?;
+    let read_models = read_models_url(&args.store, args.read_models.as_deref())?;
     let store =
         store::connect(&args.store).await.with_context(|| format!("cannot open the event store {}", args.store))?;
     let registry = ReadModel::connect(&read_models).await.context("cannot open the read models")?.registry();

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use projections::ReadModel;
 
 use crate::{
-    app::read_models_beside,
+    app::read_models_url,
     services::keys::{Bootstrap, Keys, Scope, key_name},
     tools::stdout,
 };
@@ -101,8 +101,7 @@ const PAGE: usize = 1_000;
 /// Runs a `nudge keys` command.
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     store::Adapter::of(&args.store)?;
-    let url = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
-    database::Database::check_url(&url)?;
+    let url = read_models_url(&args.store, args.read_models.as_deref())?;
     let read_model = ReadModel::connect(&url).await.with_context(|| format!("cannot open the read models at {url}"))?;
     let keys = Keys::new(read_model.database().clone());
     match args.command {
@@ -136,7 +135,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                     let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
                     let state =
                         key.revoked_at.map_or("in force".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
-                    stdout::line(format_args!("{}  {:<20} {:<24} {}", key.id, key.name, scopes.join(","), state))?;
+                    crate::out!("{}  {:<20} {:<24} {}", key.id, key.name, scopes.join(","), state);
                 }
                 match page.last() {
                     Some(last) if page.len() == PAGE => after = Some(last.id),
@@ -153,7 +152,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
             if !keys.revoke(id, Utc::now()).await? {
                 bail!("no key {id} in force");
             }
-            stdout::line(format_args!("revoked {id}"))?;
+            crate::out!("revoked {id}");
         }
     }
     Ok(())

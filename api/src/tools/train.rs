@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ml::{GroupFigures, ModelArtifact, Progress, TargetModel, TrainConfig, Truth};
 use projections::ReadModel;
 
-use crate::app::read_models_beside;
+use crate::app::read_models_url;
 
 /// Options of `nudge train`.
 #[derive(Debug, Args)]
@@ -75,8 +75,7 @@ pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
         })
         .transpose()?;
     // Chosen before the store is opened, which would make its file: as `serve` chooses.
-    let read_models = args.read_models.clone().unwrap_or_else(|| read_models_beside(&args.store));
-    database::Database::check_url(&read_models)?;
+    let read_models = read_models_url(&args.store, args.read_models.as_deref())?;
     let store =
         store::connect(&args.store).await.with_context(|| format!("cannot open the event store {}", args.store))?;
     let registry = ReadModel::connect(&read_models).await.context("cannot open the read models")?.registry();
