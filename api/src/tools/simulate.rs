@@ -144,18 +144,24 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         },
     };
     progress.finish_and_clear();
-    let destination = args
-        .target
-        .as_ref()
-        .map_or_else(|| args.out.as_ref().map(|p| p.display().to_string()).unwrap_or_default(), Url::to_string);
+    let destination = match (&args.target, &args.out) {
+        (Some(target), _) => format!("posted to {target}"),
+        (None, out) => format!("written to {}", out.as_deref().unwrap_or(std::path::Path::new("")).display()),
+    };
     crate::out!(
-        "{events} events of {} players over {} days ({}) sent to {destination}; ground truth in {}",
-        args.players,
-        args.days,
+        "{} of {} over {} ({}) {destination}; ground truth in {}",
+        counted(events, "event"),
+        counted(args.players, "player"),
+        counted(args.days.into(), "day"),
         args.mix,
         truth.display()
     );
     Ok(())
+}
+
+/// `n` and its noun, plural unless `n` is one: "1 day", "30 days".
+fn counted(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// Writes every day's events to `out`, one JSON CloudEvent per line.

@@ -105,3 +105,20 @@ fn simulate_refuses_what_would_spoil_its_output() {
     let left: Vec<_> = std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["d"], "no truth file left behind");
 }
+
+#[test]
+fn simulate_says_what_it_wrote_where() {
+    let db = store::testing::TempSqlite::new().unwrap();
+    let folder = db.path().parent().unwrap().to_owned();
+    let output = nudge()
+        .current_dir(&folder)
+        .args(["simulate", "--players", "1", "--days", "1", "--out", "one.nd"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8(output.stdout).unwrap();
+    let lines = std::fs::read_to_string(folder.join("one.nd")).unwrap().lines().count();
+    let events = if lines == 1 { "1 event".to_owned() } else { format!("{lines} events") };
+    assert!(said.starts_with(&format!("{events} of 1 player over 1 day (")), "{said}");
+    assert!(said.ends_with(") written to one.nd; ground truth in one.nd.truth.csv\n"), "{said}");
+}
