@@ -42,6 +42,7 @@ pub struct BacktestArgs {
 pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     // Chosen before the store is opened, which would make its file: as `serve` chooses.
     let read_models = read_models_url(&args.store, args.read_models.as_deref())?;
+    super::replayable(&args.store)?;
     let store =
         store::connect(&args.store).await.with_context(|| format!("cannot open the event store {}", args.store))?;
     let registry = ReadModel::connect(&read_models).await.context("cannot open the read models")?.registry();

@@ -102,6 +102,10 @@ const PAGE: usize = 1_000;
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     store::Adapter::of(&args.store)?;
     let url = read_models_url(&args.store, args.read_models.as_deref())?;
+    if matches!(args.command, KeysCommand::List) && crate::app::missing_sqlite_file(&url).is_some() {
+        eprintln!("no API keys in {url}");
+        return Ok(());
+    }
     let read_model = ReadModel::connect(&url).await.with_context(|| format!("cannot open the read models at {url}"))?;
     let keys = Keys::new(read_model.database().clone());
     match args.command {

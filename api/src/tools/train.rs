@@ -65,6 +65,9 @@ fn cost(s: &str) -> Result<f64, String> {
 
 /// Runs `nudge train`.
 pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
+    // Chosen before the store is opened, which would make its file: as `serve` chooses.
+    let read_models = read_models_url(&args.store, args.read_models.as_deref())?;
+    super::replayable(&args.store)?;
     // Where the artifact goes is checked before hours of training, not after.
     let mut out = args
         .out
@@ -74,8 +77,6 @@ pub async fn run(args: TrainArgs) -> anyhow::Result<()> {
             file.map(|file| (path, file)).with_context(|| format!("cannot write {}", path.display()))
         })
         .transpose()?;
-    // Chosen before the store is opened, which would make its file: as `serve` chooses.
-    let read_models = read_models_url(&args.store, args.read_models.as_deref())?;
     let store =
         store::connect(&args.store).await.with_context(|| format!("cannot open the event store {}", args.store))?;
     let registry = ReadModel::connect(&read_models).await.context("cannot open the read models")?.registry();

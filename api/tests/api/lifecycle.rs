@@ -33,13 +33,36 @@ async fn sigterm_stops_nudge_cleanly_with_every_answered_event_stored() {
 /// `nudge serve` with `args`, in an empty folder of its own: its standard error,
 /// having failed and left nothing in the folder.
 fn refused(args: &[&str]) -> String {
-    let db = TempSqlite::new().unwrap();
-    let folder = db.path().parent().unwrap().to_owned();
-    let output = nudge().current_dir(&folder).env("RUST_BACKTRACE", "1").arg("serve").args(args).output().unwrap();
+    let (output, left) = in_empty_folder(&[&["serve"], args].concat());
     assert!(!output.status.success(), "{args:?} started");
-    let left: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|entry| entry.unwrap().file_name()).collect();
     assert!(left.is_empty(), "{args:?} left {left:?}");
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `nudge` with `args`, in an empty folder of its own: what it printed, and
+/// what it left in the folder.
+fn in_empty_folder(args: &[&str]) -> (std::process::Output, Vec<std::ffi::OsString>) {
+    let db = TempSqlite::new().unwrap();
+    let folder = db.path().parent().unwrap().to_owned();
+    let output = nudge().current_dir(&folder).env("RUST_BACKTRACE", "1").args(args).output().unwrap();
+    let left = std::fs::read_dir(&folder).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    (output, left)
+}
+
+#[test]
+fn commands_that_only_read_make_no_database_where_there_is_none() {
+    for args in [&["train", "--out", "model.json"][..], &["backtest", "--model", "v1"]] {
+        let (output, left) = in_empty_folder(args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("no event store at data/nudge.db: nothing to replay"), "{args:?}: {stderr}");
+    }
+    let (output, left) = in_empty_folder(&["keys", "list"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(left.is_empty(), "keys list left {left:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr, "no API keys in sqlite://data/nudge-read-models.db\n");
 }
 
 #[test]
@@ -146,8 +169,8 @@ fn partitions_are_fixed_when_the_database_is_made() {
     );
 }
 
-#[test]
-fn train_checks_its_costs_and_output_before_it_trains_and_keeps_its_read_models_where_serve_does() {
+#[tokio::test]
+async fn train_checks_its_costs_its_store_and_its_output_before_it_trains() {
     let db = TempSqlite::new().unwrap();
     let folder = db.path().parent().unwrap().to_owned();
     let train = |args: &[&str]| nudge().current_dir(&folder).arg("train").args(args).output().unwrap();
@@ -156,14 +179,15 @@ fn train_checks_its_costs_and_output_before_it_trains_and_keeps_its_read_models_
         let refused = train(&[&format!("--harm-false-alarm-cost={cost}")]);
         assert!(String::from_utf8_lossy(&refused.stderr).contains("finite number of 0 or more"), "{cost}");
     }
-    let refused = train(&["--out", "/proc/nope/artifact.json"]);
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot write /proc/nope/artifact.json"));
     let refused = train(&["--read-models", "foo://bar"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("the scheme must be sqlite:// or postgres://"));
     assert!(empty(), "nothing made before the refusal");
-    // No events to train on, but the databases are made as `nudge serve` makes them.
-    assert!(!train(&[]).status.success());
-    assert!(folder.join("data/nudge-read-models.db").exists());
+    store::connect(&format!("sqlite://{}", folder.join("data/nudge.db").display())).await.unwrap();
+    let refused = train(&["--out", "/proc/nope/artifact.json"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot write /proc/nope/artifact.json"));
+    assert!(!folder.join("data/nudge-read-models.db").exists(), "checked before the read models are opened");
+    let refused = train(&[]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not enough data to train"));
 }
 
 #[test]
