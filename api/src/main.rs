@@ -47,7 +47,10 @@ fn report(error: &anyhow::Error) -> String {
 async fn run() -> anyhow::Result<()> {
     // Nothing has opened a TLS client yet: ring is installed, so this is always true.
     api::tls::install_crypto_provider();
-    let matches = Cli::command().get_matches();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = Cli::command()
+        .try_get_matches_from(&argv)
+        .unwrap_or_else(|error| api::cli::name_env_source(error, &Cli::command(), &argv).exit());
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let _telemetry = telemetry::init_tracing(cli.log_format, cli.otlp_endpoint.as_ref())?;
     for deprecation in api::durations::deprecations(&Cli::command(), &matches) {

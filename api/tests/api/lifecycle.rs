@@ -199,3 +199,15 @@ fn the_demo_refuses_a_file_for_its_folder() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("is a file: name a folder"));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept");
 }
+
+#[test]
+fn a_refused_value_from_the_environment_names_its_variable() {
+    let stderr = |output: std::process::Output| String::from_utf8_lossy(&output.stderr).into_owned();
+    let told = "the value came from the environment variable NUDGE_PARTITIONS";
+    let from_env = stderr(nudge().args(["serve"]).env("NUDGE_PARTITIONS", "abc").output().unwrap());
+    assert!(from_env.contains("'--partitions <PARTITIONS>'") && from_env.contains(told), "{from_env}");
+    let given = stderr(nudge().args(["serve", "--partitions=0"]).env("NUDGE_PARTITIONS", "abc").output().unwrap());
+    assert!(given.contains("0 is not in 1..=4096") && !given.contains(told), "the flag's own value: {given}");
+    let bench = stderr(nudge().args(["bench", "ingest"]).env("NUDGE_BENCH_CLIENTS", "0").output().unwrap());
+    assert!(bench.contains("the value came from the environment variable NUDGE_BENCH_CLIENTS"), "{bench}");
+}
