@@ -98,13 +98,13 @@ pub fn separate_read_models(store: &str) -> Option<String> {
     Some(format!("sqlite://{}{options}", file.with_file_name(name).display()))
 }
 
-/// The database file a `sqlite://` URL names, unless it is in memory.
 /// The file a `sqlite://` URL names, when it does not exist yet: a command
 /// that only reads it would make an empty one and find nothing.
 pub fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     sqlite_file(url).filter(|file| !file.exists())
 }
 
+/// The database file a `sqlite://` URL names, unless it is in memory.
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url).ok()?;
     let file = options.get_filename();

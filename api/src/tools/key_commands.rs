@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use projections::ReadModel;
 
 use crate::{
-    app::read_models_url,
+    app::{missing_sqlite_file, read_models_url},
     services::keys::{Bootstrap, Keys, Scope, key_name},
     tools::stdout,
 };
@@ -102,7 +102,7 @@ const PAGE: usize = 1_000;
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     store::Adapter::of(&args.store)?;
     let url = read_models_url(&args.store, args.read_models.as_deref())?;
-    if matches!(args.command, KeysCommand::List) && crate::app::missing_sqlite_file(&url).is_some() {
+    if matches!(args.command, KeysCommand::List) && missing_sqlite_file(&url).is_some() {
         eprintln!("no API keys in {url}");
         return Ok(());
     }
