@@ -20,9 +20,11 @@
 //! [`EventStore::delete_stream`] below); reads of `$all` leave the deleted events
 //! out ([`deletions`]).
 //!
-//! [`KurrentStore::connect`] only parses the URL (the client connects lazily);
-//! [`EventStore::ping`] tells whether the server answers.
+//! Connections: [`KurrentStore::connect`] fails unless a node answers, as the
+//! SQL stores do; after that, a client that gave up is made again
+//! ([`connection`]), and [`EventStore::ping`] tells whether the server answers.
 
+mod connection;
 mod deletions;
 mod feed;
 mod records;
@@ -31,15 +33,16 @@ use std::{collections::HashMap, collections::HashSet, sync::Arc, time::Duration}
 
 use async_trait::async_trait;
 use kurrentdb::{
-    AppendToStreamOptions, Client, ClientSettings, DeleteStreamOptions, ReadAllOptions, ReadStreamOptions,
-    RetryOptions, StreamPosition, StreamState, SubscribeToAllOptions,
+    AppendToStreamOptions, ClientSettings, DeleteStreamOptions, ReadAllOptions, ReadStreamOptions, RetryOptions,
+    StreamPosition, StreamState, SubscribeToAllOptions,
 };
 use uuid::Uuid;
 
 use self::{
+    connection::Connection,
     deletions::Deletions,
     feed::Feed,
-    records::{append_error, error, event_data, filter, from_position, page_after, position, recorded},
+    records::{event_data, filter, from_position, page_after, position, recorded},
 };
 use crate::{
     Appended, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError, StreamAppend, plan::check,
@@ -60,7 +63,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// An event store in a KurrentDB node or cluster.
 #[derive(Clone)]
 pub struct KurrentStore {
-    client: Client,
+    connection: Arc<Connection>,
     deletions: Arc<Deletions>,
 }
 
@@ -71,11 +74,20 @@ impl std::fmt::Debug for KurrentStore {
 }
 
 impl KurrentStore {
-    /// Opens a client for `url`, e.g. `kurrentdb://admin:changeit@localhost:2113?tls=false`.
+    /// Connects to `url`, e.g. `kurrentdb://admin:changeit@localhost:2113?tls=false`,
+    /// and reads the end of the log: a server that does not answer is an error now
+    /// rather than at the first request.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let settings: ClientSettings = url.parse().map_err(|e| StoreError::InvalidUrl(format!("{e}")))?;
-        let client = Client::new(settings).map_err(|e| StoreError::Kurrent(e.to_string()))?;
-        Ok(Self { client, deletions: Arc::default() })
+        let store = Self { connection: Arc::new(Connection::new(settings)?), deletions: Arc::default() };
+        store.ping().await.map_err(|e| {
+            let reason = match e {
+                StoreError::Kurrent(reason) => reason,
+                other => other.to_string(),
+            };
+            StoreError::Kurrent(format!("no KurrentDB node answered: {reason}"))
+        })?;
+        Ok(store)
     }
 
     /// Appends to one stream, trying again when an `Any` append loses a race.
@@ -110,10 +122,11 @@ impl KurrentStore {
             let data = fresh.iter().map(|e| event_data(e)).collect::<Result<Vec<_>, _>>()?;
             let state = last.map_or(StreamState::NoStream, StreamState::StreamRevision);
             let options = AppendToStreamOptions::default().stream_state(state);
-            self.client
+            self.connection
+                .client()
                 .append_to_stream(stream, &options, data)
                 .await
-                .map_err(|e| append_error(e, stream, append.expected))?;
+                .map_err(|e| self.connection.append_error(e, stream, append.expected))?;
             // The write result names the last event's position only: read the new
             // events back, from the revision after the one observed, for each one's.
             let first = last.map_or(0, |r| r + 1);
@@ -172,9 +185,14 @@ impl KurrentStore {
         stream: &str,
         options: &ReadStreamOptions,
     ) -> Result<Vec<kurrentdb::RecordedEvent>, StoreError> {
-        let mut read = self.client.read_stream(stream, options).await.map_err(|e| error(e, stream))?;
+        let mut read = self
+            .connection
+            .client()
+            .read_stream(stream, options)
+            .await
+            .map_err(|e| self.connection.error(e, stream))?;
         let mut events = Vec::new();
-        while let Some(resolved) = read.next().await.map_err(|e| error(e, stream))? {
+        while let Some(resolved) = read.next().await.map_err(|e| self.connection.error(e, stream))? {
             events.extend(resolved.event);
         }
         Ok(events)
@@ -211,7 +229,7 @@ impl EventStore for KurrentStore {
     }
 
     async fn read_all(&self, after: Option<u64>, limit: usize, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.deletions.look(&self.client).await?;
+        self.deletions.look(&self.connection).await?;
         let mut events = Vec::new();
         let mut cursor = after;
         // System events count in the server's page but are dropped here: read on
@@ -219,7 +237,7 @@ impl EventStore for KurrentStore {
         while events.len() < limit {
             // Reading from a position includes the event there: ask for one more.
             let count = (limit - events.len()).saturating_add(1);
-            let (page, received) = page_after(&self.client, cursor, filter(prefix), count).await?;
+            let (page, received) = page_after(&self.connection, cursor, filter(prefix), count).await?;
             let start = cursor;
             for event in page {
                 cursor = Some(event.position.prepare);
@@ -240,7 +258,7 @@ impl EventStore for KurrentStore {
             .filter(filter(prefix))
             .retry_options(RetryOptions::default().retry_forever());
         let feed = Feed {
-            client: self.client.clone(),
+            connection: Arc::clone(&self.connection),
             options,
             subscription: None,
             failed: false,
@@ -268,23 +286,23 @@ impl EventStore for KurrentStore {
                 self.edge(stream, ReadStreamOptions::default().forwards().position(StreamPosition::Start)).await?;
             // Guarded by the last revision seen, so that the count is of what was deleted.
             let options = DeleteStreamOptions::default().stream_state(StreamState::StreamRevision(last));
-            match self.client.delete_stream(stream, &options).await {
+            match self.connection.client().delete_stream(stream, &options).await {
                 Ok(position) => {
                     match position {
                         Some(position) => self.deletions.deleted(stream, position.prepare),
-                        None => self.deletions.look(&self.client).await?,
+                        None => self.deletions.look(&self.connection).await?,
                     }
                     return Ok(last - first.unwrap_or(last) + 1);
                 }
                 Err(kurrentdb::Error::WrongExpectedVersion { .. }) if retries < RACE_RETRIES => retries += 1,
-                Err(e) => return Err(error(e, stream)),
+                Err(e) => return Err(self.connection.error(e, stream)),
             }
         }
     }
 
     /// The last player event in `$all` that is not deleted.
     async fn head(&self) -> Result<u64, StoreError> {
-        self.deletions.look(&self.client).await?;
+        self.deletions.look(&self.connection).await?;
         let mut before = StreamPosition::End;
         loop {
             let options = ReadAllOptions::default()
@@ -292,9 +310,10 @@ impl EventStore for KurrentStore {
                 .position(before)
                 .filter(filter(domain::STREAM_PREFIX))
                 .max_count(HEAD_PAGE);
-            let mut read = self.client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
+            let mut read =
+                self.connection.client().read_all(&options).await.map_err(|e| self.connection.error(e, "$all"))?;
             let mut received = 0;
-            while let Some(resolved) = read.next().await.map_err(|e| error(e, "$all"))? {
+            while let Some(resolved) = read.next().await.map_err(|e| self.connection.error(e, "$all"))? {
                 received += 1;
                 let Some(event) = resolved.event else { continue };
                 before = StreamPosition::Position(event.position);
@@ -310,8 +329,9 @@ impl EventStore for KurrentStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let options = ReadAllOptions::default().backwards().position(StreamPosition::End).max_count(1);
-        let mut read = self.client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
-        read.next().await.map_err(|e| error(e, "$all"))?;
+        let mut read =
+            self.connection.client().read_all(&options).await.map_err(|e| self.connection.error(e, "$all"))?;
+        read.next().await.map_err(|e| self.connection.error(e, "$all"))?;
         Ok(())
     }
 }

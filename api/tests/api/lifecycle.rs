@@ -79,6 +79,14 @@ fn a_bad_store_url_is_refused_with_a_clear_error() {
         assert_eq!(stderr.matches(reason).count(), 1, "{url}: told once, {stderr}");
         assert!(!stderr.contains("stack backtrace"), "{url}: {stderr}");
     }
+    // Its SQLite read models' lock is taken before the store is reached.
+    let (output, _) =
+        in_empty_folder(&["serve", "--listen", "127.0.0.1:0", "--store", "kurrentdb://127.0.0.1:1?tls=false"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("no KurrentDB node answered: gRPC connection error"),
+        "{stderr}"
+    );
     let stderr = refused(&["--listen", "127.0.0.1:0", "--read-models", "bogus://x"]);
     assert!(stderr.contains("the scheme must be sqlite:// or postgres://"), "{stderr}");
     let stderr = refused(&["--listen", "127.0.0.1:0", "--store", ""]);

@@ -21,9 +21,9 @@ use std::{
     sync::{PoisonError, RwLock},
 };
 
-use kurrentdb::{Client, ReadAllOptions, StreamMetadata, StreamPosition, SubscriptionFilter};
+use kurrentdb::{ReadAllOptions, StreamMetadata, StreamPosition, SubscriptionFilter};
 
-use super::records::{error, page_after};
+use super::{connection::Connection, records::page_after};
 use crate::{RecordedEvent, StoreError};
 
 /// Metadata events read at a time.
@@ -71,13 +71,13 @@ impl Deletions {
     }
 
     /// Reads the metadata events logged since the last look, up to the end of the log.
-    pub(super) async fn look(&self, client: &Client) -> Result<(), StoreError> {
+    pub(super) async fn look(&self, connection: &Connection) -> Result<(), StoreError> {
         let _one = self.looking.lock().await;
-        let end = end_of_log(client).await?;
+        let end = end_of_log(connection).await?;
         let mut cursor = self.read().through;
         loop {
             let names = SubscriptionFilter::on_stream_name().regex(r"^\$\$[^$]");
-            let (page, received) = page_after(client, cursor, names, PAGE + 1).await?;
+            let (page, received) = page_after(connection, cursor, names, PAGE + 1).await?;
             let start = cursor;
             let mut found = Vec::new();
             for event in page {
@@ -121,9 +121,9 @@ fn record(known: &mut Known, stream: &str, position: u64, before: u64) {
 }
 
 /// The position of the last event in the log, 0 when it is empty.
-async fn end_of_log(client: &Client) -> Result<u64, StoreError> {
+async fn end_of_log(connection: &Connection) -> Result<u64, StoreError> {
     let options = ReadAllOptions::default().backwards().position(StreamPosition::End).max_count(1);
-    let mut read = client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
-    let last = read.next().await.map_err(|e| error(e, "$all"))?.and_then(|resolved| resolved.event);
+    let mut read = connection.client().read_all(&options).await.map_err(|e| connection.error(e, "$all"))?;
+    let last = read.next().await.map_err(|e| connection.error(e, "$all"))?.and_then(|resolved| resolved.event);
     Ok(last.map_or(0, |event| event.position.prepare))
 }

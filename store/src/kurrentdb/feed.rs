@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use kurrentdb::{Client, SubscribeToAllOptions, Subscription};
+use kurrentdb::{SubscribeToAllOptions, Subscription};
 
-use super::{RETRY_PAUSE, deletions::Deletions, error, recorded};
+use super::{RETRY_PAUSE, connection::Connection, deletions::Deletions, from_position, recorded};
 use crate::{RecordedEvent, StoreError};
 
 /// A catch-up subscription to `$all`, asked for on first poll.
 pub(super) struct Feed {
-    pub(super) client: Client,
+    pub(super) connection: Arc<Connection>,
+    /// Where the subscription starts: moved past each event received, so that
+    /// a new subscription goes on from there.
     pub(super) options: SubscribeToAllOptions,
     pub(super) subscription: Option<Subscription>,
     pub(super) failed: bool,
@@ -20,8 +22,9 @@ pub(super) struct Feed {
 }
 
 impl Feed {
-    /// The next nudge event. The client resubscribes by itself after the last event
-    /// it handed out, so after an error the same subscription goes on.
+    /// The next nudge event. The client resubscribes by itself after a dropped
+    /// subscription; an error it gives back means its connection failed, so the
+    /// next poll subscribes again, with the connection's client of then.
     pub(super) async fn next(mut self) -> Option<(Result<RecordedEvent, StoreError>, Self)> {
         loop {
             if std::mem::take(&mut self.failed) {
@@ -36,7 +39,7 @@ impl Feed {
             };
             // Past the end of the log last looked at, deletions may be unknown yet.
             if self.deletions.behind(event.position)
-                && let Err(e) = self.deletions.look(&self.client).await
+                && let Err(e) = self.deletions.look(&self.connection).await
             {
                 self.pending = Some(event);
                 self.failed = true;
@@ -52,18 +55,24 @@ impl Feed {
     async fn receive(&mut self) -> Result<RecordedEvent, StoreError> {
         let subscription = match &mut self.subscription {
             Some(subscription) => subscription,
-            slot @ None => slot.insert(self.client.subscribe_to_all(&self.options).await),
+            slot @ None => slot.insert(self.connection.client().subscribe_to_all(&self.options).await),
         };
         loop {
             match subscription.next().await {
-                Ok(resolved) => match resolved.event.map(recorded) {
-                    Some(Ok(Some(event))) => return Ok(event),
-                    Some(Err(e)) => return Err(e),
-                    Some(Ok(None)) | None => {}
-                },
+                Ok(resolved) => {
+                    let Some(event) = resolved.event else { continue };
+                    let options = std::mem::take(&mut self.options);
+                    self.options = options.position(from_position(Some(event.position.prepare)));
+                    match recorded(event) {
+                        Ok(Some(event)) => return Ok(event),
+                        Ok(None) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
                 Err(e) => {
                     self.failed = true;
-                    return Err(error(e, "$all"));
+                    self.subscription = None;
+                    return Err(self.connection.error(e, "$all"));
                 }
             }
         }

@@ -1,9 +1,10 @@
 //! nudge's events as KurrentDB stores them, and back; KurrentDB's errors and
 //! positions as nudge's.
 
-use kurrentdb::{Client, CurrentRevision, EventData, Position, ReadAllOptions, StreamPosition, SubscriptionFilter};
+use kurrentdb::{CurrentRevision, EventData, Position, ReadAllOptions, StreamPosition, SubscriptionFilter};
 use serde::{Deserialize, Serialize};
 
+use super::connection::Connection;
 use crate::{ExpectedRevision, NewEvent, RecordedEvent, StoreError};
 
 /// The metadata stored with every event, so reads need not parse the payload.
@@ -96,15 +97,15 @@ pub(super) fn recorded(event: kurrentdb::RecordedEvent) -> Result<Option<Recorde
 /// there) and how many the server sent, so that a caller knows a short page
 /// was the end of the log.
 pub(super) async fn page_after(
-    client: &Client,
+    connection: &Connection,
     cursor: Option<u64>,
     filter: SubscriptionFilter,
     count: usize,
 ) -> Result<(Vec<kurrentdb::RecordedEvent>, usize), StoreError> {
     let options = ReadAllOptions::default().forwards().position(from_position(cursor)).filter(filter).max_count(count);
-    let mut read = client.read_all(&options).await.map_err(|e| error(e, "$all"))?;
+    let mut read = connection.client().read_all(&options).await.map_err(|e| connection.error(e, "$all"))?;
     let (mut events, mut received) = (Vec::new(), 0);
-    while let Some(resolved) = read.next().await.map_err(|e| error(e, "$all"))? {
+    while let Some(resolved) = read.next().await.map_err(|e| connection.error(e, "$all"))? {
         received += 1;
         let Some(event) = resolved.event else { continue };
         if cursor.is_none_or(|c| event.position.prepare > c) {
