@@ -56,6 +56,10 @@ async fn run() -> anyhow::Result<()> {
     for deprecation in api::durations::deprecations(&Cli::command(), &matches) {
         tracing::warn!("{deprecation}");
     }
+    #[cfg(unix)]
+    if matches!(cli.command, Command::Bench(_)) {
+        api::tools::bench::exit_on_interrupt().context("cannot catch Ctrl-C and SIGTERM")?;
+    }
     match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Bench(BenchCommand::Ingest(args)) => api::tools::bench::ingest::run(args).await,

@@ -7,6 +7,7 @@ pub mod freshness;
 pub mod ingest;
 mod lane;
 pub mod projection;
+mod temp;
 pub mod webhooks;
 
 use clap::Subcommand;
@@ -22,6 +23,9 @@ use webhooks::BenchWebhooksArgs;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use self::temp::TempFolder;
+#[cfg(unix)]
+pub use self::temp::exit_on_interrupt;
 use crate::{app::Application, app::Settings};
 
 /// Benchmarks.
@@ -118,25 +122,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
-}
-
-/// A fresh temporary folder for a benchmark's SQLite file, removed on drop.
-struct TempFolder(std::path::PathBuf);
-
-impl TempFolder {
-    fn new() -> Self {
-        Self(std::env::temp_dir().join(format!("nudge-bench-{}", uuid::Uuid::new_v4().simple())))
-    }
-
-    fn sqlite_url(&self) -> String {
-        format!("sqlite://{}/nudge.db", self.0.display())
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]
