@@ -82,7 +82,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     args.check().map_err(anyhow::Error::msg)?;
     let settings = args.settings();
     // A refused URL is told before any lock file or database is made.
-    store::Adapter::of(&settings.store)?;
+    store::check_url(&settings.store)?;
     database::Database::check_url(&settings.read_models)?;
     let _one_process = store::sqlite::ServeLock::acquire(&[&settings.store, &settings.read_models])?;
     let metrics = match args.metrics_listen {

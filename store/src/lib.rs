@@ -55,6 +55,16 @@ impl Adapter {
     }
 }
 
+/// Refuses a URL [`connect`] would refuse before connecting (its scheme, and
+/// a PostgreSQL URL's options), so that a caller can tell before it makes
+/// anything else.
+pub fn check_url(url: &str) -> Result<(), StoreError> {
+    if Adapter::of(url)? == Adapter::Postgres {
+        postgres::connect_options(url).map_err(|e| StoreError::InvalidUrl(format!("{url}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Opens the event store named by `url`: `sqlite://path`, `postgres://...` or
 /// `kurrentdb://...` (also `esdb://`).
 pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>, StoreError> {

@@ -100,7 +100,7 @@ const PAGE: usize = 1_000;
 
 /// Runs a `nudge keys` command.
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
-    store::Adapter::of(&args.store)?;
+    store::check_url(&args.store)?;
     let url = read_models_url(&args.store, args.read_models.as_deref())?;
     if matches!(args.command, KeysCommand::List) && missing_sqlite_file(&url).is_some() {
         eprintln!("no API keys in {url}");

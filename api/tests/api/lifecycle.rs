@@ -72,6 +72,7 @@ fn a_bad_store_url_is_refused_with_a_clear_error() {
         ("sqlite://", "sqlite:// names no file"),
         ("postgres://postgres@127.0.0.1:5432/", "the URL names no database"),
         ("postgres://postgres@127.0.0.1:1/nudge", "refused"),
+        ("postgres://postgres@127.0.0.1:1/nudge?sslmode=bogus", "invalid store url: postgres://"),
     ];
     for (url, reason) in bad {
         let stderr = refused(&["--listen", "127.0.0.1:0", "--store", url]);

@@ -23,7 +23,10 @@ const REACH_TIMEOUT: Duration = Duration::from_secs(10);
 /// both ends a TLS record per message of every statement (a tenth of the CPU
 /// of one-event ingest against a local server). An explicit `sslmode` is kept.
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
-    let options: PgConnectOptions = url.parse()?;
+    let options: PgConnectOptions = url.parse().map_err(|e| match e {
+        sqlx::Error::Configuration(inner) => sqlx::Error::Configuration(plainly(inner.as_ref()).into()),
+        other => other,
+    })?;
     if options.get_database().is_none_or(str::is_empty) {
         return Err(sqlx::Error::Configuration(
             "the URL names no database: write it after the host (postgres://user@host/nudge), or set PGDATABASE".into(),
@@ -31,6 +34,22 @@ pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     }
     let explicit = url.contains("sslmode=") || url.contains("ssl-mode=") || std::env::var_os("PGSSLMODE").is_some();
     Ok(if !explicit && is_local(options.get_host()) { options.ssl_mode(PgSslMode::Disable) } else { options })
+}
+
+/// What sqlx found wrong in a URL, told once: its error nests another
+/// configuration error, so the text said "error with configuration" twice;
+/// an unknown `sslmode` is told with the values it takes.
+fn plainly(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    let text = innermost.to_string();
+    if text.contains("`ssl_mode`") {
+        format!("{text}: sslmode takes disable, allow, prefer, require, verify-ca or verify-full")
+    } else {
+        text
+    }
 }
 
 /// Connects once and closes, so that a server that cannot be reached is told
@@ -84,6 +103,18 @@ mod tests {
             assert!(refused.contains("names no database"), "{url}: {refused}");
         }
         assert!(connect_options("postgres://postgres@127.0.0.1:5432/nudge").is_ok());
+    }
+
+    #[test]
+    fn a_bad_sslmode_is_told_once_with_the_values_it_takes() {
+        let refused = connect_options("postgres://u@127.0.0.1/db?sslmode=bogus").err().map(|e| e.to_string());
+        let refused = refused.unwrap_or_default();
+        assert_eq!(refused.matches("error with configuration").count(), 1, "{refused}");
+        assert!(refused.contains(r#"unknown value "bogus""#), "{refused}");
+        assert!(
+            refused.contains("sslmode takes disable, allow, prefer, require, verify-ca or verify-full"),
+            "{refused}"
+        );
     }
 
     #[tokio::test]
