@@ -143,6 +143,7 @@ pub struct StreamQuery {
     #[serde(default, deserialize_with = "params::int64")]
     after: Option<u64>,
     /// At most this many events (default 100).
+    #[serde(default, deserialize_with = "params::count")]
     #[param(minimum = 1)]
     limit: Option<usize>,
 }

@@ -44,6 +44,7 @@ pub struct HistoryQuery {
     #[param(value_type = Option<FeatureNames>, inline)]
     names: Option<String>,
     /// At most this many points (default 100, at most 500), spread evenly over the stream, the last event's among them.
+    #[serde(default, deserialize_with = "params::count")]
     #[param(minimum = 2, maximum = 500)]
     points: Option<usize>,
 }

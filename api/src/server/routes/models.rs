@@ -35,6 +35,7 @@ pub struct ModelPage {
     /// Only versions listed after this one (the `next` of the page before).
     after: Option<String>,
     /// At most this many (default 100).
+    #[serde(default, deserialize_with = "params::count")]
     #[param(minimum = 1)]
     limit: Option<usize>,
 }

@@ -57,11 +57,29 @@ pub(crate) fn uuid<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
 /// An optional position or cursor, refused above `i64::MAX` (the stores'
 /// positions, and the document's `int64`).
 pub(crate) fn int64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    use serde::{Deserialize, de::Error};
-    match Option::<u64>::deserialize(deserializer)? {
-        Some(value) if i64::try_from(value).is_err() => Err(D::Error::custom(format!("{value} is above {}", i64::MAX))),
-        value => Ok(value),
+    use serde::de::Error;
+    match digits::<D, u64>(deserializer)? {
+        value if i64::try_from(value).is_err() => Err(D::Error::custom(format!("{value} is above {}", i64::MAX))),
+        value => Ok(Some(value)),
     }
+}
+
+/// An optional count (a page size, a number of points).
+pub(crate) fn count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    digits(deserializer).map(Some)
+}
+
+/// A whole number written as the document's `integer` allows: digits only,
+/// with no sign and no leading zero (Rust's own parser also takes `+5` and `05`).
+fn digits<'de, D: serde::Deserializer<'de>, T: std::str::FromStr>(deserializer: D) -> Result<T, D::Error> {
+    use serde::{Deserialize, de::Error};
+    let text = String::deserialize(deserializer)?;
+    let written =
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'));
+    if !written {
+        return Err(D::Error::custom(format!("{text:?} is not a whole number in digits (no sign, no leading zero)")));
+    }
+    text.parse().map_err(|_| D::Error::custom(format!("{text} is too large")))
 }
 
 /// An optional RFC 3339 `date-time`, refused in any other shape (chrono's own
@@ -104,6 +122,7 @@ pub(crate) struct IdPage {
     #[serde(default, deserialize_with = "uuid")]
     pub(crate) after: Option<uuid::Uuid>,
     /// At most this many (default 100).
+    #[serde(default, deserialize_with = "count")]
     #[param(minimum = 1)]
     pub(crate) limit: Option<usize>,
 }
@@ -120,6 +139,10 @@ mod tests {
         after: Option<uuid::Uuid>,
         #[serde(default, deserialize_with = "timestamp")]
         at: Option<chrono::DateTime<chrono::Utc>>,
+        #[serde(default, deserialize_with = "int64")]
+        position: Option<u64>,
+        #[serde(default, deserialize_with = "count")]
+        limit: Option<usize>,
     }
 
     fn read(query: &str) -> Result<Strict, String> {
@@ -151,5 +174,23 @@ mod tests {
         for other in ["2026-11-24%2010:00:00Z", "2026-11-24T10:00:00%2B0000", "yesterday"] {
             assert!(read(&format!("at={other}")).is_err(), "{other}");
         }
+    }
+
+    #[test]
+    fn integers_are_read_only_as_plain_digits() {
+        let both = |query: &str| read(query).map(|q| (q.position, q.limit));
+        assert_eq!(both("position=0&limit=5"), Ok((Some(0), Some(5))));
+        assert_eq!(both("position=9223372036854775807&limit=10"), Ok((Some(i64::MAX as u64), Some(10))));
+        assert_eq!(both(""), Ok((None, None)));
+        for other in ["%2B5", "05", "00", "-1", "5.0", "1e3", "%205", "", "five"] {
+            for name in ["position", "limit"] {
+                let refused = read(&format!("{name}={other}")).err().unwrap_or_default();
+                assert!(refused.contains("not a whole number in digits"), "{name}={other}: {refused}");
+            }
+        }
+        let refused = read("position=9223372036854775808").err().unwrap_or_default();
+        assert!(refused.contains("is above 9223372036854775807"), "{refused}");
+        let refused = read("limit=99999999999999999999999").err().unwrap_or_default();
+        assert!(refused.contains("is too large"), "{refused}");
     }
 }

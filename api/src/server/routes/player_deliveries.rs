@@ -20,6 +20,7 @@ pub struct PlayerDeliveriesQuery {
     #[param(value_type = Option<uuid::Uuid>)]
     recommendation_id: Option<String>,
     /// At most this many (default 100).
+    #[serde(default, deserialize_with = "params::count")]
     #[param(minimum = 1)]
     limit: Option<usize>,
 }

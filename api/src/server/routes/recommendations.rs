@@ -22,6 +22,7 @@ pub struct ListQuery {
     #[param(value_type = Option<InterventionKind>)]
     kind: Option<String>,
     /// At most this many (default 100).
+    #[serde(default, deserialize_with = "params::count")]
     #[param(minimum = 1)]
     limit: Option<usize>,
     /// `asc` (default): oldest first, paged with `after`; `desc`: newest first, paged with `before`.

@@ -63,6 +63,7 @@ pub struct DeliveriesParams {
     #[serde(default, deserialize_with = "params::int64")]
     after: Option<u64>,
     /// At most this many (default 100).
+    #[serde(default, deserialize_with = "params::count")]
     #[param(minimum = 1)]
     limit: Option<usize>,
 }
