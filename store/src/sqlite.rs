@@ -78,13 +78,19 @@ impl SqliteStore {
 
 /// Refuses a `sqlite://` URL whose path, `file`, is empty or a folder, saying
 /// how to write one (`example`), before SQLite answers only that it cannot
-/// open the database file.
+/// open the database file; and one that opens it read-only, since nudge
+/// migrates and writes every database it opens (SQLite would say only that
+/// a write was attempted, and lock files would be made first).
 pub fn names_a_file(url: &str, file: &Path, example: &str) -> Result<(), String> {
     if file.as_os_str().is_empty() {
         return Err(format!("{url} names no file: write its path, as in {example}"));
     }
     if file.is_dir() {
         return Err(format!("{url} names a folder: name a file in it, as in {example}"));
+    }
+    let mut options = url.split_once('?').map_or("", |(_, query)| query).split('&');
+    if let Some(option) = options.find(|o| matches!(*o, "mode=ro" | "immutable=true" | "immutable=1")) {
+        return Err(format!("{url} opens the file read-only ({option}): nudge writes to it, leave {option} out"));
     }
     Ok(())
 }

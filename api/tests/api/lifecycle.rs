@@ -95,6 +95,10 @@ fn a_bad_store_url_is_refused_with_a_clear_error() {
     let db = TempSqlite::new().unwrap();
     let stderr = refused(&["--listen", "127.0.0.1:0", "--store", &db.url(), "--read-models", "sqlite://"]);
     assert!(stderr.contains("sqlite:// names no file"), "{stderr}");
+    let stderr = refused(&["--listen", "127.0.0.1:0", "--store", "sqlite://data/nudge.db?mode=ro"]);
+    assert!(stderr.contains("opens the file read-only (mode=ro): nudge writes to it"), "{stderr}");
+    let stderr = refused(&["--listen", "127.0.0.1:0", "--read-models", "sqlite://data/r.db?cache=shared&immutable=1"]);
+    assert!(stderr.contains("opens the file read-only (immutable=1)"), "{stderr}");
     let folder = format!("sqlite://{}", db.path().parent().unwrap().display());
     let stderr = refused(&["--listen", "127.0.0.1:0", "--store", &folder]);
     assert!(stderr.contains("names a folder: name a file in it"), "{stderr}");
