@@ -122,11 +122,11 @@ impl KurrentStore {
             let data = fresh.iter().map(|e| event_data(e)).collect::<Result<Vec<_>, _>>()?;
             let state = last.map_or(StreamState::NoStream, StreamState::StreamRevision);
             let options = AppendToStreamOptions::default().stream_state(state);
-            self.connection
-                .client()
+            let client = self.connection.client();
+            client
                 .append_to_stream(stream, &options, data)
                 .await
-                .map_err(|e| self.connection.append_error(e, stream, append.expected))?;
+                .map_err(|e| client.append_error(e, stream, append.expected))?;
             // The write result names the last event's position only: read the new
             // events back, from the revision after the one observed, for each one's.
             let first = last.map_or(0, |r| r + 1);
@@ -185,14 +185,10 @@ impl KurrentStore {
         stream: &str,
         options: &ReadStreamOptions,
     ) -> Result<Vec<kurrentdb::RecordedEvent>, StoreError> {
-        let mut read = self
-            .connection
-            .client()
-            .read_stream(stream, options)
-            .await
-            .map_err(|e| self.connection.error(e, stream))?;
+        let client = self.connection.client();
+        let mut read = client.read_stream(stream, options).await.map_err(|e| client.error(e, stream))?;
         let mut events = Vec::new();
-        while let Some(resolved) = read.next().await.map_err(|e| self.connection.error(e, stream))? {
+        while let Some(resolved) = read.next().await.map_err(|e| client.error(e, stream))? {
             events.extend(resolved.event);
         }
         Ok(events)
@@ -286,7 +282,8 @@ impl EventStore for KurrentStore {
                 self.edge(stream, ReadStreamOptions::default().forwards().position(StreamPosition::Start)).await?;
             // Guarded by the last revision seen, so that the count is of what was deleted.
             let options = DeleteStreamOptions::default().stream_state(StreamState::StreamRevision(last));
-            match self.connection.client().delete_stream(stream, &options).await {
+            let client = self.connection.client();
+            match client.delete_stream(stream, &options).await {
                 Ok(position) => {
                     match position {
                         Some(position) => self.deletions.deleted(stream, position.prepare),
@@ -295,7 +292,7 @@ impl EventStore for KurrentStore {
                     return Ok(last - first.unwrap_or(last) + 1);
                 }
                 Err(kurrentdb::Error::WrongExpectedVersion { .. }) if retries < RACE_RETRIES => retries += 1,
-                Err(e) => return Err(self.connection.error(e, stream)),
+                Err(e) => return Err(client.error(e, stream)),
             }
         }
     }
@@ -310,10 +307,10 @@ impl EventStore for KurrentStore {
                 .position(before)
                 .filter(filter(domain::STREAM_PREFIX))
                 .max_count(HEAD_PAGE);
-            let mut read =
-                self.connection.client().read_all(&options).await.map_err(|e| self.connection.error(e, "$all"))?;
+            let client = self.connection.client();
+            let mut read = client.read_all(&options).await.map_err(|e| client.error(e, "$all"))?;
             let mut received = 0;
-            while let Some(resolved) = read.next().await.map_err(|e| self.connection.error(e, "$all"))? {
+            while let Some(resolved) = read.next().await.map_err(|e| client.error(e, "$all"))? {
                 received += 1;
                 let Some(event) = resolved.event else { continue };
                 before = StreamPosition::Position(event.position);
@@ -329,9 +326,9 @@ impl EventStore for KurrentStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let options = ReadAllOptions::default().backwards().position(StreamPosition::End).max_count(1);
-        let mut read =
-            self.connection.client().read_all(&options).await.map_err(|e| self.connection.error(e, "$all"))?;
-        read.next().await.map_err(|e| self.connection.error(e, "$all"))?;
+        let client = self.connection.client();
+        let mut read = client.read_all(&options).await.map_err(|e| client.error(e, "$all"))?;
+        read.next().await.map_err(|e| client.error(e, "$all"))?;
         Ok(())
     }
 }

@@ -123,7 +123,8 @@ fn record(known: &mut Known, stream: &str, position: u64, before: u64) {
 /// The position of the last event in the log, 0 when it is empty.
 async fn end_of_log(connection: &Connection) -> Result<u64, StoreError> {
     let options = ReadAllOptions::default().backwards().position(StreamPosition::End).max_count(1);
-    let mut read = connection.client().read_all(&options).await.map_err(|e| connection.error(e, "$all"))?;
-    let last = read.next().await.map_err(|e| connection.error(e, "$all"))?.and_then(|resolved| resolved.event);
+    let client = connection.client();
+    let mut read = client.read_all(&options).await.map_err(|e| client.error(e, "$all"))?;
+    let last = read.next().await.map_err(|e| client.error(e, "$all"))?.and_then(|resolved| resolved.event);
     Ok(last.map_or(0, |event| event.position.prepare))
 }

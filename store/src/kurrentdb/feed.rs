@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use kurrentdb::{SubscribeToAllOptions, Subscription};
+use kurrentdb::{Client, SubscribeToAllOptions, Subscription};
 
 use super::{RETRY_PAUSE, connection::Connection, deletions::Deletions, from_position, recorded};
 use crate::{RecordedEvent, StoreError};
@@ -14,7 +14,8 @@ pub(super) struct Feed {
     /// Where the subscription starts: moved past each event received, so that
     /// a new subscription goes on from there.
     pub(super) options: SubscribeToAllOptions,
-    pub(super) subscription: Option<Subscription>,
+    /// The subscription, and the client it was asked of.
+    pub(super) subscription: Option<(Arc<Client>, Subscription)>,
     pub(super) failed: bool,
     pub(super) deletions: Arc<Deletions>,
     /// An event received but not handed out yet: looking for deletions failed.
@@ -53,9 +54,13 @@ impl Feed {
 
     /// The next nudge event from the server.
     async fn receive(&mut self) -> Result<RecordedEvent, StoreError> {
-        let subscription = match &mut self.subscription {
+        let (client, subscription) = match &mut self.subscription {
             Some(subscription) => subscription,
-            slot @ None => slot.insert(self.connection.client().subscribe_to_all(&self.options).await),
+            slot @ None => {
+                let client = self.connection.current();
+                let subscription = client.subscribe_to_all(&self.options).await;
+                slot.insert((client, subscription))
+            }
         };
         loop {
             match subscription.next().await {
@@ -70,9 +75,10 @@ impl Feed {
                     }
                 }
                 Err(e) => {
+                    let error = self.connection.error(client, e, "$all");
                     self.failed = true;
                     self.subscription = None;
-                    return Err(self.connection.error(e, "$all"));
+                    return Err(error);
                 }
             }
         }

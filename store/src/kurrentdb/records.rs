@@ -103,9 +103,10 @@ pub(super) async fn page_after(
     count: usize,
 ) -> Result<(Vec<kurrentdb::RecordedEvent>, usize), StoreError> {
     let options = ReadAllOptions::default().forwards().position(from_position(cursor)).filter(filter).max_count(count);
-    let mut read = connection.client().read_all(&options).await.map_err(|e| connection.error(e, "$all"))?;
+    let client = connection.client();
+    let mut read = client.read_all(&options).await.map_err(|e| client.error(e, "$all"))?;
     let (mut events, mut received) = (Vec::new(), 0);
-    while let Some(resolved) = read.next().await.map_err(|e| connection.error(e, "$all"))? {
+    while let Some(resolved) = read.next().await.map_err(|e| client.error(e, "$all"))? {
         received += 1;
         let Some(event) = resolved.event else { continue };
         if cursor.is_none_or(|c| event.position.prepare > c) {
