@@ -1,5 +1,5 @@
 //! The temporary folders benchmarks keep their SQLite files in, removed when
-//! the benchmark ends, however it ends.
+//! the benchmark ends, and when Ctrl-C or SIGTERM ends it.
 
 use std::{
     io::Write,
