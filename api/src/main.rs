@@ -22,7 +22,13 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
+    let result = run().await;
+    #[cfg(unix)]
+    if api::tools::bench::interrupted() {
+        // The interrupt's handler is removing what the benchmark made; it ends the process.
+        std::future::pending::<()>().await;
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // A closed or full standard error must not turn the refusal into a panic.

@@ -1,10 +1,10 @@
 //! The real `nudge` binary: start-up, configuration errors, graceful shutdown.
 
-use std::{io::Read, process::Command};
+use std::process::Command;
 
 use store::testing::TempSqlite;
 
-use crate::helpers::{Nudge, STRUCTURED, bet, nudge, serve};
+use crate::helpers::{STRUCTURED, bet, nudge, serve};
 
 #[tokio::test]
 async fn sigterm_stops_nudge_cleanly_with_every_answered_event_stored() {
@@ -223,37 +223,4 @@ fn a_refused_value_from_the_environment_names_its_variable() {
     assert!(given.contains("0 is not in 1..=4096") && !given.contains(told), "the flag's own value: {given}");
     let bench = stderr(nudge().args(["bench", "ingest"]).env("NUDGE_BENCH_CLIENTS", "0").output().unwrap());
     assert!(bench.contains("the value came from the environment variable NUDGE_BENCH_CLIENTS"), "{bench}");
-}
-
-#[test]
-fn an_interrupted_benchmark_removes_its_temporary_store() {
-    let tmp = TempSqlite::new().unwrap();
-    let folder = tmp.path().parent().unwrap().to_owned();
-    let benches = || -> Vec<std::path::PathBuf> {
-        let entries = std::fs::read_dir(&folder).unwrap().map(|entry| entry.unwrap().path());
-        entries
-            .filter(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("nudge-bench-")))
-            .collect()
-    };
-    // Far more events than are sent before the interrupt, in a folder the test owns.
-    let spawned = nudge()
-        .env("TMPDIR", &folder)
-        .env("RUST_LOG", "warn")
-        .args(["bench", "ingest", "--clients", "2", "--batch", "100", "--events", "2000000"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Nudge(spawned, Default::default());
-    // Once the store is made, the benchmark is under way.
-    while !benches().iter().any(|bench| bench.join("nudge.db").exists()) {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(Command::new("kill").args(["-INT", &child.0.id().to_string()]).status().unwrap().success());
-    let status = child.0.wait().unwrap();
-    let mut stderr = String::new();
-    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted: removed "), "{stderr}");
-    assert!(benches().is_empty(), "left {:?}", benches());
 }

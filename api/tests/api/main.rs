@@ -14,6 +14,7 @@ mod features;
 mod hardening;
 mod helpers;
 mod ingest;
+mod interrupts;
 mod kill;
 mod lifecycle;
 mod limits;

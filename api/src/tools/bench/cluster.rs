@@ -22,6 +22,7 @@ use serde_json::Value;
 use simulator::Population;
 
 use crate::durations::{MS, S, between};
+pub(super) use fleet::drop_schema;
 use fleet::{Instance, Schema};
 use load::Addresses;
 

@@ -6,8 +6,8 @@ pub mod features;
 pub mod freshness;
 pub mod ingest;
 mod lane;
+mod leftovers;
 pub mod projection;
-mod temp;
 pub mod webhooks;
 
 use clap::Subcommand;
@@ -23,9 +23,9 @@ use webhooks::BenchWebhooksArgs;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use self::temp::TempFolder;
+use self::leftovers::TempFolder;
 #[cfg(unix)]
-pub use self::temp::exit_on_interrupt;
+pub use self::leftovers::{exit_on_interrupt, interrupted};
 use crate::{app::Application, app::Settings};
 
 /// Benchmarks.

@@ -12,6 +12,8 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use sqlx::Connection;
 
+use crate::tools::bench::leftovers;
+
 /// A schema made for one run in the database at a URL, dropped by [`Schema::drop_now`].
 pub struct Schema {
     base: String,
@@ -24,6 +26,7 @@ impl Schema {
         let name = format!("nudge_bench_{}", uuid::Uuid::new_v4().simple());
         let mut conn = sqlx::PgConnection::connect(base).await.context("cannot connect to --database")?;
         sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut conn).await?;
+        leftovers::made_schema(base, &name);
         Ok(Self { base: base.to_owned(), name })
     }
 
@@ -35,10 +38,17 @@ impl Schema {
 
     /// Drops the schema and everything in it.
     pub async fn drop_now(self) -> anyhow::Result<()> {
-        let mut conn = sqlx::PgConnection::connect(&self.base).await?;
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name)).execute(&mut conn).await?;
+        drop_schema(&self.base, &self.name).await?;
+        leftovers::dropped_schema(&self.name);
         Ok(())
     }
+}
+
+/// Drops the schema `name` and everything in it, in the database at `base`.
+pub async fn drop_schema(base: &str, name: &str) -> anyhow::Result<()> {
+    let mut conn = sqlx::PgConnection::connect(base).await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut conn).await?;
+    Ok(())
 }
 
 /// One `nudge serve` process, killed when dropped.
@@ -59,6 +69,7 @@ impl Instance {
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start nudge serve")?;
+        leftovers::started(child.id());
         let stdout = child.stdout.take().context("no stdout")?;
         let (address_tx, address_rx) = std::sync::mpsc::channel();
         // Reads the log to its end, so the process never blocks on a full pipe.
@@ -113,5 +124,6 @@ impl Drop for Instance {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        leftovers::ended(self.child.id());
     }
 }
