@@ -9,7 +9,6 @@ use api::{
     cli::{Cli, Command},
     config::ServeArgs,
     telemetry,
-    tools::bench::BenchCommand,
 };
 use clap::{CommandFactory, FromArgMatches};
 use tokio::net::TcpListener;
@@ -68,13 +67,7 @@ async fn run() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(args) => serve(*args).await,
-        Command::Bench(BenchCommand::Ingest(args)) => api::tools::bench::ingest::run(args).await,
-        Command::Bench(BenchCommand::Projection(args)) => api::tools::bench::projection::run(args).await,
-        Command::Bench(BenchCommand::Freshness(args)) => api::tools::bench::freshness::run(args).await,
-        Command::Bench(BenchCommand::Features(args)) => api::tools::bench::features::run(args).await,
-        Command::Bench(BenchCommand::Decisions(args)) => api::tools::bench::decisions::run(args).await,
-        Command::Bench(BenchCommand::Webhooks(args)) => api::tools::bench::webhooks::run(args).await,
-        Command::Bench(BenchCommand::Cluster(args)) => api::tools::bench::cluster::run(args).await,
+        Command::Bench(command) => api::tools::bench::run(command).await,
         Command::Simulate(args) => api::tools::simulate::run(args).await,
         Command::Train(args) => api::tools::train::run(args).await,
         Command::Keys(args) => api::tools::key_commands::run(args).await,

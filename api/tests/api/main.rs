@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod bench_leftovers;
 mod cluster;
 mod connections;
 mod console;
@@ -14,7 +15,6 @@ mod features;
 mod hardening;
 mod helpers;
 mod ingest;
-mod interrupts;
 mod kill;
 mod lifecycle;
 mod limits;

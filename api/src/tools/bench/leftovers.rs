@@ -1,7 +1,7 @@
 //! What a benchmark makes outside itself: temporary folders for its SQLite
 //! files, `nudge serve` processes and PostgreSQL schemas (`bench cluster`).
-//! Each is removed when the benchmark is done with it, and all of them when
-//! Ctrl-C or SIGTERM ends the benchmark.
+//! Each is removed when the benchmark is done with it, and what is left when
+//! it fails half-way or Ctrl-C or SIGTERM ends it.
 
 use std::{
     io::Write,
@@ -80,9 +80,9 @@ pub fn interrupted() -> bool {
 }
 
 /// Ends the process on Ctrl-C or SIGTERM (exit status 130 or 143), first
-/// killing the processes, dropping the schemas and removing the folders of
-/// the benchmark under way, which would otherwise be left behind: a
-/// benchmark's stores can take gigabytes, and its instances run on.
+/// removing what the benchmark under way made ([`remove_all`]), which would
+/// otherwise be left behind: a benchmark's stores can take gigabytes, and its
+/// instances run on.
 ///
 /// The signals are caught from this call on, so that nothing is made before
 /// they are; the process ends at once rather than unwinding the benchmark,
@@ -98,37 +98,38 @@ pub fn exit_on_interrupt() -> std::io::Result<()> {
             _ = terminate.recv() => 143,
         };
         INTERRUPTED.store(true, Ordering::SeqCst);
-        let Live { folders, processes, schemas } =
-            std::mem::replace(&mut *live(), Live { folders: Vec::new(), processes: Vec::new(), schemas: Vec::new() });
-        // A closed standard error must not stop the rest being removed.
-        for pid in processes {
-            let killed = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            if !killed.is_ok_and(|status| status.success()) {
-                let _ = writeln!(std::io::stderr(), "interrupted: cannot kill process {pid}");
-            }
-        }
-        for (base, name) in schemas {
-            match super::cluster::drop_schema(&base, &name).await {
-                Ok(()) => {
-                    let _ = writeln!(std::io::stderr(), "interrupted: dropped schema {name}");
-                }
-                Err(error) => {
-                    let _ = writeln!(std::io::stderr(), "interrupted: cannot drop schema {name}: {error:#}");
-                }
-            }
-        }
-        for folder in folders {
-            match std::fs::remove_dir_all(&folder) {
-                Ok(()) => {
-                    let _ = writeln!(std::io::stderr(), "interrupted: removed {}", folder.display());
-                }
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                Err(error) => {
-                    let _ = writeln!(std::io::stderr(), "interrupted: cannot remove {}: {error}", folder.display());
-                }
-            }
-        }
+        remove_all("interrupted").await;
         std::process::exit(status);
     });
     Ok(())
+}
+
+/// Kills the processes, drops the schemas and removes the folders made and not
+/// removed yet, each told on standard error after `reason`.
+pub(super) async fn remove_all(reason: &str) {
+    let Live { folders, processes, schemas } =
+        std::mem::replace(&mut *live(), Live { folders: Vec::new(), processes: Vec::new(), schemas: Vec::new() });
+    // A closed standard error must not stop the rest being removed.
+    let tell = |line: std::fmt::Arguments<'_>| {
+        let _ = writeln!(std::io::stderr(), "{reason}: {line}");
+    };
+    for pid in processes {
+        let killed = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        if !killed.is_ok_and(|status| status.success()) {
+            tell(format_args!("cannot kill process {pid}"));
+        }
+    }
+    for (base, name) in schemas {
+        match super::cluster::drop_schema(&base, &name).await {
+            Ok(()) => tell(format_args!("dropped schema {name}")),
+            Err(error) => tell(format_args!("cannot drop schema {name}: {error:#}")),
+        }
+    }
+    for folder in folders {
+        match std::fs::remove_dir_all(&folder) {
+            Ok(()) => tell(format_args!("removed {}", folder.display())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => tell(format_args!("cannot remove {}: {error}", folder.display())),
+        }
+    }
 }

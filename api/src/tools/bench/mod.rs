@@ -47,6 +47,22 @@ pub enum BenchCommand {
     Cluster(BenchClusterArgs),
 }
 
+/// Runs the benchmark `command`; what it made and left, failing half-way, is
+/// removed after.
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    let result = match command {
+        BenchCommand::Ingest(args) => ingest::run(args).await,
+        BenchCommand::Projection(args) => projection::run(args).await,
+        BenchCommand::Freshness(args) => freshness::run(args).await,
+        BenchCommand::Features(args) => features::run(args).await,
+        BenchCommand::Decisions(args) => decisions::run(args).await,
+        BenchCommand::Webhooks(args) => webhooks::run(args).await,
+        BenchCommand::Cluster(args) => cluster::run(args).await,
+    };
+    leftovers::remove_all("the benchmark failed").await;
+    result
+}
+
 /// Starts nudge in-process on a free loopback port over the store at `url` (read
 /// models at `read_models`, else where `nudge serve` keeps them); answers its
 /// base URL and the task serving until `stop`.

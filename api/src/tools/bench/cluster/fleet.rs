@@ -3,8 +3,9 @@
 //! replaced as a deploy or a crash would.
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Read},
     process::{Child, Command, Stdio},
+    sync::mpsc::RecvTimeoutError,
     time::Duration,
 };
 
@@ -66,11 +67,15 @@ impl Instance {
             .args(extra)
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Only a refusal to start is written there: read below, closed once started.
+            .stderr(Stdio::piped())
             .spawn()
             .context("cannot start nudge serve")?;
         leftovers::started(child.id());
         let stdout = child.stdout.take().context("no stdout")?;
+        let mut stderr = child.stderr.take().context("no stderr")?;
+        // From here, a failure drops it: killed and waited for.
+        let mut instance = Self { child, address: String::new() };
         let (address_tx, address_rx) = std::sync::mpsc::channel();
         // Reads the log to its end, so the process never blocks on a full pipe.
         std::thread::spawn(move || {
@@ -81,10 +86,16 @@ impl Instance {
                 }
             }
         });
-        let address = tokio::task::spawn_blocking(move || address_rx.recv_timeout(Duration::from_secs(60)))
-            .await?
-            .context("nudge serve did not report its address within a minute")?;
-        let instance = Self { child, address };
+        let address = tokio::task::spawn_blocking(move || address_rx.recv_timeout(Duration::from_secs(60))).await?;
+        instance.address = match address {
+            Ok(address) => address,
+            Err(RecvTimeoutError::Timeout) => bail!("nudge serve did not report its address within a minute"),
+            Err(RecvTimeoutError::Disconnected) => {
+                let mut refusal = String::new();
+                stderr.read_to_string(&mut refusal)?;
+                bail!("nudge serve exited ({}): {}", instance.child.wait()?, refusal.trim())
+            }
+        };
         for _ in 0..600 {
             let ready = client.get(format!("{}/readyz", instance.address)).send().await;
             if ready.is_ok_and(|r| r.status().is_success()) {

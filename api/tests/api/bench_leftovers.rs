@@ -1,6 +1,6 @@
-//! Real `nudge bench` runs interrupted as an operator would (Ctrl-C): they end
-//! at once, leaving no temporary store, no `nudge serve` process and no
-//! PostgreSQL schema behind.
+//! Real `nudge bench` runs, interrupted as an operator would (Ctrl-C) or
+//! failing half-way, leave no temporary store, no `nudge serve` process and
+//! no PostgreSQL schema behind; interrupted, they end at once.
 
 use std::{
     io::Read,
@@ -97,4 +97,29 @@ async fn an_interrupted_cluster_benchmark_stops_its_instances_and_drops_its_sche
     for pid in &pids {
         assert!(ended(pid), "instance {pid} still runs");
     }
+}
+
+#[tokio::test]
+async fn a_failed_cluster_benchmark_drops_its_schema_and_says_why_it_failed() {
+    let url = postgres_url();
+    // Its instances take the environment, and refuse it.
+    let mut child = bench(&["cluster", "--database", &url], &[("NUDGE_PARTITIONS", "abc")]);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = child.0.wait().unwrap();
+        let mut stderr = String::new();
+        child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        (status.code(), stderr)
+    });
+    let (code, stderr) = status.await.unwrap();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("nudge serve exited (exit status: 2): error: invalid value 'abc'"), "{stderr}");
+    let schema = stderr.split("the benchmark failed: dropped schema ").nth(1).and_then(|rest| rest.lines().next());
+    let schema = schema.unwrap_or_else(|| panic!("no schema dropped: {stderr}"));
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
+        .bind(schema)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "{schema} is left");
 }
