@@ -63,6 +63,12 @@ pub enum StoreError {
         .0.display()
     )]
     HeldByAnotherProcess(std::path::PathBuf),
+    /// The SQLite event store's file cannot be written by this process.
+    #[error(
+        "the event store {} cannot be written by this process (its permissions, or a read-only file system): nudge appends to it",
+        .0.display()
+    )]
+    ReadOnly(std::path::PathBuf),
     /// The lock file beside a SQLite database could not be made or locked.
     #[error("cannot lock {}: {source}", path.display())]
     Lock {

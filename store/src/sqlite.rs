@@ -62,6 +62,7 @@ impl SqliteStore {
         if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
             create_folder(folder)?;
         }
+        writer::refuse_read_only(options.get_filename())?;
         let mut migrations = SqliteConnection::connect_with(&options).await?;
         sql::schema(sqlx::migrate!("./migrations/sqlite")).run(&mut migrations).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&mut migrations).await?;

@@ -1,10 +1,13 @@
 //! The real `nudge` binary: start-up, configuration errors, graceful shutdown.
 
-use std::process::Command;
+use std::{
+    io::{BufRead, BufReader, Read},
+    process::{Command, Stdio},
+};
 
 use store::testing::TempSqlite;
 
-use crate::helpers::{STRUCTURED, bet, nudge, serve};
+use crate::helpers::{Nudge, STRUCTURED, bet, nudge, serve};
 
 #[tokio::test]
 async fn sigterm_stops_nudge_cleanly_with_every_answered_event_stored() {
@@ -223,4 +226,44 @@ fn a_refused_value_from_the_environment_names_its_variable() {
     assert!(given.contains("0 is not in 1..=4096") && !given.contains(told), "the flag's own value: {given}");
     let bench = stderr(nudge().args(["bench", "ingest"]).env("NUDGE_BENCH_CLIENTS", "0").output().unwrap());
     assert!(bench.contains("the value came from the environment variable NUDGE_BENCH_CLIENTS"), "{bench}");
+}
+
+#[tokio::test]
+async fn a_store_file_this_process_cannot_write_is_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TempSqlite::new().unwrap();
+    drop(db.open().await.unwrap());
+    let folder = db.path().parent().unwrap().to_owned();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(db.path(), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let read_models = format!("sqlite://{}/read-models.db", folder.display());
+    let args = ["serve", "--listen", "127.0.0.1:0", "--store", &db.url(), "--read-models", &read_models];
+    // Permissions do not stop root: run as nobody then.
+    let root = Command::new("id").arg("-u").output().unwrap().stdout.starts_with(b"0\n");
+    let mut command = if root {
+        let mut setpriv = Command::new("setpriv");
+        setpriv.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_nudge")]);
+        setpriv.env_remove("RUST_LOG").env("NO_COLOR", "1");
+        setpriv
+    } else {
+        nudge()
+    };
+    let spawned = command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Killed on drop, should the test fail with it serving.
+    let mut child = Nudge(spawned, Default::default());
+    for line in BufReader::new(child.0.stdout.take().unwrap()).lines() {
+        assert!(!line.unwrap().contains("nudge is serving"), "it started on a store it cannot write");
+    }
+    let status = child.0.wait().unwrap();
+    let mut stderr = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    if root && stderr.contains("Permission denied") && !stderr.contains("nudge") {
+        eprintln!("skipped: nobody cannot run {}: {stderr}", env!("CARGO_BIN_EXE_nudge"));
+        return;
+    }
+    assert!(!status.success(), "it started");
+    assert!(
+        stderr.contains(&format!("the event store {} cannot be written by this process", db.path().display())),
+        "{stderr}"
+    );
 }

@@ -9,7 +9,7 @@ use std::{path::Path, sync::Arc, thread};
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, DatabaseName, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 
 use super::{
@@ -85,6 +85,20 @@ impl GroupWriter for Writer {
     async fn write_group(&mut self, calls: Arc<[Vec<StreamAppend>]>) -> Result<Vec<CallResult>, StoreError> {
         self.ask(|reply| Command::Group(calls, reply)).await
     }
+}
+
+/// Refuses a store file that exists and that this process cannot write (its
+/// permissions, a read-only file system): SQLite opens it read-only without a
+/// word, and every append would fail.
+pub(crate) fn refuse_read_only(file: &Path) -> Result<(), StoreError> {
+    if !file.exists() {
+        return Ok(());
+    }
+    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    if conn.is_readonly(DatabaseName::Main)? {
+        return Err(StoreError::ReadOnly(file.to_path_buf()));
+    }
+    Ok(())
 }
 
 /// The writer's connection: WAL, synced at every commit, SQLite's own
