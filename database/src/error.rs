@@ -9,6 +9,12 @@ pub enum DatabaseError {
     /// The database could not be reached.
     #[error("read-model database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    /// The SQLite file cannot be written by this process.
+    #[error(
+        "the read-model database {} cannot be written by this process (its permissions, or a read-only file system)",
+        .0.display()
+    )]
+    ReadOnly(std::path::PathBuf),
     /// A migration failed.
     #[error("read-model migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

@@ -138,6 +138,9 @@ impl Database {
             std::fs::create_dir_all(folder)
                 .map_err(|e| DatabaseError::InvalidUrl(format!("cannot create folder {}: {e}", folder.display())))?;
         }
+        if store::sqlite::cannot_write(options.get_filename()) {
+            return Err(DatabaseError::ReadOnly(options.get_filename().to_path_buf()));
+        }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             // A COMMIT that failed (a full disk) leaves sqlx believing the

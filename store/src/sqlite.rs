@@ -26,6 +26,7 @@ pub use checkpoint::{Checkpointer, PASSIVE};
 use readers::Readers;
 pub use serve_lock::ServeLock;
 use writer::Writer;
+pub use writer::cannot_write;
 
 /// How long a statement waits for another process's lock before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,7 +63,9 @@ impl SqliteStore {
         if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
             create_folder(folder)?;
         }
-        writer::refuse_read_only(options.get_filename())?;
+        if cannot_write(options.get_filename()) {
+            return Err(StoreError::ReadOnly(options.get_filename().to_path_buf()));
+        }
         let mut migrations = SqliteConnection::connect_with(&options).await?;
         sql::schema(sqlx::migrate!("./migrations/sqlite")).run(&mut migrations).await?;
         let last: i64 = sqlx::query_scalar("SELECT position FROM event_store_head").fetch_one(&mut migrations).await?;

@@ -228,17 +228,10 @@ fn a_refused_value_from_the_environment_names_its_variable() {
     assert!(bench.contains("the value came from the environment variable NUDGE_BENCH_CLIENTS"), "{bench}");
 }
 
-#[tokio::test]
-async fn a_store_file_this_process_cannot_write_is_refused_at_start() {
-    use std::os::unix::fs::PermissionsExt;
-    let db = TempSqlite::new().unwrap();
-    drop(db.open().await.unwrap());
-    let folder = db.path().parent().unwrap().to_owned();
-    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::fs::set_permissions(db.path(), std::fs::Permissions::from_mode(0o444)).unwrap();
-    let read_models = format!("sqlite://{}/read-models.db", folder.display());
-    let args = ["serve", "--listen", "127.0.0.1:0", "--store", &db.url(), "--read-models", &read_models];
-    // Permissions do not stop root: run as nobody then.
+/// `nudge` with `args`, as a user whom file permissions stop (nobody, through
+/// `setpriv`, when the tests run as root): its standard error, having failed
+/// without serving; `None` when nobody cannot run the binary here.
+fn refused_by_permissions(args: &[&str]) -> Option<String> {
     let root = Command::new("id").arg("-u").output().unwrap().stdout.starts_with(b"0\n");
     let mut command = if root {
         let mut setpriv = Command::new("setpriv");
@@ -252,18 +245,39 @@ async fn a_store_file_this_process_cannot_write_is_refused_at_start() {
     // Killed on drop, should the test fail with it serving.
     let mut child = Nudge(spawned, Default::default());
     for line in BufReader::new(child.0.stdout.take().unwrap()).lines() {
-        assert!(!line.unwrap().contains("nudge is serving"), "it started on a store it cannot write");
+        assert!(!line.unwrap().contains("nudge is serving"), "it started on a database it cannot write");
     }
     let status = child.0.wait().unwrap();
     let mut stderr = String::new();
     child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     if root && stderr.contains("Permission denied") && !stderr.contains("nudge") {
         eprintln!("skipped: nobody cannot run {}: {stderr}", env!("CARGO_BIN_EXE_nudge"));
-        return;
+        return None;
     }
     assert!(!status.success(), "it started");
-    assert!(
-        stderr.contains(&format!("the event store {} cannot be written by this process", db.path().display())),
-        "{stderr}"
-    );
+    Some(stderr)
+}
+
+#[tokio::test]
+async fn a_sqlite_file_this_process_cannot_write_is_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TempSqlite::new().unwrap();
+    drop(db.open().await.unwrap());
+    let folder = db.path().parent().unwrap().to_owned();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let read_only = std::fs::Permissions::from_mode(0o444);
+    std::fs::set_permissions(db.path(), read_only.clone()).unwrap();
+    let read_models = folder.join("read-models.db");
+    let read_models_url = format!("sqlite://{}", read_models.display());
+    let args = ["serve", "--listen", "127.0.0.1:0", "--store", &db.url(), "--read-models", &read_models_url];
+    let Some(stderr) = refused_by_permissions(&args) else { return };
+    let told = format!("the event store {} cannot be written by this process", db.path().display());
+    assert!(stderr.contains(&told), "{stderr}");
+    // The other way round: the store writable, the read models made, then read-only.
+    std::fs::set_permissions(db.path(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    drop(database::Database::connect(&read_models_url).await.unwrap());
+    std::fs::set_permissions(&read_models, read_only).unwrap();
+    let Some(stderr) = refused_by_permissions(&args) else { return };
+    let told = format!("the read-model database {} cannot be written by this process", read_models.display());
+    assert!(stderr.contains(&told), "{stderr}");
 }

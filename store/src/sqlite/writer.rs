@@ -87,18 +87,15 @@ impl GroupWriter for Writer {
     }
 }
 
-/// Refuses a store file that exists and that this process cannot write (its
-/// permissions, a read-only file system): SQLite opens it read-only without a
-/// word, and every append would fail.
-pub(crate) fn refuse_read_only(file: &Path) -> Result<(), StoreError> {
-    if !file.exists() {
-        return Ok(());
-    }
-    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    if conn.is_readonly(DatabaseName::Main)? {
-        return Err(StoreError::ReadOnly(file.to_path_buf()));
-    }
-    Ok(())
+/// Whether `file` exists and this process cannot write it (its permissions, a
+/// read-only file system), which SQLite opens read-only without a word. A file
+/// that cannot be opened at all is left to the caller's own open to report.
+pub fn cannot_write(file: &Path) -> bool {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    file.exists()
+        && Connection::open_with_flags(file, flags)
+            .and_then(|conn| conn.is_readonly(DatabaseName::Main))
+            .unwrap_or(false)
 }
 
 /// The writer's connection: WAL, synced at every commit, SQLite's own
