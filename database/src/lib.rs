@@ -88,7 +88,7 @@ fn options(url: &str) -> Result<Options, DatabaseError> {
         Some("sqlite") => {
             let options =
                 SqliteConnectOptions::from_str(url).map_err(|e| DatabaseError::InvalidUrl(format!("{url}: {e}")))?;
-            store::sqlite::names_a_file(url, options.get_filename(), "sqlite://data/read-models.db")
+            store::sqlite::check_file(url, options.get_filename(), "sqlite://data/read-models.db")
                 .map_err(DatabaseError::InvalidUrl)?;
             Ok(Options::Sqlite(options))
         }

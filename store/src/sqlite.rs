@@ -59,7 +59,7 @@ impl SqliteStore {
             // FULL syncs the WAL at every commit: an answered append survives a power cut.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
-        names_a_file(url, options.get_filename(), "sqlite://data/nudge.db").map_err(StoreError::InvalidUrl)?;
+        check_file(url, options.get_filename(), "sqlite://data/nudge.db").map_err(StoreError::InvalidUrl)?;
         if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
             create_folder(folder)?;
         }
@@ -85,7 +85,7 @@ impl SqliteStore {
 /// open the database file; and one that opens it read-only, since nudge
 /// migrates and writes every database it opens (SQLite would say only that
 /// a write was attempted, and lock files would be made first).
-pub fn names_a_file(url: &str, file: &Path, example: &str) -> Result<(), String> {
+pub fn check_file(url: &str, file: &Path, example: &str) -> Result<(), String> {
     if file.as_os_str().is_empty() {
         return Err(format!("{url} names no file: write its path, as in {example}"));
     }

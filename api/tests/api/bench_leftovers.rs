@@ -3,7 +3,6 @@
 //! no PostgreSQL schema behind; interrupted, they end at once.
 
 use std::{
-    io::Read,
     process::{Command, Stdio},
     time::Duration,
 };
@@ -26,9 +25,7 @@ fn bench(args: &[&str], env: &[(&str, &str)]) -> Nudge {
 /// Sends SIGINT, as Ctrl-C does, and answers the exit code and standard error.
 fn interrupt(mut child: Nudge) -> (Option<i32>, String) {
     assert!(Command::new("kill").args(["-INT", &child.0.id().to_string()]).status().unwrap().success());
-    let status = child.0.wait().unwrap();
-    let mut stderr = String::new();
-    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let (status, stderr) = child.finish();
     (status.code(), stderr)
 }
 
@@ -105,9 +102,7 @@ async fn a_failed_cluster_benchmark_drops_its_schema_and_says_why_it_failed() {
     // Its instances take the environment, and refuse it.
     let mut child = bench(&["cluster", "--database", &url], &[("NUDGE_PARTITIONS", "abc")]);
     let status = tokio::task::spawn_blocking(move || {
-        let status = child.0.wait().unwrap();
-        let mut stderr = String::new();
-        child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        let (status, stderr) = child.finish();
         (status.code(), stderr)
     });
     let (code, stderr) = status.await.unwrap();

@@ -205,6 +205,17 @@ pub fn nudge() -> Command {
 pub struct Nudge(pub Child, pub Arc<Mutex<Vec<String>>>);
 
 impl Nudge {
+    /// Waits for it to exit on its own: how it ended, and its standard error
+    /// (when piped).
+    pub fn finish(&mut self) -> (std::process::ExitStatus, String) {
+        let status = self.0.wait().unwrap();
+        let mut stderr = String::new();
+        if let Some(mut piped) = self.0.stderr.take() {
+            std::io::Read::read_to_string(&mut piped, &mut stderr).unwrap();
+        }
+        (status, stderr)
+    }
+
     /// Kills it and waits for it to be gone.
     pub fn kill(&mut self) {
         let _ = self.0.kill();

@@ -1,7 +1,7 @@
 //! The real `nudge` binary: start-up, configuration errors, graceful shutdown.
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader},
     process::{Command, Stdio},
 };
 
@@ -247,9 +247,7 @@ fn refused_by_permissions(args: &[&str]) -> Option<String> {
     for line in BufReader::new(child.0.stdout.take().unwrap()).lines() {
         assert!(!line.unwrap().contains("nudge is serving"), "it started on a database it cannot write");
     }
-    let status = child.0.wait().unwrap();
-    let mut stderr = String::new();
-    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let (status, stderr) = child.finish();
     if root && stderr.contains("Permission denied") && !stderr.contains("nudge") {
         eprintln!("skipped: nobody cannot run {}: {stderr}", env!("CARGO_BIN_EXE_nudge"));
         return None;

@@ -54,7 +54,7 @@ impl ServeLock {
 /// The database file a `sqlite://` URL names, read as [`super::SqliteStore::connect`] reads it.
 fn database_file(url: &str) -> Result<PathBuf, StoreError> {
     let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(format!("{url}: {e}")))?;
-    super::names_a_file(url, options.get_filename(), "sqlite://data/nudge.db").map_err(StoreError::InvalidUrl)?;
+    super::check_file(url, options.get_filename(), "sqlite://data/nudge.db").map_err(StoreError::InvalidUrl)?;
     Ok(options.get_filename().to_path_buf())
 }
 

@@ -87,13 +87,15 @@ impl GroupWriter for Writer {
     }
 }
 
+/// How the writer opens the store's file: for writing, never creating it.
+const READ_WRITE: OpenFlags = OpenFlags::SQLITE_OPEN_READ_WRITE.union(OpenFlags::SQLITE_OPEN_NO_MUTEX);
+
 /// Whether `file` exists and this process cannot write it (its permissions, a
 /// read-only file system), which SQLite opens read-only without a word. A file
 /// that cannot be opened at all is left to the caller's own open to report.
 pub fn cannot_write(file: &Path) -> bool {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     file.exists()
-        && Connection::open_with_flags(file, flags)
+        && Connection::open_with_flags(file, READ_WRITE)
             .and_then(|conn| conn.is_readonly(DatabaseName::Main))
             .unwrap_or(false)
 }
@@ -101,7 +103,7 @@ pub fn cannot_write(file: &Path) -> bool {
 /// The writer's connection: WAL, synced at every commit, SQLite's own
 /// checkpoints off (the store's [`super::Checkpointer`] runs them).
 fn open(file: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let conn = Connection::open_with_flags(file, READ_WRITE)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     // FULL syncs the WAL at every commit: an answered append survives a power cut.

@@ -20,7 +20,11 @@ struct Live {
     schemas: Vec<(String, String)>,
 }
 
-static LIVE: Mutex<Live> = Mutex::new(Live { folders: Vec::new(), processes: Vec::new(), schemas: Vec::new() });
+impl Live {
+    const NOTHING: Self = Self { folders: Vec::new(), processes: Vec::new(), schemas: Vec::new() };
+}
+
+static LIVE: Mutex<Live> = Mutex::new(Live::NOTHING);
 
 /// Set when Ctrl-C or SIGTERM has come: see [`interrupted`].
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -107,8 +111,7 @@ pub fn exit_on_interrupt() -> std::io::Result<()> {
 /// Kills the processes, drops the schemas and removes the folders made and not
 /// removed yet, each told on standard error after `reason`.
 pub(super) async fn remove_all(reason: &str) {
-    let Live { folders, processes, schemas } =
-        std::mem::replace(&mut *live(), Live { folders: Vec::new(), processes: Vec::new(), schemas: Vec::new() });
+    let Live { folders, processes, schemas } = std::mem::replace(&mut *live(), Live::NOTHING);
     // A closed standard error must not stop the rest being removed.
     let tell = |line: std::fmt::Arguments<'_>| {
         let _ = writeln!(std::io::stderr(), "{reason}: {line}");

@@ -59,7 +59,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
         BenchCommand::Cluster(args) => cluster::run(args).await,
     };
-    leftovers::remove_all("the benchmark failed").await;
+    if result.is_err() {
+        leftovers::remove_all("the benchmark failed").await;
+    }
     result
 }
 
