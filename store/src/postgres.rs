@@ -62,12 +62,15 @@ impl PostgresStore {
         reach(&options).await?;
         // The writer's one statement plans the same whatever the table holds:
         // planned once, not once a group (planning a custom plan for a group's
-        // arrays cost more than a fifth of the insert).
+        // arrays cost more than a fifth of the insert). Its connection is made
+        // on the writer's thread, whose runtime then drives it; nothing reaps
+        // it on this one (the writer keeps it until it fails).
         let writes = PgPoolOptions::new()
             .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
-            .await?;
+            .connect_lazy_with(options.clone());
         // A generic plan for a read, made while `events` was small, would scan
         // it on every call ever after; custom plans follow the table as it grows.
         let reads = options.clone().options([("plan_cache_mode", CUSTOM_PLANS)]);
@@ -94,8 +97,7 @@ impl PostgresStore {
         #[cfg(all(test, feature = "testing"))]
         let counted = Arc::clone(&followers);
         let tell = Tell { committing, followers };
-        let writer =
-            GroupCommit::spawn(Writer::new(pool.clone(), writes, head.clone(), Arc::clone(&recent), tell, partitions));
+        let writer = GroupCommit::spawn(Writer::new(writes, head.clone(), Arc::clone(&recent), tell, partitions))?;
         Ok(Self {
             pool,
             writer,

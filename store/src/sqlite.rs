@@ -75,7 +75,7 @@ impl SqliteStore {
         let checkpointer = Checkpointer::spawn(&options, "store").await?;
         let writer = Writer::spawn(options.get_filename(), head.clone(), Arc::clone(&recent), checkpointer.clone())?;
         let readers = Readers::new(options.get_filename());
-        let appends = GroupCommit::spawn(writer.clone());
+        let appends = GroupCommit::spawn(writer.clone())?;
         Ok(Self { readers, writer, appends, head, recent, _checkpointer: checkpointer })
     }
 }

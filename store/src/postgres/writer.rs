@@ -7,10 +7,7 @@ use async_trait::async_trait;
 use sqlx::{Connection, PgConnection, Postgres, pool::PoolConnection, postgres::PgPool};
 use tokio::sync::watch;
 
-use super::{
-    CUSTOM_PLANS,
-    insert::{Inserted, Tell, insert},
-};
+use super::insert::{Inserted, Tell, insert};
 use crate::{
     StoreError, StreamAppend,
     group_commit::{CallResult, GroupWriter},
@@ -39,8 +36,6 @@ use crate::{
 ///   row lock (`SELECT ... FOR UPDATE` in a transaction), which cannot lose, so no
 ///   writer starves.
 pub(super) struct Writer {
-    /// The readers' pool, for the read before a write.
-    pool: PgPool,
     /// The writer's own connection, whose statements keep their generic plans.
     writes: PgPool,
     conn: Option<PoolConnection<Postgres>>,
@@ -52,18 +47,16 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// A writer reading before its writes from `pool` and writing on a
-    /// connection of `writes`; it tells `tell` where each commit goes,
+    /// A writer reading and writing on a connection of `writes`; it tells `tell` where each commit goes,
     /// then `recent` of it, then moves `head`.
     pub(super) fn new(
-        pool: PgPool,
         writes: PgPool,
         head: Arc<watch::Sender<u64>>,
         recent: Arc<Recent>,
         tell: Tell,
         partitions: NonZeroU32,
     ) -> Self {
-        Self { pool, writes, conn: None, head, recent, tell, known: Known::default(), partitions }
+        Self { writes, conn: None, head, recent, tell, known: Known::default(), partitions }
     }
 }
 
@@ -128,16 +121,15 @@ impl GroupWriter for Writer {
             None => self.writes.acquire().await?,
         };
         let done = Done { calls: &calls, head: &self.head, recent: &self.recent, tell: &self.tell };
-        let results = write(&mut conn, &self.pool, done, &mut self.known, self.partitions).await?;
+        let results = write(&mut conn, done, &mut self.known, self.partitions).await?;
         self.conn = Some(conn);
         Ok(results)
     }
 }
 
-/// Writes one group on `conn`, reading before it from `readers`; see [`Writer`].
+/// Writes one group on `conn`, reading on it before when it must; see [`Writer`].
 async fn write(
     conn: &mut PgConnection,
-    readers: &PgPool,
     done: Done<'_>,
     known: &mut Known,
     partitions: NonZeroU32,
@@ -166,7 +158,7 @@ async fn write(
             Err(e) => return Err(e),
         }
     }
-    let stored = read(readers, &keys, &streams).await?;
+    let stored = read(&mut *conn, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
     if plan.rows.is_empty()
         || insert(conn, &plan.rows, stored.head, plan.head, &[], partitions, done.tell).await? == Inserted::Yes
@@ -176,12 +168,8 @@ async fn write(
     }
     metrics::counter!("nudge_store_append_lock_fallbacks_total").increment(1);
     let mut tx = conn.begin().await?;
-    // Held until commit; the read after it takes a fresh snapshot, planned
-    // for its arguments as on the readers' connections.
-    sqlx::query("SELECT set_config('plan_cache_mode', $1, true), position FROM event_store_head FOR UPDATE")
-        .bind(CUSTOM_PLANS)
-        .execute(&mut *tx)
-        .await?;
+    // Held until commit; the read after it takes a fresh snapshot.
+    sqlx::query("SELECT position FROM event_store_head FOR UPDATE").execute(&mut *tx).await?;
     let stored = read(&mut *tx, &keys, &streams).await?;
     let plan = plan::plan(calls, &stored);
     if !plan.rows.is_empty()
@@ -217,6 +205,9 @@ fn is_unique_violation(error: &StoreError) -> bool {
 }
 
 /// Reads, in one snapshot, what planning a group needs.
+///
+/// Planned for each call, not prepared once: a plan kept from while `events`
+/// was small would scan it on every call ever after.
 async fn read<'c>(
     on: impl sqlx::PgExecutor<'c>,
     keys: &[(&str, &str)],
@@ -236,6 +227,7 @@ async fn read<'c>(
     .bind(sources)
     .bind(ids)
     .bind(streams)
+    .persistent(false)
     .fetch_all(on)
     .await?;
     let (mut head, mut existing, mut heads) = (None, Vec::new(), Vec::new());
