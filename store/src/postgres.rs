@@ -27,7 +27,7 @@ use crate::{
     group_commit::GroupCommit, recent::Recent, sql, subscription,
 };
 
-/// The `plan_cache_mode` of every read.
+/// The `plan_cache_mode` of the readers' pool.
 const CUSTOM_PLANS: &str = "force_custom_plan";
 
 /// Connections in the readers' pool (the group-commit writer has its own).

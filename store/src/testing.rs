@@ -6,11 +6,27 @@ use std::{path::PathBuf, str::FromStr};
 use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
 use uuid::Uuid;
 
-use crate::{StoreError, postgres::PostgresStore, sqlite::SqliteStore};
+use crate::{NewEvent, StoreError, postgres::PostgresStore, sqlite::SqliteStore};
 
 /// The PostgreSQL server tests use: `NUDGE_TEST_DATABASE_URL`, else the local one.
 pub fn postgres_url() -> String {
     std::env::var("NUDGE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A session-start CloudEvent from `source` with `id`, its event id derived
+/// from both, as a test appends it.
+pub fn event(source: &str, id: &str) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("{source}#{id}").as_bytes()),
+        source: source.to_owned(),
+        id: id.to_owned(),
+        event_type: "player.session.started".to_owned(),
+        time: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+        payload: serde_json::json!({"specversion": "1.0", "id": id, "source": source, "data": {"n": id}})
+            .to_string()
+            .into(),
+        decoded: None,
+    }
 }
 
 /// A SQLite database file in a temporary folder, removed on drop.

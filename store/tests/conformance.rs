@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use store::{
     EventStore, ExpectedRevision, NewEvent, StoreError, StreamAppend,
-    testing::{PgSchema, TempSqlite},
+    testing::{self, PgSchema, TempSqlite},
 };
 use uuid::Uuid;
 
@@ -28,18 +28,7 @@ impl Fixture {
     }
 
     fn event(&self, id: &str) -> NewEvent {
-        let source = format!("/test/{}", self.prefix);
-        NewEvent {
-            event_id: Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("{source}#{id}").as_bytes()),
-            source: source.clone(),
-            id: id.to_owned(),
-            event_type: "player.session.started".to_owned(),
-            time: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
-            payload: serde_json::json!({"specversion": "1.0", "id": id, "source": source, "data": {"n": id}})
-                .to_string()
-                .into(),
-            decoded: None,
-        }
+        testing::event(&format!("/test/{}", self.prefix), id)
     }
 
     fn append(&self, stream: &str, expected: ExpectedRevision, ids: &[&str]) -> StreamAppend {

@@ -7,20 +7,13 @@
 use std::{num::NonZeroU32, time::Duration};
 
 use futures::StreamExt;
-use store::{EventStore, ExpectedRevision, NewEvent, StreamAppend, testing::PgSchema};
-use uuid::Uuid;
+use store::{
+    EventStore, ExpectedRevision, NewEvent, StreamAppend,
+    testing::{self, PgSchema},
+};
 
 fn event(player: u32, n: u32) -> NewEvent {
-    let id = format!("{player}-{n}");
-    NewEvent {
-        event_id: Uuid::new_v5(&Uuid::NAMESPACE_URL, id.as_bytes()),
-        source: "/test".to_owned(),
-        id: id.clone(),
-        event_type: "player.session.started".to_owned(),
-        time: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
-        payload: serde_json::json!({"specversion": "1.0", "id": id, "source": "/test", "data": {}}).to_string().into(),
-        decoded: None,
-    }
+    testing::event("/test", &format!("{player}-{n}"))
 }
 
 #[tokio::test]

@@ -6,11 +6,10 @@
 use std::{future::Future, time::Duration};
 
 use store::{
-    EventStore, ExpectedRevision, NewEvent, StreamAppend,
-    testing::{PgSchema, TempSqlite},
+    EventStore, ExpectedRevision, StreamAppend,
+    testing::{self, PgSchema, TempSqlite},
 };
 use tokio::runtime::{Builder, Runtime};
-use uuid::Uuid;
 
 /// Far longer than any append takes: only a writer that never runs reaches it.
 const NEVER: Duration = Duration::from_secs(60);
@@ -35,7 +34,7 @@ where
             let append = store.append(vec![StreamAppend {
                 stream: "player-p1".to_owned(),
                 expected: ExpectedRevision::Any,
-                events: vec![event(n)],
+                events: vec![testing::event("/writer-thread", &format!("e{n}"))],
             }]);
             let answer = tokio::time::timeout(NEVER, append).await.expect("the append was never answered");
             positions.push(answer.unwrap()[0][0].position);
@@ -45,19 +44,6 @@ where
     assert!(appended[0] < appended[1], "positions rise: {appended:?}");
     drop(store);
     drop(opening);
-}
-
-fn event(n: u32) -> NewEvent {
-    let id = format!("e{n}");
-    NewEvent {
-        event_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, id.as_bytes()),
-        source: "/writer-thread".to_owned(),
-        id,
-        event_type: "player.bet.placed".to_owned(),
-        time: chrono::Utc::now(),
-        payload: "{}".to_owned().into(),
-        decoded: None,
-    }
 }
 
 #[test]

@@ -47,8 +47,8 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// A writer reading and writing on a connection of `writes`; it tells `tell` where each commit goes,
-    /// then `recent` of it, then moves `head`.
+    /// A writer reading and writing on a connection of `writes`; it tells
+    /// `tell` where each commit goes, then `recent` of it, then moves `head`.
     pub(super) fn new(
         writes: PgPool,
         head: Arc<watch::Sender<u64>>,
