@@ -60,17 +60,16 @@ impl PostgresStore {
     /// Connects with ready-made options (tests use them to pick a schema).
     pub async fn connect_with(options: PgConnectOptions, partitions: Option<NonZeroU32>) -> Result<Self, StoreError> {
         reach(&options).await?;
-        // The writer's one statement plans the same whatever the table holds:
-        // planned once, not once a group (planning a custom plan for a group's
-        // arrays cost more than a fifth of the insert). Its connection is made
-        // on the writer's thread, whose runtime then drives it; nothing reaps
-        // it on this one (the writer keeps it until it fails).
+        // The writer's insert is planned once, not once a group (see
+        // `writer::options`). Its connection is made on the writer's thread,
+        // whose runtime then drives it; nothing reaps it on this one (the
+        // writer keeps it until it fails).
         let writes = PgPoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(options.clone());
+            .connect_lazy_with(writer::options(options.clone()));
         // A generic plan for a read, made while `events` was small, would scan
         // it on every call ever after; custom plans follow the table as it grows.
         let reads = options.clone().options([("plan_cache_mode", CUSTOM_PLANS)]);

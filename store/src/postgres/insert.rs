@@ -173,6 +173,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn on_the_writers_connection_one_event_groups_reuse_one_generic_plan() {
+        let schema = PgSchema::new().await.unwrap_or_else(|e| panic!("{e}"));
+        let options = super::super::writer::options(schema.options().unwrap_or_else(|e| panic!("{e}")));
+        drop(schema.open().await.unwrap_or_else(|e| panic!("{e}")));
+        let mut conn = PgConnection::connect_with(&options).await.unwrap_or_else(|e| panic!("{e}"));
+        // Past PostgreSQL's five custom plans, after which it may settle on a generic one.
+        for head in 0..8 {
+            let (stream, id) = (format!("player-{head}"), format!("event-{head}"));
+            let calls = [vec![append(&stream, ExpectedRevision::Any, &[id.as_str()])]];
+            let stored = Stored { head, existing: Vec::new(), heads: HashMap::from([(stream.clone(), None)]) };
+            let planned = plan(&calls, &stored);
+            let inserted =
+                insert(&mut conn, &planned.rows, head, planned.head, &[&stream], NonZeroU32::MIN, &Tell::default())
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(inserted, Inserted::Yes);
+        }
+        let (generic, custom): (i64, i64) = sqlx::query_as(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH found AS%'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((generic, custom), (8, 0), "the insert is planned once, not at every group");
+    }
+
+    #[tokio::test]
     async fn a_stream_planned_as_new_that_has_events_is_refused_with_its_last_revision() {
         let schema = PgSchema::new().await.unwrap_or_else(|e| panic!("{e}"));
         let store = schema.open().await.unwrap_or_else(|e| panic!("{e}"));
