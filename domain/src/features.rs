@@ -27,6 +27,8 @@ pub use snapshot::{FeatureValue, Features};
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
+/// The last instant RFC 3339 can write (9999-12-31T23:59:59.999Z), in ms.
+const LATEST: i64 = 253_402_300_799_999;
 /// The longest window any feature looks back over.
 const MONTH: i64 = 30 * DAY;
 const WEEK: i64 = 7 * DAY;
@@ -173,7 +175,9 @@ impl PlayerFeatures {
                 }
             }
             EventData::SelfExcluded { duration_days } => {
-                self.self_excluded_until = Some(t.saturating_add(i64::from(*duration_days).saturating_mul(DAY)));
+                // A longer exclusion than the calendar RFC 3339 writes is one for good.
+                let end = t.saturating_add(i64::from(*duration_days).saturating_mul(DAY));
+                self.self_excluded_until = Some(end.min(LATEST));
             }
             EventData::Registered { .. } | EventData::InterventionResponded { .. } => {}
         }

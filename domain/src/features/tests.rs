@@ -327,6 +327,13 @@ fn self_exclusion_runs_from_the_event_time() {
 }
 
 #[test]
+fn a_self_exclusion_past_year_9999_ends_at_the_last_instant_rfc_3339_writes() {
+    let f = fold(vec![(0, EventData::SelfExcluded { duration_days: u32::MAX })]);
+    let Some(until) = f.self_excluded_until else { panic!("no self-exclusion") };
+    assert_eq!(serde_json::to_value(until).unwrap(), "9999-12-31T23:59:59.999Z");
+}
+
+#[test]
 fn names_and_values_line_up() {
     let f = fold(vec![(0, deposit(5))]);
     let values = f.values();
