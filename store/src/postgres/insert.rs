@@ -155,7 +155,7 @@ mod tests {
 
     use sqlx::Connection;
 
-    use super::*;
+    use super::{super::writer, *};
     use crate::{
         EventStore, ExpectedRevision,
         plan::{Stored, plan, tests::append},
@@ -175,7 +175,7 @@ mod tests {
     #[tokio::test]
     async fn on_the_writers_connection_one_event_groups_reuse_one_generic_plan() {
         let schema = PgSchema::new().await.unwrap_or_else(|e| panic!("{e}"));
-        let options = super::super::writer::options(schema.options().unwrap_or_else(|e| panic!("{e}")));
+        let options = writer::options(schema.options().unwrap_or_else(|e| panic!("{e}")));
         drop(schema.open().await.unwrap_or_else(|e| panic!("{e}")));
         let mut conn = PgConnection::connect_with(&options).await.unwrap_or_else(|e| panic!("{e}"));
         // Past PostgreSQL's five custom plans, after which it may settle on a generic one.

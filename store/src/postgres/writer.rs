@@ -71,9 +71,9 @@ impl Writer {
 /// the `(stream, revision)` index even on an empty table). Left to choose,
 /// PostgreSQL kept planning it for its arguments at every call while groups
 /// are small (it estimates a generic plan's guess of ten rows dearer than a
-/// custom plan for one), which took a third of a one-event write. The read before a write
-/// is not prepared, so it is planned afresh at each call all the same, with
-/// the table as it is then.
+/// custom plan for one), which took a third of a one-event write. The read
+/// before a write is not prepared, so it is planned afresh at each call all
+/// the same, with the table as it is then.
 pub(super) fn options(options: PgConnectOptions) -> PgConnectOptions {
     options.options([("plan_cache_mode", "force_generic_plan")])
 }
