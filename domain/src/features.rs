@@ -175,9 +175,7 @@ impl PlayerFeatures {
                 }
             }
             EventData::SelfExcluded { duration_days } => {
-                // A longer exclusion than the calendar RFC 3339 writes is one for good.
-                let end = t.saturating_add(i64::from(*duration_days).saturating_mul(DAY));
-                self.self_excluded_until = Some(end.min(LATEST));
+                self.self_excluded_until = Some(t.saturating_add(i64::from(*duration_days).saturating_mul(DAY)));
             }
             EventData::Registered { .. } | EventData::InterventionResponded { .. } => {}
         }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DAY, FOUR_WEEKS, HOUR, MINUTE, MONTH, PlayerFeatures, WEEK};
+use super::{DAY, FOUR_WEEKS, HOUR, LATEST, MINUTE, MONTH, PlayerFeatures, WEEK};
 use crate::LimitKind;
 
 /// One feature's value, typed for storage.
@@ -231,7 +231,8 @@ impl Features {
                 (Some(previous), Some(s)) => Some((s.started_at - previous).abs() as f64 / DAY as f64),
                 _ => None,
             },
-            self_excluded_until: state.self_excluded_until.and_then(timestamp),
+            // A longer exclusion than the calendar RFC 3339 writes is one for good.
+            self_excluded_until: state.self_excluded_until.map(|t| t.min(LATEST)).and_then(timestamp),
             deposit_limit: state.limits.get(LimitKind::Deposit.as_str()).copied(),
             ..Self::default()
         };
