@@ -280,8 +280,14 @@ fn follow(
     }
     if let EventData::SelfExcluded { duration_days } = event.data {
         player.excluded_at.get_or_insert(event.time);
-        player.excluded_until = Some(event.time + chrono::Duration::days(i64::from(duration_days)));
+        player.excluded_until = Some(exclusion_end(event.time, duration_days));
     }
+}
+
+/// When a self-exclusion of `days` from `time` ends: for ever, past the last
+/// time chrono holds.
+fn exclusion_end(time: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    time.checked_add_signed(chrono::Duration::days(i64::from(days))).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]
@@ -322,6 +328,13 @@ mod tests {
         let truly = report.churn(|p| p != "f", |p| p != "e");
         assert_eq!((truly.stopped, truly.stopped_offered, truly.offered), (2, 1, 3));
         assert_eq!(ChurnFigures::default().recall(), 0.0);
+    }
+
+    #[test]
+    fn a_self_exclusion_past_the_calendar_lasts_for_ever() {
+        let start = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(exclusion_end(start, 180), start + chrono::Duration::days(180));
+        assert_eq!(exclusion_end(start, u32::MAX), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]

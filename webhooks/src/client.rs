@@ -120,9 +120,15 @@ impl Sender {
         Ok(Self { client: builder.build()?, config: Arc::new(config) })
     }
 
-    /// How long a claimed delivery may stay in flight before it is due again.
-    pub fn lease(&self) -> Duration {
-        self.config.timeout + Duration::from_secs(5)
+    /// Until when a delivery claimed at `now` may stay in flight before it is
+    /// due again: its attempt's timeout and 5 s more (for ever, past the last
+    /// time chrono holds).
+    pub fn leased_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let lease = self.config.timeout.saturating_add(Duration::from_secs(5));
+        chrono::Duration::from_std(lease)
+            .ok()
+            .and_then(|lease| now.checked_add_signed(lease))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// POSTs `events` (one, or a batch) to the subscription, signed at `now`.
@@ -263,6 +269,15 @@ fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_claim_is_leased_for_the_attempts_timeout_and_five_seconds_or_for_ever() {
+        let now = Utc::now();
+        let sender = Sender::new(ClientConfig::default()).unwrap();
+        assert_eq!(sender.leased_until(now), now + chrono::Duration::seconds(20));
+        let endless = Sender::new(ClientConfig { timeout: Duration::MAX, ..ClientConfig::default() }).unwrap();
+        assert_eq!(endless.leased_until(now), DateTime::<Utc>::MAX_UTC);
+    }
 
     #[tokio::test]
     async fn every_connection_is_checked_against_the_target_policy() {

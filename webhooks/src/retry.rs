@@ -50,9 +50,16 @@ impl RetrySchedule {
         let base = self.waits.get(index).copied().unwrap_or_default().as_secs_f64();
         let jittered = base * (1.0 + self.jitter * (2.0 * random - 1.0));
         let wait = retry_after.map_or(jittered, |asked| asked.as_secs_f64().max(jittered));
-        let at = now + chrono::Duration::milliseconds((wait * 1_000.0) as i64);
-        let closes = from + chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
-        if at > closes { Next::DeadLetter } else { Next::At(at) }
+        // A wait or window past the last time chrono holds (a `Retry-After` of
+        // billions of seconds) never comes, and a window that long never closes.
+        let at =
+            chrono::Duration::try_milliseconds((wait * 1_000.0) as i64).and_then(|wait| now.checked_add_signed(wait));
+        let closes = chrono::Duration::from_std(self.window).ok().and_then(|window| from.checked_add_signed(window));
+        match (at, closes) {
+            (Some(at), Some(closes)) if at <= closes => Next::At(at),
+            (Some(at), None) => Next::At(at),
+            _ => Next::DeadLetter,
+        }
     }
 }
 
@@ -122,6 +129,15 @@ mod tests {
         // Three days after the first attempt, the next 6 h wait would overrun.
         assert_eq!(schedule.next(20, at(3 * 86_400 - 3_600), at(0), None, 0.5), Next::DeadLetter);
         assert_eq!(schedule.next(20, at(2 * 86_400), at(0), None, 0.5), Next::At(at(2 * 86_400 + 21_600)));
+    }
+
+    #[test]
+    fn a_retry_after_past_the_calendar_dead_letters_and_a_window_past_it_never_closes() {
+        let schedule = RetrySchedule { jitter: 0.0, ..RetrySchedule::default() };
+        let forever = parse_retry_after(&u64::MAX.to_string(), at(0));
+        assert_eq!(schedule.next(1, at(0), at(0), forever, 0.5), Next::DeadLetter);
+        let endless = RetrySchedule { window: Duration::MAX, ..schedule };
+        assert_eq!(endless.next(7, at(0), at(0), None, 0.5), Next::At(at(21_600)));
     }
 
     #[test]

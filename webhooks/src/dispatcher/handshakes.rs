@@ -11,7 +11,7 @@ pub(super) fn due(subscription: &Subscription, context: &Context) {
     let (context, subscription) = (context.clone(), subscription.clone());
     tokio::spawn(async move {
         let now = Utc::now();
-        let lease = now + chrono::Duration::from_std(context.sender.lease()).unwrap_or(chrono::Duration::MAX);
+        let lease = context.sender.leased_until(now);
         let made = match context.database.claim_handshake(subscription.id, now, lease).await {
             Ok(Some(made)) => made,
             Ok(None) => return,

@@ -94,7 +94,7 @@ async fn add_slots(context: &Context, id: uuid::Uuid) -> bool {
 /// of deliveries and, on PostgreSQL, the slot it holds across instances.
 async fn claim(context: &Context, id: uuid::Uuid, free: usize, per_request: usize) -> Vec<(Option<i32>, Vec<Claimed>)> {
     let now = Utc::now();
-    let lease = now + chrono::Duration::from_std(context.sender.lease()).unwrap_or(chrono::Duration::MAX);
+    let lease = context.sender.leased_until(now);
     let request = SlotRequest { subscription: id, concurrency: context.concurrency, wanted: free };
     let slots = match context.database.take_slots(request, now, lease).await {
         Ok(Some(slots)) if slots.is_empty() => return Vec::new(),
