@@ -27,8 +27,6 @@ pub use snapshot::{FeatureValue, Features};
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
-/// The last instant RFC 3339 can write (9999-12-31T23:59:59.999Z), in ms.
-const LATEST: i64 = 253_402_300_799_999;
 /// The longest window any feature looks back over.
 const MONTH: i64 = 30 * DAY;
 const WEEK: i64 = 7 * DAY;

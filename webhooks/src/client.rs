@@ -124,11 +124,7 @@ impl Sender {
     /// due again: its attempt's timeout and 5 s more (for ever, past the last
     /// time chrono holds).
     pub fn leased_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let lease = self.config.timeout.saturating_add(Duration::from_secs(5));
-        chrono::Duration::from_std(lease)
-            .ok()
-            .and_then(|lease| now.checked_add_signed(lease))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        crate::retry::after(now, self.config.timeout.saturating_add(Duration::from_secs(5)))
     }
 
     /// POSTs `events` (one, or a batch) to the subscription, signed at `now`.

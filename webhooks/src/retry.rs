@@ -50,17 +50,23 @@ impl RetrySchedule {
         let base = self.waits.get(index).copied().unwrap_or_default().as_secs_f64();
         let jittered = base * (1.0 + self.jitter * (2.0 * random - 1.0));
         let wait = retry_after.map_or(jittered, |asked| asked.as_secs_f64().max(jittered));
-        // A wait or window past the last time chrono holds (a `Retry-After` of
-        // billions of seconds) never comes, and a window that long never closes.
+        // A wait past the last time chrono holds (a `Retry-After` of billions of
+        // seconds) never comes.
         let at =
             chrono::Duration::try_milliseconds((wait * 1_000.0) as i64).and_then(|wait| now.checked_add_signed(wait));
-        let closes = chrono::Duration::from_std(self.window).ok().and_then(|window| from.checked_add_signed(window));
-        match (at, closes) {
-            (Some(at), Some(closes)) if at <= closes => Next::At(at),
-            (Some(at), None) => Next::At(at),
+        match at {
+            Some(at) if at <= after(from, self.window) => Next::At(at),
             _ => Next::DeadLetter,
         }
     }
+}
+
+/// `duration` after `time`, or the last time chrono holds if that is later.
+pub(crate) fn after(time: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(duration)
+        .ok()
+        .and_then(|duration| time.checked_add_signed(duration))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Reads `Retry-After`: seconds, or an HTTP date.

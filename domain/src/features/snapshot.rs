@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DAY, FOUR_WEEKS, HOUR, LATEST, MINUTE, MONTH, PlayerFeatures, WEEK};
+use super::{DAY, FOUR_WEEKS, HOUR, MINUTE, MONTH, PlayerFeatures, WEEK};
 use crate::LimitKind;
 
 /// One feature's value, typed for storage.
@@ -148,6 +148,9 @@ features! {
     /// The latest deposit limit, in minor units.
     deposit_limit: Option<i64> => OptInt,
 }
+
+/// The last instant RFC 3339 can write (9999-12-31T23:59:59.999Z), in ms.
+const LATEST: i64 = 253_402_300_799_999;
 
 /// A time in milliseconds since the epoch as a timestamp.
 fn timestamp(millis: i64) -> Option<DateTime<Utc>> {
