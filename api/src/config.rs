@@ -108,7 +108,7 @@ impl DaprArgs {
 /// Projection tuning.
 #[derive(Debug, Args, Clone)]
 pub struct ProjectionArgs {
-    /// Most events in one projection micro-batch (one read-model transaction).
+    /// Most events in one projection micro-batch, folded at once.
     #[arg(long, env = "NUDGE_PROJECTION_BATCH_EVENTS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub projection_batch_events: u32,
@@ -125,6 +125,13 @@ pub struct ProjectionArgs {
     #[arg(long, env = "NUDGE_PROJECTION_BATCH_WAIT_MS", hide = true, conflicts_with = "projection_batch_wait",
           value_parser = between(Duration::ZERO, 10 * S, Some(MS)))]
     pub projection_batch_wait_ms: Option<Duration>,
+    /// How long a changed player's feature row may wait in memory before it is
+    /// written: one row then stands for all their events in the wait. An
+    /// instance that does not hold the player's partition reads the stored
+    /// row, up to this much older; 0 writes every row with its batch.
+    #[arg(long, env = "NUDGE_PROJECTION_WRITE_BEHIND", default_value = "1s",
+          value_parser = between(Duration::ZERO, 60 * S, None))]
+    pub projection_write_behind: Duration,
     /// Player partitions folding in parallel.
     #[arg(long, env = "NUDGE_PROJECTION_PARTITIONS", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -238,6 +245,7 @@ impl From<&ProjectionArgs> for ProjectionConfig {
             logical_partitions: args.partitions.and_then(std::num::NonZeroU32::new),
             lease_ttl: args.lease_ttl,
             feature_cache_entries: args.feature_cache_entries as usize,
+            write_behind: args.projection_write_behind,
             ..Self::default()
         }
     }

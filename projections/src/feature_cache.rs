@@ -1,16 +1,17 @@
 //! Each player's current feature row, in memory, for reads that need no
-//! database round trip: filled only from this instance's own committed
-//! batches, and answered only for partitions it holds under a lease it knows
+//! database round trip: filled as this instance folds its own partitions'
+//! events, and answered only for partitions it holds under a lease it knows
 //! to be current.
 //!
 //! The rules that keep it from ever answering older data than the read model
-//! holds:
+//! holds (it may answer newer: rows are written behind the fold, and what it
+//! answers is a fold of events already stored):
 //! - a partition is trusted only until the instant its lease's last renewal was
 //!   *sent*, plus the TTL, minus [`MARGIN`] of the TTL: the database's expiry
 //!   is at least that late, and no other instance writes the partition before it;
-//! - a batch's players are dropped before its commit starts, and written back
-//!   only after it committed, under the epoch it was fenced on; a fenced or
-//!   failed commit leaves them dropped;
+//! - a player's row is filed as its events are folded, under the epoch of the
+//!   lease its run holds: the row a commit writes later is that fold or an
+//!   older one, never newer;
 //! - losing, handing over or no longer being sure of a partition drops it, and
 //!   an erasure or a rebuild's promotion drops what it touches.
 
@@ -22,7 +23,7 @@ use std::{
 
 use domain::Features;
 
-use crate::read_model::{Lease, RowUpdate};
+use crate::read_model::Lease;
 
 /// The share of the lease TTL a trusted partition stops being trusted before
 /// the renewal would lapse: room for a clock running slower here than in the database.
@@ -157,38 +158,26 @@ impl FeatureCache {
         state.trusted.iter_mut().for_each(|slot| *slot = None);
     }
 
-    /// Drops the players of a batch about to commit.
-    pub(crate) fn invalidate(&self, rows: &[RowUpdate]) {
+    /// Files the rows of players just folded by a run holding `leases`: only
+    /// those of a partition trusted under the same epoch, and new players only
+    /// while there is room.
+    pub(crate) fn fill(&self, rows: &[(String, CachedRow)], leases: &[Lease]) {
         if rows.is_empty() {
             return;
         }
         let mut state = self.lock();
-        for row in rows {
-            state.players.remove(&row.player_id);
-        }
-    }
-
-    /// Writes back the players of a batch that committed behind the fence of
-    /// `leases`: only those of a partition trusted under the same epoch, and
-    /// new players only while there is room.
-    pub(crate) fn fill(&self, rows: &[RowUpdate], leases: &[Lease]) {
-        if rows.is_empty() {
-            return;
-        }
-        let mut state = self.lock();
-        for row in rows {
-            let partition = domain::partition_of(&row.player_id, self.partitions);
+        for (player_id, row) in rows {
+            let partition = domain::partition_of(player_id, self.partitions);
             let Some(lease) = leases.iter().find(|l| l.partition == partition) else { continue };
             let trusted = state.trusted.get(partition as usize).copied().flatten();
             if trusted.is_none_or(|t| t.epoch != lease.epoch) {
                 continue;
             }
-            if state.players.len() >= self.capacity && !state.players.contains_key(&row.player_id) {
+            if state.players.len() >= self.capacity && !state.players.contains_key(player_id) {
                 continue;
             }
-            let cached = CachedRow { revision: row.revision, position: row.position, features: row.features.clone() };
-            let entry = Entry { partition, epoch: lease.epoch, row: Arc::new(cached) };
-            state.players.insert(row.player_id.clone(), entry);
+            let entry = Entry { partition, epoch: lease.epoch, row: Arc::new(row.clone()) };
+            state.players.insert(player_id.clone(), entry);
         }
     }
 }
@@ -203,20 +192,17 @@ mod tests {
         std::num::NonZeroU32::new(8).unwrap_or(std::num::NonZeroU32::MIN)
     }
 
-    /// A row of `player` at `revision`, and its lease at `epoch`.
-    fn row(player: &str, revision: u64, epoch: u64) -> (RowUpdate, Lease) {
-        let row = RowUpdate {
-            player_id: player.to_owned(),
-            revision,
-            position: revision * 10,
-            state: Vec::new(),
-            features: Features::default(),
-        };
-        (row, Lease { partition: domain::partition_of(player, partitions()), epoch, checkpoint: 0 })
+    /// A folded row of `player` at `revision`, and its lease at `epoch`.
+    fn row(player: &str, revision: u64, epoch: u64) -> ((String, CachedRow), Lease) {
+        let row = CachedRow { revision, position: revision * 10, features: Features::default() };
+        (
+            (player.to_owned(), row),
+            Lease { partition: domain::partition_of(player, partitions()), epoch, checkpoint: 0 },
+        )
     }
 
     #[test]
-    fn a_committed_row_is_answered_while_its_lease_is_trusted() {
+    fn a_folded_row_is_answered_while_its_lease_is_trusted() {
         let cache = FeatureCache::new(10, partitions());
         let (update, lease) = row("ann", 3, 1);
         cache.fill(std::slice::from_ref(&update), &[lease]);
@@ -224,8 +210,6 @@ mod tests {
         cache.hold(&[lease], Instant::now(), TTL);
         cache.fill(std::slice::from_ref(&update), &[lease]);
         assert_eq!(cache.get("ann").map(|r| r.revision), Some(3));
-        cache.invalidate(std::slice::from_ref(&update));
-        assert_eq!(cache.get("ann"), None, "a batch about to commit leaves it");
     }
 
     #[test]
@@ -250,7 +234,7 @@ mod tests {
         cache.hold(&[again], Instant::now(), TTL);
         assert_eq!(cache.get("ann"), None, "a row of the older epoch");
         cache.fill(std::slice::from_ref(&update), &[lease]);
-        assert_eq!(cache.get("ann"), None, "a commit fenced on the older epoch");
+        assert_eq!(cache.get("ann"), None, "a fold under the older epoch");
         cache.fill(std::slice::from_ref(&update), &[again]);
         assert!(cache.get("ann").is_some());
         cache.hold(&[], Instant::now(), TTL);

@@ -10,6 +10,7 @@ mod cluster;
 mod error;
 mod feature_cache;
 mod partition;
+mod pending;
 mod player;
 pub mod read_model;
 mod runtime;
@@ -58,6 +59,12 @@ pub struct ProjectionConfig {
     pub instance: String,
     /// Most players whose current feature row is kept in memory for reads; 0 keeps none.
     pub feature_cache_entries: usize,
+    /// How long a changed player's row may wait in memory before it is
+    /// written; 0 writes every row with its batch. Each row written stands
+    /// for every event of its player in the wait, so a longer one writes
+    /// fewer rows; instances that do not hold the player read the stored row,
+    /// which lags by up to this.
+    pub write_behind: Duration,
 }
 
 impl Default for ProjectionConfig {
@@ -75,6 +82,7 @@ impl Default for ProjectionConfig {
             address: String::new(),
             instance: uuid::Uuid::new_v4().to_string(),
             feature_cache_entries: 100_000,
+            write_behind: Duration::from_secs(1),
         }
     }
 }

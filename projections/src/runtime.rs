@@ -4,6 +4,13 @@
 //! Batches are pipelined: while one batch's transaction commits, the next is
 //! read and folded. Commits still happen one at a time and in order, each with
 //! its checkpoint, so a crash anywhere leaves a consistent read model.
+//!
+//! Rows are written behind the fold ([`ProjectionConfig::write_behind`]): a
+//! batch that decided nothing is committed with later ones, at most a tenth of
+//! that wait later, and the checkpoint stays below every row not yet written.
+//! A restart folds those players' events again from their stored rows; the
+//! decisions it makes again are the ones already stored (a recommendation is
+//! stored once per triggering event), so it queues nothing twice.
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -20,7 +27,8 @@ use crate::{
     ProjectionConfig, ProjectionError,
     batches::Batches,
     feature_cache::FeatureCache,
-    partition::{self, Residency},
+    partition::{self, Folded, Residency, Write},
+    pending::Pending,
     player::Decider,
     read_model::{Changes, Fence, Lease, ReadModel, Table},
 };
@@ -42,8 +50,8 @@ pub(crate) struct Runner {
     pub(crate) owner: Arc<str>,
     /// Logical partitions players are spread over.
     pub(crate) logical: std::num::NonZeroU32,
-    /// The feature rows served from memory (live table only): each commit's
-    /// players leave it before the commit and come back after it landed.
+    /// The feature rows served from memory (live table only), filled as the
+    /// batches are folded.
     pub(crate) cache: Option<Arc<FeatureCache>>,
 }
 
@@ -68,6 +76,7 @@ impl Runner {
     /// until `cancel` fires; publishes every commit on `progress`. Every commit
     /// is fenced on the leases' epochs: once another instance has taken one of
     /// them, the run fails with [`ProjectionError::Fenced`] and writes nothing more.
+    /// A run that ends without failing writes every row still waiting first.
     pub(crate) async fn run(
         &self,
         leases: &[Lease],
@@ -84,6 +93,7 @@ impl Runner {
         let residency = Residency {
             capacity: self.config.players_in_memory / self.config.partitions.max(1),
             idle: self.config.idle,
+            write_behind: self.config.write_behind,
         };
         let partitions: Vec<_> =
             (0..self.config.partitions.max(1)).map(|i| partition::spawn(i, name, residency)).collect();
@@ -94,31 +104,49 @@ impl Runner {
         let wait = (self.config.batch_wait, self.config.batch_wait_max);
         let mut batches = Batches::new(feed.events, self.config.batch_events, wait, name);
         tracing::info!(projection = name, checkpoint = start, partitions = leases.len(), "projection started");
+        let mut folding =
+            Folding { runner: self, partitions: &partitions, fence: &fence, folds: 0, committing: 0, landed: 0 };
+        let commit_every = self.config.write_behind / 10;
         let mut committing: Option<Committing> = None;
-        // The checkpoint handed to the latest commit, and to the latest that fenced every partition.
-        let (mut planned, mut fenced_all) = (start, start);
-        let mut fenced_all_at = Instant::now();
+        let mut pending = Pending::default();
+        // The last position folded; the checkpoint handed to the latest commit,
+        // and to the latest that fenced every partition.
+        let (mut read, mut planned, mut fenced_all) = (start, start, start);
+        let (mut fenced_all_at, mut committed_at) = (Instant::now(), Instant::now());
+        // Whether a batch came since the last quiet tick.
+        let mut busy = false;
         let mut quiet = tokio::time::interval(THROUGH_EVERY);
         quiet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
             tokio::select! {
                 () = cancel.cancelled() => break Ok(()),
                 // While none of its own events come, the feed still says how far
-                // it has read: the checkpoints move on with it.
+                // it has read: the checkpoints move on with it. Once no batch
+                // came for a tick, every row still waiting is written.
                 _ = quiet.tick(), if committing.is_none() => {
+                    let idle = !std::mem::replace(&mut busy, false) && !batches.has_pending();
+                    if idle && pending.waiting() {
+                        match folding.fold(Vec::new(), true).await {
+                            Ok(folded) => pending.add(folded, 0, &[]),
+                            Err(error) => break Err(error),
+                        }
+                    }
                     // Looked at here, not in the guard: the subscription may have
                     // handed events over in this very round, and `through` covers them.
                     let reached = *through.borrow();
-                    let to = if batches.has_pending() { planned } else { reached.max(planned) };
-                    if to > fenced_all {
-                        (planned, fenced_all, fenced_all_at) = (to, to, Instant::now());
-                        let commit = self.commit(Changes::default(), to, 0, Arc::clone(&fence), progress.clone());
-                        committing = Some(tokio::spawn(commit));
+                    let to = pending.checkpoint(if batches.has_pending() { read } else { reached.max(read) });
+                    let due = !pending.is_empty() && (idle || committed_at.elapsed() >= commit_every);
+                    if to > fenced_all || due {
+                        (planned, fenced_all, fenced_all_at, committed_at) = (to, to, Instant::now(), Instant::now());
+                        let taken = pending.take();
+                        let commit = self.commit(taken.changes, to, taken.events, Arc::clone(&fence), progress.clone());
+                        (committing, folding.committing) = (Some(tokio::spawn(commit)), folding.folds);
                     }
                 }
                 committed = landed(&mut committing), if committing.is_some() => {
-                    if let Err(error) = committed {
-                        break Err(error);
+                    match committed {
+                        Ok(_) => folding.landed = folding.committing,
+                        Err(error) => break Err(error),
                     }
                 }
                 batch = batches.next() => {
@@ -127,37 +155,52 @@ impl Runner {
                         Err(error) => break Err(error),
                     };
                     let Some(last) = batch.last().map(|e| e.position) else { break Ok(()) };
-                    let last = last.max(planned);
-                    planned = last;
+                    (read, busy) = (read.max(last).max(planned), true);
                     let batch = owned.filter(batch);
-                    let size = batch.len();
+                    let (size, touched) = (batch.len(), owned.touched(&batch));
+                    let span = tracing::info_span!("projection_batch", projection = name, events = size, last = read);
+                    match folding.fold(batch, false).instrument(span.clone()).await {
+                        Ok(folded) => pending.add(folded, size, &touched),
+                        Err(error) => break Err(error),
+                    }
+                    if !pending.decided() && committed_at.elapsed() < commit_every {
+                        continue;
+                    }
+                    // One commit at a time, in order: the previous one lands first.
+                    if committing.is_some() {
+                        match landed(&mut committing).await {
+                            Ok(_) => folding.landed = folding.committing,
+                            Err(error) => break Err(error),
+                        }
+                    }
+                    let to = pending.checkpoint(read);
+                    let taken = pending.take();
                     let fence = if fenced_all_at.elapsed() >= FENCE_ALL_EVERY {
-                        (fenced_all, fenced_all_at) = (last, Instant::now());
+                        (fenced_all, fenced_all_at) = (to, Instant::now());
                         Arc::clone(&fence)
                     } else {
-                        Arc::new(fence.only(&owned.touched(&batch)))
+                        Arc::new(fence.only(&taken.touched))
                     };
-                    let span = tracing::info_span!("projection_batch", projection = name, events = size, last);
-                    let decider = Arc::new(Decider { scorer: self.active.get(), policy: self.config.policy });
-                    let folded = partition::fold(batch, decider, &partitions, &self.read_model, self.table);
-                    let changes = match folded.instrument(span.clone()).await {
-                        Ok(changes) => changes,
-                        Err(error) => break Err(error),
-                    };
-                    // One commit at a time, in order: the previous one lands first.
-                    if committing.is_some()
-                        && let Err(error) = landed(&mut committing).await
-                    {
-                        break Err(error);
-                    }
-                    let commit = self.commit(changes, last, size, fence, progress.clone()).instrument(span);
-                    committing = Some(tokio::spawn(commit));
+                    (planned, committed_at) = (to, Instant::now());
+                    let commit = self.commit(taken.changes, to, taken.events, fence, progress.clone()).instrument(span);
+                    (committing, folding.committing) = (Some(tokio::spawn(commit)), folding.folds);
                 }
             }
         };
         // Never leave a commit behind: whoever runs next must find it landed or failed.
         let last = if committing.is_some() { landed(&mut committing).await.map(drop) } else { Ok(()) };
-        result.and(last)
+        let result = result.and(last);
+        if result.is_err() || (pending.is_empty() && !pending.waiting()) {
+            return result;
+        }
+        // Stopping, not failing: what waits is written now, so whoever folds
+        // these partitions next starts where this run got to.
+        let folded = folding.fold(Vec::new(), true).await?;
+        pending.add(folded, 0, &[]);
+        let taken = pending.take();
+        self.commit(taken.changes, pending.checkpoint(read), taken.events, Arc::clone(&fence), progress.clone())
+            .await?;
+        Ok(())
     }
 
     /// `leases` with the checkpoints committed since they were taken: a lease
@@ -186,17 +229,10 @@ impl Runner {
         progress: Progress,
     ) -> impl Future<Output = Result<u64, ProjectionError>> + Send + 'static {
         let (read_model, table, failure) = (self.read_model.clone(), self.table, self.failure.clone());
-        let cache = self.cache.clone();
         async move {
             let name = table.checkpoint();
             let started = Instant::now();
-            if let Some(cache) = &cache {
-                cache.invalidate(&changes.rows);
-            }
             read_model.commit(table, &changes, last, &fence).await?;
-            if let Some(cache) = &cache {
-                cache.fill(&changes.rows, &fence.leases);
-            }
             metrics::histogram!("nudge_projection_commit_seconds", "projection" => name).record(started.elapsed());
             if events > 0 {
                 metrics::histogram!("nudge_projection_batch_events", "projection" => name).record(events as f64);
@@ -215,6 +251,36 @@ impl Runner {
             *failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
             Ok(last)
         }
+    }
+}
+
+/// What a run folds with: its partitions, the fence whose leases the feature
+/// cache files the folded rows under, and which folds' rows are committed.
+struct Folding<'a> {
+    runner: &'a Runner,
+    partitions: &'a [tokio::sync::mpsc::Sender<partition::Work>],
+    fence: &'a Fence,
+    /// Folds so far.
+    folds: u64,
+    /// The fold whose rows the commit in flight writes, and the last whose commit landed.
+    committing: u64,
+    landed: u64,
+}
+
+impl Folding<'_> {
+    /// Folds `batch` with the active model, handing over the rows due (every
+    /// row waiting, if `all`), and puts the folded rows in the feature cache.
+    async fn fold(&mut self, batch: Vec<RecordedEvent>, all: bool) -> Result<Folded, ProjectionError> {
+        let runner = self.runner;
+        let decider = Arc::new(Decider { scorer: runner.active.get(), policy: runner.config.policy });
+        self.folds += 1;
+        let write = Write { all, current: runner.cache.is_some(), fold: self.folds, landed: self.landed };
+        let mut folded =
+            partition::fold(batch, decider, self.partitions, &runner.read_model, (runner.table, write)).await?;
+        if let Some(cache) = &runner.cache {
+            cache.fill(&std::mem::take(&mut folded.current), &self.fence.leases);
+        }
+        Ok(folded)
     }
 }
 

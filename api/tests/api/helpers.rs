@@ -21,6 +21,11 @@ use webhooks::{ClientConfig, DispatcherConfig, RetrySchedule, TargetPolicy};
 pub const STRUCTURED: &str = "application/cloudevents+json";
 pub const BATCH: &str = "application/cloudevents-batch+json";
 
+/// How the tests' servers project: batches that wait a millisecond.
+pub fn projection() -> ProjectionConfig {
+    ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() }
+}
+
 pub struct TestApp {
     pub address: String,
     /// The database it runs on (store and read models), for another instance beside it.
@@ -103,7 +108,22 @@ impl TestApp {
     /// nudge on the database at `url` (the store and the read models), whose
     /// owner `db` lives as long as the app.
     async fn start(url: &str, db: Box<dyn std::any::Any + Send>, webhooks: DispatcherConfig, http: HttpConfig) -> Self {
-        let projection = ProjectionConfig { batch_wait: Duration::from_millis(1), ..ProjectionConfig::default() };
+        Self::start_projecting(url, db, webhooks, http, projection()).await
+    }
+
+    /// nudge on a fresh SQLite database, projecting so.
+    pub async fn sqlite_projecting(projection: ProjectionConfig) -> Self {
+        let db = TempSqlite::new().unwrap();
+        Self::start_projecting(&db.url(), Box::new(db), quick_webhooks(), HttpConfig::default(), projection).await
+    }
+
+    async fn start_projecting(
+        url: &str,
+        db: Box<dyn std::any::Any + Send>,
+        webhooks: DispatcherConfig,
+        http: HttpConfig,
+        projection: ProjectionConfig,
+    ) -> Self {
         let app = Application::build(Settings { projection, http, webhooks, ..Settings::new(url) }).await.unwrap();
         let address = format!("http://{}", app.local_addr().unwrap());
         let (store, read_model, keys) = (app.store(), app.read_model().clone(), app.keys().clone());

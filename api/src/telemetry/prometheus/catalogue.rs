@@ -110,13 +110,13 @@ pub const METRICS: &[Metric] = &[
         name: "nudge_projection_batch_events",
         kind: Kind::Histogram(BATCH_SIZES),
         labels: &["projection"],
-        help: "Events in one projection micro-batch.",
+        help: "Events folded since the previous read-model commit, by commit.",
     },
     Metric {
         name: "nudge_projection_batch_rows",
         kind: Kind::Histogram(BATCH_SIZES),
         labels: &["projection"],
-        help: "Read-model rows written by one projection micro-batch.",
+        help: "Feature rows written by one read-model commit.",
     },
     Metric {
         name: "nudge_projection_batch_wait_seconds",
@@ -165,6 +165,12 @@ pub const METRICS: &[Metric] = &[
         kind: Kind::Gauge,
         labels: &["projection", "partition"],
         help: "Players whose fold state a projection partition holds in memory.",
+    },
+    Metric {
+        name: "nudge_projection_rows_unwritten",
+        kind: Kind::Gauge,
+        labels: &["projection", "partition"],
+        help: "Players whose feature row waits in a projection partition to be written (--projection-write-behind).",
     },
     Metric {
         name: "nudge_projection_failures_total",
