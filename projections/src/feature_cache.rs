@@ -64,6 +64,11 @@ struct State {
 /// The cache of current feature rows. Cheap to share behind an `Arc`.
 pub struct FeatureCache {
     state: Mutex<State>,
+    /// Marked changed whenever rows are filed or `decided` moves, for reads
+    /// waiting on a position.
+    filed: tokio::sync::watch::Sender<()>,
+    /// Position through which every recommendation and answer folded is committed.
+    decided: std::sync::atomic::AtomicU64,
     capacity: usize,
     partitions: std::num::NonZeroU32,
     hits: metrics::Counter,
@@ -82,6 +87,8 @@ impl FeatureCache {
         let state = State { players: HashMap::new(), trusted: vec![None; partitions.get() as usize] };
         Self {
             state: Mutex::new(state),
+            filed: tokio::sync::watch::Sender::new(()),
+            decided: std::sync::atomic::AtomicU64::new(0),
             capacity,
             partitions,
             hits: metrics::counter!("nudge_feature_cache_reads_total", "result" => "hit"),
@@ -96,20 +103,45 @@ impl FeatureCache {
     /// The player's current row, if cached under a lease still trusted now;
     /// `None` sends the read to the database.
     pub fn get(&self, player_id: &str) -> Option<Arc<CachedRow>> {
-        let now = Instant::now();
-        let found = {
-            let state = self.lock();
-            state.players.get(player_id).and_then(|entry| {
-                let trust = state.trusted.get(entry.partition as usize).copied().flatten()?;
-                (trust.epoch == entry.epoch && now < trust.until).then(|| Arc::clone(&entry.row))
-            })
-        };
+        let found = self.lookup(player_id);
         if found.is_some() {
             self.hits.increment(1)
         } else {
             self.misses.increment(1)
         }
         found
+    }
+
+    /// The player's current row under a lease still trusted now, uncounted.
+    fn lookup(&self, player_id: &str) -> Option<Arc<CachedRow>> {
+        let now = Instant::now();
+        let state = self.lock();
+        state.players.get(player_id).and_then(|entry| {
+            let trust = state.trusted.get(entry.partition as usize).copied().flatten()?;
+            (trust.epoch == entry.epoch && now < trust.until).then(|| Arc::clone(&entry.row))
+        })
+    }
+
+    /// Waits until the player's row, trusted, has folded in the event at
+    /// `position`, and what the events up to it decided is committed; answers
+    /// the row then. Never ends while it does not: the caller bounds the wait.
+    pub(crate) async fn reached(&self, player_id: &str, position: u64) -> Arc<CachedRow> {
+        let mut filed = self.filed.subscribe();
+        loop {
+            let decided = self.decided.load(std::sync::atomic::Ordering::Acquire) >= position;
+            if let Some(row) = self.lookup(player_id).filter(|row| decided && row.position >= position) {
+                self.hits.increment(1);
+                return row;
+            }
+            // The sender lives as long as `self`: `changed` cannot fail here.
+            let _ = filed.changed().await;
+        }
+    }
+
+    /// Every recommendation and answer of the events up to `through` is committed.
+    pub(crate) fn decided(&self, through: u64) {
+        self.decided.fetch_max(through, std::sync::atomic::Ordering::AcqRel);
+        self.filed.send_replace(());
     }
 
     /// Entries held now.
@@ -179,6 +211,8 @@ impl FeatureCache {
             let entry = Entry { partition, epoch: lease.epoch, row: Arc::new(row.clone()) };
             state.players.insert(player_id.clone(), entry);
         }
+        drop(state);
+        self.filed.send_replace(());
     }
 }
 

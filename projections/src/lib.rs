@@ -26,7 +26,7 @@ pub use player::{Answer, Decider, Effect, PlayerState};
 pub use read_model::{
     Changes, Fence, InstanceStatus, Lease, LeaseStatus, PlayerRow, ReadModel, RecommendationQuery, Table,
 };
-pub use service::FeatureProjection;
+pub use service::{FeatureProjection, Reached};
 pub use status::{ProjectionState, ProjectionStatus, RebuildStatus};
 
 /// How a projection takes and holds its work.

@@ -113,8 +113,9 @@ impl Runner {
         // and to the latest that fenced every partition.
         let (mut read, mut planned, mut fenced_all) = (start, start, start);
         let (mut fenced_all_at, mut committed_at) = (Instant::now(), Instant::now());
-        // Whether a batch came since the last quiet tick.
-        let mut busy = false;
+        // Whether a batch came since the last quiet tick; whether the commit
+        // in flight writes recommendations or answers.
+        let (mut busy, mut deciding) = (false, false);
         let mut quiet = tokio::time::interval(THROUGH_EVERY);
         quiet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
@@ -145,9 +146,11 @@ impl Runner {
                 }
                 committed = landed(&mut committing), if committing.is_some() => {
                     match committed {
-                        Ok(_) => folding.landed = folding.committing,
+                        Ok(_) => (folding.landed, deciding) = (folding.committing, false),
                         Err(error) => break Err(error),
                     }
+                    // A batch that decides commits at once: nothing else waits.
+                    self.decided(read);
                 }
                 batch = batches.next() => {
                     let batch = match batch {
@@ -163,6 +166,9 @@ impl Runner {
                         Ok(folded) => pending.add(folded, size, &touched),
                         Err(error) => break Err(error),
                     }
+                    if !pending.decided() && !deciding {
+                        self.decided(read);
+                    }
                     if !pending.decided() && committed_at.elapsed() < commit_every {
                         continue;
                     }
@@ -174,6 +180,7 @@ impl Runner {
                         }
                     }
                     let to = pending.checkpoint(read);
+                    deciding = pending.decided();
                     let taken = pending.take();
                     let fence = if fenced_all_at.elapsed() >= FENCE_ALL_EVERY {
                         (fenced_all, fenced_all_at) = (to, Instant::now());
@@ -201,6 +208,13 @@ impl Runner {
         self.commit(taken.changes, pending.checkpoint(read), taken.events, Arc::clone(&fence), progress.clone())
             .await?;
         Ok(())
+    }
+
+    /// Tells the feature cache that what the events up to `through` decided is committed.
+    fn decided(&self, through: u64) {
+        if let Some(cache) = &self.cache {
+            cache.decided(through);
+        }
     }
 
     /// `leases` with the checkpoints committed since they were taken: a lease

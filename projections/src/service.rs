@@ -26,6 +26,17 @@ const RESTART_AFTER: Duration = Duration::from_secs(1);
 /// How often the lag is looked at.
 const LAG_TICK: Duration = Duration::from_millis(500);
 
+/// Where a wait for a player's features got.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reached {
+    /// This instance's memory holds them, as answered.
+    InMemory(Arc<CachedRow>),
+    /// The stored rows hold them.
+    Stored,
+    /// Neither within the time given; the partition's checkpoint then.
+    Not(u64),
+}
+
 /// The feature projection: started once, shared by the API.
 #[derive(Clone)]
 pub struct FeatureProjection {
@@ -139,12 +150,21 @@ impl FeatureProjection {
         self.wait_until(None, position, timeout).await.is_none()
     }
 
-    /// Waits up to `timeout` for the live rows of `player_id`'s partition to
-    /// include position `position`, whichever instance folds it; answers the
-    /// partition's checkpoint when it gave up, `None` when it got there.
-    pub async fn wait_for_player(&self, player_id: &str, position: u64, timeout: Duration) -> Option<u64> {
+    /// Waits up to `timeout` for `player_id`'s features to include position
+    /// `position`: in this instance's memory (answered then), or in the stored
+    /// rows of the player's partition, whichever instance folds it.
+    pub async fn wait_for_player(&self, player_id: &str, position: u64, timeout: Duration) -> Reached {
         let partition = domain::partition_of(player_id, self.inner.partitions);
-        self.wait_until(Some(partition), position, timeout).await
+        let stored = self.wait_until(Some(partition), position, timeout);
+        let Some(cache) = &self.inner.cache else {
+            return stored.await.map_or(Reached::Stored, Reached::Not);
+        };
+        tokio::select! {
+            // Memory first: rows are written behind the fold.
+            biased;
+            row = cache.reached(player_id, position) => Reached::InMemory(row),
+            gave_up = stored => gave_up.map_or(Reached::Stored, Reached::Not),
+        }
     }
 
     /// Waits for `partition`'s checkpoint (every partition's, if `None`) to

@@ -8,7 +8,7 @@ use std::{collections::HashSet, sync::Arc};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{BATCH, TestApp, event, problem},
+    helpers::{BATCH, TestApp, event, problem, projected},
     receiver::Receiver,
     webhooks::{long_session, post_projected, recommendations, subscribe},
 };
@@ -98,6 +98,8 @@ async fn erased_everywhere(app: TestApp) {
     assert_eq!(features.status(), 200);
     let features: Value = features.json().await.unwrap();
     assert_eq!((&features["revision"], &features["position"]), (&json!(0), &json!(position)), "{features}");
+    // The stored row, once written (rows are written behind the fold).
+    projected(&app.client, &app.address).await;
     let state = app.read_model.get("alice").await.unwrap().unwrap().state;
     assert_eq!(state.recent, domain::Recent::default(), "nothing of the erased events is remembered");
     let events: Value = app.get("/v1/players/alice/events").await.json().await.unwrap();

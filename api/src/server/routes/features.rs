@@ -8,7 +8,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use domain::{Features, PlayerFeatures, PlayerId};
-use projections::CachedRow;
+use projections::{CachedRow, Reached};
 use serde::{Deserialize, Serialize};
 use store::StoreError;
 
@@ -71,12 +71,10 @@ pub async fn read(
         return replay(&state, &player, at).await.map(Json);
     }
     if let Some(wanted) = query.min_position {
-        // From memory only when the row itself includes the position; else wait as before.
-        if let Some(row) = state.projection.cached(player.as_str()).filter(|row| row.position >= wanted) {
-            return Ok(Json(view(&player, &row)));
-        }
-        if let Some(checkpoint) = state.projection.wait_for_player(player.as_str(), wanted, READ_YOUR_WRITES).await {
-            return Err(ApiError::NotProjectedYet { wanted, checkpoint });
+        match state.projection.wait_for_player(player.as_str(), wanted, READ_YOUR_WRITES).await {
+            Reached::InMemory(row) => return Ok(Json(view(&player, &row))),
+            Reached::Stored => {}
+            Reached::Not(checkpoint) => return Err(ApiError::NotProjectedYet { wanted, checkpoint }),
         }
     }
     let row = state.projection.features(player.as_str()).await?.ok_or_else(|| unknown(&player))?;
