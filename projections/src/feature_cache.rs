@@ -14,9 +14,13 @@
 //!   older one, never newer;
 //! - losing, handing over or no longer being sure of a partition drops it, and
 //!   an erasure or a rebuild's promotion drops what it touches.
+//!
+//! When it is full, a new player filed takes the place of the player filed
+//! longest ago (first in, first out; filing a player again keeps its place).
+//! Evicting only removes rows, so it never breaks the rules above.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
@@ -40,11 +44,13 @@ pub struct CachedRow {
     pub features: Features,
 }
 
-/// One player's entry: the row, and the lease epoch it was committed under.
+/// One player's entry: the row, the lease epoch it was committed under, and
+/// the number its insertion was given in the eviction order.
 struct Entry {
     partition: u32,
     epoch: u64,
     row: Arc<CachedRow>,
+    inserted: u64,
 }
 
 /// A partition held under a lease: its epoch and until when it is trusted.
@@ -57,8 +63,46 @@ struct Trust {
 #[derive(Default)]
 struct State {
     players: HashMap<String, Entry>,
+    /// Players in the order they were inserted, each with its insertion's
+    /// number: the first is evicted first. An item whose player is gone, or
+    /// was inserted again since under a later number, is stale and skipped.
+    order: VecDeque<(u64, String)>,
+    /// The number the next insertion is given.
+    next: u64,
     /// By logical partition; `None` for one not trusted.
     trusted: Vec<Option<Trust>>,
+}
+
+impl State {
+    /// Whether the order's item `(inserted, player_id)` is the player's live insertion.
+    fn is_live(&self, inserted: u64, player_id: &str) -> bool {
+        self.players.get(player_id).is_some_and(|entry| entry.inserted == inserted)
+    }
+
+    /// Evicts the players filed longest ago until fewer than `capacity` are
+    /// held; `false` if that cannot be done (a capacity of 0).
+    fn make_room(&mut self, capacity: usize) -> bool {
+        while self.players.len() >= capacity {
+            let Some((inserted, player_id)) = self.order.pop_front() else { return false };
+            if self.is_live(inserted, &player_id) {
+                self.players.remove(&player_id);
+            }
+        }
+        true
+    }
+
+    /// Inserts a player not held, last in the eviction order, and drops the
+    /// order's stale items once it holds more than twice `capacity` items.
+    fn insert(&mut self, player_id: &str, partition: u32, epoch: u64, row: Arc<CachedRow>, capacity: usize) {
+        let inserted = self.next;
+        self.next += 1;
+        self.players.insert(player_id.to_owned(), Entry { partition, epoch, row, inserted });
+        self.order.push_back((inserted, player_id.to_owned()));
+        if self.order.len() > capacity.saturating_mul(2) {
+            let players = &self.players;
+            self.order.retain(|(inserted, id)| players.get(id).is_some_and(|entry| entry.inserted == *inserted));
+        }
+    }
 }
 
 /// The cache of current feature rows. Cheap to share behind an `Arc`.
@@ -84,7 +128,7 @@ impl std::fmt::Debug for FeatureCache {
 impl FeatureCache {
     /// A cache of at most `capacity` players spread over `partitions` logical partitions.
     pub fn new(capacity: usize, partitions: std::num::NonZeroU32) -> Self {
-        let state = State { players: HashMap::new(), trusted: vec![None; partitions.get() as usize] };
+        let state = State { trusted: vec![None; partitions.get() as usize], ..State::default() };
         Self {
             state: Mutex::new(state),
             filed: tokio::sync::watch::Sender::new(()),
@@ -187,14 +231,16 @@ impl FeatureCache {
     pub(crate) fn clear(&self) {
         let mut state = self.lock();
         state.players.clear();
+        state.order.clear();
         state.trusted.iter_mut().for_each(|slot| *slot = None);
     }
 
     /// Files the rows of players just folded by a run holding `leases`: only
-    /// those of a partition trusted under the same epoch, and new players only
-    /// while there is room.
+    /// those of a partition trusted under the same epoch. A player held is
+    /// updated in place and keeps its place in the eviction order; a new one,
+    /// into a full cache, evicts the player filed longest ago.
     pub(crate) fn fill(&self, rows: &[(String, CachedRow)], leases: &[Lease]) {
-        if rows.is_empty() {
+        if rows.is_empty() || self.capacity == 0 {
             return;
         }
         let mut state = self.lock();
@@ -205,11 +251,13 @@ impl FeatureCache {
             if trusted.is_none_or(|t| t.epoch != lease.epoch) {
                 continue;
             }
-            if state.players.len() >= self.capacity && !state.players.contains_key(player_id) {
-                continue;
+            let row = Arc::new(row.clone());
+            if let Some(entry) = state.players.get_mut(player_id) {
+                entry.epoch = lease.epoch;
+                entry.row = row;
+            } else if state.make_room(self.capacity) {
+                state.insert(player_id, partition, lease.epoch, row, self.capacity);
             }
-            let entry = Entry { partition, epoch: lease.epoch, row: Arc::new(row.clone()) };
-            state.players.insert(player_id.clone(), entry);
         }
         drop(state);
         self.filed.send_replace(());
@@ -280,16 +328,55 @@ mod tests {
     }
 
     #[test]
-    fn new_players_wait_for_room() {
-        let cache = FeatureCache::new(1, partitions());
+    fn a_full_cache_evicts_the_player_filed_longest_ago() {
+        let cache = FeatureCache::new(2, partitions());
         let (ann, ann_lease) = row("ann", 1, 1);
         let (bob, bob_lease) = row("bob", 1, 1);
-        cache.hold(&[ann_lease, bob_lease], Instant::now(), TTL);
-        cache.fill(&[ann.clone(), bob], &[ann_lease, bob_lease]);
-        assert_eq!(cache.len(), 1);
-        assert!(cache.get("ann").is_some());
+        let (cat, cat_lease) = row("cat", 1, 1);
+        let (dan, dan_lease) = row("dan", 1, 1);
+        assert_ne!(bob_lease.partition, cat_lease.partition, "dropping bob's partition must keep cat");
+        let leases = [ann_lease, bob_lease, cat_lease, dan_lease];
+        cache.hold(&leases, Instant::now(), TTL);
+        cache.fill(&[ann, bob.clone()], &leases);
         let (newer, _) = row("ann", 2, 1);
-        cache.fill(&[newer], &[ann_lease]);
-        assert_eq!(cache.get("ann").map(|r| r.revision), Some(2), "a player held is updated");
+        cache.fill(&[newer], &leases);
+        assert_eq!(cache.get("ann").map(|r| r.revision), Some(2), "a player held is updated in place");
+        cache.fill(&[cat], &leases);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get("ann"), None, "filed first, and filing it again kept its place");
+        assert!(cache.get("bob").is_some() && cache.get("cat").is_some());
+
+        cache.drop_partitions(&[bob_lease.partition]);
+        cache.hold(&leases, Instant::now(), TTL);
+        cache.fill(&[bob], &leases);
+        cache.fill(&[dan], &leases);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get("cat"), None, "bob's place from before the drop is stale and skipped");
+        assert!(cache.get("bob").is_some() && cache.get("dan").is_some());
+    }
+
+    #[test]
+    fn capacity_zero_keeps_nothing() {
+        let cache = FeatureCache::new(0, partitions());
+        let (ann, ann_lease) = row("ann", 1, 1);
+        cache.hold(&[ann_lease], Instant::now(), TTL);
+        cache.fill(&[ann], &[ann_lease]);
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn the_eviction_order_stays_bounded() {
+        let cache = FeatureCache::new(2, partitions());
+        let leases: Vec<Lease> =
+            (0..partitions().get()).map(|partition| Lease { partition, epoch: 1, checkpoint: 0 }).collect();
+        cache.hold(&leases, Instant::now(), TTL);
+        for n in 0..50 {
+            let (player, _) = row(&format!("p{n}"), 1, 1);
+            cache.fill(&[player], &leases);
+            assert_eq!(cache.len(), 1);
+            assert!(cache.lock().order.len() <= 5, "stale items are compacted past twice the capacity");
+            cache.drop_partitions(&leases.iter().map(|l| l.partition).collect::<Vec<_>>());
+            cache.hold(&leases, Instant::now(), TTL);
+        }
     }
 }
