@@ -5,7 +5,9 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use crate::server::{AppState, HttpConfig, Services, Webhooks, rate_limit::RateLimiter, routes, serve};
+use crate::server::{
+    AppState, HttpConfig, Services, Webhooks, owner_reads::OwnerReads, rate_limit::RateLimiter, routes, serve,
+};
 use crate::services::{keys, models::Models, training_jobs::TrainingJobs};
 use projections::{FeatureProjection, ProjectionConfig, ProjectionError, ReadModel};
 use store::EventStore;
@@ -181,9 +183,24 @@ pub enum StartError {
         /// The request timeout.
         request: std::time::Duration,
     },
+    /// The client that forwards reads to other instances could not be made.
+    #[error("cannot make the client that forwards reads to other instances: {0}")]
+    Forwarding(reqwest::Error),
     /// The webhook dispatcher could not start.
     #[error("cannot start the webhook dispatcher: {0}")]
     Webhooks(#[from] webhooks::WebhookError),
+}
+
+/// Where other instances reach this one's API when `--advertise-url` does
+/// not say: the address bound, unless it is every interface (`0.0.0.0`,
+/// `[::]`), which names no host to reach; then none, and other instances
+/// answer reads of this one's players from the stored rows.
+fn advertised(bound: SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        tracing::info!(%bound, "no --advertise-url: other instances will not forward reads of this one's players here");
+        return String::new();
+    }
+    format!("http://{bound}")
 }
 
 /// The server, bound and ready to run.
@@ -221,7 +238,7 @@ impl Application {
         let listener =
             TcpListener::bind(listen).await.map_err(|source| StartError::Bind { address: listen, source })?;
         if projection.address.is_empty() {
-            projection.address = listener.local_addr()?.to_string();
+            projection.address = advertised(listener.local_addr()?);
         }
         let jobs = TrainingJobs::new(read_model.database().clone(), projection.instance.clone());
         let models = Models::load(read_model.registry(), Arc::clone(&store), jobs).await?;
@@ -256,6 +273,7 @@ impl Application {
             dapr: http.dapr,
             writes: Default::default(),
             requests: Default::default(),
+            owner_reads: OwnerReads::new().map_err(StartError::Forwarding)?,
         });
         Ok(Self {
             listener,

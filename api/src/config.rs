@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// scraper on another network; `/metrics` stays on `--listen` too.
     #[arg(long, env = "NUDGE_METRICS_LISTEN", value_parser = values::listen_address)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Where the other instances reach this one's API (`http://10.0.0.7:8080`):
+    /// they forward it reads of its players' own writes. Default: `http://` and
+    /// the `--listen` address, unless that is every interface (`0.0.0.0`).
+    #[arg(long, env = "NUDGE_ADVERTISE_URL", value_parser = values::advertise_url)]
+    pub advertise_url: Option<String>,
     /// Event store URL: `sqlite://path`, `postgres://...` or `kurrentdb://...`.
     #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
     pub store: String,
@@ -73,7 +78,11 @@ impl ServeArgs {
             listen: self.listen,
             store: self.store.clone(),
             read_models: self.read_models_url(),
-            projection: ProjectionConfig { policy: self.policy.policy(), ..ProjectionConfig::from(&self.projection) },
+            projection: ProjectionConfig {
+                policy: self.policy.policy(),
+                address: self.advertise_url.clone().unwrap_or_default(),
+                ..ProjectionConfig::from(&self.projection)
+            },
             http: crate::server::HttpConfig { dapr: self.dapr.dapr(), ..crate::server::HttpConfig::from(&self.http) },
             webhooks: self.webhooks.dispatcher(),
         }
@@ -128,7 +137,8 @@ pub struct ProjectionArgs {
     /// How long a changed player's feature row may wait in memory before it is
     /// written: one row then stands for all their events in the wait. An
     /// instance that does not hold the player's partition reads the stored
-    /// row, up to this much older; 0 writes every row with its batch.
+    /// row, up to this much older (a read with `?min_position=` it forwards to
+    /// the holder); 0 writes every row with its batch.
     #[arg(long, env = "NUDGE_PROJECTION_WRITE_BEHIND", default_value = "1s",
           value_parser = between(Duration::ZERO, 60 * S, None))]
     pub projection_write_behind: Duration,

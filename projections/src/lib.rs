@@ -52,7 +52,8 @@ pub struct ProjectionConfig {
     pub policy: domain::Policy,
     /// How long a partition lease holds unless renewed; renewed ten times as often.
     pub lease_ttl: Duration,
-    /// Where this instance's API listens, as `GET /v1/cluster` shows it.
+    /// Where the other instances reach this one's API (an `http` URL; empty
+    /// for nowhere), to forward it reads of its players; `GET /v1/cluster` shows it.
     pub address: String,
     /// This instance's id, unique per process run: its leases and its
     /// training jobs name it.

@@ -238,6 +238,17 @@ impl FeatureProjection {
         result
     }
 
+    /// Where another instance that folds `player_id`'s partition listens,
+    /// for reads that want its memory; `None` when this instance holds the
+    /// partition, or no other one does and said where it listens.
+    pub async fn owner_address(&self, player_id: &str) -> Result<Option<String>, ProjectionError> {
+        let partition = domain::partition_of(player_id, self.inner.partitions);
+        if self.inner.member.live.leases.borrow().iter().any(|l| l.partition == partition) {
+            return Ok(None);
+        }
+        self.inner.read_model.holder_address(Table::Live.checkpoint(), partition, self.instance()).await
+    }
+
     /// Waits, after shutdown, until every lease is released: the other
     /// instances take the partitions over at once.
     pub async fn stopped(&self) {

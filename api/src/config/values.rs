@@ -13,6 +13,20 @@ pub(crate) fn listen_address(raw: &str) -> Result<SocketAddr, String> {
     })
 }
 
+/// Where other instances reach this one: an `http` or `https` URL naming a
+/// host (not every interface) and no path, written without the trailing `/`.
+pub(crate) fn advertise_url(raw: &str) -> Result<String, String> {
+    let refused = || format!("`{raw}` is no URL other instances can reach: write one such as http://10.0.0.7:8080");
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| refused())?;
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let unspecified = host.is_empty() || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
+    if !matches!(url.scheme(), "http" | "https") || unspecified || !bare || url.password().is_some() {
+        return Err(refused());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
 /// A time as RFC 3339, read as events' times are, or a date (`YYYY-MM-DD`,
 /// every digit written) as its midnight UTC.
 pub(crate) fn time(raw: &str) -> Result<DateTime<Utc>, String> {
@@ -141,6 +155,16 @@ mod tests {
         for refused in ["ftp://127.0.0.1:1", "otel-collector:4318", "unix:/tmp/otel.sock"] {
             assert!(http_url(refused).is_err(), "{refused}");
         }
+    }
+
+    #[test]
+    fn an_advertised_url_names_a_host_others_can_reach() {
+        assert_eq!(advertise_url("http://10.0.0.7:8080/"), Ok("http://10.0.0.7:8080".to_owned()));
+        assert_eq!(advertise_url("https://nudge-1.nudge"), Ok("https://nudge-1.nudge".to_owned()));
+        for refused in ["10.0.0.7:8080", "http://0.0.0.0:8080", "http://[::]:8080", "ftp://host", "http://host/api"] {
+            assert!(advertise_url(refused).is_err_and(|e| e.contains("http://10.0.0.7:8080")), "{refused}");
+        }
+        assert!(advertise_url("http://user:secret@host").is_err(), "credentials");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod deadline;
 mod headers;
 mod ingest;
 pub mod openapi;
+pub mod owner_reads;
 mod prefilter;
 pub mod problem;
 pub mod rate_limit;
@@ -115,6 +116,8 @@ pub struct Services {
     pub writes: readiness::WriteHealth,
     /// The request counts and durations.
     pub requests: request_metrics::RequestMetrics,
+    /// Forwards reads of one's own writes to the instance folding the player.
+    pub owner_reads: owner_reads::OwnerReads,
 }
 
 /// Webhook subscriptions, their deliveries and the dispatcher delivering them.

@@ -22,6 +22,7 @@ mod metrics;
 mod models;
 mod monitoring;
 mod openapi;
+mod owner_reads;
 mod reads;
 mod receiver;
 mod recommendations;

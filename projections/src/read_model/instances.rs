@@ -1,5 +1,6 @@
 //! The instances sharing the read model: each registers, heartbeats while it
-//! runs and leaves on a clean stop. This module owns `projection_instances`.
+//! runs and leaves on a clean stop, saying where its API listens. This module
+//! owns `projection_instances`.
 
 use std::time::Duration;
 
@@ -60,6 +61,29 @@ impl ReadModel {
     pub async fn leave(&self, instance: &str) -> Result<(), ProjectionError> {
         query("DELETE FROM projection_instances WHERE id = $1").bind(instance).execute(self.database.writer()).await?;
         Ok(())
+    }
+
+    /// Where the instance other than `except` that holds `projection`'s
+    /// `partition` under an unexpired lease listens, if one does and said where.
+    pub async fn holder_address(
+        &self,
+        projection: &str,
+        partition: u32,
+        except: &str,
+    ) -> Result<Option<String>, ProjectionError> {
+        let now = self.dialect().now();
+        let sql = format!(
+            "SELECT i.address FROM projection_leases l JOIN projection_instances i ON i.id = l.owner \
+             WHERE l.projection = $1 AND l.partition = $2 AND l.lease_until_ms > {now} AND i.id <> $3 \
+             AND i.address <> ''"
+        );
+        let found: Option<(String,)> = query(&sql)
+            .bind(projection)
+            .bind(i64::from(partition))
+            .bind(except)
+            .fetch_optional(self.database.reader())
+            .await?;
+        Ok(found.map(|(address,)| address))
     }
 
     /// The database clock, and the instances alive within `ttl`, in order.

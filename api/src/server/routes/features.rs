@@ -5,6 +5,8 @@ use std::time::Duration;
 use axum::{
     Json,
     extract::{Path, Query, State, rejection::QueryRejection},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use domain::{Features, PlayerFeatures, PlayerId};
@@ -17,6 +19,10 @@ use crate::{server::AppState, server::problem::ApiError};
 
 /// How long a read-your-writes request waits for the projection.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
+
+/// How long a read forwarded to the instance folding the player may take:
+/// its own wait, and room for the way there and back.
+const FORWARD_PATIENCE: Duration = READ_YOUR_WRITES.saturating_add(Duration::from_secs(1));
 
 /// Events read per page when replaying a stream for `at`.
 const REPLAY_PAGE: usize = 1_000;
@@ -63,22 +69,28 @@ pub struct PlayerFeaturesView {
 pub async fn read(
     State(state): State<AppState>,
     Path(params::PlayerPath { player_id }): Path<params::PlayerPath>,
+    headers: HeaderMap,
     query: Result<Query<FeaturesQuery>, QueryRejection>,
-) -> Result<Json<PlayerFeaturesView>, ApiError> {
+) -> Result<Response, ApiError> {
     let player = params::player_id(&player_id)?;
     let query = params::query(query)?;
     if let Some(at) = query.at {
-        return replay(&state, &player, at).await.map(Json);
+        return replay(&state, &player, at).await.map(|view| Json(view).into_response());
     }
     if let Some(wanted) = query.min_position {
+        let forwarded =
+            state.owner_reads.features(&state.projection, player.as_str(), wanted, &headers, FORWARD_PATIENCE);
+        if let Some(answer) = forwarded.await {
+            return Ok(answer);
+        }
         match state.projection.wait_for_player(player.as_str(), wanted, READ_YOUR_WRITES).await {
-            Reached::InMemory(row) => return Ok(Json(view(&player, &row))),
+            Reached::InMemory(row) => return Ok(Json(view(&player, &row)).into_response()),
             Reached::Stored => {}
             Reached::Not(checkpoint) => return Err(ApiError::NotProjectedYet { wanted, checkpoint }),
         }
     }
     let row = state.projection.features(player.as_str()).await?.ok_or_else(|| unknown(&player))?;
-    Ok(Json(view(&player, &row)))
+    Ok(Json(view(&player, &row)).into_response())
 }
 
 fn view(player: &PlayerId, row: &CachedRow) -> PlayerFeaturesView {

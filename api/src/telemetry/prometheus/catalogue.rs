@@ -215,6 +215,12 @@ pub const METRICS: &[Metric] = &[
         help: "Feature reads looked up in memory: answered there (hit) or from the read-model database (miss).",
     },
     Metric {
+        name: "nudge_feature_reads_forwarded_total",
+        kind: Kind::Counter,
+        labels: &["outcome"],
+        help: "Reads with ?min_position= forwarded to the instance folding the player: answered there, or failed and answered here.",
+    },
+    Metric {
         name: "nudge_recommendations_total",
         kind: Kind::Counter,
         labels: &["kind", "rule"],

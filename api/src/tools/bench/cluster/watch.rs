@@ -45,7 +45,7 @@ impl Sample {
         let ids = cluster["instances"]
             .as_array()?
             .iter()
-            .filter_map(|i| Some((format!("http://{}", i["address"].as_str()?), i["id"].as_str()?.to_owned())))
+            .filter_map(|i| Some((i["address"].as_str()?.to_owned(), i["id"].as_str()?.to_owned())))
             .collect();
         let partitions = cluster["partitions"]
             .as_array()?

@@ -1,0 +1,149 @@
+//! Reads of one's own writes answered by the instance that folds the player:
+//! its memory has an event's features as soon as it is folded, while the row
+//! it writes behind the fold reaches the database up to
+//! `--projection-write-behind` later. Every other instance forwards such a
+//! read there, and answers it itself when the owner cannot be asked.
+
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    http::{HeaderMap, HeaderName, StatusCode, header},
+    response::Response,
+};
+use projections::FeatureProjection;
+use reqwest::Url;
+
+/// Marks a forwarded read, naming the instance that forwarded it: the
+/// instance receiving it answers it itself, whoever holds the player now.
+pub const FORWARDED_BY: HeaderName = HeaderName::from_static("nudge-forwarded-by");
+
+/// The request id, passed on so that both instances' logs name the read alike.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// How long connecting to the owner may take: a peer on the same network
+/// answers in far less, and one that does not is better not waited for.
+const CONNECT: Duration = Duration::from_millis(500);
+
+/// Forwards reads to the instance folding their player.
+#[derive(Debug, Clone)]
+pub struct OwnerReads {
+    client: reqwest::Client,
+    answered: metrics::Counter,
+    failed: metrics::Counter,
+}
+
+impl OwnerReads {
+    /// A forwarder with its own connection pool; never through a proxy, since
+    /// the instances reach each other directly.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder().no_proxy().connect_timeout(CONNECT).build()?;
+        let outcome =
+            |outcome: &'static str| metrics::counter!("nudge_feature_reads_forwarded_total", "outcome" => outcome);
+        Ok(Self { client, answered: outcome("answered"), failed: outcome("failed") })
+    }
+
+    /// The owner's answer to the features of `player` as of `min_position`,
+    /// relayed as it came; `None` when this instance answers the read itself:
+    /// it folds the player, the read was forwarded to it, no other instance
+    /// holds the player and said where it listens, or the owner could not be
+    /// asked or failed (a 5xx) within `patience`.
+    pub async fn features(
+        &self,
+        projection: &FeatureProjection,
+        player: &str,
+        min_position: u64,
+        headers: &HeaderMap,
+        patience: Duration,
+    ) -> Option<Response> {
+        if headers.contains_key(FORWARDED_BY) {
+            return None;
+        }
+        let address = match projection.owner_address(player).await {
+            Ok(address) => address?,
+            Err(error) => {
+                tracing::warn!(%error, "cannot look up the instance holding the player; answering here");
+                self.failed.increment(1);
+                return None;
+            }
+        };
+        let Some(url) = features_url(&address, player, min_position) else {
+            tracing::warn!(%address, "the instance holding the player registered an address that is no http URL");
+            self.failed.increment(1);
+            return None;
+        };
+        let mut request = self.client.get(url).timeout(patience).header(FORWARDED_BY, projection.instance());
+        for name in [header::AUTHORIZATION, REQUEST_ID] {
+            if let Some(value) = headers.get(&name) {
+                request = request.header(name, value);
+            }
+        }
+        match relay(request.send().await).await {
+            Ok(response) => {
+                self.answered.increment(1);
+                Some(response)
+            }
+            Err(error) => {
+                tracing::warn!(%address, %error, "the instance holding the player did not answer; answering here");
+                self.failed.increment(1);
+                None
+            }
+        }
+    }
+}
+
+/// Why a forwarded read is answered here after all.
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error(transparent)]
+    Request(#[from] reqwest::Error),
+    #[error("it answered {0}")]
+    Failed(StatusCode),
+    #[error("its answer cannot be passed on: {0}")]
+    Response(#[from] axum::http::Error),
+}
+
+/// The owner's answer as this instance's, unless it failed.
+async fn relay(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Response, RelayError> {
+    let answer = sent?;
+    let status = answer.status();
+    if status.is_server_error() {
+        return Err(RelayError::Failed(status));
+    }
+    let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
+    let body = answer.bytes().await?;
+    let mut response = Response::builder().status(status);
+    if let Some(content_type) = content_type {
+        response = response.header(header::CONTENT_TYPE, content_type);
+    }
+    Ok(response.body(Body::from(body))?)
+}
+
+/// `GET {address}/v1/players/{player}/features?min_position=…`, with the
+/// player's id as one path segment; `None` for an address that is no http URL.
+fn features_url(address: &str, player: &str, min_position: u64) -> Option<Url> {
+    let mut url = Url::parse(address).ok().filter(|url| matches!(url.scheme(), "http" | "https"))?;
+    url.path_segments_mut().ok()?.clear().extend(["v1", "players", player, "features"]);
+    url.query_pairs_mut().clear().append_pair("min_position", &min_position.to_string());
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_goes_to_the_owners_features_with_the_player_as_one_segment() {
+        let url = features_url("http://10.0.0.7:8080", "ann/b c", 42).map(String::from);
+        assert_eq!(url.as_deref(), Some("http://10.0.0.7:8080/v1/players/ann%2Fb%20c/features?min_position=42"));
+        let url = features_url("https://nudge-1.nudge:8443/", "bob", 7).map(String::from);
+        assert_eq!(url.as_deref(), Some("https://nudge-1.nudge:8443/v1/players/bob/features?min_position=7"));
+    }
+
+    #[test]
+    fn an_address_that_is_no_http_url_is_not_asked() {
+        for address in ["127.0.0.1:8080", "", "ftp://host/", "unix:/run/nudge.sock"] {
+            assert_eq!(features_url(address, "bob", 7), None, "{address}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Two real `nudge serve` processes on one PostgreSQL database, with an API
+//! key in force: a read of one's own writes (`?min_position=`) sent to the
+//! instance that does not fold the player is forwarded, with the caller's key,
+//! to the one that does and answered from its memory; a forwarded read is
+//! never forwarded again; and once the owner is killed, the other answers the
+//! read itself.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use store::testing::PgSchema;
+
+use crate::helpers::{Nudge, nudge, ready, serve};
+
+/// Rows wait in memory a minute, so only the owner's memory has them at
+/// once; leases outlast the test, so a killed owner still holds its partitions.
+const ARGS: [&str; 4] = ["--projection-write-behind", "60s", "--lease-ttl", "60s"];
+
+/// One instance: its process, its URL and its id in the cluster.
+struct Instance {
+    process: Nudge,
+    url: String,
+    id: String,
+}
+
+async fn get(client: &reqwest::Client, key: &str, url: String) -> reqwest::Response {
+    client.get(url).bearer_auth(key).send().await.unwrap()
+}
+
+/// Waits until every partition is held and both instances hold some;
+/// answers each partition's owner by id, and each instance's id by URL.
+async fn settled(client: &reqwest::Client, key: &str, url: &str) -> (HashMap<u64, String>, HashMap<String, String>) {
+    for _ in 0..1_200 {
+        let cluster: Value = get(client, key, format!("{url}/v1/cluster")).await.json().await.unwrap();
+        let owners: HashMap<u64, String> = cluster["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["projection"] == "features")
+            .filter_map(|p| Some((p["partition"].as_u64()?, p["owner"].as_str()?.to_owned())))
+            .collect();
+        let ids: HashMap<String, String> = cluster["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["address"].as_str().unwrap().to_owned(), i["id"].as_str().unwrap().to_owned()))
+            .collect();
+        let holders: std::collections::HashSet<&String> = owners.values().collect();
+        if owners.len() == 64 && ids.len() == 2 && holders.len() == 2 {
+            return (owners, ids);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the two instances did not share the partitions within a minute");
+}
+
+/// Appends one bet of `player`'s through `url`; answers its position.
+async fn bet(client: &reqwest::Client, key: &str, url: &str, player: &str, id: &str) -> u64 {
+    let body = crate::helpers::bet(id, player, 500);
+    let response = client
+        .post(format!("{url}/v1/events"))
+        .bearer_auth(key)
+        .header("content-type", "application/cloudevents+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let answer: Value = response.json().await.unwrap();
+    answer["results"][0]["position"].as_u64().unwrap()
+}
+
+/// The value of `nudge_feature_reads_forwarded_total{outcome}` at `url`.
+async fn forwarded(client: &reqwest::Client, key: &str, url: &str, outcome: &str) -> f64 {
+    let text = get(client, key, format!("{url}/metrics")).await.text().await.unwrap();
+    let series = format!("nudge_feature_reads_forwarded_total{{outcome=\"{outcome}\"}} ");
+    text.lines().find_map(|line| line.strip_prefix(&series)).map_or(0.0, |v| v.parse().unwrap())
+}
+
+#[tokio::test]
+async fn postgres_a_read_of_ones_own_writes_is_answered_by_the_instance_folding_the_player() {
+    let schema = PgSchema::new().await.unwrap();
+    let store = schema.url();
+    let created = nudge().args(["keys", "create", "--name", "ops", "--scopes", "admin", "--store", &store]).output();
+    let created = created.unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let client = reqwest::Client::new();
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let (process, url) = serve(&store, &ARGS);
+        ready(&client, &url).await;
+        instances.push(Instance { process, url, id: String::new() });
+    }
+    let (owners, ids) = settled(&client, &key, &instances[0].url).await;
+    for instance in &mut instances {
+        instance.id = ids[&instance.url].clone();
+    }
+    let [a, b] = &instances[..] else { unreachable!() };
+    let held_by = |instance: &Instance| {
+        (0..)
+            .map(|n| format!("p{n}"))
+            .find(|p| {
+                owners[&u64::from(domain::partition_of(p, std::num::NonZeroU32::new(64).unwrap()))] == instance.id
+            })
+            .unwrap()
+    };
+    let (of_a, of_b) = (held_by(a), held_by(b));
+
+    // A's player, written and read through B: B forwards, A answers from memory.
+    let position = bet(&client, &key, &b.url, &of_a, "e1").await;
+    let read = |url: &str, player: &str| format!("{url}/v1/players/{player}/features?min_position={position}");
+    let through_b = get(&client, &key, read(&b.url, &of_a)).await;
+    assert_eq!(through_b.status(), 200);
+    let through_b: Value = through_b.json().await.unwrap();
+    assert_eq!(through_b["position"], position);
+    assert_eq!(through_b["features"]["bet_count"], 1, "{through_b}");
+    let from_a: Value = get(&client, &key, read(&a.url, &of_a)).await.json().await.unwrap();
+    assert_eq!(through_b, from_a, "B relays A's answer");
+    assert_eq!(forwarded(&client, &key, &b.url, "answered").await, 1.0);
+    assert_eq!(forwarded(&client, &key, &a.url, "answered").await, 0.0, "A holds the player: it answers itself");
+
+    // B's own player: answered by B.
+    bet(&client, &key, &a.url, &of_b, "e2").await;
+    let position = bet(&client, &key, &a.url, &of_b, "e3").await;
+    let own = get(&client, &key, format!("{}/v1/players/{of_b}/features?min_position={position}", b.url)).await;
+    assert_eq!(own.status(), 200);
+    assert_eq!(forwarded(&client, &key, &b.url, "answered").await, 1.0);
+
+    // A read already forwarded is answered where it arrives, whoever holds the player.
+    let again = client
+        .get(format!("{}/v1/players/{of_b}/features?min_position={position}", a.url))
+        .bearer_auth(&key)
+        .header("nudge-forwarded-by", &b.id)
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(again.status().as_u16(), 200 | 409), "{}", again.status());
+    assert_eq!(forwarded(&client, &key, &a.url, "answered").await, 0.0);
+    assert_eq!(forwarded(&client, &key, &a.url, "failed").await, 0.0);
+
+    // The owner killed, its leases still run: B cannot reach it, waits for the
+    // stored rows itself, and says how far they got.
+    let [mut a, b] = <[Instance; 2]>::try_from(instances).ok().unwrap();
+    a.process.kill();
+    let position = bet(&client, &key, &b.url, &of_a, "e4").await;
+    let response = get(&client, &key, format!("{}/v1/players/{of_a}/features?min_position={position}", b.url)).await;
+    assert_eq!(response.status(), 409);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/not-projected-yet", "{problem}");
+    assert_eq!(forwarded(&client, &key, &b.url, "failed").await, 1.0);
+}
