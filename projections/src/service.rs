@@ -15,6 +15,7 @@ use crate::{
     ProjectionConfig, ProjectionError,
     cluster::Member,
     feature_cache::{CachedRow, FeatureCache},
+    owners::Owners,
     read_model::{Instance, ReadModel, Table},
     runtime::Runner,
     status::{HeadHistory, ProjectionState, ProjectionStatus, RebuildStatus, lag_seconds},
@@ -61,6 +62,8 @@ struct Inner {
     member: Arc<Member>,
     /// Current feature rows of the partitions this instance holds; `None` when turned off.
     cache: Option<Arc<FeatureCache>>,
+    /// Where the other instances' partitions are folded, as last looked up.
+    owners: Owners,
     /// Ends once every lease is released after shutdown.
     left: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shutdown: CancellationToken,
@@ -96,6 +99,7 @@ impl FeatureProjection {
         let inner = Arc::new(Inner {
             store,
             read_model,
+            owners: Owners::new(config.lease_ttl / 10),
             config,
             partitions,
             active,
@@ -246,7 +250,12 @@ impl FeatureProjection {
         if self.inner.member.live.leases.borrow().iter().any(|l| l.partition == partition) {
             return Ok(None);
         }
-        self.inner.read_model.holder_address(Table::Live.checkpoint(), partition, self.instance()).await
+        self.inner.owners.address(&self.inner.read_model, partition, self.instance()).await
+    }
+
+    /// Forgets where `player_id`'s owner listens: it could not be reached.
+    pub fn owner_unreachable(&self, player_id: &str) {
+        self.inner.owners.forget(domain::partition_of(player_id, self.inner.partitions));
     }
 
     /// Waits, after shutdown, until every lease is released: the other

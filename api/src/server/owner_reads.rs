@@ -85,6 +85,7 @@ impl OwnerReads {
             }
             Err(error) => {
                 tracing::warn!(%address, %error, "the instance holding the player did not answer; answering here");
+                projection.owner_unreachable(player);
                 self.failed.increment(1);
                 None
             }
