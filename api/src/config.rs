@@ -38,7 +38,7 @@ pub struct ServeArgs {
     #[arg(long, env = "NUDGE_METRICS_LISTEN", value_parser = values::listen_address)]
     pub metrics_listen: Option<SocketAddr>,
     /// Where the other instances reach this one's API (`http://10.0.0.7:8080`):
-    /// they forward it reads of its players' own writes. Default: `http://` and
+    /// they forward it the feature reads of its players. Default: `http://` and
     /// the `--listen` address, unless that is every interface (`0.0.0.0`).
     #[arg(long, env = "NUDGE_ADVERTISE_URL", value_parser = values::advertise_url)]
     pub advertise_url: Option<String>,
@@ -136,9 +136,9 @@ pub struct ProjectionArgs {
     pub projection_batch_wait_ms: Option<Duration>,
     /// How long a changed player's feature row may wait in memory before it is
     /// written: one row then stands for all their events in the wait. An
-    /// instance that does not hold the player's partition reads the stored
-    /// row, up to this much older (a read with `?min_position=` it forwards to
-    /// the holder); 0 writes every row with its batch.
+    /// instance that does not hold the player's partition forwards feature
+    /// reads to the one that does, and reads the stored row, up to this much
+    /// older, only when it cannot; 0 writes every row with its batch.
     #[arg(long, env = "NUDGE_PROJECTION_WRITE_BEHIND", default_value = "1s",
           value_parser = between(Duration::ZERO, 60 * S, None))]
     pub projection_write_behind: Duration,

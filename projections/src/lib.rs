@@ -64,8 +64,8 @@ pub struct ProjectionConfig {
     /// How long a changed player's row may wait in memory before it is
     /// written; 0 writes every row with its batch. Each row written stands
     /// for every event of its player in the wait, so a longer one writes
-    /// fewer rows; instances that do not hold the player read the stored row,
-    /// which lags by up to this.
+    /// fewer rows; an instance that does not hold the player reads the stored
+    /// row, which lags by up to this, only when it cannot ask the one that does.
     pub write_behind: Duration,
 }
 

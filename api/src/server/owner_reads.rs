@@ -1,8 +1,9 @@
-//! Reads of one's own writes answered by the instance that folds the player:
-//! its memory has an event's features as soon as it is folded, while the row
-//! it writes behind the fold reaches the database up to
-//! `--projection-write-behind` later. Every other instance forwards such a
-//! read there, and answers it itself when the owner cannot be asked.
+//! Feature reads answered by the instance that folds the player: its memory
+//! has an event's features as soon as it is folded, while the row it writes
+//! behind the fold reaches the database up to `--projection-write-behind`
+//! later, and answering from memory costs no database round trip. Every
+//! other instance forwards such reads there, and answers them itself when the
+//! owner cannot be asked.
 
 use std::time::Duration;
 
@@ -43,8 +44,8 @@ impl OwnerReads {
         Ok(Self { client, answered: outcome("answered"), failed: outcome("failed") })
     }
 
-    /// The owner's answer to the features of `player` as of `min_position`,
-    /// relayed as it came; `None` when this instance answers the read itself:
+    /// The owner's answer to the features of `player` (as of `min_position`,
+    /// if given), relayed as it came; `None` when this instance answers the read itself:
     /// it folds the player, the read was forwarded to it, no other instance
     /// holds the player and said where it listens, or the owner could not be
     /// asked or failed (a 5xx) within `patience`.
@@ -52,7 +53,7 @@ impl OwnerReads {
         &self,
         projection: &FeatureProjection,
         player: &str,
-        min_position: u64,
+        min_position: Option<u64>,
         headers: &HeaderMap,
         patience: Duration,
     ) -> Option<Response> {
@@ -120,12 +121,15 @@ async fn relay(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Respon
     Ok(response.body(Body::from(body))?)
 }
 
-/// `GET {address}/v1/players/{player}/features?min_position=…`, with the
+/// `GET {address}/v1/players/{player}/features[?min_position=…]`, with the
 /// player's id as one path segment; `None` for an address that is no http URL.
-fn features_url(address: &str, player: &str, min_position: u64) -> Option<Url> {
+fn features_url(address: &str, player: &str, min_position: Option<u64>) -> Option<Url> {
     let mut url = Url::parse(address).ok().filter(|url| matches!(url.scheme(), "http" | "https"))?;
     url.path_segments_mut().ok()?.clear().extend(["v1", "players", player, "features"]);
-    url.query_pairs_mut().clear().append_pair("min_position", &min_position.to_string());
+    url.set_query(None);
+    if let Some(position) = min_position {
+        url.query_pairs_mut().append_pair("min_position", &position.to_string());
+    }
     Some(url)
 }
 
@@ -135,16 +139,16 @@ mod tests {
 
     #[test]
     fn a_read_goes_to_the_owners_features_with_the_player_as_one_segment() {
-        let url = features_url("http://10.0.0.7:8080", "ann/b c", 42).map(String::from);
+        let url = features_url("http://10.0.0.7:8080", "ann/b c", Some(42)).map(String::from);
         assert_eq!(url.as_deref(), Some("http://10.0.0.7:8080/v1/players/ann%2Fb%20c/features?min_position=42"));
-        let url = features_url("https://nudge-1.nudge:8443/", "bob", 7).map(String::from);
-        assert_eq!(url.as_deref(), Some("https://nudge-1.nudge:8443/v1/players/bob/features?min_position=7"));
+        let url = features_url("https://nudge-1.nudge:8443/", "bob", None).map(String::from);
+        assert_eq!(url.as_deref(), Some("https://nudge-1.nudge:8443/v1/players/bob/features"));
     }
 
     #[test]
     fn an_address_that_is_no_http_url_is_not_asked() {
         for address in ["127.0.0.1:8080", "", "ftp://host/", "unix:/run/nudge.sock"] {
-            assert_eq!(features_url(address, "bob", 7), None, "{address}");
+            assert_eq!(features_url(address, "bob", Some(7)), None, "{address}");
         }
     }
 }

@@ -1,9 +1,9 @@
 //! Two real `nudge serve` processes on one PostgreSQL database, with an API
-//! key in force: a read of one's own writes (`?min_position=`) sent to the
-//! instance that does not fold the player is forwarded, with the caller's key,
-//! to the one that does and answered from its memory; a forwarded read is
-//! never forwarded again; and once the owner is killed, the other answers the
-//! read itself.
+//! key in force: a feature read (of one's own writes, `?min_position=`, or
+//! plain) sent to the instance that does not fold the player is forwarded, with
+//! the caller's key, to the one that does and answered from its memory; a
+//! forwarded read is never forwarded again; and once the owner is killed, the
+//! other answers the read itself.
 
 use std::collections::HashMap;
 
@@ -78,7 +78,7 @@ async fn forwarded(client: &reqwest::Client, key: &str, url: &str, outcome: &str
 }
 
 #[tokio::test]
-async fn postgres_a_read_of_ones_own_writes_is_answered_by_the_instance_folding_the_player() {
+async fn postgres_a_feature_read_is_answered_by_the_instance_folding_the_player() {
     let schema = PgSchema::new().await.unwrap();
     let store = schema.url();
     let created = nudge().args(["keys", "create", "--name", "ops", "--scopes", "admin", "--store", &store]).output();
@@ -119,13 +119,17 @@ async fn postgres_a_read_of_ones_own_writes_is_answered_by_the_instance_folding_
     assert_eq!(through_b, from_a, "B relays A's answer");
     assert_eq!(forwarded(&client, &key, &b.url, "answered").await, 1.0);
     assert_eq!(forwarded(&client, &key, &a.url, "answered").await, 0.0, "A holds the player: it answers itself");
+    // A plain read too: B relays A's memory, never an older stored row.
+    let plain: Value = get(&client, &key, format!("{}/v1/players/{of_a}/features", b.url)).await.json().await.unwrap();
+    assert_eq!(plain, from_a);
+    assert_eq!(forwarded(&client, &key, &b.url, "answered").await, 2.0);
 
     // B's own player: answered by B.
     bet(&client, &key, &a.url, &of_b, "e2").await;
     let position = bet(&client, &key, &a.url, &of_b, "e3").await;
     let own = get(&client, &key, format!("{}/v1/players/{of_b}/features?min_position={position}", b.url)).await;
     assert_eq!(own.status(), 200);
-    assert_eq!(forwarded(&client, &key, &b.url, "answered").await, 1.0);
+    assert_eq!(forwarded(&client, &key, &b.url, "answered").await, 2.0, "B holds its own player");
 
     // A read already forwarded is answered where it arrives, whoever holds the player.
     let again = client

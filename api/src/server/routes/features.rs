@@ -53,6 +53,9 @@ pub struct PlayerFeaturesView {
 }
 
 /// Answers a player's features from the read model, or replayed up to `at`.
+///
+/// An instance that does not fold the player asks the one that does, from
+/// its memory (see README, "Running several instances").
 #[utoipa::path(
     get,
     path = "/v1/players/{player_id}/features",
@@ -65,7 +68,7 @@ pub struct PlayerFeaturesView {
         (status = 409, description = "The read model has not reached `min_position` within 2 seconds"),
     ),
 )]
-#[tracing::instrument(name = "read_features", skip(state, query))]
+#[tracing::instrument(name = "read_features", skip(state, headers, query))]
 pub async fn read(
     State(state): State<AppState>,
     Path(params::PlayerPath { player_id }): Path<params::PlayerPath>,
@@ -77,12 +80,12 @@ pub async fn read(
     if let Some(at) = query.at {
         return replay(&state, &player, at).await.map(|view| Json(view).into_response());
     }
+    let forwarded =
+        state.owner_reads.features(&state.projection, player.as_str(), query.min_position, &headers, FORWARD_PATIENCE);
+    if let Some(answer) = forwarded.await {
+        return Ok(answer);
+    }
     if let Some(wanted) = query.min_position {
-        let forwarded =
-            state.owner_reads.features(&state.projection, player.as_str(), wanted, &headers, FORWARD_PATIENCE);
-        if let Some(answer) = forwarded.await {
-            return Ok(answer);
-        }
         match state.projection.wait_for_player(player.as_str(), wanted, READ_YOUR_WRITES).await {
             Reached::InMemory(row) => return Ok(Json(view(&player, &row)).into_response()),
             Reached::Stored => {}

@@ -218,7 +218,7 @@ pub const METRICS: &[Metric] = &[
         name: "nudge_feature_reads_forwarded_total",
         kind: Kind::Counter,
         labels: &["outcome"],
-        help: "Reads with ?min_position= forwarded to the instance folding the player: answered there, or failed and answered here.",
+        help: "Feature reads forwarded to the instance folding the player: answered there, or failed and answered here.",
     },
     Metric {
         name: "nudge_recommendations_total",

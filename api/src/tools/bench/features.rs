@@ -37,6 +37,10 @@ pub struct BenchFeaturesArgs {
     /// How long to read.
     #[arg(long, default_value = "10s", value_parser = between(S, 3_600 * S, None))]
     pub duration: Duration,
+    /// Read with `?min_position=` this position, as reads of one's own writes
+    /// do: an instance forwards those of players another one folds there.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_position: Option<u64>,
 }
 
 /// Events loaded per player: a registration, then bets.
@@ -55,10 +59,11 @@ pub async fn run(args: BenchFeaturesArgs) -> anyhow::Result<()> {
         .default_headers(crate::tools::simulate::bearer(args.target.api_key.as_deref())?)
         .build()?;
     crate::out!(
-        "bench features: {} players loaded into {target}, then read with {} connections for {}",
+        "bench features: {} players loaded into {target}, then read with {} connections for {}{}",
         args.players,
         args.connections,
-        humantime::format_duration(args.duration)
+        humantime::format_duration(args.duration),
+        args.min_position.map(|p| format!(", each with ?min_position={p}")).unwrap_or_default()
     );
     load(&client, &target, args.players).await?;
     catch_up(&client, &target).await?;
@@ -68,8 +73,9 @@ pub async fn run(args: BenchFeaturesArgs) -> anyhow::Result<()> {
     for _ in 0..args.connections {
         lanes.push(endpoint.connect().await?);
     }
+    let query = args.min_position.map(|p| format!("?min_position={p}")).unwrap_or_default();
     let paths = (0..args.players)
-        .map(|p| Uri::try_from(format!("/v1/players/bench-features-{p}/features")))
+        .map(|p| Uri::try_from(format!("/v1/players/bench-features-{p}/features{query}")))
         .collect::<Result<Arc<[_]>, _>>()?;
     let deadline = Instant::now() + args.duration;
     let start = Instant::now();
