@@ -116,7 +116,7 @@ pub struct Services {
     pub writes: readiness::WriteHealth,
     /// The request counts and durations.
     pub requests: request_metrics::RequestMetrics,
-    /// Forwards reads of one's own writes to the instance folding the player.
+    /// Forwards feature reads to the instance folding the player.
     pub owner_reads: owner_reads::OwnerReads,
 }
 

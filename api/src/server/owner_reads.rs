@@ -19,8 +19,17 @@ use reqwest::Url;
 /// instance receiving it answers it itself, whoever holds the player now.
 pub const FORWARDED_BY: HeaderName = HeaderName::from_static("nudge-forwarded-by");
 
-/// The request id, passed on so that both instances' logs name the read alike.
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Passed on with the read: the caller's key, the request id (both
+/// instances' logs name the read alike) and the caller's trace context.
+const PASSED_ON: [HeaderName; 4] = [
+    header::AUTHORIZATION,
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static("tracestate"),
+];
+
+/// Passed back with the answer: its type, and when a refused caller may try again.
+const PASSED_BACK: [HeaderName; 2] = [header::CONTENT_TYPE, header::RETRY_AFTER];
 
 /// How long connecting to the owner may take: a peer on the same network
 /// answers in far less, and one that does not is better not waited for.
@@ -74,7 +83,7 @@ impl OwnerReads {
             return None;
         };
         let mut request = self.client.get(url).timeout(patience).header(FORWARDED_BY, projection.instance());
-        for name in [header::AUTHORIZATION, REQUEST_ID] {
+        for name in PASSED_ON {
             if let Some(value) = headers.get(&name) {
                 request = request.header(name, value);
             }
@@ -112,13 +121,13 @@ async fn relay(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Respon
     if status.is_server_error() {
         return Err(RelayError::Failed(status));
     }
-    let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
-    let body = answer.bytes().await?;
     let mut response = Response::builder().status(status);
-    if let Some(content_type) = content_type {
-        response = response.header(header::CONTENT_TYPE, content_type);
+    for name in PASSED_BACK {
+        if let Some(value) = answer.headers().get(&name) {
+            response = response.header(name, value);
+        }
     }
-    Ok(response.body(Body::from(body))?)
+    Ok(response.body(Body::from(answer.bytes().await?))?)
 }
 
 /// `GET {address}/v1/players/{player}/features[?min_position=…]`, with the
