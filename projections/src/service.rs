@@ -99,7 +99,7 @@ impl FeatureProjection {
         let inner = Arc::new(Inner {
             store,
             read_model,
-            owners: Owners::new(config.lease_ttl / 10),
+            owners: Owners::new(config.lease_ttl / 10, config.lease_ttl),
             config,
             partitions,
             active,
@@ -244,7 +244,8 @@ impl FeatureProjection {
 
     /// Where another instance that folds `player_id`'s partition listens,
     /// for reads that want its memory; `None` when this instance holds the
-    /// partition, or no other one does and said where it listens.
+    /// partition, or no other one does, said where it listens and was reached
+    /// lately.
     pub async fn owner_address(&self, player_id: &str) -> Result<Option<String>, ProjectionError> {
         let partition = domain::partition_of(player_id, self.inner.partitions);
         if self.inner.member.live.leases.borrow().iter().any(|l| l.partition == partition) {
@@ -253,9 +254,10 @@ impl FeatureProjection {
         self.inner.owners.address(&self.inner.read_model, partition, self.instance()).await
     }
 
-    /// Forgets where `player_id`'s owner listens: it could not be reached.
-    pub fn owner_unreachable(&self, player_id: &str) {
-        self.inner.owners.forget(domain::partition_of(player_id, self.inner.partitions));
+    /// Avoids the instance at `address`, which could not be reached, for a
+    /// lease's TTL: reads of its players are answered here meanwhile.
+    pub fn owner_unreachable(&self, address: &str) {
+        self.inner.owners.unreachable(address);
     }
 
     /// Waits, after shutdown, until every lease is released: the other

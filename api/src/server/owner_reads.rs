@@ -95,7 +95,7 @@ impl OwnerReads {
             }
             Err(error) => {
                 tracing::warn!(%address, %error, "the instance holding the player did not answer; answering here");
-                projection.owner_unreachable(player);
+                projection.owner_unreachable(&address);
                 self.failed.increment(1);
                 None
             }

@@ -3,7 +3,7 @@
 //! plain) sent to the instance that does not fold the player is forwarded, with
 //! the caller's key, to the one that does and answered from its memory; a
 //! forwarded read is never forwarded again; and once the owner is killed, the
-//! other answers the read itself.
+//! other answers the read itself, and answers the next without trying again.
 
 use std::collections::HashMap;
 
@@ -152,5 +152,9 @@ async fn postgres_a_feature_read_is_answered_by_the_instance_folding_the_player(
     assert_eq!(response.status(), 409);
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/not-projected-yet", "{problem}");
+    assert_eq!(forwarded(&client, &key, &b.url, "failed").await, 1.0);
+    // Avoided since: the next read is answered here without trying it again.
+    let response = get(&client, &key, format!("{}/v1/players/{of_a}/features?min_position={position}", b.url)).await;
+    assert_eq!(response.status(), 409);
     assert_eq!(forwarded(&client, &key, &b.url, "failed").await, 1.0);
 }

@@ -21,8 +21,8 @@ use crate::{server::AppState, server::problem::ApiError};
 const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 
 /// How long a read forwarded to the instance folding the player may take:
-/// its own wait, and room for the way there and back.
-const FORWARD_PATIENCE: Duration = READ_YOUR_WRITES.saturating_add(Duration::from_secs(1));
+/// its own wait (none without `min_position`), and room for the way there and back.
+const FORWARD_MARGIN: Duration = Duration::from_secs(1);
 
 /// Events read per page when replaying a stream for `at`.
 const REPLAY_PAGE: usize = 1_000;
@@ -80,8 +80,9 @@ pub async fn read(
     if let Some(at) = query.at {
         return replay(&state, &player, at).await.map(|view| Json(view).into_response());
     }
+    let patience = query.min_position.map_or(FORWARD_MARGIN, |_| READ_YOUR_WRITES + FORWARD_MARGIN);
     let forwarded =
-        state.owner_reads.features(&state.projection, player.as_str(), query.min_position, &headers, FORWARD_PATIENCE);
+        state.owner_reads.features(&state.projection, player.as_str(), query.min_position, &headers, patience);
     if let Some(answer) = forwarded.await {
         return Ok(answer);
     }
