@@ -73,22 +73,21 @@ struct State {
     trusted: Vec<Option<Trust>>,
 }
 
-impl State {
-    /// Whether the order's item `(inserted, player_id)` is the player's live insertion.
-    fn is_live(&self, inserted: u64, player_id: &str) -> bool {
-        self.players.get(player_id).is_some_and(|entry| entry.inserted == inserted)
-    }
+/// Whether the order's item `(inserted, player_id)` is the player's live insertion.
+fn is_live(players: &HashMap<String, Entry>, inserted: u64, player_id: &str) -> bool {
+    players.get(player_id).is_some_and(|entry| entry.inserted == inserted)
+}
 
+impl State {
     /// Evicts the players filed longest ago until fewer than `capacity` are
-    /// held; `false` if that cannot be done (a capacity of 0).
-    fn make_room(&mut self, capacity: usize) -> bool {
+    /// held (every player held has a live item in the order).
+    fn make_room(&mut self, capacity: usize) {
         while self.players.len() >= capacity {
-            let Some((inserted, player_id)) = self.order.pop_front() else { return false };
-            if self.is_live(inserted, &player_id) {
+            let Some((inserted, player_id)) = self.order.pop_front() else { return };
+            if is_live(&self.players, inserted, &player_id) {
                 self.players.remove(&player_id);
             }
         }
-        true
     }
 
     /// Inserts a player not held, last in the eviction order, and drops the
@@ -100,7 +99,7 @@ impl State {
         self.order.push_back((inserted, player_id.to_owned()));
         if self.order.len() > capacity.saturating_mul(2) {
             let players = &self.players;
-            self.order.retain(|(inserted, id)| players.get(id).is_some_and(|entry| entry.inserted == *inserted));
+            self.order.retain(|(inserted, id)| is_live(players, *inserted, id));
         }
     }
 }
@@ -255,7 +254,8 @@ impl FeatureCache {
             if let Some(entry) = state.players.get_mut(player_id) {
                 entry.epoch = lease.epoch;
                 entry.row = row;
-            } else if state.make_room(self.capacity) {
+            } else {
+                state.make_room(self.capacity);
                 state.insert(player_id, partition, lease.epoch, row, self.capacity);
             }
         }

@@ -53,15 +53,16 @@ impl Owners {
         partition: u32,
         except: &str,
     ) -> Result<Option<String>, ProjectionError> {
-        let address = match self.recalled(partition, Instant::now()) {
+        let now = Instant::now();
+        let address = match self.recalled(partition, now) {
             Some(address) => address,
             None => {
                 let address = read_model.holder_address(Table::Live.checkpoint(), partition, except).await?;
-                self.remember(partition, address.clone(), Instant::now());
+                self.remember(partition, address.clone(), now);
                 address
             }
         };
-        Ok(address.filter(|address| !self.is_avoided(address, Instant::now())))
+        Ok(address.filter(|address| !self.is_avoided(address, now)))
     }
 
     /// Avoids the owner at `address`: it could not be reached.
