@@ -4,23 +4,25 @@
 //! the caller's key, to the one that does and answered from its memory; a
 //! forwarded read is never forwarded again; and once the owner is killed, the
 //! other answers the read itself, and answers the next without trying again.
+//! Instances listening on the IPv6 loopback forward to each other alike.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 use store::testing::PgSchema;
 
-use crate::helpers::{Nudge, nudge, ready, serve};
+use crate::helpers::{Nudge, nudge, ready, serve_on};
 
 /// Rows wait in memory a minute, so only the owner's memory has them at
 /// once; leases outlast the test, so a killed owner still holds its partitions.
 const ARGS: [&str; 4] = ["--projection-write-behind", "60s", "--lease-ttl", "60s"];
 
-/// One instance: its process, its URL and its id in the cluster.
+/// One instance: its process, its URL, its id in the cluster and a player it folds.
 struct Instance {
     process: Nudge,
     url: String,
     id: String,
+    player: String,
 }
 
 async fn get(client: &reqwest::Client, key: &str, url: String) -> reqwest::Response {
@@ -77,9 +79,9 @@ async fn forwarded(client: &reqwest::Client, key: &str, url: &str, outcome: &str
     text.lines().find_map(|line| line.strip_prefix(&series)).map_or(0.0, |v| v.parse().unwrap())
 }
 
-#[tokio::test]
-async fn postgres_a_feature_read_is_answered_by_the_instance_folding_the_player() {
-    let schema = PgSchema::new().await.unwrap();
+/// Two instances listening on `listen` (port 0) on `schema`, sharing the
+/// partitions, and an admin key; each instance named with a player it folds.
+async fn two_instances(schema: &PgSchema, listen: &str) -> (reqwest::Client, String, [Instance; 2]) {
     let store = schema.url();
     let created = nudge().args(["keys", "create", "--name", "ops", "--scopes", "admin", "--store", &store]).output();
     let created = created.unwrap();
@@ -88,24 +90,29 @@ async fn postgres_a_feature_read_is_answered_by_the_instance_folding_the_player(
     let client = reqwest::Client::new();
     let mut instances = Vec::new();
     for _ in 0..2 {
-        let (process, url) = serve(&store, &ARGS);
+        let (process, url) = serve_on(listen, &store, &ARGS);
         ready(&client, &url).await;
-        instances.push(Instance { process, url, id: String::new() });
+        instances.push(Instance { process, url, id: String::new(), player: String::new() });
     }
     let (owners, ids) = settled(&client, &key, &instances[0].url).await;
     for instance in &mut instances {
         instance.id = ids[&instance.url].clone();
-    }
-    let [a, b] = &instances[..] else { unreachable!() };
-    let held_by = |instance: &Instance| {
-        (0..)
+        instance.player = (0..)
             .map(|n| format!("p{n}"))
             .find(|p| {
                 owners[&u64::from(domain::partition_of(p, std::num::NonZeroU32::new(64).unwrap()))] == instance.id
             })
-            .unwrap()
-    };
-    let (of_a, of_b) = (held_by(a), held_by(b));
+            .unwrap();
+    }
+    let Ok(instances) = <[Instance; 2]>::try_from(instances) else { unreachable!() };
+    (client, key, instances)
+}
+
+#[tokio::test]
+async fn postgres_a_feature_read_is_answered_by_the_instance_folding_the_player() {
+    let schema = PgSchema::new().await.unwrap();
+    let (client, key, [mut a, b]) = two_instances(&schema, "127.0.0.1:0").await;
+    let (of_a, of_b) = (a.player.clone(), b.player.clone());
 
     // A's player, written and read through B: B forwards, A answers from memory.
     let position = bet(&client, &key, &b.url, &of_a, "e1").await;
@@ -145,7 +152,6 @@ async fn postgres_a_feature_read_is_answered_by_the_instance_folding_the_player(
 
     // The owner killed, its leases still run: B cannot reach it, waits for the
     // stored rows itself, and says how far they got.
-    let [mut a, b] = <[Instance; 2]>::try_from(instances).ok().unwrap();
     a.process.kill();
     let position = bet(&client, &key, &b.url, &of_a, "e4").await;
     let response = get(&client, &key, format!("{}/v1/players/{of_a}/features?min_position={position}", b.url)).await;
@@ -157,4 +163,23 @@ async fn postgres_a_feature_read_is_answered_by_the_instance_folding_the_player(
     let response = get(&client, &key, format!("{}/v1/players/{of_a}/features?min_position={position}", b.url)).await;
     assert_eq!(response.status(), 409);
     assert_eq!(forwarded(&client, &key, &b.url, "failed").await, 1.0);
+}
+
+#[tokio::test]
+async fn postgres_an_owner_listening_on_the_ipv6_loopback_is_forwarded_to() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let schema = PgSchema::new().await.unwrap();
+    let (client, key, [a, b]) = two_instances(&schema, "[::1]:0").await;
+    assert!(a.url.starts_with("http://[::1]:"), "{}", a.url);
+    let position = bet(&client, &key, &b.url, &a.player, "e1").await;
+    let read = |url: &str| format!("{url}/v1/players/{}/features?min_position={position}", a.player);
+    let through_b: Value = get(&client, &key, read(&b.url)).await.json().await.unwrap();
+    let from_a: Value = get(&client, &key, read(&a.url)).await.json().await.unwrap();
+    assert_eq!(through_b, from_a, "B relays A's answer");
+    assert_eq!(through_b["features"]["bet_count"], 1, "{through_b}");
+    assert_eq!(forwarded(&client, &key, &b.url, "answered").await, 1.0);
+    assert_eq!(forwarded(&client, &key, &b.url, "failed").await, 0.0);
 }
