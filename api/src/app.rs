@@ -273,7 +273,7 @@ impl Application {
             dapr: http.dapr,
             writes: Default::default(),
             requests: Default::default(),
-            owner_reads: OwnerReads::new().map_err(StartError::Forwarding)?,
+            owner_reads: OwnerReads::new(&http.peer_roots).map_err(StartError::Forwarding)?,
         });
         Ok(Self {
             listener,

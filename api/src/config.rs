@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// the `--listen` address, unless that is every interface (`0.0.0.0`).
     #[arg(long, env = "NUDGE_ADVERTISE_URL", value_parser = values::advertise_url)]
     pub advertise_url: Option<String>,
+    /// A PEM file of the certificate authorities that sign other instances'
+    /// certificates, when their `--advertise-url` is `https` and those are not
+    /// publicly trusted; trusted beside the public ones, for forwarded reads only.
+    #[arg(long, env = "NUDGE_PEER_CA", value_name = "FILE", value_parser = values::peer_roots)]
+    pub peer_ca: Option<values::PeerRoots>,
     /// Event store URL: `sqlite://path`, `postgres://...` or `kurrentdb://...`.
     #[arg(long, env = "NUDGE_STORE", default_value = "sqlite://data/nudge.db", hide_env_values = true)]
     pub store: String,
@@ -83,7 +88,11 @@ impl ServeArgs {
                 address: self.advertise_url.clone().unwrap_or_default(),
                 ..ProjectionConfig::from(&self.projection)
             },
-            http: crate::server::HttpConfig { dapr: self.dapr.dapr(), ..crate::server::HttpConfig::from(&self.http) },
+            http: crate::server::HttpConfig {
+                dapr: self.dapr.dapr(),
+                peer_roots: self.peer_ca.clone().unwrap_or_default().0,
+                ..crate::server::HttpConfig::from(&self.http)
+            },
             webhooks: self.webhooks.dispatcher(),
         }
     }
@@ -321,6 +330,7 @@ impl From<&HttpArgs> for HttpConfig {
             cors_origins: args.cors_origins.clone(),
             dapr: Dapr::default(),
             timeouts: Timeouts { header_read: args.header_read_timeout, idle: args.idle_timeout },
+            peer_roots: Vec::new(),
         }
     }
 }
@@ -369,5 +379,13 @@ mod tests {
         for refused in ["yesterday", "2020-01-01 06:00:00Z", "2020-1-1", "+2020-01-01", " 2020-01-01"] {
             assert!(Cli::try_parse_from(["nudge", "serve", "--event-time-min", refused]).is_err(), "{refused}");
         }
+    }
+
+    #[test]
+    fn peer_ca_is_read_at_start_up_and_refused_naming_the_flag() {
+        let refused = Cli::try_parse_from(["nudge", "serve", "--peer-ca", "/nonexistent/ca.pem"]).map(|_| ());
+        assert!(refused.is_err_and(|e| e.to_string().contains("'--peer-ca <FILE>': cannot read")));
+        let Ok(Cli { command: Command::Serve(serve), .. }) = Cli::try_parse_from(["nudge", "serve"]) else { panic!() };
+        assert!(serve.settings().http.peer_roots.is_empty(), "only the public authorities by default");
     }
 }

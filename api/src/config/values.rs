@@ -27,6 +27,22 @@ pub(crate) fn advertise_url(raw: &str) -> Result<String, String> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// Certificate authorities trusted for other instances' `https` addresses,
+/// beside the public ones: read from a PEM file at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct PeerRoots(pub Vec<reqwest::Certificate>);
+
+/// A PEM file of one or more certificates (`-----BEGIN CERTIFICATE-----`).
+pub(crate) fn peer_roots(raw: &str) -> Result<PeerRoots, String> {
+    let pem = std::fs::read(raw).map_err(|e| format!("cannot read `{raw}`: {e}"))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("`{raw}` is not a PEM file of certificates: {e}"))?;
+    if roots.is_empty() {
+        return Err(format!("`{raw}` holds no certificate: write the CA's as PEM (-----BEGIN CERTIFICATE-----)"));
+    }
+    Ok(PeerRoots(roots))
+}
+
 /// A time as RFC 3339, read as events' times are, or a date (`YYYY-MM-DD`,
 /// every digit written) as its midnight UTC.
 pub(crate) fn time(raw: &str) -> Result<DateTime<Utc>, String> {
@@ -172,6 +188,26 @@ mod tests {
         assert_eq!(listen_address("127.0.0.1:8080"), Ok(SocketAddr::from(([127, 0, 0, 1], 8080))));
         for refused in ["localhost:8080", "127.0.0.1", ":8080"] {
             assert!(listen_address(refused).is_err_and(|e| e.contains("127.0.0.1:8080")), "{refused}");
+        }
+    }
+
+    #[test]
+    fn peer_roots_are_every_certificate_of_a_pem_file_and_nothing_else() {
+        let file = |name: &str, text: &str| {
+            let path = std::env::temp_dir().join(format!("nudge-{name}-{}.pem", uuid::Uuid::new_v4()));
+            std::fs::write(&path, text).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertificateParams::new(vec!["ca.example".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let two = file("two", &format!("{}{}", ca.pem(), ca.pem()));
+        assert_eq!(peer_roots(&two).map(|roots| roots.0.len()), Ok(2));
+        let none = file("none", "no certificate here\n");
+        assert!(peer_roots(&none).is_err_and(|e| e.contains("holds no certificate")), "{:?}", peer_roots(&none));
+        let missing = std::env::temp_dir().join("nudge-no-such-ca.pem");
+        assert!(peer_roots(missing.to_str().unwrap()).is_err_and(|e| e.starts_with("cannot read")));
+        for path in [two, none] {
+            std::fs::remove_file(path).unwrap();
         }
     }
 }

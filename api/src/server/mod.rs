@@ -38,6 +38,9 @@ pub struct HttpConfig {
     pub dapr: dapr::Dapr,
     /// How long a connection may keep nudge waiting.
     pub timeouts: serve::Timeouts,
+    /// Certificate authorities trusted for other instances' `https`
+    /// addresses, beside the public ones (`--peer-ca`).
+    pub peer_roots: Vec<reqwest::Certificate>,
 }
 
 /// Request limits.

@@ -4,12 +4,16 @@
 //! the caller's key, to the one that does and answered from its memory; a
 //! forwarded read is never forwarded again; and once the owner is killed, the
 //! other answers the read itself, and answers the next without trying again.
-//! Instances listening on the IPv6 loopback forward to each other alike.
+//! Instances listening on the IPv6 loopback forward to each other alike, and
+//! to an owner behind `https` whose certificate a private CA signed, once
+//! `--peer-ca` names that CA.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
 use store::testing::PgSchema;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{Nudge, nudge, ready, serve_on};
 
@@ -17,10 +21,12 @@ use crate::helpers::{Nudge, nudge, ready, serve_on};
 /// once; leases outlast the test, so a killed owner still holds its partitions.
 const ARGS: [&str; 4] = ["--projection-write-behind", "60s", "--lease-ttl", "60s"];
 
-/// One instance: its process, its URL, its id in the cluster and a player it folds.
+/// One instance: its process, its URL, the address it advertises, its id
+/// in the cluster and a player it folds.
 struct Instance {
     process: Nudge,
     url: String,
+    address: String,
     id: String,
     player: String,
 }
@@ -79,9 +85,14 @@ async fn forwarded(client: &reqwest::Client, key: &str, url: &str, outcome: &str
     text.lines().find_map(|line| line.strip_prefix(&series)).map_or(0.0, |v| v.parse().unwrap())
 }
 
-/// Two instances listening on `listen` (port 0) on `schema`, sharing the
-/// partitions, and an admin key; each instance named with a player it folds.
-async fn two_instances(schema: &PgSchema, listen: &str) -> (reqwest::Client, String, [Instance; 2]) {
+/// Two instances listening on `listen` (port 0) on `schema`, each with its
+/// own extra `args`, sharing the partitions, and an admin key; each instance
+/// named with a player it folds.
+async fn two_instances(
+    schema: &PgSchema,
+    listen: &str,
+    args: [&[&str]; 2],
+) -> (reqwest::Client, String, [Instance; 2]) {
     let store = schema.url();
     let created = nudge().args(["keys", "create", "--name", "ops", "--scopes", "admin", "--store", &store]).output();
     let created = created.unwrap();
@@ -89,14 +100,16 @@ async fn two_instances(schema: &PgSchema, listen: &str) -> (reqwest::Client, Str
     let key = String::from_utf8_lossy(&created.stdout).trim().to_owned();
     let client = reqwest::Client::new();
     let mut instances = Vec::new();
-    for _ in 0..2 {
-        let (process, url) = serve_on(listen, &store, &ARGS);
+    for args in args {
+        let (process, url) = serve_on(listen, &store, &[&ARGS[..], args].concat());
         ready(&client, &url).await;
-        instances.push(Instance { process, url, id: String::new(), player: String::new() });
+        let advertised = args.iter().position(|a| *a == "--advertise-url").and_then(|i| args.get(i + 1));
+        let address = advertised.map_or_else(|| url.clone(), |a| (*a).to_owned());
+        instances.push(Instance { process, url, address, id: String::new(), player: String::new() });
     }
     let (owners, ids) = settled(&client, &key, &instances[0].url).await;
     for instance in &mut instances {
-        instance.id = ids[&instance.url].clone();
+        instance.id = ids[&instance.address].clone();
         instance.player = (0..)
             .map(|n| format!("p{n}"))
             .find(|p| {
@@ -108,10 +121,23 @@ async fn two_instances(schema: &PgSchema, listen: &str) -> (reqwest::Client, Str
     (client, key, instances)
 }
 
+/// A bet of A's player written through B, then read through B: B forwards
+/// the read to A and relays A's answer, once, without failing.
+async fn relayed(client: &reqwest::Client, key: &str, a: &Instance, b: &Instance) {
+    let position = bet(client, key, &b.url, &a.player, "e1").await;
+    let read = |url: &str| format!("{url}/v1/players/{}/features?min_position={position}", a.player);
+    let through_b: Value = get(client, key, read(&b.url)).await.json().await.unwrap();
+    let from_a: Value = get(client, key, read(&a.url)).await.json().await.unwrap();
+    assert_eq!(through_b, from_a, "B relays A's answer");
+    assert_eq!(through_b["features"]["bet_count"], 1, "{through_b}");
+    assert_eq!(forwarded(client, key, &b.url, "answered").await, 1.0);
+    assert_eq!(forwarded(client, key, &b.url, "failed").await, 0.0);
+}
+
 #[tokio::test]
 async fn postgres_a_feature_read_is_answered_by_the_instance_folding_the_player() {
     let schema = PgSchema::new().await.unwrap();
-    let (client, key, [mut a, b]) = two_instances(&schema, "127.0.0.1:0").await;
+    let (client, key, [mut a, b]) = two_instances(&schema, "127.0.0.1:0", [&[], &[]]).await;
     let (of_a, of_b) = (a.player.clone(), b.player.clone());
 
     // A's player, written and read through B: B forwards, A answers from memory.
@@ -172,14 +198,72 @@ async fn postgres_an_owner_listening_on_the_ipv6_loopback_is_forwarded_to() {
         return;
     }
     let schema = PgSchema::new().await.unwrap();
-    let (client, key, [a, b]) = two_instances(&schema, "[::1]:0").await;
+    let (client, key, [a, b]) = two_instances(&schema, "[::1]:0", [&[], &[]]).await;
     assert!(a.url.starts_with("http://[::1]:"), "{}", a.url);
-    let position = bet(&client, &key, &b.url, &a.player, "e1").await;
-    let read = |url: &str| format!("{url}/v1/players/{}/features?min_position={position}", a.player);
-    let through_b: Value = get(&client, &key, read(&b.url)).await.json().await.unwrap();
-    let from_a: Value = get(&client, &key, read(&a.url)).await.json().await.unwrap();
-    assert_eq!(through_b, from_a, "B relays A's answer");
-    assert_eq!(through_b["features"]["bet_count"], 1, "{through_b}");
-    assert_eq!(forwarded(&client, &key, &b.url, "answered").await, 1.0);
-    assert_eq!(forwarded(&client, &key, &b.url, "failed").await, 0.0);
+    relayed(&client, &key, &a, &b).await;
+}
+
+/// A private certificate authority, and a certificate it signed for 127.0.0.1.
+struct PrivateCa {
+    pem: String,
+    server: Arc<rustls::ServerConfig>,
+}
+
+impl PrivateCa {
+    fn new() -> Self {
+        let mut params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &ca).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .unwrap();
+        Self { pem: ca.pem(), server: Arc::new(server) }
+    }
+}
+
+/// Serves TLS on `front` with `ca`'s certificate, relaying each connection to `backend`.
+async fn tls_front(front: TcpListener, ca: &PrivateCa, backend: String) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&ca.server));
+    let backend = backend.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = front.accept().await {
+            let (acceptor, backend) = (acceptor.clone(), backend.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let mut plain = TcpStream::connect(backend).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn postgres_an_owner_behind_https_signed_by_a_private_ca_is_forwarded_to_with_peer_ca() {
+    api::tls::install_crypto_provider();
+    let schema = PgSchema::new().await.unwrap();
+    let ca = PrivateCa::new();
+    let ca_file = std::env::temp_dir().join(format!("nudge-peers-ca-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let https = format!("https://127.0.0.1:{}", front.local_addr().unwrap().port());
+    let peer_ca = ["--peer-ca", ca_file.to_str().unwrap()];
+    let (client, key, [a, b]) = two_instances(&schema, "127.0.0.1:0", [&["--advertise-url", &https], &peer_ca]).await;
+    tls_front(front, &ca, a.url.clone()).await;
+
+    // A's address is trusted only through the private CA.
+    let public_roots = reqwest::Client::new().get(format!("{https}/readyz")).send().await;
+    assert!(public_roots.is_err(), "{public_roots:?}");
+    let root = reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap();
+    let trusting = reqwest::Client::builder().add_root_certificate(root).build().unwrap();
+    assert_eq!(trusting.get(format!("{https}/readyz")).send().await.unwrap().status(), 200);
+
+    // B, given the CA, forwards A's player's read to A's https address.
+    relayed(&client, &key, &a, &b).await;
+    std::fs::remove_file(ca_file).unwrap();
 }
