@@ -90,7 +90,7 @@ impl ServeArgs {
             },
             http: crate::server::HttpConfig {
                 dapr: self.dapr.dapr(),
-                peer_roots: self.peer_ca.clone().unwrap_or_default().0,
+                peer_roots: self.peer_ca.as_ref().map(|roots| roots.0.clone()).unwrap_or_default(),
                 ..crate::server::HttpConfig::from(&self.http)
             },
             webhooks: self.webhooks.dispatcher(),

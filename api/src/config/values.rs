@@ -29,7 +29,7 @@ pub(crate) fn advertise_url(raw: &str) -> Result<String, String> {
 
 /// Certificate authorities trusted for other instances' `https` addresses,
 /// beside the public ones: read from a PEM file at start-up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PeerRoots(pub Vec<reqwest::Certificate>);
 
 /// A PEM file of one or more certificates (`-----BEGIN CERTIFICATE-----`).

@@ -228,7 +228,7 @@ impl PrivateCa {
 }
 
 /// Serves TLS on `front` with `ca`'s certificate, relaying each connection to `backend`.
-async fn tls_front(front: TcpListener, ca: &PrivateCa, backend: String) {
+fn tls_front(front: TcpListener, ca: &PrivateCa, backend: String) {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&ca.server));
     let backend = backend.trim_start_matches("http://").to_owned();
     tokio::spawn(async move {
@@ -254,7 +254,7 @@ async fn postgres_an_owner_behind_https_signed_by_a_private_ca_is_forwarded_to_w
     let https = format!("https://127.0.0.1:{}", front.local_addr().unwrap().port());
     let peer_ca = ["--peer-ca", ca_file.to_str().unwrap()];
     let (client, key, [a, b]) = two_instances(&schema, "127.0.0.1:0", [&["--advertise-url", &https], &peer_ca]).await;
-    tls_front(front, &ca, a.url.clone()).await;
+    tls_front(front, &ca, a.url.clone());
 
     // A's address is trusted only through the private CA.
     let public_roots = reqwest::Client::new().get(format!("{https}/readyz")).send().await;
