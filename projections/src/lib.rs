@@ -9,6 +9,7 @@ mod batches;
 mod cluster;
 mod error;
 mod feature_cache;
+mod fold_runtime;
 mod owners;
 mod partition;
 mod pending;

@@ -15,6 +15,7 @@ use crate::{
     ProjectionConfig, ProjectionError,
     cluster::Member,
     feature_cache::{CachedRow, FeatureCache},
+    fold_runtime,
     owners::Owners,
     read_model::{Instance, ReadModel, Table},
     runtime::Runner,
@@ -96,6 +97,8 @@ impl FeatureProjection {
         let member =
             Arc::new(Member::new(read_model.clone(), instance, config.lease_ttl, partitions).with_cache(cache.clone()));
         let checkpoint = read_model.checkpoint(Table::Live).await?.unwrap_or_default();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let folds = fold_runtime::start(config.partitions.clamp(1, cores))?;
         let inner = Arc::new(Inner {
             store,
             read_model,
@@ -111,8 +114,8 @@ impl FeatureProjection {
             cache,
             shutdown,
         });
-        tokio::spawn(inner.clone().keep_running(Table::Live));
-        tokio::spawn(inner.clone().keep_running(Table::Rebuild));
+        folds.spawn(inner.clone().keep_running(Table::Live));
+        folds.spawn(inner.clone().keep_running(Table::Rebuild));
         tokio::spawn(inner.clone().watch_lag());
         Ok(Self { inner })
     }
