@@ -252,6 +252,7 @@ impl Application {
         };
         // Before the projection starts: the handles it takes must reach the recorder.
         let metrics = crate::telemetry::metrics();
+        let peer_secret = read_model.peer_secret().await?;
         let projection = FeatureProjection::start(
             store.clone(),
             read_model,
@@ -273,7 +274,7 @@ impl Application {
             dapr: http.dapr,
             writes: Default::default(),
             requests: Default::default(),
-            owner_reads: OwnerReads::new(&http.peer_roots).map_err(StartError::Forwarding)?,
+            owner_reads: OwnerReads::new(&http.peer_roots, &peer_secret).map_err(StartError::Forwarding)?,
         });
         Ok(Self {
             listener,

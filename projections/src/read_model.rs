@@ -2,7 +2,8 @@
 //! and the projections' checkpoints, in the read-model database (SQLite or
 //! PostgreSQL). This module owns those tables: `player_features`,
 //! `player_features_rebuild`, `recommendations`, `projection_checkpoints` and
-//! `projection_partitions`.
+//! `projection_partitions`; `read_model::instances` owns the tables the
+//! instances sharing it register in.
 
 mod checkpoints;
 mod erasure;

@@ -1,5 +1,5 @@
-//! The number of logical partitions is recorded when the read-model database is
-//! made, and fixed since.
+//! What the read-model database records once, for every instance sharing it:
+//! the number of logical partitions, fixed since, and the peers' secret.
 
 #![allow(clippy::unwrap_used)]
 
@@ -24,6 +24,12 @@ async fn recorded_at_the_first_start_and_fixed_since(url: &str, other: &str) {
     let fresh = ReadModel::connect(other).await.unwrap();
     assert_eq!(fresh.logical_partitions(None).await.unwrap().get(), 64);
     assert_eq!(fresh.logical_partitions(count(64)).await.unwrap().get(), 64);
+
+    // Another instance on the same database gets the same secret; another database, another.
+    let secret = read_model.peer_secret().await.unwrap();
+    assert_eq!(secret.len(), 64, "{secret}");
+    assert_eq!(ReadModel::connect(url).await.unwrap().peer_secret().await.unwrap(), secret);
+    assert_ne!(fresh.peer_secret().await.unwrap(), secret);
 }
 
 #[tokio::test]

@@ -9,15 +9,25 @@ use std::time::Duration;
 
 use axum::{
     body::Body,
-    http::{HeaderMap, HeaderName, StatusCode, header},
+    http::{HeaderMap, HeaderName, StatusCode, Uri, header},
     response::Response,
 };
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use hmac::{KeyInit, Mac};
 use projections::FeatureProjection;
 use reqwest::Url;
 
 /// Marks a forwarded read, naming the instance that forwarded it: the
 /// instance receiving it answers it itself, whoever holds the player now.
 pub const FORWARDED_BY: HeaderName = HeaderName::from_static("nudge-forwarded-by");
+
+/// Proves a forwarded read came from an instance sharing the database: the
+/// base64 HMAC-SHA256, keyed with the peers' secret, of the forwarder's id and
+/// the path and query asked. Such a read was counted against the caller's
+/// rate limit where it arrived first, so the owner does not count it again.
+pub const FORWARDED_PROOF: HeaderName = HeaderName::from_static("nudge-forwarded-proof");
+
+type Proof = hmac::Hmac<sha2::Sha256>;
 
 /// Passed on with the read: the caller's key, the request id (both
 /// instances' logs name the read alike) and the caller's trace context.
@@ -39,20 +49,58 @@ const CONNECT: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 pub struct OwnerReads {
     client: reqwest::Client,
+    /// Keyed with the secret the instances share (`ReadModel::peer_secret`).
+    proof: Proof,
     answered: metrics::Counter,
     failed: metrics::Counter,
+    from_peers: metrics::Counter,
 }
 
 impl OwnerReads {
     /// A forwarder with its own connection pool, trusting `roots` beside the
-    /// public authorities; never through a proxy, since the instances reach
-    /// each other directly.
-    pub fn new(roots: &[reqwest::Certificate]) -> Result<Self, reqwest::Error> {
+    /// public authorities, proving its reads with the peers' `secret`; never
+    /// through a proxy, since the instances reach each other directly.
+    pub fn new(roots: &[reqwest::Certificate], secret: &str) -> Result<Self, reqwest::Error> {
         let builder = reqwest::Client::builder().no_proxy().connect_timeout(CONNECT);
         let client = roots.iter().cloned().fold(builder, reqwest::ClientBuilder::add_root_certificate).build()?;
         let outcome =
             |outcome: &'static str| metrics::counter!("nudge_feature_reads_forwarded_total", "outcome" => outcome);
-        Ok(Self { client, answered: outcome("answered"), failed: outcome("failed") })
+        Ok(Self {
+            client,
+            proof: Proof::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key")),
+            answered: outcome("answered"),
+            failed: outcome("failed"),
+            from_peers: metrics::counter!("nudge_feature_reads_from_peers_total"),
+        })
+    }
+
+    /// Whether the request is a read another instance forwarded, proven with
+    /// the peers' secret: its caller was rate-limited there. Counts it.
+    pub fn from_peer(&self, headers: &HeaderMap, uri: &Uri) -> bool {
+        let (Some(forwarder), Some(proof)) = (headers.get(FORWARDED_BY), headers.get(FORWARDED_PROOF)) else {
+            return false;
+        };
+        let Ok(proof) = BASE64.decode(proof.as_bytes()) else { return false };
+        let asked = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        let proven = self.signed(forwarder.as_bytes(), asked).verify_slice(&proof).is_ok();
+        if proven {
+            self.from_peers.increment(1);
+        }
+        proven
+    }
+
+    /// The `nudge-forwarded-proof` of a read `forwarder` forwards, asking `asked` (path and query).
+    fn proof_of(&self, forwarder: &str, asked: &str) -> String {
+        BASE64.encode(self.signed(forwarder.as_bytes(), asked).finalize().into_bytes())
+    }
+
+    /// The proof's MAC over what a forwarded read names: who forwarded it, and what it asks.
+    fn signed(&self, forwarder: &[u8], asked: &str) -> Proof {
+        let mut mac = self.proof.clone();
+        mac.update(forwarder);
+        mac.update(b"\n");
+        mac.update(asked.as_bytes());
+        mac
     }
 
     /// The owner's answer to the features of `player` (as of `min_position`,
@@ -84,7 +132,14 @@ impl OwnerReads {
             self.failed.increment(1);
             return None;
         };
-        let mut request = self.client.get(url).timeout(patience).header(FORWARDED_BY, projection.instance());
+        let asked = url.query().map_or_else(|| url.path().to_owned(), |query| format!("{}?{query}", url.path()));
+        let proof = self.proof_of(projection.instance(), &asked);
+        let mut request = self
+            .client
+            .get(url)
+            .timeout(patience)
+            .header(FORWARDED_BY, projection.instance())
+            .header(FORWARDED_PROOF, proof);
         for name in PASSED_ON {
             if let Some(value) = headers.get(&name) {
                 request = request.header(name, value);
@@ -154,6 +209,31 @@ mod tests {
         assert_eq!(url.as_deref(), Some("http://10.0.0.7:8080/v1/players/ann%2Fb%20c/features?min_position=42"));
         let url = features_url("https://nudge-1.nudge:8443/", "bob", None).map(String::from);
         assert_eq!(url.as_deref(), Some("https://nudge-1.nudge:8443/v1/players/bob/features"));
+    }
+
+    #[test]
+    fn a_read_is_from_a_peer_only_with_a_proof_made_with_the_peers_secret_for_its_forwarder_and_path() {
+        let reads = OwnerReads::new(&[], "the peers' secret").unwrap();
+        let asked = "/v1/players/bob/features?min_position=7";
+        let uri: Uri = asked.parse().unwrap();
+        let headers = |forwarder: &str, proof: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(FORWARDED_BY, forwarder.parse().unwrap());
+            headers.insert(FORWARDED_PROOF, proof.parse().unwrap());
+            headers
+        };
+        let proof = reads.proof_of("instance-a", asked);
+        assert!(reads.from_peer(&headers("instance-a", &proof), &uri));
+
+        assert!(!reads.from_peer(&headers("instance-b", &proof), &uri), "another forwarder");
+        let other: Uri = "/v1/players/bob/features?min_position=8".parse().unwrap();
+        assert!(!reads.from_peer(&headers("instance-a", &proof), &other), "another path");
+        let stranger = OwnerReads::new(&[], "a guess").unwrap().proof_of("instance-a", asked);
+        assert!(!reads.from_peer(&headers("instance-a", &stranger), &uri), "another secret");
+        assert!(!reads.from_peer(&headers("instance-a", "not base64!"), &uri));
+        let mut unproven = headers("instance-a", &proof);
+        unproven.remove(FORWARDED_PROOF);
+        assert!(!reads.from_peer(&unproven, &uri));
     }
 
     #[test]

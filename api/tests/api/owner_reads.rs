@@ -6,7 +6,9 @@
 //! other answers the read itself, and answers the next without trying again.
 //! Instances listening on the IPv6 loopback forward to each other alike, and
 //! to an owner behind `https` whose certificate a private CA signed, once
-//! `--peer-ca` names that CA.
+//! `--peer-ca` names that CA. A forwarded read counts against the caller's
+//! rate limit where it arrived, not again at the owner, which trusts only a
+//! proof made with the peers' secret.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -39,7 +41,13 @@ async fn get(client: &reqwest::Client, key: &str, url: String) -> reqwest::Respo
 /// answers each partition's owner by id, and each instance's id by URL.
 async fn settled(client: &reqwest::Client, key: &str, url: &str) -> (HashMap<u64, String>, HashMap<String, String>) {
     for _ in 0..1_200 {
-        let cluster: Value = get(client, key, format!("{url}/v1/cluster")).await.json().await.unwrap();
+        let cluster = get(client, key, format!("{url}/v1/cluster")).await;
+        if !cluster.status().is_success() {
+            // Over a `--rate-limit`: asked again below.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        }
+        let cluster: Value = cluster.json().await.unwrap();
         let owners: HashMap<u64, String> = cluster["partitions"]
             .as_array()
             .unwrap()
@@ -85,6 +93,14 @@ async fn forwarded(client: &reqwest::Client, key: &str, url: &str, outcome: &str
     text.lines().find_map(|line| line.strip_prefix(&series)).map_or(0.0, |v| v.parse().unwrap())
 }
 
+/// A new API key named `name` with `scopes`, made by `nudge keys create`.
+fn create_key(store: &str, name: &str, scopes: &str) -> String {
+    let created = nudge().args(["keys", "create", "--name", name, "--scopes", scopes, "--store", store]).output();
+    let created = created.unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    String::from_utf8_lossy(&created.stdout).trim().to_owned()
+}
+
 /// Two instances listening on `listen` (port 0) on `schema`, each with its
 /// own extra `args`, sharing the partitions, and an admin key; each instance
 /// named with a player it folds.
@@ -94,10 +110,7 @@ async fn two_instances(
     args: [&[&str]; 2],
 ) -> (reqwest::Client, String, [Instance; 2]) {
     let store = schema.url();
-    let created = nudge().args(["keys", "create", "--name", "ops", "--scopes", "admin", "--store", &store]).output();
-    let created = created.unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    let key = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let key = create_key(&store, "ops", "admin");
     let client = reqwest::Client::new();
     let mut instances = Vec::new();
     for args in args {
@@ -266,4 +279,40 @@ async fn postgres_an_owner_behind_https_signed_by_a_private_ca_is_forwarded_to_w
     // B, given the CA, forwards A's player's read to A's https address.
     relayed(&client, &key, &a, &b).await;
     std::fs::remove_file(ca_file).unwrap();
+}
+
+#[tokio::test]
+async fn postgres_a_forwarded_read_counts_against_the_rate_limit_once_and_a_forged_one_counts() {
+    let schema = PgSchema::new().await.unwrap();
+    let limited: &[&str] = &["--rate-limit", "1"];
+    let (client, _, [a, b]) = two_instances(&schema, "127.0.0.1:0", [limited, limited]).await;
+    let store = schema.url();
+    let (writer, reader, forger) = (
+        create_key(&store, "writer", "events:write"),
+        create_key(&store, "reader", "read"),
+        create_key(&store, "forger", "read"),
+    );
+    let position = bet(&client, &writer, &b.url, &a.player, "e1").await;
+    let features = |url: &str| format!("{url}/v1/players/{}/features?min_position={position}", a.player);
+
+    // Through B: B counts the read (a second one at once is refused there),
+    // A answers it without counting it, so the key's next read of A passes.
+    assert_eq!(get(&client, &reader, features(&b.url)).await.status(), 200);
+    assert_eq!(get(&client, &reader, features(&b.url)).await.status(), 429, "B counted the first read");
+    assert_eq!(get(&client, &reader, features(&a.url)).await.status(), 200, "A did not count the forwarded read");
+    assert_eq!(forwarded(&client, &reader, &b.url, "answered").await, 1.0);
+    let metrics = client.get(format!("{}/metrics", a.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("nudge_feature_reads_from_peers_total 1\n"), "{metrics}");
+
+    // Naming a peer without its proof (or with one for another read) is counted.
+    let proof = "b3RoZXIgcmVhZA==";
+    let forged = || {
+        client
+            .get(features(&a.url))
+            .bearer_auth(&forger)
+            .header("nudge-forwarded-by", &b.id)
+            .header("nudge-forwarded-proof", proof)
+    };
+    assert_eq!(forged().send().await.unwrap().status(), 200);
+    assert_eq!(forged().send().await.unwrap().status(), 429, "A counted the forged read");
 }

@@ -1,6 +1,7 @@
 //! The instances sharing the read model: each registers, heartbeats while it
 //! runs and leaves on a clean stop, saying where its API listens. This module
-//! owns `projection_instances`.
+//! owns `projection_instances`, and `projection_peer_secret`, with which they
+//! prove to each other that a read was forwarded by one of them.
 
 use std::time::Duration;
 
@@ -55,6 +56,21 @@ impl ReadModel {
         let alive = format!("SELECT id FROM projection_instances WHERE heartbeat_ms > {now} - $1 ORDER BY id");
         let ids: Vec<(String,)> = query(&alive).bind(millis(ttl)).fetch_all(self.database.writer()).await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The secret the instances sharing this database prove forwarded reads
+    /// with; the first instance to ask makes it, of 244 random bits.
+    pub async fn peer_secret(&self) -> Result<String, ProjectionError> {
+        let made = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let mut tx = self.database.begin().await?;
+        query("INSERT INTO projection_peer_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(made)
+            .execute(&mut tx)
+            .await?;
+        let (secret,): (String,) =
+            query("SELECT secret FROM projection_peer_secret WHERE id = 1").fetch_one(&mut tx).await?;
+        tx.commit().await?;
+        Ok(secret)
     }
 
     /// Removes `instance` from the instances alive (a clean stop).

@@ -68,7 +68,10 @@ pub(crate) async fn authorize(
                 Err(ApiError::Forbidden(format!("the key `{}` lacks the scope {}", key.name, scope.as_str())))
             }
             Some(key) => {
+                // A read another instance forwarded was counted there.
+                let from_peer = state.owner_reads.from_peer(request.headers(), request.uri());
                 if let Some(limiter) = &state.rate_limiter
+                    && !from_peer
                     && let Err(wait) = limiter.check(key.id, Instant::now())
                 {
                     metrics::counter!("nudge_http_rate_limited_total", "key" => key.name).increment(1);

@@ -221,6 +221,12 @@ pub const METRICS: &[Metric] = &[
         help: "Feature reads forwarded to the instance folding the player: answered there, or failed and answered here.",
     },
     Metric {
+        name: "nudge_feature_reads_from_peers_total",
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Feature reads another instance forwarded here, proven with the peers' secret: counted against the caller's rate there, not here.",
+    },
+    Metric {
         name: "nudge_recommendations_total",
         kind: Kind::Counter,
         labels: &["kind", "rule"],
