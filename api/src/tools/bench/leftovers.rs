@@ -108,6 +108,19 @@ pub fn exit_on_interrupt() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Removes `folder` and what it holds, again each time a thread of the
+/// benchmark, still running (the projection's, a database's), made a file in
+/// it meanwhile; once the folder is gone none can be made in it.
+fn remove_folder(folder: &std::path::Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir_all(folder) {
+            Err(error) if error.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 100 => tries += 1,
+            result => return result,
+        }
+    }
+}
+
 /// Kills the processes, drops the schemas and removes the folders made and not
 /// removed yet, each told on standard error after `reason`.
 pub(super) async fn remove_all(reason: &str) {
@@ -129,7 +142,7 @@ pub(super) async fn remove_all(reason: &str) {
         }
     }
     for folder in folders {
-        match std::fs::remove_dir_all(&folder) {
+        match remove_folder(&folder) {
             Ok(()) => tell(format_args!("removed {}", folder.display())),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => tell(format_args!("cannot remove {}: {error}", folder.display())),
