@@ -3,6 +3,7 @@
 
 mod auth;
 mod bench_leftovers;
+mod bench_runs;
 mod cluster;
 mod connections;
 mod console;
