@@ -9,7 +9,6 @@ use std::{
 };
 
 use anyhow::bail;
-use bytes::Bytes;
 use hyper::{Method, StatusCode, Uri};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -167,7 +166,7 @@ async fn read(
     let mut player = first % players;
     while Instant::now() < deadline {
         let sent = Instant::now();
-        match lane.send(Method::GET, paths[player as usize].clone(), None, Bytes::new()).await {
+        match lane.send(Method::GET, &paths[player as usize], None, &[]).await {
             Ok((StatusCode::OK, _)) => latencies.push(sent.elapsed()),
             Ok((status, _)) => *errors.entry(status.to_string()).or_insert(0) += 1,
             Err(error) => {

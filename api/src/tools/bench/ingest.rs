@@ -75,7 +75,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
             let mut latencies = Vec::new();
             while let Some(body) = requests.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let sent = Instant::now();
-                let (status, answer) = lane.send(Method::POST, path.clone(), Some(content_type), body.clone()).await?;
+                let (status, answer) = lane.send(Method::POST, &path, Some(content_type), body).await?;
                 if status != StatusCode::ACCEPTED {
                     bail!("ingest answered {status}: {}", String::from_utf8_lossy(&answer));
                 }

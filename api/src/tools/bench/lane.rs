@@ -8,7 +8,7 @@
 //! parsing the answer's head in place spends about a fifth less CPU a request
 //! (BENCHMARKS.md, session 62).
 
-use std::io::Write as _;
+use std::{fmt::Write as _, io::Write as _};
 
 use anyhow::{Context, bail};
 use bytes::{Bytes, BytesMut};
@@ -44,7 +44,7 @@ impl Endpoint {
         let mut headers = format!("host: {authority}\r\n");
         if let Some(authorization) = crate::tools::simulate::bearer(api_key)?.get(hyper::header::AUTHORIZATION) {
             let value = authorization.to_str().context("the API key is not printable ASCII")?;
-            headers.push_str(&format!("authorization: {value}\r\n"));
+            write!(headers, "authorization: {value}\r\n")?;
         }
         Ok(Self { address, headers })
     }
@@ -73,9 +73,9 @@ impl Lane {
     pub(super) async fn send(
         &mut self,
         method: Method,
-        path: Uri,
-        content_type: Option<&'static str>,
-        body: Bytes,
+        path: &Uri,
+        content_type: Option<&str>,
+        body: &[u8],
     ) -> anyhow::Result<(StatusCode, Bytes)> {
         self.request.clear();
         let target = path.path_and_query().map_or("/", |p| p.as_str());
@@ -87,7 +87,7 @@ impl Lane {
             write!(self.request, "content-length: {}\r\n", body.len())?;
         }
         self.request.extend_from_slice(b"\r\n");
-        self.request.extend_from_slice(&body);
+        self.request.extend_from_slice(body);
         self.stream.write_all(&self.request).await.context("sending a request")?;
         self.read_answer().await
     }
