@@ -43,6 +43,9 @@ pub(crate) trait GroupWriter: Send + 'static {
     /// expected revision while the others commit); `Err` means nothing was written.
     /// The group is shared, so that a writer may hand it to a thread of its own.
     async fn write_group(&mut self, calls: Arc<[Vec<StreamAppend>]>) -> Result<Vec<CallResult>, StoreError>;
+
+    /// Runs once a group's callers are answered, before the next group.
+    async fn answered(&mut self) {}
 }
 
 struct Job {
@@ -132,6 +135,7 @@ async fn write(writer: &mut impl GroupWriter, jobs: Vec<Job>, events: usize) {
             }
         }
     }
+    writer.answered().await;
 }
 
 fn answer(replies: Vec<oneshot::Sender<CallResult>>, results: Vec<CallResult>) {
@@ -139,5 +143,61 @@ fn answer(replies: Vec<oneshot::Sender<CallResult>>, results: Vec<CallResult>) {
         // A caller that gave up (its request was cancelled) no longer listens:
         // its events are committed all the same, and a retry finds them as duplicates.
         let _ = reply.send(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::{Appended, ExpectedRevision, testing};
+
+    /// Answers every call with one appended event, and waits in `answered`
+    /// until told to go on.
+    struct Answering {
+        go_on: Arc<Notify>,
+        answered: mpsc::UnboundedSender<()>,
+    }
+
+    #[async_trait]
+    impl GroupWriter for Answering {
+        async fn write_group(&mut self, calls: Arc<[Vec<StreamAppend>]>) -> Result<Vec<CallResult>, StoreError> {
+            let appended = Appended { position: 1, revision: 0, duplicate: false };
+            Ok(calls.iter().map(|_| Ok(vec![vec![appended]])).collect())
+        }
+
+        async fn answered(&mut self) {
+            let _ = self.answered.send(());
+            self.go_on.notified().await;
+        }
+    }
+
+    /// Far longer than an answer takes: only a call answered after `answered` reaches it.
+    const NEVER: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn call(id: &str) -> Vec<StreamAppend> {
+        let events = vec![testing::event("/group-commit", id)];
+        vec![StreamAppend { stream: "player-p1".to_owned(), expected: ExpectedRevision::Any, events }]
+    }
+
+    /// The writer's after-answer work waits for no caller: the call is
+    /// answered while it runs, and the next group is written after it.
+    #[tokio::test]
+    async fn callers_are_answered_before_the_writer_runs_its_after_answer_work() {
+        let (answered, mut ran) = mpsc::unbounded_channel();
+        let go_on = Arc::new(Notify::new());
+        let appends = GroupCommit::spawn(Answering { go_on: Arc::clone(&go_on), answered }).unwrap();
+        let first = tokio::time::timeout(NEVER, appends.append(call("e1"))).await;
+        assert!(first.expect("answered only after `answered`").is_ok());
+        ran.recv().await.unwrap();
+        let next = tokio::spawn({
+            let appends = appends.clone();
+            async move { appends.append(call("e2")).await }
+        });
+        go_on.notify_one();
+        assert!(next.await.unwrap().is_ok());
+        ran.recv().await.unwrap();
+        go_on.notify_one();
     }
 }

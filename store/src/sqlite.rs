@@ -38,8 +38,7 @@ const READERS: usize = 4;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     readers: Arc<Readers>,
-    /// The writer's thread, also handed deletes so that they queue behind the
-    /// group commits.
+    /// The writer's connection, which deletes and pings borrow between two groups.
     writer: Writer,
     appends: GroupCommit,
     head: Arc<watch::Sender<u64>>,
@@ -73,7 +72,7 @@ impl SqliteStore {
         let head = Arc::new(watch::Sender::new(to_u64(last)?));
         let recent = Arc::new(Recent::new(to_u64(last)?));
         let checkpointer = Checkpointer::spawn(&options, "store").await?;
-        let writer = Writer::spawn(options.get_filename(), head.clone(), Arc::clone(&recent), checkpointer.clone())?;
+        let writer = Writer::open(options.get_filename(), head.clone(), Arc::clone(&recent), checkpointer.clone())?;
         let readers = Readers::new(options.get_filename());
         let appends = GroupCommit::spawn(writer.clone())?;
         Ok(Self { readers, writer, appends, head, recent, _checkpointer: checkpointer })

@@ -1,16 +1,22 @@
-//! The event store's one writer: a SQLite connection on a thread of its own,
-//! handed a whole group of appends (its reads, inserts and commit) as one message.
+//! The event store's one writer: a SQLite connection that the group-commit
+//! thread writes each group on itself (its reads, inserts and commit), and
+//! that deletes and pings borrow between two groups.
 //!
 //! Through sqlx, every statement of a transaction is a message to the
 //! connection's thread and back: with six statements a group, the thread
-//! switches cost more than SQLite's work and its sync together.
+//! switches cost more than SQLite's work and its sync together. A thread of
+//! its own, handed each group whole, still cost two switches a group on the
+//! way of every append, waiting for a core each time under load.
 
-use std::{path::Path, sync::Arc, thread};
+use std::{
+    path::Path,
+    sync::{Arc, Mutex, MutexGuard},
+};
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use rusqlite::{Connection, DatabaseName, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use super::{
     BUSY_TIMEOUT, Checkpointer,
@@ -27,63 +33,96 @@ use crate::{
 /// `recorded_at` as the table's default writes it: `2026-12-02T13:40:00.123Z`.
 const RECORDED_AT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 
-/// What the writer's thread is asked to do.
-enum Command {
-    Group(Arc<[Vec<StreamAppend>]>, oneshot::Sender<Result<Vec<CallResult>, StoreError>>),
-    Delete(String, oneshot::Sender<Result<u64, StoreError>>),
-    Ping(oneshot::Sender<Result<(), StoreError>>),
+/// The writer's connection and whom its commits are told to; clones share them.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
 }
 
-/// The handle to the writer's thread; the thread ends with the last handle.
-#[derive(Debug, Clone)]
-pub(crate) struct Writer {
-    commands: std::sync::mpsc::Sender<Command>,
+struct Shared {
+    conn: Mutex<Connection>,
+    head: Arc<watch::Sender<u64>>,
+    recent: Arc<Recent>,
+    checkpointer: Checkpointer,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
 }
 
 impl Writer {
-    /// Opens the writer's connection to the (migrated) database `file` and
-    /// starts its thread, which tells `recent` of every commit, then moves
-    /// `head`, and finishes the checkpoints `checkpointer` asks it to.
-    pub(crate) fn spawn(
+    /// Opens the writer's connection to the (migrated) database `file`; its
+    /// commits tell `recent`, then move `head`, and it finishes the
+    /// checkpoints `checkpointer` asks it to.
+    pub(crate) fn open(
         file: &Path,
         head: Arc<watch::Sender<u64>>,
         recent: Arc<Recent>,
         checkpointer: Checkpointer,
     ) -> Result<Self, StoreError> {
-        let conn = open(file)?;
-        let (commands, queue) = std::sync::mpsc::channel();
-        let thread = Thread { head, recent, checkpointer };
-        thread::Builder::new()
-            .name("nudge-sqlite-writer".to_owned())
-            .spawn(move || thread.serve(conn, &queue))
-            .map_err(|e| StoreError::Writer(format!("cannot start the writer thread: {e}")))?;
-        Ok(Self { commands })
+        let conn = Mutex::new(open(file)?);
+        Ok(Self { shared: Arc::new(Shared { conn, head, recent, checkpointer }) })
     }
 
-    /// Deletes every event of `stream`, queued behind the groups before it.
+    /// Deletes every event of `stream`, between two groups.
     pub(crate) async fn delete_stream(&self, stream: &str) -> Result<u64, StoreError> {
-        self.ask(|reply| Command::Delete(stream.to_owned(), reply)).await
+        let stream = stream.to_owned();
+        self.between_groups(move |shared, conn| {
+            let deleted = conn.execute("DELETE FROM events WHERE stream = ?1", [&stream]);
+            shared.recent.deleted(&stream);
+            Ok(deleted? as u64)
+        })
+        .await
     }
 
     /// Writes (a no-op update of the head), so that a full or failing disk shows.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        self.ask(Command::Ping).await
+        self.between_groups(|_, conn| {
+            Ok(conn.execute("UPDATE event_store_head SET position = position", []).map(drop)?)
+        })
+        .await
     }
 
-    async fn ask<T>(
+    /// Runs `work` on the connection on a blocking thread, once no group is
+    /// being written.
+    async fn between_groups<T: Send + 'static>(
         &self,
-        command: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+        work: impl FnOnce(&Shared, &mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands.send(command(reply)).map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || work(&shared, &mut *shared.lock()?))
+            .await
+            .map_err(|e| StoreError::Writer(format!("the writer's task failed: {e}")))?
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Writer("a write panicked while it held the connection".to_owned()))
     }
 }
 
 #[async_trait]
 impl GroupWriter for Writer {
     async fn write_group(&mut self, calls: Arc<[Vec<StreamAppend>]>) -> Result<Vec<CallResult>, StoreError> {
-        self.ask(|reply| Command::Group(calls, reply)).await
+        let shared = &*self.shared;
+        write(&mut *shared.lock()?, &calls, &shared.head, &shared.recent)
+    }
+
+    /// Answered first: the copy delays the next group, never this one.
+    async fn answered(&mut self) {
+        let shared = &*self.shared;
+        if !shared.checkpointer.finish() {
+            return;
+        }
+        let finished =
+            shared.lock().and_then(|conn| Ok(conn.query_row(PASSIVE, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?));
+        match finished {
+            Ok(answer) => shared.checkpointer.finished(answer),
+            Err(error) => tracing::warn!(%error, "finishing the checkpoint failed; asked again later"),
+        }
     }
 }
 
@@ -111,42 +150,6 @@ fn open(file: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
     Ok(conn)
-}
-
-/// What the writer's thread keeps besides its connection.
-struct Thread {
-    head: Arc<watch::Sender<u64>>,
-    recent: Arc<Recent>,
-    checkpointer: Checkpointer,
-}
-
-impl Thread {
-    fn serve(&self, mut conn: Connection, queue: &std::sync::mpsc::Receiver<Command>) {
-        while let Ok(command) = queue.recv() {
-            // A caller that gave up no longer listens; what was written stays written.
-            match command {
-                Command::Group(calls, reply) => {
-                    let _ = reply.send(write(&mut conn, &calls, &self.head, &self.recent));
-                }
-                Command::Delete(stream, reply) => {
-                    let deleted = conn.execute("DELETE FROM events WHERE stream = ?1", [&stream]);
-                    self.recent.deleted(&stream);
-                    let _ = reply.send(deleted.map(|rows| rows as u64).map_err(StoreError::from));
-                }
-                Command::Ping(reply) => {
-                    let written = conn.execute("UPDATE event_store_head SET position = position", []);
-                    let _ = reply.send(written.map(drop).map_err(StoreError::from));
-                }
-            }
-            // Answered first: the copy delays the next group, never this one.
-            if self.checkpointer.finish() {
-                match conn.query_row(PASSIVE, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))) {
-                    Ok(answer) => self.checkpointer.finished(answer),
-                    Err(error) => tracing::warn!(%error, "finishing the checkpoint failed; asked again later"),
-                }
-            }
-        }
-    }
 }
 
 /// Plans and writes one group in one transaction, then moves the head.
