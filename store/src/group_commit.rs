@@ -41,7 +41,8 @@ const SLOW: std::time::Duration = std::time::Duration::from_secs(1);
 pub(crate) trait GroupWriter: Send + 'static {
     /// Commits the group: `Ok` holds each call's own answer (a call may fail on its
     /// expected revision while the others commit); `Err` means nothing was written.
-    /// The group is shared, so that a writer may hand it to a thread of its own.
+    /// The group is shared, so that this process's subscribers keep its events
+    /// (`Recent`) without a copy.
     async fn write_group(&mut self, calls: Arc<[Vec<StreamAppend>]>) -> Result<Vec<CallResult>, StoreError>;
 
     /// Runs once a group's callers are answered, before the next group.

@@ -34,22 +34,17 @@ use crate::{
 const RECORDED_AT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 
 /// The writer's connection and whom its commits are told to; clones share them.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct Writer {
     shared: Arc<Shared>,
 }
 
+#[derive(Debug)]
 struct Shared {
     conn: Mutex<Connection>,
     head: Arc<watch::Sender<u64>>,
     recent: Arc<Recent>,
     checkpointer: Checkpointer,
-}
-
-impl std::fmt::Debug for Writer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").finish_non_exhaustive()
-    }
 }
 
 impl Writer {
